@@ -1,0 +1,78 @@
+"""The one module that names the array library, the default float type and the random source.
+
+Everything else reaches NumPy through ``backend.xp`` so another array library with the same API
+(CuPy) can slot in later without touching the engine.
+"""
+
+from __future__ import annotations
+
+import random as _py_random
+
+import numpy
+
+xp = numpy
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_rng: numpy.random.Generator = numpy.random.default_rng()
+
+
+def floatx() -> str:
+    """Return the default float type name (``'float32'`` unless changed by ``set_floatx``)."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float type for new layers and data: ``'float32'`` or ``'float64'``."""
+    global _FLOATX
+    if value not in ("float16", "float32", "float64"):
+        raise ValueError(
+            f"Unknown floatx {value!r}: expected one of 'float16', 'float32', 'float64'."
+        )
+    _FLOATX = value
+
+
+def epsilon() -> float:
+    """Return the fuzz factor used to keep probabilities away from 0 and 1 (Keras: 1e-7)."""
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    """Set the fuzz factor returned by ``epsilon()``."""
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def rng() -> numpy.random.Generator:
+    """Return the library-wide random generator used for initialisation, shuffling and dropout."""
+    return _rng
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed every random source axonal uses (its own generator, NumPy's and Python's).
+
+    Two runs in fresh processes that call this with the same seed produce bit-identical weights.
+
+    Example:
+        >>> set_random_seed(42)
+    """
+    global _rng
+    if not isinstance(seed, (int, numpy.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    _rng = numpy.random.default_rng(int(seed))
+    numpy.random.seed(int(seed) % (2**32))
+    _py_random.seed(int(seed))
+
+
+def make_rng(seed: int | None) -> numpy.random.Generator:
+    """Return a generator: a private one seeded with ``seed``, or the library-wide one for None."""
+    if seed is None:
+        return _rng
+    return numpy.random.default_rng(int(seed))
+
+
+def standardize_dtype(dtype) -> str:
+    """Return a dtype's canonical name (``'float32'``), accepting names, NumPy dtypes and None."""
+    if dtype is None:
+        return _FLOATX
+    return numpy.dtype(dtype).name
