@@ -1,0 +1,156 @@
+"""Reverse-mode differentiation: the Function base, the graph walk, ``no_grad`` and unbroadcast.
+
+A ``Function`` works on plain arrays: ``forward`` computes the output and saves what ``backward``
+needs on the instance; ``backward`` maps the output gradient to one gradient per input (or None).
+Tensors (see ``tensor.py``) record which Function made them; ``backward_from`` walks that graph
+iteratively, so a graph thousands of ops deep needs no recursion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from axonal.backend import xp
+
+_grad_enabled = True
+
+
+class Function:
+    """One differentiable primitive: ``forward(*arrays, **attrs)`` and ``backward(grad)``.
+
+    Subclasses save what backward needs as attributes in ``forward``. ``needs_grad`` is set by the
+    engine before ``backward`` runs: a tuple of booleans, one per input, so a primitive can skip
+    gradients nobody asked for (the input batch of the first layer, for instance).
+    """
+
+    __slots__ = ("inputs", "needs_grad", "__dict__")
+
+    def forward(self, *arrays, **attrs):
+        """Compute the output array from input arrays."""
+        raise NotImplementedError
+
+    def backward(self, grad):
+        """Return a tuple with the gradient for each input (None where not needed)."""
+        raise NotImplementedError
+
+
+def is_grad_enabled() -> bool:
+    """Return whether operations currently record a graph."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Context manager in which operations build no graph (inference, metric computation).
+
+    Example:
+        >>> with no_grad():
+        ...     y = model(x)
+    """
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Context manager that turns graph recording back on inside ``no_grad``."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum ``grad`` down to ``shape``: the adjoint of NumPy broadcasting."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(root) -> list:
+    """Nodes reachable from ``root`` through recorded Functions, inputs before their users."""
+    order = []
+    visited = {id(root)}
+    # iterative post-order DFS: (node, index of the next parent to visit)
+    stack = [(root, 0)]
+    while stack:
+        node, i = stack[-1]
+        parents = node._ctx.inputs if node._ctx is not None else ()
+        while i < len(parents):
+            parent = parents[i]
+            i += 1
+            if parent is not None and parent.requires_grad and id(parent) not in visited:
+                visited.add(id(parent))
+                stack[-1] = (node, i)
+                stack.append((parent, 0))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def backward_from(root, grad=None, retain_graph: bool = False) -> None:
+    """Backpropagate from ``root``; leaf tensors that require grad accumulate into ``.grad``.
+
+    The graph is freed as it is walked (each Function and its saved arrays are dropped) unless
+    ``retain_graph`` is set, so activation memory is returned as soon as possible.
+    """
+    global _grad_enabled
+    if grad is None:
+        if root.data.size != 1:
+            raise ValueError(
+                f"backward() without a gradient needs a scalar, got shape {root.data.shape}; "
+                "pass grad= of the same shape."
+            )
+        grad = xp.ones_like(root.data)
+    elif grad.shape != root.data.shape:
+        raise ValueError(f"grad has shape {grad.shape}, expected {root.data.shape}.")
+    grads = {id(root): grad}
+    handed_out: set[int] = set()
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        for node in reversed(_topological_order(root)):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            ctx = node._ctx
+            if ctx is None:
+                if node.grad is not None:
+                    node.grad = node.grad + g
+                else:
+                    # each leaf owns a writable .grad: a broadcast view is read-only, and a
+                    # backward may hand one array to two leaves
+                    if not g.flags.writeable or id(g) in handed_out:
+                        g = g.copy()
+                    handed_out.add(id(g))
+                    node.grad = g
+                continue
+            for parent, parent_grad in zip(ctx.inputs, ctx.backward(g), strict=True):
+                if parent_grad is None or parent is None or not parent.requires_grad:
+                    continue
+                if parent_grad.shape != parent.data.shape:
+                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                key = id(parent)
+                # out of place: a backward may hand the same array to two inputs
+                grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+            if not retain_graph:
+                node._ctx = None
+    finally:
+        _grad_enabled = previous

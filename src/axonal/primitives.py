@@ -1,0 +1,679 @@
+"""The primitive operations: one small Function each, forward and backward side by side.
+
+Primitives work on plain arrays. Backward returns full-shape gradients; the engine sums each one
+back to its input's shape (broadcasting), so no primitive handles broadcasting itself. Fused
+primitives (``Affine``, the cross-entropies) exist where numerical stability or the per-step cost
+calls for them; tests show they equal their composites.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from axonal.autograd import Function
+from axonal.backend import xp
+
+# ---------------------------------------------------------------- elementwise arithmetic
+
+
+class Add(Function):
+    """a + b"""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """a - b"""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, (-g if self.needs_grad[1] else None)
+
+
+class Mul(Function):
+    """a * b"""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        ga = g * self.b if self.needs_grad[0] else None
+        gb = g * self.a if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """a / b"""
+
+    def forward(self, a, b):
+        self.b = b
+        self.out = a / b
+        return self.out
+
+    def backward(self, g):
+        ga = g / self.b
+        gb = -ga * self.out if self.needs_grad[1] else None
+        return (ga if self.needs_grad[0] else None), gb
+
+
+class Neg(Function):
+    """-a"""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """a ** b, differentiable in both (the exponent's gradient needs a > 0)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, g):
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = g * self.b * self.a ** (self.b - 1)
+        if self.needs_grad[1]:
+            # log(a) is only real for a > 0; elsewhere the exponent gets no gradient
+            # (in the output's dtype: a Python-number base would make it a float64 array)
+            safe = xp.where(self.a > 0, self.a, 1).astype(self.out.dtype, copy=False)
+            gb = g * self.out * xp.log(safe)
+        return ga, gb
+
+
+class Square(Function):
+    """a ** 2"""
+
+    def forward(self, a):
+        self.a = a
+        return a * a
+
+    def backward(self, g):
+        return (2 * g * self.a,)
+
+
+class Exp(Function):
+    """exp(a)"""
+
+    def forward(self, a):
+        self.out = xp.exp(a)
+        return self.out
+
+    def backward(self, g):
+        return (g * self.out,)
+
+
+class Log(Function):
+    """Natural log."""
+
+    def forward(self, a):
+        self.a = a
+        return xp.log(a)
+
+    def backward(self, g):
+        return (g / self.a,)
+
+
+class Log1p(Function):
+    """log(1 + a), accurate for small a."""
+
+    def forward(self, a):
+        self.a = a
+        return xp.log1p(a)
+
+    def backward(self, g):
+        return (g / (1 + self.a),)
+
+
+class Sqrt(Function):
+    """Square root."""
+
+    def forward(self, a):
+        self.out = xp.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return (g / (2 * self.out),)
+
+
+class Abs(Function):
+    """|a|, with gradient sign(a) (0 at 0)."""
+
+    def forward(self, a):
+        self.a = a
+        return xp.abs(a)
+
+    def backward(self, g):
+        return (g * xp.sign(self.a),)
+
+
+class Maximum(Function):
+    """Elementwise max; ties send the gradient to the first argument."""
+
+    def forward(self, a, b):
+        self.mask = a >= b
+        return xp.maximum(a, b)
+
+    def backward(self, g):
+        ga = xp.where(self.mask, g, 0) if self.needs_grad[0] else None
+        gb = xp.where(self.mask, 0, g) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Minimum(Function):
+    """Elementwise min; ties send the gradient to the first argument."""
+
+    def forward(self, a, b):
+        self.mask = a <= b
+        return xp.minimum(a, b)
+
+    def backward(self, g):
+        ga = xp.where(self.mask, g, 0) if self.needs_grad[0] else None
+        gb = xp.where(self.mask, 0, g) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Clip(Function):
+    """clip(a, lo, hi) with constant bounds; gradient passes where lo <= a <= hi."""
+
+    def forward(self, a, lo=None, hi=None):
+        if a.dtype.kind == "f":
+            # bounds in a's dtype: a float64 NumPy bound would upcast a float32 input
+            lo = None if lo is None else xp.asarray(lo, dtype=a.dtype)
+            hi = None if hi is None else xp.asarray(hi, dtype=a.dtype)
+        self.mask = xp.ones(a.shape, dtype=bool)
+        if lo is not None:
+            self.mask &= a >= lo
+        if hi is not None:
+            self.mask &= a <= hi
+        return xp.clip(a, lo, hi)
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+
+class Where(Function):
+    """where(condition, a, b); the condition gets no gradient."""
+
+    def forward(self, condition, a, b):
+        self.condition = condition.astype(bool, copy=False)
+        return xp.where(self.condition, a, b)
+
+    def backward(self, g):
+        ga = xp.where(self.condition, g, 0) if self.needs_grad[1] else None
+        gb = xp.where(self.condition, 0, g) if self.needs_grad[2] else None
+        return None, ga, gb
+
+
+class Erf(Function):
+    """Gauss error function (rational approximation, |error| < 1.2e-7, exact derivative)."""
+
+    # Chebyshev fit of erfc (Numerical Recipes' erfcc); float32 resolves nothing finer
+    _COEFFS = (
+        -1.26551223,
+        1.00002368,
+        0.37409196,
+        0.09678418,
+        -0.18628806,
+        0.27886807,
+        -1.13520398,
+        1.48851587,
+        -0.82215223,
+        0.17087277,
+    )
+
+    def forward(self, a):
+        self.a = a
+        z = xp.abs(a)
+        t = 1 / (1 + 0.5 * z)
+        poly = xp.zeros_like(t)
+        for c in reversed(self._COEFFS[1:]):
+            poly = (poly + c) * t
+        poly += self._COEFFS[0]
+        erfc = t * xp.exp(-z * z + poly)
+        return xp.sign(a) * (1 - erfc)
+
+    def backward(self, g):
+        return (g * (2 / math.sqrt(math.pi)) * xp.exp(-self.a * self.a),)
+
+
+# ---------------------------------------------------------------- activations
+
+
+class Relu(Function):
+    """max(a, 0)"""
+
+    def forward(self, a):
+        self.out = xp.maximum(a, 0)
+        return self.out
+
+    def backward(self, g):
+        return (g * (self.out > 0),)
+
+
+class Sigmoid(Function):
+    """1 / (1 + exp(-a)), evaluated without overflow for large |a|."""
+
+    def forward(self, a):
+        # exp of a non-positive number only: 1/(1+e^-a) for a>=0, e^a/(1+e^a) for a<0
+        e = xp.exp(-xp.abs(a))
+        self.out = xp.where(a >= 0, 1, e) / (1 + e)
+        return self.out
+
+    def backward(self, g):
+        return (g * self.out * (1 - self.out),)
+
+
+class Tanh(Function):
+    """Hyperbolic tangent."""
+
+    def forward(self, a):
+        self.out = xp.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        return (g * (1 - self.out * self.out),)
+
+
+class Softplus(Function):
+    """log(1 + exp(a)), stable for any a."""
+
+    def forward(self, a):
+        self.a = a
+        return xp.logaddexp(0, a)
+
+    def backward(self, g):
+        e = xp.exp(-xp.abs(self.a))
+        sig = xp.where(self.a >= 0, 1, e) / (1 + e)
+        return (g * sig,)
+
+
+class Softmax(Function):
+    """exp(a) / sum(exp(a)) along ``axis``."""
+
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        # shift by the max: softmax is shift-invariant and exp cannot overflow
+        e = xp.exp(a - a.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        self.out = e
+        return e
+
+    def backward(self, g):
+        y = self.out
+        return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """a - logsumexp(a) along ``axis``, without forming softmax's small numbers."""
+
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        shifted = a - a.max(axis=axis, keepdims=True)
+        self.out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        return self.out
+
+    def backward(self, g):
+        return (g - xp.exp(self.out) * g.sum(axis=self.axis, keepdims=True),)
+
+
+# ---------------------------------------------------------------- linear algebra
+
+
+class MatMul(Function):
+    """a @ b with NumPy's matmul semantics (batched, 1-D promotion)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = gb = None
+        if a.ndim == 1 and b.ndim == 1:
+            return (g * b if self.needs_grad[0] else None), (g * a if self.needs_grad[1] else None)
+        if self.needs_grad[0]:
+            if b.ndim == 1:
+                ga = xp.expand_dims(g, -1) * b
+            else:
+                g2 = xp.expand_dims(g, -2) if a.ndim == 1 else g
+                ga = g2 @ xp.swapaxes(b, -1, -2)
+                if a.ndim == 1:
+                    ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+        if self.needs_grad[1]:
+            if a.ndim == 1:
+                gb = xp.expand_dims(a, -1) * xp.expand_dims(g, -2)
+            else:
+                g2 = xp.expand_dims(g, -1) if b.ndim == 1 else g
+                gb = xp.swapaxes(a, -1, -2) @ g2
+                if b.ndim == 1:
+                    gb = gb[..., 0]
+        return ga, gb
+
+
+class Affine(Function):
+    """x @ kernel + bias over the last axis of x: one fused op for a Dense layer.
+
+    kernel is ``(in, out)``; bias is ``(out,)`` or None.
+    """
+
+    def forward(self, x, kernel, bias=None):
+        self.x, self.kernel = x, kernel
+        self.has_bias = bias is not None
+        out = x @ kernel
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g):
+        x, kernel = self.x, self.kernel
+        gx = g @ kernel.T if self.needs_grad[0] else None
+        gk = gb = None
+        if self.needs_grad[1]:
+            if x.ndim == 2:
+                gk = x.T @ g
+            else:
+                gk = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        if self.has_bias and self.needs_grad[2]:
+            gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
+        # one gradient per input: without a bias there are only two
+        return (gx, gk, gb) if self.has_bias else (gx, gk)
+
+
+# ---------------------------------------------------------------- reductions
+
+
+def _normalize_axis(axis, ndim: int):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(sorted(a % ndim if ndim else 0 for a in axis))
+
+
+def _restore_reduced(g, shape: tuple, axes: tuple, keepdims: bool):
+    """Reshape a reduction's gradient so it broadcasts against the input shape."""
+    if not keepdims:
+        g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return g
+
+
+class Sum(Function):
+    """Sum over ``axis`` (None: all)."""
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape = a.shape
+        self.axes = _normalize_axis(axis, a.ndim)
+        self.keepdims = keepdims
+        return a.sum(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        g = _restore_reduced(g, self.shape, self.axes, self.keepdims)
+        return (xp.broadcast_to(g, self.shape),)
+
+
+class Mean(Function):
+    """Mean over ``axis`` (None: all)."""
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape = a.shape
+        self.keepdims = keepdims
+        if axis is None and not keepdims:
+            # the common whole-batch loss reduction: skip the axis bookkeeping
+            self.axes = None
+            self.count = a.size
+            return a.sum() / max(a.size, 1)
+        self.axes = _normalize_axis(axis, a.ndim)
+        self.count = math.prod(a.shape[i] for i in self.axes)
+        return a.mean(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        if self.axes is None:
+            return (xp.full(self.shape, g / max(self.count, 1), dtype=g.dtype),)
+        g = _restore_reduced(g, self.shape, self.axes, self.keepdims)
+        return (xp.broadcast_to(g / self.count, self.shape),)
+
+
+class Max(Function):
+    """Max over ``axis``; ties share the gradient equally."""
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.a = a
+        self.axes = _normalize_axis(axis, a.ndim)
+        self.keepdims = keepdims
+        self.out = a.max(axis=self.axes, keepdims=True)
+        return (
+            self.out
+            if keepdims
+            else self.out.reshape(tuple(n for i, n in enumerate(a.shape) if i not in self.axes))
+        )
+
+    def backward(self, g):
+        g = _restore_reduced(g, self.a.shape, self.axes, self.keepdims)
+        mask = self.a == self.out
+        # the tie count is an integer array: cast it, or it would upcast a float32 gradient
+        ties = mask.sum(axis=self.axes, keepdims=True).astype(g.dtype)
+        return (mask * (g / ties),)
+
+
+class Min(Max):
+    """Min over ``axis``; ties share the gradient equally."""
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.a = a
+        self.axes = _normalize_axis(axis, a.ndim)
+        self.keepdims = keepdims
+        self.out = a.min(axis=self.axes, keepdims=True)
+        return (
+            self.out
+            if keepdims
+            else self.out.reshape(tuple(n for i, n in enumerate(a.shape) if i not in self.axes))
+        )
+
+
+# ---------------------------------------------------------------- shape
+
+
+class Reshape(Function):
+    """Reshape to ``shape`` (one -1 allowed)."""
+
+    def forward(self, a, shape=()):
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class Transpose(Function):
+    """Permute axes (None: reverse them)."""
+
+    def forward(self, a, axes=None):
+        # non-negative axes: backward inverts the permutation with argsort
+        self.axes = None if axes is None else tuple(ax % a.ndim for ax in axes)
+        return xp.transpose(a, self.axes)
+
+    def backward(self, g):
+        if self.axes is None:
+            return (xp.transpose(g),)
+        return (xp.transpose(g, xp.argsort(self.axes)),)
+
+
+class ExpandDims(Function):
+    """Insert a length-1 axis at ``axis``."""
+
+    def forward(self, a, axis=0):
+        self.shape = a.shape
+        return xp.expand_dims(a, axis)
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class Squeeze(Function):
+    """Remove length-1 axes (``axis`` or all)."""
+
+    def forward(self, a, axis=None):
+        self.shape = a.shape
+        return xp.squeeze(a, axis=axis)
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class BroadcastTo(Function):
+    """Broadcast to ``shape``; backward is the engine's unbroadcast."""
+
+    def forward(self, a, shape=()):
+        return xp.broadcast_to(a, shape)
+
+    def backward(self, g):
+        return (g,)
+
+
+class Concatenate(Function):
+    """Join arrays along an existing ``axis``."""
+
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.sizes = [a.shape[axis] for a in arrays]
+        return xp.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        splits = list(itertools.accumulate(self.sizes))[:-1]
+        return tuple(xp.split(g, splits, axis=self.axis))
+
+
+class Stack(Function):
+    """Join arrays along a new ``axis``."""
+
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.count = len(arrays)
+        return xp.stack(arrays, axis=axis)
+
+    def backward(self, g):
+        return tuple(xp.take(g, i, axis=self.axis) for i in range(self.count))
+
+
+class GetItem(Function):
+    """a[index] for basic and advanced (gather) indexing; repeated indices accumulate."""
+
+    def forward(self, a, index=None):
+        self.shape = a.shape
+        self.dtype = a.dtype
+        self.index = index
+        return a[index]
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=self.dtype)
+        xp.add.at(out, self.index, g)
+        return (out,)
+
+
+class Take(Function):
+    """Gather ``indices`` along ``axis`` (an embedding lookup is take along axis 0)."""
+
+    def forward(self, a, indices, axis=0):
+        self.shape = a.shape
+        self.dtype = a.dtype
+        self.indices = indices
+        # non-negative axis: backward locates the gathered axes from it
+        self.axis = axis % a.ndim
+        return xp.take(a, indices, axis=axis)
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=self.dtype)
+        moved = xp.moveaxis(out, self.axis, 0)
+        idx_nd = xp.ndim(self.indices)
+        g_moved = xp.moveaxis(g, tuple(range(self.axis, self.axis + idx_nd)), tuple(range(idx_nd)))
+        xp.add.at(moved, self.indices, g_moved)
+        return out, None
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back."""
+
+    def forward(self, a, dtype=None):
+        self.dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.dtype),)
+
+
+# ---------------------------------------------------------------- fused losses
+
+
+class SparseSoftmaxCrossEntropy(Function):
+    """Per-row -log softmax(logits)[label]; softmax and cross-entropy in one stable op.
+
+    logits: ``(..., classes)``; labels: integer array ``(...)``. Labels get no gradient.
+    """
+
+    def forward(self, logits, labels):
+        classes = logits.shape[-1]
+        flat = logits.reshape(-1, classes)
+        rows = xp.arange(flat.shape[0])
+        cols = labels.reshape(-1)
+        shifted = flat - flat.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        total = exp.sum(axis=1)
+        exp /= total[:, None]
+        self.probs, self.rows, self.cols, self.shape = exp, rows, cols, logits.shape
+        return (xp.log(total) - shifted[rows, cols]).reshape(labels.shape)
+
+    def backward(self, g):
+        grad = self.probs.copy()
+        grad[self.rows, self.cols] -= 1
+        grad *= g.reshape(-1, 1)
+        return grad.reshape(self.shape), None
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-row -sum(targets * log softmax(logits)) for probability targets, in one stable op."""
+
+    def forward(self, logits, targets, axis=-1):
+        self.axis = axis
+        shifted = logits - logits.max(axis=axis, keepdims=True)
+        log_total = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        log_probs = shifted - log_total
+        self.log_probs, self.targets = log_probs, targets
+        return -(targets * log_probs).sum(axis=axis)
+
+    def backward(self, g):
+        g = xp.expand_dims(g, self.axis)
+        probs = xp.exp(self.log_probs)
+        t = self.targets
+        glogits = g * (probs * t.sum(axis=self.axis, keepdims=True) - t)
+        gtargets = -g * self.log_probs if self.needs_grad[1] else None
+        return glogits, gtargets
+
+
+class SigmoidCrossEntropy(Function):
+    """Elementwise binary cross-entropy from logits: max(z,0) - z*t + log(1 + exp(-|z|))."""
+
+    def forward(self, logits, targets):
+        self.logits, self.targets = logits, targets
+        return xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))
+
+    def backward(self, g):
+        z = self.logits
+        e = xp.exp(-xp.abs(z))
+        sig = xp.where(z >= 0, 1, e) / (1 + e)
+        gz = g * (sig - self.targets)
+        gt = -g * z if self.needs_grad[1] else None
+        return gz, gt

@@ -1,0 +1,90 @@
+"""The import direction of DESIGN.md, and the NumPy-only promise of ``import axonal``."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "axonal"
+
+# module -> axonal modules it must never import (directly)
+FORBIDDEN = {
+    "backend": {"*"},
+    "registry": {"*"},
+    "autograd": {"primitives", "tensor", "functional", "ops", "layers", "models", "losses"},
+    "primitives": {"tensor", "functional", "ops", "layers", "models", "losses"},
+    "tensor": {"functional", "ops", "layers", "models", "losses", "metrics", "optimizers"},
+    "functional": {"ops", "layers", "models", "losses", "metrics", "optimizers"},
+    "initializers": {"layers", "models"},
+    "activations": {"layers", "models"},
+    "losses": {"layers", "models"},
+    "metrics": {"layers", "models"},
+    "optimizers": {"layers", "models"},
+    "regularizers": {"layers", "models"},
+    "data": {"models", "layers"},
+    "callbacks": {"models", "layers"},
+    "layers": {"models"},
+}
+
+
+def _axonal_imports(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("axonal"):
+            parts = node.module.split(".")
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "axonal" and len(parts) > 1:
+                    found.add(parts[1])
+    return found
+
+
+def _module_files(name: str) -> list[pathlib.Path]:
+    single = SRC / f"{name}.py"
+    if single.exists():
+        return [single]
+    return sorted((SRC / name).glob("*.py"))
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_imports_point_one_way(module):
+    banned = FORBIDDEN[module]
+    for path in _module_files(module):
+        imported = _axonal_imports(path) - {module}
+        if "*" in banned:
+            assert not imported, f"{path.name} imports axonal modules {imported}"
+        else:
+            assert not imported & banned, f"{path.name} imports {imported & banned}"
+
+
+def test_import_axonal_loads_nothing_but_numpy():
+    code = (
+        "import sys, axonal\n"
+        "heavy = [m for m in ('sklearn', 'scipy', 'torch', 'matplotlib', 'pandas')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    env_path = str(SRC.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_no_pickle_or_eval_in_package():
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        for banned in ("import pickle", "allow_pickle=True", "eval(", "exec("):
+            assert banned not in text, f"{path.name} contains {banned!r}"

@@ -1,0 +1,583 @@
+"""Forward values and gradients against PyTorch, in float32 and float64: one table.
+
+Each row names an axonal function of Tensors, the PyTorch function it must equal (written with
+Keras's conventions where the two libraries differ: leaky_relu's slope 0.2, hard_sigmoid as
+relu6(x + 3) / 6, exact gelu), and float64 inputs that keep off kinks and ties. Both sides run in
+the row's dtype; outputs and the gradients of ``sum(out * R)`` (R fixed and random) must agree.
+Losses, layers and optimizer steps get tables of their own below the op table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from axonal import activations
+from axonal import functional as F
+from axonal.registry import registered_names
+from axonal.tensor import Tensor
+from gradcheck import away_from, distinct, distinct_pair, positive, randn, uniform
+from test_gradcheck import AXES, BROADCAST_PAIRS
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+# (rtol, atol) per dtype: both libraries round, so float32 gets float32's resolution
+TOLERANCES = {np.float32: (1e-5, 1e-6), np.float64: (1e-10, 1e-12)}
+# axonal's erf is a rational approximation: |erf(x) - exact| < 1.2e-7 (see primitives.Erf)
+ERF_ERROR = 1.2e-7
+
+
+@dataclass(frozen=True)
+class Row:
+    """``ours(*Tensors)`` must equal ``theirs(*torch tensors)`` at ``inputs`` (float64 arrays).
+
+    ``wrt``: inputs whose gradients are compared (default all). ``atol``: extra absolute
+    tolerance, only for a documented approximation (erf).
+    """
+
+    id: str
+    ours: Callable
+    theirs: Callable
+    inputs: tuple
+    wrt: tuple | None = None
+    atol: float = 0.0
+
+
+def row(id: str, ours: Callable, theirs: Callable, *inputs, wrt=None, atol=0.0) -> Row:
+    """Build a row (positional inputs read like the call they stand for)."""
+    return Row(id, ours, theirs, tuple(inputs), wrt, atol)
+
+
+def _long(indices) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(indices), dtype=torch.long)
+
+
+def _dims(axis, ndim: int) -> tuple:
+    """axonal's ``axis`` (None, int or tuple) as a torch ``dim`` tuple."""
+    if axis is None:
+        return tuple(range(ndim))
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _shape_id(shape: tuple) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+# ---------------------------------------------------------------- elementwise arithmetic
+
+
+def _binary_rows() -> list:
+    rows = []
+    for sa, sb in BROADCAST_PAIRS:
+        pair = f"{_shape_id(sa)}-{_shape_id(sb)}"
+        rows += [
+            row(f"add-{pair}", F.add, torch.add, randn(*sa), randn(*sb)),
+            row(f"subtract-{pair}", F.subtract, torch.sub, randn(*sa), randn(*sb)),
+            row(f"multiply-{pair}", F.multiply, torch.mul, randn(*sa), randn(*sb)),
+            row(
+                f"divide-{pair}",
+                F.divide,
+                torch.div,
+                randn(*sa),
+                away_from(randn(*sb), margin=0.5),
+            ),
+            row(f"maximum-{pair}", F.maximum, torch.maximum, *distinct_pair(sa, sb)),
+            row(f"minimum-{pair}", F.minimum, torch.minimum, *distinct_pair(sa, sb)),
+        ]
+    return rows
+
+
+_WHERE_MASK = np.array([[True, False, True], [False, False, True]])
+
+ARITHMETIC = _binary_rows() + [
+    row(
+        "operators",
+        lambda a, b: (a + b) * a - b / (a * a + 1.0),
+        lambda a, b: (a + b) * a - b / (a * a + 1.0),
+        randn(3, 4),
+        randn(4),
+    ),
+    row(
+        "reflected-constants",
+        lambda a: 2.5 + (3.0 - a) * 1.5 / (a * a + 2.0),
+        lambda a: 2.5 + (3.0 - a) * 1.5 / (a * a + 2.0),
+        randn(3, 4),
+    ),
+    row("negative", F.negative, torch.neg, randn(3, 4)),
+    row("power-both", F.power, torch.pow, positive(3, 1), randn(1, 4)),
+    row("power-scalar-exponent", F.power, torch.pow, positive(2, 3), np.array(1.7)),
+    row("power-constant", lambda a: F.power(a, 3.0), lambda a: torch.pow(a, 3.0), randn(2, 3)),
+    row("rpow", lambda a: 2.0**a, lambda a: 2.0**a, randn(2, 3)),
+    row("square", F.square, torch.square, randn(3, 4)),
+    row("exp", F.exp, torch.exp, randn(3, 4)),
+    row("log", F.log, torch.log, positive(3, 4)),
+    row("log1p", F.log1p, torch.log1p, uniform(3, 4, low=-0.5, high=2.0)),
+    row("sqrt", F.sqrt, torch.sqrt, positive(3, 4)),
+    row("abs", F.abs, torch.abs, away_from(randn(3, 4))),
+    row(
+        "clip",
+        lambda a: F.clip(a, -1.0, 1.5),
+        lambda a: torch.clamp(a, -1.0, 1.5),
+        away_from(randn(3, 4, scale=2), (-1.0, 1.5)),
+    ),
+    row(
+        "clip-upper-only",
+        lambda a: F.clip(a, None, 0.5),
+        lambda a: torch.clamp(a, max=0.5),
+        away_from(randn(3, 4), (0.5,)),
+    ),
+    row(
+        "where",
+        lambda a, b: F.where(_WHERE_MASK, a, b),
+        lambda a, b: torch.where(torch.as_tensor(_WHERE_MASK), a, b),
+        randn(2, 3),
+        randn(3),
+    ),
+    row(
+        "where-scalar-branch",
+        lambda a: F.where(_WHERE_MASK, a, 0.0),
+        lambda a: torch.where(torch.as_tensor(_WHERE_MASK), a, 0.0),
+        randn(2, 3),
+    ),
+    row("erf", F.erf, torch.erf, randn(3, 4, scale=1.5), atol=ERF_ERROR),
+]
+
+# ---------------------------------------------------------------- linear algebra
+
+MATMUL_SHAPES = [
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 1, 3, 4), (3, 4, 2)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((4,), (4,)),
+    ((4,), (2, 4, 3)),
+    ((2, 3, 4), (4,)),
+]
+
+
+def _dense_theirs(x, kernel, bias=None):
+    return TF.linear(x, kernel.T, bias)
+
+
+LINEAR_ALGEBRA = [
+    *[
+        row(
+            f"matmul-{_shape_id(sa)}-{_shape_id(sb)}",
+            F.matmul,
+            torch.matmul,
+            randn(*sa),
+            randn(*sb),
+        )
+        for sa, sb in MATMUL_SHAPES
+    ],
+    row("dense-2d-bias", F.dense, _dense_theirs, randn(4, 3), randn(3, 5), randn(5)),
+    row("dense-3d-bias", F.dense, _dense_theirs, randn(2, 4, 3), randn(3, 5), randn(5)),
+    row("dense-2d-no-bias", F.dense, _dense_theirs, randn(4, 3), randn(3, 5)),
+    row("dense-1d-bias", F.dense, _dense_theirs, randn(3), randn(3, 5), randn(5)),
+    row("dense-3d-no-bias", F.dense, _dense_theirs, randn(2, 4, 3), randn(3, 5)),
+]
+
+# ---------------------------------------------------------------- reductions
+
+# axonal name -> torch function of (tensor, dims, keepdim)
+TORCH_REDUCTIONS = {
+    "sum": lambda t, dims, keep: torch.sum(t, dim=dims, keepdim=keep),
+    "mean": lambda t, dims, keep: torch.mean(t, dim=dims, keepdim=keep),
+    "max": lambda t, dims, keep: torch.amax(t, dim=dims, keepdim=keep),
+    "min": lambda t, dims, keep: torch.amin(t, dim=dims, keepdim=keep),
+    "logsumexp": lambda t, dims, keep: torch.logsumexp(t, dim=dims, keepdim=keep),
+    "var": lambda t, dims, keep: torch.var(t, dim=dims, correction=0, keepdim=keep),
+    "std": lambda t, dims, keep: torch.std(t, dim=dims, correction=0, keepdim=keep),
+}
+
+
+def _reduction_rows() -> list:
+    rows = []
+    for axis in AXES:
+        for keepdims in (False, True):
+            tag = f"axis={axis}-keepdims={keepdims}".replace(" ", "")
+            for name, theirs in TORCH_REDUCTIONS.items():
+                ours = getattr(F, name)
+                x = distinct(2, 3, 4, scale=2.0) if name in ("max", "min") else randn(2, 3, 4)
+                rows.append(
+                    row(
+                        f"{name}-{tag}",
+                        lambda t, f=ours, a=axis, k=keepdims: f(t, a, k),
+                        lambda t, f=theirs, a=axis, k=keepdims: f(t, _dims(a, t.ndim), k),
+                        x,
+                    )
+                )
+    return rows
+
+
+REDUCTIONS = _reduction_rows() + [
+    row(
+        "logsumexp-large-offset",
+        lambda t: F.logsumexp(t, axis=-1),
+        lambda t: torch.logsumexp(t, dim=-1),
+        randn(3, 4) + 60.0,
+    ),
+]
+
+# ---------------------------------------------------------------- shape and indexing
+
+_MASK = np.array(
+    [
+        [True, False, True, True, False],
+        [False, False, False, False, False],
+        [True, True, False, False, True],
+        [False, True, False, True, False],
+    ]
+)
+
+SHAPE = [
+    row("reshape", lambda t: F.reshape(t, (6, 4)), lambda t: t.reshape(6, 4), randn(2, 3, 4)),
+    row(
+        "reshape-minus-one", lambda t: F.reshape(t, (-1,)), lambda t: t.reshape(-1), randn(2, 3, 4)
+    ),
+    row("transpose-reverse", F.transpose, lambda t: t.permute(2, 1, 0), randn(2, 3, 4)),
+    row(
+        "transpose-axes",
+        lambda t: F.transpose(t, (2, 0, 1)),
+        lambda t: t.permute(2, 0, 1),
+        randn(2, 3, 4),
+    ),
+    row(
+        "transpose-negative-axes",
+        lambda t: F.transpose(t, (0, -1, -2)),
+        lambda t: t.permute(0, 2, 1),
+        randn(2, 3, 4),
+    ),
+    row("expand_dims", lambda t: F.expand_dims(t, 1), lambda t: t.unsqueeze(1), randn(2, 3)),
+    row(
+        "expand_dims-minus-1",
+        lambda t: F.expand_dims(t, -1),
+        lambda t: t.unsqueeze(-1),
+        randn(2, 3),
+    ),
+    row("squeeze-all", F.squeeze, torch.squeeze, randn(2, 1, 3, 1)),
+    row(
+        "squeeze-tuple",
+        lambda t: F.squeeze(t, (1, 3)),
+        lambda t: torch.squeeze(t, (1, 3)),
+        randn(2, 1, 3, 1),
+    ),
+    row(
+        "broadcast_to",
+        lambda t: F.broadcast_to(t, (2, 3, 4)),
+        lambda t: torch.broadcast_to(t, (2, 3, 4)),
+        randn(3, 1),
+    ),
+    row(
+        "broadcast_to-scalar",
+        lambda t: F.broadcast_to(t, (2, 2)),
+        lambda t: torch.broadcast_to(t, (2, 2)),
+        np.array(0.7),
+    ),
+    row("flatten", F.flatten, lambda t: torch.flatten(t, 1), randn(2, 3, 4)),
+    row(
+        "concatenate",
+        lambda a, b, c: F.concatenate([a, b, c], axis=0),
+        lambda a, b, c: torch.cat([a, b, c], dim=0),
+        randn(2, 3),
+        randn(1, 3),
+        randn(3, 3),
+    ),
+    row(
+        "concatenate-axis-minus-1",
+        lambda a, b: F.concatenate([a, b], axis=-1),
+        lambda a, b: torch.cat([a, b], dim=-1),
+        randn(2, 3, 2),
+        randn(2, 3, 1),
+    ),
+    row(
+        "stack",
+        lambda a, b, c: F.stack([a, b, c]),
+        lambda a, b, c: torch.stack([a, b, c]),
+        randn(2, 3),
+        randn(2, 3),
+        randn(2, 3),
+    ),
+    row(
+        "stack-axis-minus-1",
+        lambda a, b: F.stack([a, b], axis=-1),
+        lambda a, b: torch.stack([a, b], dim=-1),
+        randn(2, 3),
+        randn(2, 3),
+    ),
+    row(
+        "take-axis-0-repeats",
+        lambda t: F.take(t, [0, 2, 0, 3, 0], axis=0),
+        lambda t: torch.index_select(t, 0, _long([0, 2, 0, 3, 0])),
+        randn(4, 5),
+    ),
+    row(
+        "take-axis-1-repeats",
+        lambda t: F.take(t, [4, 1, 4], axis=1),
+        lambda t: torch.index_select(t, 1, _long([4, 1, 4])),
+        randn(4, 5),
+    ),
+    row(
+        "take-2d-indices-axis-0",
+        lambda t: F.take(t, [[0, 1], [1, 3]], axis=0),
+        lambda t: t[_long([[0, 1], [1, 3]])],
+        randn(4, 5),
+    ),
+    row(
+        "take-2d-indices-axis-1",
+        lambda t: F.take(t, [[0, 3], [3, 3]], axis=1),
+        lambda t: t[:, _long([[0, 3], [3, 3]])],
+        randn(3, 4, 5),
+    ),
+    row(
+        "take-2d-indices-axis-minus-1",
+        lambda t: F.take(t, [[0, 4], [4, 4]], axis=-1),
+        lambda t: t[..., _long([[0, 4], [4, 4]])],
+        randn(3, 4, 5),
+    ),
+    row("getitem-int", lambda t: t[1], lambda t: t[1], randn(4, 5)),
+    row("getitem-slices", lambda t: t[1:3, 1:4], lambda t: t[1:3, 1:4], randn(4, 5)),
+    # torch has no negative steps: flip, then step forwards
+    row(
+        "getitem-negative-step", lambda t: t[::-2], lambda t: torch.flip(t, (0,))[::2], randn(4, 5)
+    ),
+    row(
+        "getitem-ellipsis-newaxis",
+        lambda t: t[None, ..., -1],
+        lambda t: t[None, ..., -1],
+        randn(2, 3, 4),
+    ),
+    row(
+        "getitem-int-array-repeats",
+        lambda t: t[np.array([0, 2, 0, 3, 0])],
+        lambda t: t[_long([0, 2, 0, 3, 0])],
+        randn(4, 5),
+    ),
+    row(
+        "getitem-paired-arrays",
+        lambda t: t[np.array([0, 0, 3]), np.array([1, 1, 2])],
+        lambda t: t[_long([0, 0, 3]), _long([1, 1, 2])],
+        randn(4, 5),
+    ),
+    row("getitem-bool-mask", lambda t: t[_MASK], lambda t: t[torch.as_tensor(_MASK)], randn(4, 5)),
+    row("cast-same-dtype", lambda t: F.cast(t, t.dtype), lambda t: t.to(t.dtype), randn(3, 4)),
+]
+
+# ---------------------------------------------------------------- activations
+
+# every registered activation name -> its torch equivalent under Keras's defaults
+TORCH_ACTIVATIONS = {
+    "elu": TF.elu,
+    "exponential": torch.exp,
+    "gelu": lambda t: TF.gelu(t, approximate="none"),
+    "hard_sigmoid": lambda t: TF.relu6(t + 3) / 6,
+    "hard_silu": lambda t: t * TF.relu6(t + 3) / 6,
+    "hard_swish": lambda t: t * TF.relu6(t + 3) / 6,
+    "leaky_relu": lambda t: TF.leaky_relu(t, negative_slope=0.2),
+    "linear": lambda t: t,
+    "log_softmax": lambda t: TF.log_softmax(t, dim=-1),
+    "relu": TF.relu,
+    "relu6": TF.relu6,
+    "selu": TF.selu,
+    "sigmoid": torch.sigmoid,
+    "silu": TF.silu,
+    "softmax": lambda t: TF.softmax(t, dim=-1),
+    "softplus": TF.softplus,
+    "softsign": TF.softsign,
+    "swish": TF.silu,
+    "tanh": torch.tanh,
+}
+_ERF_BASED = {"gelu"}
+_KINKS = (0.0, -3.0, 3.0, 6.0)  # relu family and elu/selu at 0, hard_sigmoid at ±3, relu6 at 6
+
+
+def _activation_input() -> np.ndarray:
+    # scale 3 reaches both sides of hard_sigmoid's ±3; softplus stays below torch's threshold 20
+    return away_from(randn(3, 4, scale=3.0), _KINKS)
+
+
+ACTIVATIONS = [
+    *[
+        row(
+            f"activation-{name}",
+            activations.get(name),
+            theirs,
+            _activation_input(),
+            atol=ERF_ERROR if name in _ERF_BASED else 0.0,
+        )
+        for name, theirs in TORCH_ACTIVATIONS.items()
+    ],
+    row("relu", F.relu, TF.relu, _activation_input()),
+    row("sigmoid", F.sigmoid, torch.sigmoid, randn(3, 4, scale=3.0)),
+    row("tanh", F.tanh, torch.tanh, randn(3, 4, scale=2.0)),
+    row("softplus", F.softplus, TF.softplus, randn(3, 4, scale=3.0)),
+    row(
+        "softmax-axis-0",
+        lambda t: F.softmax(t, axis=0),
+        lambda t: TF.softmax(t, dim=0),
+        randn(3, 4),
+    ),
+    row(
+        "softmax-3d-axis-1",
+        lambda t: F.softmax(t, axis=1),
+        lambda t: TF.softmax(t, dim=1),
+        randn(2, 3, 4),
+    ),
+    row(
+        "log_softmax-axis-0",
+        lambda t: F.log_softmax(t, axis=0),
+        lambda t: TF.log_softmax(t, dim=0),
+        randn(3, 4),
+    ),
+    row(
+        "relu6-both-kinks", F.relu6, TF.relu6, away_from(uniform(3, 4, low=-2.0, high=8.0), _KINKS)
+    ),
+    row(
+        "relu-slope-and-cap",
+        lambda t: activations.relu(t, negative_slope=0.1, max_value=2.0),
+        lambda t: torch.clamp(TF.leaky_relu(t, 0.1), max=2.0),
+        away_from(randn(3, 4, scale=3.0), (0.0, 2.0)),
+    ),
+    row(
+        "leaky_relu-0.05",
+        lambda t: activations.leaky_relu(t, 0.05),
+        lambda t: TF.leaky_relu(t, 0.05),
+        _activation_input(),
+    ),
+    row(
+        "elu-alpha",
+        lambda t: activations.elu(t, alpha=0.5),
+        lambda t: TF.elu(t, alpha=0.5),
+        _activation_input(),
+    ),
+    row(
+        "gelu-approximate",
+        lambda t: activations.gelu(t, approximate=True),
+        lambda t: TF.gelu(t, approximate="tanh"),
+        randn(3, 4, scale=2.0),
+    ),
+]
+
+# ---------------------------------------------------------------- fused cross-entropies
+
+
+def _probabilities(*shape: int, axis: int = -1) -> np.ndarray:
+    e = np.exp(randn(*shape))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+_LABELS = np.array([1, 0, 4, 4])
+_LABELS_3D = np.array([[0, 2, 2], [1, 0, 4]])
+
+CROSS_ENTROPIES = [
+    row(
+        "sparse_softmax_cross_entropy",
+        lambda z: F.sparse_softmax_cross_entropy(z, _LABELS),
+        lambda z: TF.cross_entropy(z, _long(_LABELS), reduction="none"),
+        randn(4, 5, scale=2.0),
+    ),
+    row(
+        "sparse_softmax_cross_entropy-3d",
+        lambda z: F.sparse_softmax_cross_entropy(z, _LABELS_3D),
+        lambda z: TF.cross_entropy(
+            z.reshape(-1, 5), _long(_LABELS_3D).reshape(-1), reduction="none"
+        ).reshape(2, 3),
+        randn(2, 3, 5, scale=2.0),
+    ),
+    row(
+        "softmax_cross_entropy",
+        F.softmax_cross_entropy,
+        lambda z, t: TF.cross_entropy(z, t, reduction="none"),
+        randn(4, 5, scale=2.0),
+        _probabilities(4, 5),
+    ),
+    row(
+        "softmax_cross_entropy-axis-0",
+        lambda z, t: F.softmax_cross_entropy(z, t, axis=0),
+        lambda z, t: TF.cross_entropy(z.T, t.T, reduction="none"),
+        randn(5, 4, scale=2.0),
+        _probabilities(5, 4, axis=0),
+    ),
+    row(
+        "softmax_cross_entropy-broadcast-targets",
+        F.softmax_cross_entropy,
+        lambda z, t: TF.cross_entropy(z, t.expand_as(z), reduction="none"),
+        randn(4, 5, scale=2.0),
+        _probabilities(5),
+    ),
+    row(
+        "sigmoid_cross_entropy",
+        F.sigmoid_cross_entropy,
+        lambda z, t: TF.binary_cross_entropy_with_logits(z, t, reduction="none"),
+        randn(3, 4, scale=3.0),
+        uniform(3, 4, low=0.0, high=1.0),
+    ),
+    row(
+        "sigmoid_cross_entropy-broadcast-targets",
+        F.sigmoid_cross_entropy,
+        lambda z, t: TF.binary_cross_entropy_with_logits(z, t.expand_as(z), reduction="none"),
+        randn(3, 4, scale=3.0),
+        uniform(4, low=0.0, high=1.0),
+    ),
+]
+
+# ---------------------------------------------------------------- the op table
+
+# losses and layers join as more lists of rows (a layer row passes its weights as inputs and
+# converts their layout on the torch side); optimizer steps get their own table and test
+OPS = ARITHMETIC + LINEAR_ALGEBRA + REDUCTIONS + SHAPE + ACTIVATIONS + CROSS_ENTROPIES
+DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+
+
+def assert_parity(r: Row, dtype) -> None:
+    """Run both sides of ``r`` in ``dtype``; compare outputs and input gradients."""
+    rtol, atol = TOLERANCES[dtype]
+    atol += r.atol
+    wrt = range(len(r.inputs)) if r.wrt is None else r.wrt
+    ours = [
+        Tensor(np.asarray(x, dtype=dtype), requires_grad=i in wrt) for i, x in enumerate(r.inputs)
+    ]
+    theirs = [
+        torch.tensor(np.asarray(x, dtype=dtype), requires_grad=i in wrt)
+        for i, x in enumerate(r.inputs)
+    ]
+    out = r.ours(*ours)
+    expected = r.theirs(*theirs)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(
+        out.data, expected.detach().numpy(), rtol=rtol, atol=atol, err_msg=f"{r.id}: forward"
+    )
+    weights = np.random.default_rng(99).standard_normal(out.shape).astype(dtype)
+    out.backward(weights)
+    expected.backward(torch.from_numpy(weights))
+    for i in wrt:
+        assert ours[i].grad.dtype == dtype, f"{r.id}: gradient of input {i} is {ours[i].grad.dtype}"
+        np.testing.assert_allclose(
+            ours[i].grad,
+            theirs[i].grad.numpy(),
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"{r.id}: gradient of input {i}",
+        )
+
+
+def test_row_ids_are_unique():
+    ids = [r.id for r in OPS]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_every_registered_activation_has_a_torch_row():
+    assert set(registered_names("activation")) <= set(TORCH_ACTIVATIONS)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("r", OPS, ids=[r.id for r in OPS])
+def test_op_parity(r: Row, dtype):
+    assert_parity(r, dtype)
