@@ -1,0 +1,311 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from axonal import activations as activations_module
+from axonal import functional as F
+from axonal import initializers as initializers_module
+from axonal import regularizers as regularizers_module
+from axonal.backend import make_rng, xp
+from axonal.layers.base import Layer, SymbolicInput, unique_name
+from axonal.registry import register, serialize
+from axonal.tensor import Tensor
+
+
+def _serialize_or_none(obj):
+    return None if obj is None else serialize(obj)
+
+
+@register("layer", "InputLayer")
+class InputLayer(Layer):
+    """Declares the shape of one sample; the first entry of a Sequential model.
+
+    Args:
+        shape: shape of one sample, without the batch axis, e.g. ``(4,)``.
+        batch_size: optional fixed batch size.
+    """
+
+    def __init__(
+        self,
+        shape: tuple | None = None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        name: str | None = None,
+        batch_input_shape=None,
+        input_shape=None,
+        **kwargs,
+    ):
+        shape = shape if shape is not None else input_shape
+        if shape is None and batch_input_shape is None:
+            raise ValueError("InputLayer needs a shape, e.g. InputLayer(shape=(4,)).")
+        super().__init__(
+            name=name or unique_name("input_layer"),
+            dtype=dtype,
+            input_shape=shape,
+            batch_input_shape=batch_input_shape,
+            batch_size=batch_size,
+            **kwargs,
+        )
+        self.built = True
+
+    def get_config(self) -> dict:
+        return {
+            "batch_input_shape": list(self._batch_input_shape),
+            "dtype": self.dtype,
+            "name": self.name,
+        }
+
+
+def Input(
+    shape: tuple,
+    batch_size: int | None = None,
+    dtype: Any = None,  # noqa: N802
+    name: str | None = None,
+) -> SymbolicInput:
+    """A placeholder for model inputs of ``shape`` (one sample, without the batch axis).
+
+    Example:
+        >>> model = Sequential([Input(shape=(4,)), Dense(3)])
+    """
+    if isinstance(shape, int):
+        shape = (shape,)
+    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, dtype=dtype, name=name)
+    return SymbolicInput(layer._batch_input_shape, layer.dtype, layer.name)
+
+
+@register("layer", "Dense")
+class Dense(Layer):
+    """Densely connected layer: ``activation(inputs @ kernel + bias)``.
+
+    The kernel has shape ``(input_dim, units)`` as in Keras; inputs of rank > 2 are transformed
+    along their last axis.
+
+    Args:
+        units: output size (positive integer).
+        activation: name or callable; None means linear.
+        use_bias: whether to add a bias vector.
+        kernel_initializer, bias_initializer: names, objects or callables.
+        kernel_regularizer, bias_regularizer: penalties added to the loss.
+
+    Example:
+        >>> layer = Dense(3, activation="softmax")
+        >>> layer(np.ones((2, 4), "float32")).shape
+        (2, 3)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | Callable | None = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs,
+    ):
+        if isinstance(units, bool) or not isinstance(units, (int, xp.integer)) or units < 1:
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}.")
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.activation = activations_module.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers_module.get(kernel_initializer)
+        self.bias_initializer = initializers_module.get(bias_initializer)
+        self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
+        self.bias_regularizer = regularizers_module.get(bias_regularizer)
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape: tuple) -> None:
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(
+                f"Layer '{self.name}' needs the last input dimension to be known, "
+                f"got input shape {input_shape}."
+            )
+        self.kernel = self.add_weight(
+            "kernel",
+            (in_dim, self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+            )
+        self.built = True
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        kernel = self.kernel
+        if inputs.shape[-1] != kernel.data.shape[0]:
+            raise ValueError(
+                f"Layer '{self.name}' expects inputs with last dimension "
+                f"{kernel.data.shape[0]}, got shape {inputs.shape}."
+            )
+        if inputs.dtype != kernel.data.dtype:
+            inputs = F.cast(inputs, kernel.data.dtype)
+        out = F.dense(inputs, kernel, self.bias)
+        return self.activation(out)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=activations_module.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers_module.serialize(self.kernel_initializer),
+            bias_initializer=initializers_module.serialize(self.bias_initializer),
+            kernel_regularizer=_serialize_or_none(self.kernel_regularizer),
+            bias_regularizer=_serialize_or_none(self.bias_regularizer),
+        )
+        return config
+
+
+@register("layer", "Activation")
+class Activation(Layer):
+    """Applies an activation function, given by name or callable.
+
+    Example:
+        >>> Activation("relu")(np.array([[-1.0, 2.0]]))
+    """
+
+    def __init__(self, activation: str | Callable, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations_module.get(activation)
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        return self.activation(inputs)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["activation"] = activations_module.serialize(self.activation)
+        return config
+
+
+@register("layer", "Dropout")
+class Dropout(Layer):
+    """Zeroes a fraction ``rate`` of inputs while training and scales the rest by 1/(1-rate).
+
+    At inference it is the identity.
+
+    Args:
+        rate: fraction to drop, in [0, 1).
+        noise_shape: shape of the mask, with 1 where the mask is shared (None: input shape).
+        seed: private seed; None uses the library generator (``set_random_seed``).
+    """
+
+    def __init__(
+        self, rate: float, noise_shape: tuple | None = None, seed: int | None = None, **kwargs
+    ):
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}.")
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = None if seed is None else make_rng(seed)
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        if not training or self.rate == 0.0:
+            return inputs
+        rng = self._rng if self._rng is not None else make_rng(None)
+        shape = inputs.shape
+        if self.noise_shape is not None:
+            shape = tuple(
+                n if m is None else m for n, m in zip(shape, self.noise_shape, strict=True)
+            )
+        keep = (
+            rng.random(shape, dtype=xp.float64 if inputs.dtype == xp.float64 else xp.float32)
+            >= self.rate
+        )
+        mask = keep.astype(inputs.dtype) * (1.0 / (1.0 - self.rate))
+        return F.multiply(inputs, mask)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            rate=self.rate,
+            seed=self.seed,
+            noise_shape=None if self.noise_shape is None else list(self.noise_shape),
+        )
+        return config
+
+
+@register("layer", "Flatten")
+class Flatten(Layer):
+    """Flattens each sample to one axis: ``(batch, d1, d2, …)`` -> ``(batch, d1*d2*…)``."""
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        return F.reshape(inputs, (inputs.shape[0], -1))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else math.prod(rest)
+        return (input_shape[0], size)
+
+
+@register("layer", "Reshape")
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (one entry may be -1).
+
+    Example:
+        >>> Reshape((2, 3))(np.zeros((5, 6))).shape
+        (5, 2, 3)
+    """
+
+    def __init__(self, target_shape: tuple, **kwargs):
+        super().__init__(**kwargs)
+        target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in target_shape) > 1 or any(d < -1 or d == 0 for d in target_shape):
+            raise ValueError(
+                f"Reshape target_shape must hold positive sizes and at most one -1, "
+                f"got {target_shape}."
+            )
+        self.target_shape = target_shape
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        rest = input_shape[1:]
+        if -1 not in self.target_shape:
+            known = self.target_shape
+        elif any(d is None for d in rest):
+            known = tuple(None if d == -1 else d for d in self.target_shape)
+        else:
+            fixed = math.prod(d for d in self.target_shape if d != -1)
+            known = tuple(math.prod(rest) // fixed if d == -1 else d for d in self.target_shape)
+        return (input_shape[0],) + known
+
+    def build(self, input_shape: tuple) -> None:
+        rest = input_shape[1:]
+        if all(d is not None for d in rest):
+            self._check(rest)
+        self.built = True
+
+    def _check(self, rest: tuple) -> None:
+        size = math.prod(rest)
+        fixed = math.prod(d for d in self.target_shape if d != -1)
+        ok = size % fixed == 0 if -1 in self.target_shape else size == fixed
+        if not ok:
+            raise ValueError(
+                f"Layer '{self.name}' cannot reshape samples of shape {tuple(rest)} "
+                f"({size} values) to {self.target_shape}."
+            )
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        self._check(inputs.shape[1:])
+        return F.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["target_shape"] = list(self.target_shape)
+        return config
+
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Reshape"]
