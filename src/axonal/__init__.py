@@ -1,0 +1,53 @@
+"""axonal: neural-network training with its own reverse-mode autodiff on NumPy, Keras API.
+
+Example:
+    >>> from axonal.models import Sequential
+    >>> from axonal.layers import Dense
+    >>> model = Sequential([Dense(4, input_dim=4, activation="relu"), Dense(3, "softmax")])
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+"""
+
+from axonal import (
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    regularizers,
+    utils,
+)
+from axonal.autograd import enable_grad, no_grad
+from axonal.backend import floatx, set_floatx
+from axonal.layers import Input
+from axonal.models import Model, Sequential
+from axonal.tensor import Tensor, Variable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "Tensor",
+    "Variable",
+    "__version__",
+    "activations",
+    "callbacks",
+    "enable_grad",
+    "floatx",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "no_grad",
+    "ops",
+    "optimizers",
+    "regularizers",
+    "set_floatx",
+    "utils",
+]
