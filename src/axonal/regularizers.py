@@ -84,6 +84,11 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+# Keras's lowercase spellings: regularizers.l2(1e-4)
+l1 = L1
+l2 = L2
+
+
 def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
     """Keras's ``l1_l2`` helper: both penalties, each defaulting to 0.01."""
     return L1L2(l1=l1, l2=l2)
