@@ -1,4 +1,4 @@
-"""Every primitive, composite and activation against float64 central differences: one table.
+"""Every primitive, activation, loss, layer and regularizer against float64 central differences.
 
 Adding an op means adding a row to ``CASES`` (or to one of the generated groups below): an id,
 a function of Tensors, its float64 inputs, and optionally which inputs to differentiate. Inputs
@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from axonal import activations
+from axonal import activations, losses, regularizers
 from axonal import functional as F
 from axonal.autograd import Function
+from axonal.layers import Activation, Dense, Dropout, Flatten, Reshape
 from axonal.registry import registered_names
-from axonal.tensor import apply
+from axonal.tensor import Tensor, apply
 from gradcheck import away_from, distinct, distinct_pair, gradcheck, positive, randn, uniform
 
 
@@ -361,10 +362,381 @@ CROSS_ENTROPIES = [
     ),
 ]
 
+# ---------------------------------------------------------------- losses
+
+# targets are inputs too where a loss is differentiable in them (the regression losses and the
+# cross-entropies' probability targets); integer labels are closed over
+_N, _C = 4, 3
+_LABELS = np.array([2, 0, 1, 2])
+_PROBS = _probabilities(_N, _C)
+
+
+def _one_hot(labels, classes: int = _C) -> np.ndarray:
+    return np.eye(classes)[labels]
+
+
+def _near(y_true: np.ndarray, scale: float = 1.0, points=(0.0,), margin: float = 0.05):
+    """``y_true`` plus an error kept ``margin`` away from ``points`` (the loss's kinks)."""
+    return y_true + away_from(randn(*y_true.shape, scale=scale), points, margin)
+
+
+_Y = randn(_N, _C)
+_HUBER_DELTA = 0.7
+_REDUCTIONS = ("sum_over_batch_size", "sum", "none")
+_SAMPLE_WEIGHT = np.array([0.5, 2.0, 0.0, 1.25])
+
+# every Loss class with arguments, a y_pred that suits it and a fixed y_true
+_LOSS_OBJECTS = [
+    ("MeanSquaredError", lambda r: losses.MeanSquaredError(reduction=r), _Y, randn(_N, _C)),
+    ("MeanAbsoluteError", lambda r: losses.MeanAbsoluteError(reduction=r), _Y, _near(_Y)),
+    (
+        "Huber-2.5",
+        lambda r: losses.Huber(delta=2.5, reduction=r),
+        _Y,
+        _near(_Y, scale=3.0, points=(-2.5, 0.0, 2.5)),
+    ),
+    ("LogCosh", lambda r: losses.LogCosh(reduction=r), _Y, randn(_N, _C, scale=3.0)),
+    (
+        "BinaryCrossentropy",
+        lambda r: losses.BinaryCrossentropy(label_smoothing=0.1, reduction=r),
+        uniform(_N, _C, low=0.0, high=1.0),
+        uniform(_N, _C, low=0.05, high=0.95),
+    ),
+    (
+        "CategoricalCrossentropy",
+        lambda r: losses.CategoricalCrossentropy(from_logits=True, reduction=r),
+        _PROBS,
+        randn(_N, _C, scale=2.0),
+    ),
+    (
+        "SparseCategoricalCrossentropy",
+        lambda r: losses.SparseCategoricalCrossentropy(from_logits=True, reduction=r),
+        _LABELS,
+        randn(_N, _C, scale=2.0),
+    ),
+    (
+        "SparseCategoricalCrossentropy-ignore_class",
+        lambda r: losses.SparseCategoricalCrossentropy(ignore_class=0, reduction=r),
+        _LABELS,
+        _probabilities(_N, _C),
+    ),
+]
+
+
+def _loss_reduction_cases() -> list:
+    rows = []
+    for name, make, y_true, y_pred in _LOSS_OBJECTS:
+        for reduction in _REDUCTIONS:
+            for weighted in (False, True):
+                weight = _SAMPLE_WEIGHT if weighted else None
+                tag = f"loss-{name}-{reduction}" + ("-sample_weight" if weighted else "")
+                rows.append(
+                    case(
+                        tag,
+                        lambda p, make=make, r=reduction, t=y_true, w=weight: make(r)(t, p, w),
+                        y_pred,
+                    )
+                )
+    return rows
+
+
+LOSSES = _loss_reduction_cases() + [
+    # regression losses, differentiated in both y_true and y_pred
+    case("mean_squared_error", losses.mean_squared_error, randn(_N, _C), randn(_N, _C)),
+    case(
+        "mean_squared_error-true-n-pred-n1",
+        losses.mean_squared_error,
+        randn(_N),
+        randn(_N, 1),
+    ),
+    case(
+        "mean_squared_error-true-n1-pred-n",
+        losses.mean_squared_error,
+        randn(_N, 1),
+        randn(_N),
+    ),
+    case("mean_squared_error-3d", losses.mean_squared_error, randn(2, _N, _C), randn(2, _N, _C)),
+    case("mean_absolute_error", losses.mean_absolute_error, _Y, _near(_Y)),
+    case(
+        "huber-both-regimes",
+        lambda t, p: losses.huber(t, p, delta=_HUBER_DELTA),
+        _Y,
+        _near(_Y, scale=1.5, points=(-_HUBER_DELTA, 0.0, _HUBER_DELTA)),
+    ),
+    case(
+        "huber-default-delta",
+        losses.huber,
+        _Y,
+        _near(_Y, scale=2.0, points=(-1.0, 1.0)),
+    ),
+    case("log_cosh", losses.log_cosh, randn(_N, _C), randn(_N, _C, scale=2.0)),
+    # far out in the tails, where a naive log(cosh(x)) overflows
+    case("log_cosh-large-errors", losses.log_cosh, _Y, _Y + np.array([400.0, -400.0, 30.0])),
+    # binary cross-entropy: probabilities, logits, smoothing, the fused sigmoid path
+    case(
+        "binary_crossentropy-probabilities",
+        losses.binary_crossentropy,
+        uniform(_N, _C, low=0.0, high=1.0),
+        uniform(_N, _C, low=0.05, high=0.95),
+    ),
+    case(
+        "binary_crossentropy-probabilities-hard-targets",
+        lambda p: losses.binary_crossentropy(_one_hot(_LABELS), p),
+        uniform(_N, _C, low=0.05, high=0.95),
+    ),
+    case(
+        "binary_crossentropy-from_logits",
+        lambda t, z: losses.binary_crossentropy(t, z, from_logits=True),
+        uniform(_N, _C, low=0.0, high=1.0),
+        randn(_N, _C, scale=3.0),
+    ),
+    case(
+        "binary_crossentropy-label_smoothing",
+        lambda t, p: losses.binary_crossentropy(t, p, label_smoothing=0.2),
+        uniform(_N, _C, low=0.0, high=1.0),
+        uniform(_N, _C, low=0.05, high=0.95),
+    ),
+    case(
+        "binary_crossentropy-from_logits-label_smoothing",
+        lambda z: losses.binary_crossentropy(
+            _one_hot(_LABELS), z, from_logits=True, label_smoothing=0.3
+        ),
+        randn(_N, _C, scale=3.0),
+    ),
+    case(
+        "binary_crossentropy-true-n-pred-n1",
+        losses.binary_crossentropy,
+        uniform(_N, low=0.0, high=1.0),
+        uniform(_N, 1, low=0.05, high=0.95),
+    ),
+    case(
+        "binary_crossentropy-fused-sigmoid",
+        lambda t, z: losses.binary_crossentropy(t, F.sigmoid(z)),
+        uniform(_N, _C, low=0.0, high=1.0),
+        randn(_N, _C, scale=3.0),
+    ),
+    case(
+        "binary_crossentropy-fused-sigmoid-large-logits",
+        lambda z: losses.binary_crossentropy(_one_hot(_LABELS), F.sigmoid(z)),
+        randn(_N, _C, scale=40.0),
+    ),
+    case(
+        "binary_crossentropy-fused-sigmoid-true-n1-pred-n",
+        lambda t, z: losses.binary_crossentropy(t, F.sigmoid(z)),
+        uniform(_N, 1, low=0.0, high=1.0),
+        randn(_N, scale=3.0),
+    ),
+    # categorical cross-entropy: probabilities (renormalised), logits, smoothing, fused softmax
+    case(
+        "categorical_crossentropy-probabilities",
+        losses.categorical_crossentropy,
+        _probabilities(_N, _C),
+        _probabilities(_N, _C),
+    ),
+    case(
+        "categorical_crossentropy-unnormalised",
+        lambda p: losses.categorical_crossentropy(_PROBS, p),
+        positive(_N, _C, low=0.2, high=1.0),
+    ),
+    case(
+        "categorical_crossentropy-from_logits",
+        lambda t, z: losses.categorical_crossentropy(t, z, from_logits=True),
+        _probabilities(_N, _C),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "categorical_crossentropy-label_smoothing",
+        lambda p: losses.categorical_crossentropy(_one_hot(_LABELS), p, label_smoothing=0.2),
+        _probabilities(_N, _C),
+    ),
+    case(
+        "categorical_crossentropy-from_logits-label_smoothing",
+        lambda t, z: losses.categorical_crossentropy(t, z, from_logits=True, label_smoothing=0.1),
+        _probabilities(_N, _C),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "categorical_crossentropy-fused-softmax",
+        lambda t, z: losses.categorical_crossentropy(t, F.softmax(z)),
+        _probabilities(_N, _C),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "categorical_crossentropy-fused-softmax-large-logits",
+        lambda z: losses.categorical_crossentropy(_one_hot(_LABELS), F.softmax(z)),
+        randn(_N, _C, scale=40.0),
+    ),
+    case(
+        "categorical_crossentropy-3d",
+        lambda t, z: losses.categorical_crossentropy(t, z, from_logits=True),
+        _probabilities(2, _N, _C),
+        randn(2, _N, _C),
+    ),
+    # sparse categorical cross-entropy: labels (n,) and (n, 1), ignore_class, fused softmax
+    case(
+        "sparse_categorical_crossentropy-probabilities",
+        lambda p: losses.sparse_categorical_crossentropy(_LABELS, p),
+        _probabilities(_N, _C),
+    ),
+    case(
+        "sparse_categorical_crossentropy-labels-n1",
+        lambda p: losses.sparse_categorical_crossentropy(_LABELS[:, None], p),
+        _probabilities(_N, _C),
+    ),
+    case(
+        "sparse_categorical_crossentropy-unnormalised",
+        lambda p: losses.sparse_categorical_crossentropy(_LABELS, p),
+        positive(_N, _C, low=0.2, high=1.0),
+    ),
+    case(
+        "sparse_categorical_crossentropy-from_logits",
+        lambda z: losses.sparse_categorical_crossentropy(_LABELS, z, from_logits=True),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "sparse_categorical_crossentropy-from_logits-labels-n1",
+        lambda z: losses.sparse_categorical_crossentropy(_LABELS[:, None], z, from_logits=True),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "sparse_categorical_crossentropy-ignore_class",
+        lambda z: losses.sparse_categorical_crossentropy(
+            _LABELS, z, from_logits=True, ignore_class=2
+        ),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "sparse_categorical_crossentropy-ignore_class-probabilities",
+        lambda p: losses.sparse_categorical_crossentropy(
+            np.array([2, -1, 1, -1]), p, ignore_class=-1
+        ),
+        _probabilities(_N, _C),
+    ),
+    case(
+        "sparse_categorical_crossentropy-fused-softmax",
+        lambda z: losses.sparse_categorical_crossentropy(_LABELS, F.softmax(z)),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "sparse_categorical_crossentropy-fused-softmax-large-logits",
+        lambda z: losses.sparse_categorical_crossentropy(_LABELS, F.softmax(z)),
+        randn(_N, _C, scale=40.0),
+    ),
+    case(
+        "sparse_categorical_crossentropy-3d",
+        lambda z: losses.sparse_categorical_crossentropy(
+            np.array([[0, 2, 1, 1], [2, 2, 0, 1]]), z, from_logits=True
+        ),
+        randn(2, _N, _C),
+    ),
+]
+
+# ---------------------------------------------------------------- layers
+
+_LAYER_KINKS = (0.0, -3.0, 3.0, 6.0)
+
+
+def call_with_weights(layer, x, training: bool = False, **weights):
+    """``layer(x)`` with some of its weights replaced by the given tensors for this one call."""
+    saved = {name: getattr(layer, name) for name in weights}
+    try:
+        for name, value in weights.items():
+            setattr(layer, name, value)
+        return layer(x, training=training)
+    finally:
+        for name, value in saved.items():
+            setattr(layer, name, value)
+
+
+def _dense_inputs(x_shape: tuple, units: int, use_bias: bool = True) -> tuple:
+    """x, kernel (and bias) whose pre-activations keep off every activation's kinks."""
+    while True:
+        x, kernel, bias = randn(*x_shape), randn(x_shape[-1], units), randn(units)
+        pre = x @ kernel + (bias if use_bias else 0.0)
+        if np.min(np.abs(pre[..., None] - np.array(_LAYER_KINKS))) > 0.01:
+            return (x, kernel, bias) if use_bias else (x, kernel)
+
+
+def _dense_case(id: str, x_shape: tuple, units: int, **kwargs) -> Case:
+    layer = Dense(units, dtype="float64", **kwargs)
+    layer.build((None,) + x_shape[1:])
+    if kwargs.get("use_bias", True):
+        fn = lambda x, k, b: call_with_weights(layer, x, kernel=k, bias=b)  # noqa: E731
+    else:
+        fn = lambda x, k: call_with_weights(layer, x, kernel=k)  # noqa: E731
+    return case(id, fn, *_dense_inputs(x_shape, units, kwargs.get("use_bias", True)))
+
+
+_DROPOUT_SEED = 1234
+
+
+def _dropout(x, rate=0.4, noise_shape=None):
+    # a fresh layer with the same seed draws the same mask on every call
+    layer = Dropout(rate, noise_shape=noise_shape, seed=_DROPOUT_SEED, dtype="float64")
+    return layer(x, training=True)
+
+
+LAYERS = [
+    _dense_case("Dense-linear", (4, 3), 5),
+    _dense_case("Dense-no-bias", (4, 3), 5, use_bias=False),
+    _dense_case("Dense-rank-3", (2, 4, 3), 5, activation="tanh"),
+    _dense_case("Dense-rank-3-no-bias", (2, 4, 3), 5, use_bias=False, activation="relu"),
+    _dense_case("Dense-1-unit-sigmoid", (4, 3), 1, activation="sigmoid"),
+    *[
+        _dense_case(f"Dense-activation-{name}", (4, 3), 5, activation=name)
+        for name in registered_names("activation")
+    ],
+    case("Dropout-training", _dropout, randn(4, 6)),
+    case("Dropout-training-rank-3", lambda x: _dropout(x, rate=0.25), randn(2, 3, 4)),
+    case(
+        "Dropout-training-noise_shape",
+        lambda x: _dropout(x, noise_shape=(None, 1, 4)),
+        randn(2, 3, 4),
+    ),
+    case("Dropout-inference", lambda x: Dropout(0.5, dtype="float64")(x), randn(4, 6)),
+    case("Flatten", lambda x: Flatten(dtype="float64")(x), randn(2, 3, 4)),
+    case("Reshape", lambda x: Reshape((4, 3), dtype="float64")(x), randn(2, 3, 4)),
+    case("Reshape-minus-one", lambda x: Reshape((-1, 2), dtype="float64")(x), randn(2, 3, 4)),
+    case("Activation-tanh", lambda x: Activation("tanh", dtype="float64")(x), randn(3, 4)),
+    case("Activation-softmax", lambda x: Activation("softmax", dtype="float64")(x), randn(3, 4)),
+    case(
+        "Activation-relu",
+        lambda x: Activation("relu", dtype="float64")(x),
+        away_from(randn(3, 4)),
+    ),
+    case(
+        "Activation-callable",
+        lambda x: Activation(lambda t: F.tanh(t) * t, dtype="float64")(x),
+        randn(3, 4),
+    ),
+]
+
+# ---------------------------------------------------------------- regularizers
+
+REGULARIZERS = [
+    case("regularizer-l1", regularizers.L1(0.3), away_from(randn(3, 4))),
+    case("regularizer-l1-default", regularizers.get("l1"), away_from(randn(3, 4))),
+    case("regularizer-l2", regularizers.L2(0.2), randn(3, 4)),
+    case("regularizer-l2-default", regularizers.get("l2"), randn(5)),
+    case("regularizer-l1_l2", regularizers.l1_l2(l1=0.3, l2=0.2), away_from(randn(3, 4))),
+    case("regularizer-L1L2-l2-only", regularizers.L1L2(l2=0.5), randn(2, 3, 4)),
+    case("regularizer-l1_l2-by-name", regularizers.get("l1_l2"), away_from(randn(3, 4))),
+]
+
 # ---------------------------------------------------------------- the table
 
-# a new group (losses, layers) is one more list added here
-CASES = ARITHMETIC + LINEAR_ALGEBRA + REDUCTIONS + SHAPE + ACTIVATIONS + CROSS_ENTROPIES
+# a new group is one more list added here
+CASES = (
+    ARITHMETIC
+    + LINEAR_ALGEBRA
+    + REDUCTIONS
+    + SHAPE
+    + ACTIVATIONS
+    + CROSS_ENTROPIES
+    + LOSSES
+    + LAYERS
+    + REGULARIZERS
+)
 
 
 def test_case_ids_are_unique():
@@ -372,9 +744,58 @@ def test_case_ids_are_unique():
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
 
 
+def test_every_registered_loss_has_rows():
+    # each loss function by its name, each Loss class by "loss-<ClassName>-..."
+    ids = [c.id for c in CASES]
+    for name in registered_names("loss"):
+        obj = losses.get(name)
+        fn_name = obj.fn.__name__
+        cls_name = type(obj).__name__
+        assert any(i.startswith(fn_name) for i in ids), f"no row for {fn_name}"
+        assert any(i.startswith(f"loss-{cls_name}") for i in ids), f"no row for {cls_name}"
+
+
 @pytest.mark.parametrize("row", CASES, ids=[c.id for c in CASES])
 def test_gradcheck(row: Case):
     gradcheck(row.fn, row.inputs, wrt=row.wrt)
+
+
+# ---------------------------------------------------------------- layer rows, cross-checked
+
+
+def test_dense_rows_check_the_layers_own_variables():
+    # the rows swap tensors in for the kernel and bias; the real Variables get the same gradient
+    layer = Dense(5, activation="tanh", dtype="float64")
+    x, kernel, bias = _dense_inputs((4, 3), 5)
+    layer.build((None, 3))
+    layer.set_weights([kernel, bias])
+    expected = gradcheck(
+        lambda t, k, b: call_with_weights(layer, t, kernel=k, bias=b), [x, kernel, bias]
+    )
+    xt = Tensor(x, requires_grad=True)
+    out = layer(xt)
+    out.backward(np.random.default_rng(1234).standard_normal(out.shape))
+    for got, want in zip([xt.grad, layer.kernel.grad, layer.bias.grad], expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.5, 0.8])
+def test_dropout_gradient_is_mask_times_scale(rate):
+    x = Tensor(positive(6, 7), requires_grad=True)
+    out = _dropout(x, rate=rate)
+    mask = out.data / x.data  # the kept entries are scaled by 1 / (1 - rate), the rest are 0
+    assert set(np.round(np.unique(mask), 12)) <= {0.0, round(1 / (1 - rate), 12)}
+    assert 0 < np.count_nonzero(mask) < mask.size
+    upstream = randn(6, 7)
+    out.backward(upstream)
+    np.testing.assert_allclose(x.grad, upstream * mask, rtol=1e-15)
+
+
+def test_dropout_with_the_same_seed_draws_the_same_mask():
+    x = positive(5, 8)
+    first, second = _dropout(Tensor(x)).data, _dropout(Tensor(x)).data
+    np.testing.assert_array_equal(first, second)
+    assert np.count_nonzero(first == 0) > 0
 
 
 # ---------------------------------------------------------------- the checker itself

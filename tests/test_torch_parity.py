@@ -4,23 +4,27 @@ Each row names an axonal function of Tensors, the PyTorch function it must equal
 Keras's conventions where the two libraries differ: leaky_relu's slope 0.2, hard_sigmoid as
 relu6(x + 3) / 6, exact gelu), and float64 inputs that keep off kinks and ties. Both sides run in
 the row's dtype; outputs and the gradients of ``sum(out * R)`` (R fixed and random) must agree.
-Losses, layers and optimizer steps get tables of their own below the op table.
+Losses and layers are rows of the same table (their conventions are mapped in their
+sections); optimizer steps are compared in test_optimizers.py and whole training runs in
+test_training_parity.py.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from axonal import activations
+from axonal import activations, losses
 from axonal import functional as F
+from axonal.layers import Dense
 from axonal.registry import registered_names
 from axonal.tensor import Tensor
 from gradcheck import away_from, distinct, distinct_pair, positive, randn, uniform
-from test_gradcheck import AXES, BROADCAST_PAIRS
+from test_gradcheck import AXES, BROADCAST_PAIRS, call_with_weights
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -528,11 +532,525 @@ CROSS_ENTROPIES = [
     ),
 ]
 
+# ---------------------------------------------------------------- losses
+#
+# Conventions mapped onto torch:
+# - axonal's loss functions return one value per sample (the mean over the last axis for the
+#   regression losses and binary cross-entropy), so torch's elementwise reduction='none' is
+#   followed by .mean(-1); Loss objects are compared with torch's reductions.
+# - Label smoothing: Keras's categorical formula t * (1 - s) + s / classes is torch's
+#   cross_entropy(label_smoothing=s) formula, for class indices and probability targets alike;
+#   Keras's binary formula t * (1 - s) + 0.5 * s has no torch argument and is applied to the
+#   targets before binary_cross_entropy.
+# - Probabilities: axonal (like Keras) renormalises categorical probabilities to sum 1 and clips
+#   them to [1e-7, 1 - 1e-7] (in the input's dtype); torch does neither, so torch gets the
+#   renormalised, clamped probabilities (clamp passes no gradient outside the bounds, as
+#   axonal's clip does). Categorical cross-entropy on probabilities p is torch's cross_entropy
+#   on log(p): log_softmax(log p) = log(p / sum(p)).
+# - ignore_class is torch's ignore_index (a zero loss per ignored sample; the mean runs over the
+#   others).
+# - torch has no log-cosh: it is log(cosh(x)) written in torch, for errors where cosh is finite.
+
+_EPS = 1e-7
+
+
+def _clamped(p: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(p, _EPS, 1 - _EPS)
+
+
+def _renormalised(p: torch.Tensor) -> torch.Tensor:
+    return p / p.sum(-1, keepdim=True)
+
+
+def _one_hot(labels, classes: int = 3) -> np.ndarray:
+    return np.eye(classes)[labels]
+
+
+_N, _C = 4, 3
+_Y = randn(_N, _C)
+_LOSS_LABELS = np.array([2, 0, 1, 2])
+_IGNORED = np.array([2, -1, 1, -1])
+_SAMPLE_WEIGHT = np.array([0.5, 2.0, 0.0, 1.25])
+_BINARY_TARGETS = uniform(_N, _C, low=0.0, high=1.0)
+# probabilities exactly 0 and 1, against targets 0, 1 and in between
+_EXTREME_P = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 0.3], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+_EXTREME_T = np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 1.0, 0.7]])
+# categorical probabilities with exact zeros and ones (rows sum to 1)
+_EXTREME_CATEGORICAL = np.array(
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.25, 0.75], [0.5, 0.5, 0.0]]
+)
+# logits of ±1e4: the probabilities round to exactly 0 and 1 in both float types
+_HUGE_LOGITS = np.array(
+    [[1e4, -1e4, 0.5], [-1e4, 1e4, 1e4], [1e4, 1e4, -1e4], [-1e4, -1e4, -1e4 + 3.0]]
+)
+
+
+def _log_cosh_torch(t, p):
+    return torch.log(torch.cosh(p - t)).mean(-1)
+
+
+def _mean_last(fn):
+    """A torch elementwise loss (reduction='none') averaged over the last axis, per sample."""
+    return lambda t, p: fn(p, t, reduction="none").mean(-1)
+
+
+# every Loss class: (id, axonal factory of reduction, torch per-sample function, y_true, y_pred)
+_TORCH_LOSS_OBJECTS = [
+    (
+        "MeanSquaredError",
+        lambda r: losses.MeanSquaredError(reduction=r),
+        _mean_last(TF.mse_loss),
+        _Y,
+        randn(_N, _C),
+    ),
+    (
+        "MeanAbsoluteError",
+        lambda r: losses.MeanAbsoluteError(reduction=r),
+        _mean_last(TF.l1_loss),
+        _Y,
+        _Y + away_from(randn(_N, _C)),
+    ),
+    (
+        "Huber",
+        lambda r: losses.Huber(delta=0.7, reduction=r),
+        _mean_last(lambda p, t, reduction: TF.huber_loss(p, t, reduction=reduction, delta=0.7)),
+        _Y,
+        _Y + away_from(randn(_N, _C, scale=1.5), (-0.7, 0.0, 0.7)),
+    ),
+    (
+        "LogCosh",
+        lambda r: losses.LogCosh(reduction=r),
+        _log_cosh_torch,
+        _Y,
+        randn(_N, _C, scale=3.0),
+    ),
+    (
+        "BinaryCrossentropy",
+        lambda r: losses.BinaryCrossentropy(reduction=r),
+        lambda t, p: TF.binary_cross_entropy(p, t, reduction="none").mean(-1),
+        _BINARY_TARGETS,
+        uniform(_N, _C, low=0.05, high=0.95),
+    ),
+    (
+        "BinaryCrossentropy-from_logits-label_smoothing",
+        lambda r: losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.2, reduction=r),
+        lambda t, z: TF.binary_cross_entropy_with_logits(z, t * 0.8 + 0.1, reduction="none").mean(
+            -1
+        ),
+        _BINARY_TARGETS,
+        randn(_N, _C, scale=3.0),
+    ),
+    (
+        "CategoricalCrossentropy",
+        lambda r: losses.CategoricalCrossentropy(reduction=r),
+        lambda t, p: TF.cross_entropy(torch.log(p), t, reduction="none"),
+        _probabilities(_N, _C),
+        _probabilities(_N, _C),
+    ),
+    (
+        "CategoricalCrossentropy-from_logits-label_smoothing",
+        lambda r: losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=0.1, reduction=r
+        ),
+        lambda t, z: TF.cross_entropy(z, t, reduction="none", label_smoothing=0.1),
+        _probabilities(_N, _C),
+        randn(_N, _C, scale=2.0),
+    ),
+    (
+        "SparseCategoricalCrossentropy",
+        lambda r: losses.SparseCategoricalCrossentropy(reduction=r),
+        lambda t, p: TF.nll_loss(torch.log(_renormalised(p)), t.long(), reduction="none"),
+        _LOSS_LABELS,
+        _probabilities(_N, _C),
+    ),
+    (
+        "SparseCategoricalCrossentropy-from_logits",
+        lambda r: losses.SparseCategoricalCrossentropy(from_logits=True, reduction=r),
+        lambda t, z: TF.cross_entropy(z, t.long(), reduction="none"),
+        _LOSS_LABELS,
+        randn(_N, _C, scale=2.0),
+    ),
+]
+
+
+def _torch_reduced(per_sample, reduction, weight):
+    def theirs(t, p):
+        values = per_sample(t, p)
+        if weight is not None:
+            values = values * torch.as_tensor(weight, dtype=values.dtype)
+        if reduction == "none":
+            return values
+        total = values.sum()
+        return total if reduction == "sum" else total / values.numel()
+
+    return theirs
+
+
+def _loss_object_rows() -> list:
+    rows = []
+    for name, make, per_sample, y_true, y_pred in _TORCH_LOSS_OBJECTS:
+        for reduction in ("sum_over_batch_size", "sum", "none"):
+            for weight in (None, _SAMPLE_WEIGHT):
+                tag = f"loss-{name}-{reduction}" + ("" if weight is None else "-sample_weight")
+                rows.append(
+                    row(
+                        tag,
+                        lambda t, p, make=make, r=reduction, w=weight: make(r)(t, p, w),
+                        _torch_reduced(per_sample, reduction, weight),
+                        y_true,
+                        y_pred,
+                        wrt=(1,),
+                    )
+                )
+    return rows
+
+
+LOSSES = _loss_object_rows() + [
+    # regression losses, gradients for both y_true and y_pred
+    row("mean_squared_error", losses.mean_squared_error, _mean_last(TF.mse_loss), _Y, randn(4, 3)),
+    row(
+        "mean_squared_error-true-n-pred-n1",
+        losses.mean_squared_error,
+        lambda t, p: TF.mse_loss(p, t[:, None], reduction="none").mean(-1),
+        randn(_N),
+        randn(_N, 1),
+    ),
+    row(
+        "mean_squared_error-true-n1-pred-n",
+        losses.mean_squared_error,
+        lambda t, p: TF.mse_loss(p[:, None], t, reduction="none").mean(-1),
+        randn(_N, 1),
+        randn(_N),
+    ),
+    row(
+        "mean_absolute_error",
+        losses.mean_absolute_error,
+        _mean_last(TF.l1_loss),
+        _Y,
+        _Y + away_from(randn(_N, _C)),
+    ),
+    row(
+        "huber-both-regimes",
+        lambda t, p: losses.huber(t, p, delta=0.7),
+        _mean_last(lambda p, t, reduction: TF.huber_loss(p, t, reduction=reduction, delta=0.7)),
+        _Y,
+        _Y + away_from(randn(_N, _C, scale=1.5), (-0.7, 0.0, 0.7)),
+    ),
+    row(
+        "huber-delta-2.5",
+        lambda t, p: losses.huber(t, p, delta=2.5),
+        _mean_last(lambda p, t, reduction: TF.huber_loss(p, t, reduction=reduction, delta=2.5)),
+        _Y,
+        _Y + away_from(randn(_N, _C, scale=4.0), (-2.5, 0.0, 2.5)),
+    ),
+    row("log_cosh", losses.log_cosh, _log_cosh_torch, _Y, randn(_N, _C, scale=3.0)),
+    row(
+        "log_cosh-large-errors",
+        losses.log_cosh,
+        # log(cosh(x)) = |x| + log1p(exp(-2|x|)) - log 2, where cosh itself overflows
+        lambda t, p: (
+            torch.abs(p - t) + torch.log1p(torch.exp(-2 * torch.abs(p - t))) - math.log(2.0)
+        ).mean(-1),
+        _Y,
+        _Y + np.array([400.0, -400.0, 30.0]),
+    ),
+    # binary cross-entropy
+    row(
+        "binary_crossentropy-probabilities",
+        losses.binary_crossentropy,
+        lambda t, p: TF.binary_cross_entropy(p, t, reduction="none").mean(-1),
+        _BINARY_TARGETS,
+        uniform(_N, _C, low=0.05, high=0.95),
+        wrt=(1,),  # torch has no gradient for binary_cross_entropy's target
+    ),
+    row(
+        "binary_crossentropy-probabilities-0-and-1",
+        losses.binary_crossentropy,
+        lambda t, p: TF.binary_cross_entropy(_clamped(p), t, reduction="none").mean(-1),
+        _EXTREME_T,
+        _EXTREME_P,
+        wrt=(1,),
+    ),
+    row(
+        "binary_crossentropy-label_smoothing",
+        lambda t, p: losses.binary_crossentropy(t, p, label_smoothing=0.2),
+        lambda t, p: TF.binary_cross_entropy(p, t * 0.8 + 0.1, reduction="none").mean(-1),
+        _BINARY_TARGETS,
+        uniform(_N, _C, low=0.05, high=0.95),
+        wrt=(1,),
+    ),
+    row(
+        "binary_crossentropy-label_smoothing-0-and-1",
+        lambda t, p: losses.binary_crossentropy(t, p, label_smoothing=0.2),
+        lambda t, p: TF.binary_cross_entropy(_clamped(p), t * 0.8 + 0.1, reduction="none").mean(-1),
+        _EXTREME_T,
+        _EXTREME_P,
+        wrt=(1,),
+    ),
+    row(
+        "binary_crossentropy-from_logits",
+        lambda t, z: losses.binary_crossentropy(t, z, from_logits=True),
+        lambda t, z: TF.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1),
+        _BINARY_TARGETS,
+        randn(_N, _C, scale=3.0),
+    ),
+    row(
+        "binary_crossentropy-from_logits-1e4",
+        lambda t, z: losses.binary_crossentropy(t, z, from_logits=True),
+        lambda t, z: TF.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1),
+        _EXTREME_T,
+        _HUGE_LOGITS,
+    ),
+    row(
+        "binary_crossentropy-from_logits-label_smoothing",
+        lambda t, z: losses.binary_crossentropy(t, z, from_logits=True, label_smoothing=0.3),
+        lambda t, z: TF.binary_cross_entropy_with_logits(z, t * 0.7 + 0.15, reduction="none").mean(
+            -1
+        ),
+        _BINARY_TARGETS,
+        randn(_N, _C, scale=3.0),
+    ),
+    row(
+        "binary_crossentropy-fused-sigmoid",
+        lambda t, z: losses.binary_crossentropy(t, F.sigmoid(z)),
+        lambda t, z: TF.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1),
+        _BINARY_TARGETS,
+        randn(_N, _C, scale=3.0),
+    ),
+    row(
+        "binary_crossentropy-fused-sigmoid-1e4",
+        lambda t, z: losses.binary_crossentropy(t, F.sigmoid(z)),
+        lambda t, z: TF.binary_cross_entropy_with_logits(z, t, reduction="none").mean(-1),
+        _EXTREME_T,
+        _HUGE_LOGITS,
+    ),
+    row(
+        "binary_crossentropy-fused-sigmoid-true-n-pred-n1",
+        lambda t, z: losses.binary_crossentropy(t, F.sigmoid(z)),
+        lambda t, z: TF.binary_cross_entropy_with_logits(z, t[:, None], reduction="none").mean(-1),
+        uniform(_N, low=0.0, high=1.0),
+        randn(_N, 1, scale=3.0),
+    ),
+    # categorical cross-entropy
+    row(
+        "categorical_crossentropy-probabilities",
+        losses.categorical_crossentropy,
+        lambda t, p: TF.cross_entropy(torch.log(p), t, reduction="none"),
+        _probabilities(_N, _C),
+        positive(_N, _C, low=0.2, high=1.0),  # unnormalised: axonal renormalises, as Keras does
+    ),
+    row(
+        "categorical_crossentropy-probabilities-0-and-1",
+        losses.categorical_crossentropy,
+        lambda t, p: -(t * torch.log(_clamped(_renormalised(p)))).sum(-1),
+        _one_hot(_LOSS_LABELS),
+        _EXTREME_CATEGORICAL,
+        wrt=(1,),
+    ),
+    row(
+        "categorical_crossentropy-label_smoothing",
+        lambda t, p: losses.categorical_crossentropy(t, p, label_smoothing=0.2),
+        lambda t, p: TF.cross_entropy(torch.log(p), t, reduction="none", label_smoothing=0.2),
+        _one_hot(_LOSS_LABELS),
+        _probabilities(_N, _C),
+        wrt=(1,),
+    ),
+    row(
+        "categorical_crossentropy-from_logits",
+        lambda t, z: losses.categorical_crossentropy(t, z, from_logits=True),
+        lambda t, z: TF.cross_entropy(z, t, reduction="none"),
+        _probabilities(_N, _C),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "categorical_crossentropy-from_logits-label_smoothing-class-indices",
+        lambda z: losses.categorical_crossentropy(
+            _one_hot(_LOSS_LABELS), z, from_logits=True, label_smoothing=0.15
+        ),
+        lambda z: TF.cross_entropy(z, _long(_LOSS_LABELS), reduction="none", label_smoothing=0.15),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "categorical_crossentropy-from_logits-1e4",
+        lambda t, z: losses.categorical_crossentropy(t, z, from_logits=True),
+        lambda t, z: TF.cross_entropy(z, t, reduction="none"),
+        _probabilities(_N, _C),
+        _HUGE_LOGITS,
+    ),
+    row(
+        "categorical_crossentropy-fused-softmax",
+        lambda t, z: losses.categorical_crossentropy(t, F.softmax(z)),
+        lambda t, z: TF.cross_entropy(z, t, reduction="none"),
+        _probabilities(_N, _C),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "categorical_crossentropy-fused-softmax-1e4",
+        lambda t, z: losses.categorical_crossentropy(t, F.softmax(z)),
+        lambda t, z: TF.cross_entropy(z, t, reduction="none"),
+        _one_hot(_LOSS_LABELS),
+        _HUGE_LOGITS,
+    ),
+    # sparse categorical cross-entropy
+    row(
+        "sparse_categorical_crossentropy-probabilities",
+        lambda p: losses.sparse_categorical_crossentropy(_LOSS_LABELS, p),
+        lambda p: TF.nll_loss(torch.log(_renormalised(p)), _long(_LOSS_LABELS), reduction="none"),
+        _probabilities(_N, _C),
+    ),
+    row(
+        "sparse_categorical_crossentropy-probabilities-labels-n1",
+        lambda p: losses.sparse_categorical_crossentropy(_LOSS_LABELS[:, None], p),
+        lambda p: TF.nll_loss(torch.log(_renormalised(p)), _long(_LOSS_LABELS), reduction="none"),
+        _probabilities(_N, _C),
+    ),
+    row(
+        "sparse_categorical_crossentropy-probabilities-0-and-1",
+        lambda p: losses.sparse_categorical_crossentropy(_LOSS_LABELS, p),
+        lambda p: TF.nll_loss(
+            torch.log(_clamped(_renormalised(p))), _long(_LOSS_LABELS), reduction="none"
+        ),
+        _EXTREME_CATEGORICAL,
+    ),
+    row(
+        "sparse_categorical_crossentropy-from_logits",
+        lambda z: losses.sparse_categorical_crossentropy(_LOSS_LABELS, z, from_logits=True),
+        lambda z: TF.cross_entropy(z, _long(_LOSS_LABELS), reduction="none"),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "sparse_categorical_crossentropy-from_logits-labels-n1",
+        lambda z: losses.sparse_categorical_crossentropy(
+            _LOSS_LABELS[:, None], z, from_logits=True
+        ),
+        lambda z: TF.cross_entropy(z, _long(_LOSS_LABELS), reduction="none"),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "sparse_categorical_crossentropy-from_logits-1e4",
+        lambda z: losses.sparse_categorical_crossentropy(_LOSS_LABELS, z, from_logits=True),
+        lambda z: TF.cross_entropy(z, _long(_LOSS_LABELS), reduction="none"),
+        _HUGE_LOGITS,
+    ),
+    row(
+        "sparse_categorical_crossentropy-ignore_class",
+        lambda z: losses.sparse_categorical_crossentropy(
+            _IGNORED, z, from_logits=True, ignore_class=-1
+        ),
+        lambda z: TF.cross_entropy(z, _long(_IGNORED), reduction="none", ignore_index=-1),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "sparse_categorical_crossentropy-ignore_class-a-valid-class",
+        lambda p: losses.sparse_categorical_crossentropy(_LOSS_LABELS, p, ignore_class=2),
+        lambda p: TF.nll_loss(
+            torch.log(_renormalised(p)), _long(_LOSS_LABELS), reduction="none", ignore_index=2
+        ),
+        _probabilities(_N, _C),
+    ),
+    row(
+        "SparseCategoricalCrossentropy-ignore_class-mean",
+        lambda z: losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)(
+            _IGNORED, z
+        ),
+        lambda z: TF.cross_entropy(z, _long(_IGNORED), ignore_index=-1),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "SparseCategoricalCrossentropy-ignore_class-mean-sample_weight",
+        lambda z: losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)(
+            _IGNORED, z, sample_weight=_SAMPLE_WEIGHT
+        ),
+        lambda z: (
+            (
+                TF.cross_entropy(z, _long(_IGNORED), ignore_index=-1, reduction="none")
+                * torch.as_tensor(_SAMPLE_WEIGHT, dtype=z.dtype)
+            ).sum()
+            / 2
+        ),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "SparseCategoricalCrossentropy-ignore_class-sum",
+        lambda z: losses.SparseCategoricalCrossentropy(
+            from_logits=True, ignore_class=-1, reduction="sum"
+        )(_IGNORED, z),
+        lambda z: TF.cross_entropy(z, _long(_IGNORED), ignore_index=-1, reduction="sum"),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "sparse_categorical_crossentropy-fused-softmax",
+        lambda z: losses.sparse_categorical_crossentropy(_LOSS_LABELS, F.softmax(z)),
+        lambda z: TF.cross_entropy(z, _long(_LOSS_LABELS), reduction="none"),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "sparse_categorical_crossentropy-fused-softmax-1e4",
+        lambda z: losses.sparse_categorical_crossentropy(_LOSS_LABELS, F.softmax(z)),
+        lambda z: TF.cross_entropy(z, _long(_LOSS_LABELS), reduction="none"),
+        _HUGE_LOGITS,
+    ),
+]
+
+# ---------------------------------------------------------------- layers
+
+
+def _dense_layer_rows() -> list:
+    """Dense against torch.nn.Linear (weight = kernel.T), called through the module."""
+    rows = []
+    specs = [
+        ("linear", (4, 3), 5, True),
+        ("no-bias", (4, 3), 5, False),
+        ("rank-3", (2, 4, 3), 5, True),
+        ("rank-3-no-bias", (2, 4, 3), 5, False),
+    ] + [
+        (f"activation-{name}", (4, 3), 5, True)
+        for name in ("relu", "sigmoid", "tanh", "softmax", "gelu", "elu")
+    ]
+    for tag, x_shape, units, use_bias in specs:
+        activation = tag.removeprefix("activation-") if tag.startswith("activation-") else None
+        theirs_activation = TORCH_ACTIVATIONS[activation or "linear"]
+
+        def ours(x, kernel, bias=None, units=units, use_bias=use_bias, activation=activation):
+            layer = Dense(units, activation=activation, use_bias=use_bias, dtype=x.dtype.name)
+            layer.build((None,) + x.shape[1:])
+            weights = {"kernel": kernel} if bias is None else {"kernel": kernel, "bias": bias}
+            return call_with_weights(layer, x, **weights)
+
+        def theirs(x, kernel, bias=None, units=units, use_bias=use_bias, act=theirs_activation):
+            linear = torch.nn.Linear(x.shape[-1], units, bias=use_bias, dtype=x.dtype)
+            params = {"weight": kernel.T} if bias is None else {"weight": kernel.T, "bias": bias}
+            return act(torch.func.functional_call(linear, params, (x,)))
+
+        inputs = [randn(*x_shape), randn(x_shape[-1], units)] + ([randn(units)] if use_bias else [])
+        rows.append(
+            row(
+                f"Dense-{tag}",
+                ours,
+                theirs,
+                *inputs,
+                atol=ERF_ERROR if activation == "gelu" else 0.0,
+            )
+        )
+    return rows
+
+
+LAYERS = _dense_layer_rows()
+
 # ---------------------------------------------------------------- the op table
 
-# losses and layers join as more lists of rows (a layer row passes its weights as inputs and
-# converts their layout on the torch side); optimizer steps get their own table and test
-OPS = ARITHMETIC + LINEAR_ALGEBRA + REDUCTIONS + SHAPE + ACTIVATIONS + CROSS_ENTROPIES
+# a layer row passes its weights as inputs and converts their layout on the torch side;
+# optimizer steps have their own tests (test_optimizers.py)
+OPS = (
+    ARITHMETIC
+    + LINEAR_ALGEBRA
+    + REDUCTIONS
+    + SHAPE
+    + ACTIVATIONS
+    + CROSS_ENTROPIES
+    + LOSSES
+    + LAYERS
+)
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 
 
@@ -575,6 +1093,17 @@ def test_row_ids_are_unique():
 
 def test_every_registered_activation_has_a_torch_row():
     assert set(registered_names("activation")) <= set(TORCH_ACTIVATIONS)
+
+
+def test_every_registered_loss_has_rows():
+    # each loss function by its name, each Loss class by "loss-<ClassName>-..."
+    ids = [r.id for r in OPS]
+    for name in registered_names("loss"):
+        obj = losses.get(name)
+        fn_name = obj.fn.__name__
+        cls_name = type(obj).__name__
+        assert any(i.startswith(fn_name) for i in ids), f"no row for {fn_name}"
+        assert any(i.startswith(f"loss-{cls_name}") for i in ids), f"no row for {cls_name}"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

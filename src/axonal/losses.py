@@ -150,8 +150,10 @@ def sparse_categorical_crossentropy(
         labels = labels[..., 0]
     labels = labels.astype(xp.intp, copy=False)
     if axis not in (-1, y_pred.ndim - 1):
-        y_pred = F.transpose(y_pred, [i for i in range(y_pred.ndim) if i != axis % y_pred.ndim]
-                             + [axis % y_pred.ndim])
+        y_pred = F.transpose(
+            y_pred,
+            [i for i in range(y_pred.ndim) if i != axis % y_pred.ndim] + [axis % y_pred.ndim],
+        )
     keep = None
     if ignore_class is not None:
         keep = labels != ignore_class
@@ -215,8 +217,10 @@ class Loss:
 def reduce_weighted(values: Tensor, sample_weight=None, reduction="sum_over_batch_size"):
     """Weight per-sample ``values`` and reduce them the Keras 3 way."""
     if sample_weight is not None:
-        weight = xp.asarray(sample_weight.data if isinstance(sample_weight, Tensor)
-                            else sample_weight, dtype=values.dtype)
+        weight = xp.asarray(
+            sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
+            dtype=values.dtype,
+        )
         while weight.ndim > values.ndim and weight.shape[-1] == 1:
             weight = weight[..., 0]
         while weight.ndim < values.ndim:
@@ -300,8 +304,12 @@ class BinaryCrossentropy(LossFunctionWrapper):
     ):
         _check_smoothing(label_smoothing)
         super().__init__(
-            binary_crossentropy, name=name, reduction=reduction, from_logits=bool(from_logits),
-            label_smoothing=float(label_smoothing), axis=axis,
+            binary_crossentropy,
+            name=name,
+            reduction=reduction,
+            from_logits=bool(from_logits),
+            label_smoothing=float(label_smoothing),
+            axis=axis,
         )
 
 
@@ -319,8 +327,12 @@ class CategoricalCrossentropy(LossFunctionWrapper):
     ):
         _check_smoothing(label_smoothing)
         super().__init__(
-            categorical_crossentropy, name=name, reduction=reduction,
-            from_logits=bool(from_logits), label_smoothing=float(label_smoothing), axis=axis,
+            categorical_crossentropy,
+            name=name,
+            reduction=reduction,
+            from_logits=bool(from_logits),
+            label_smoothing=float(label_smoothing),
+            axis=axis,
         )
 
 
@@ -337,10 +349,13 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         name="sparse_categorical_crossentropy",
     ):
         super().__init__(
-            sparse_categorical_crossentropy, name=name, reduction=reduction,
-            from_logits=bool(from_logits), ignore_class=ignore_class, axis=axis,
+            sparse_categorical_crossentropy,
+            name=name,
+            reduction=reduction,
+            from_logits=bool(from_logits),
+            ignore_class=ignore_class,
+            axis=axis,
         )
-
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         """As ``Loss.__call__``, but the mean runs over the labels not equal to ``ignore_class``.
