@@ -153,16 +153,17 @@ class Layer:
         """Set the weights from arrays in ``get_weights()`` order; all are checked first."""
         own = self.weights
         if len(weights) != len(own):
+            listed = ", ".join(w.path for w in own) if len(own) <= 8 else f"{len(own)} arrays"
             raise ValueError(
-                f"Layer '{self.name}' expects {len(own)} weight arrays "
-                f"({', '.join(w.name for w in own) or 'none'}), got {len(weights)}."
+                f"{type(self).__name__} '{self.name}' expects {len(own)} weight arrays "
+                f"({listed or 'none'}), got {len(weights)}."
             )
         arrays = []
         for variable, value in zip(own, weights, strict=True):
             value = xp.asarray(value)
             if value.shape != variable.data.shape:
                 raise ValueError(
-                    f"Layer '{self.name}' weight '{variable.name}' has shape "
+                    f"{type(self).__name__} '{self.name}' weight '{variable.path}' has shape "
                     f"{variable.data.shape}, got an array of shape {value.shape}."
                 )
             arrays.append(value)

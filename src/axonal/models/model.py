@@ -88,27 +88,6 @@ class Model(Layer):
         """Penalties from every layer's regularizers."""
         return [loss for layer in self.layers for loss in layer.regularization_losses()]
 
-    def get_weights(self) -> list:
-        """Copies of all weights as arrays, in ``weights`` order."""
-        return [w.data.copy() for w in self.weights]
-
-    def set_weights(self, weights: list) -> None:
-        """Set all weights from arrays in ``get_weights()`` order; everything is checked first."""
-        own = self.weights
-        if len(weights) != len(own):
-            raise ValueError(
-                f"Model '{self.name}' expects {len(own)} weight arrays, got {len(weights)}."
-            )
-        arrays = [xp.asarray(v) for v in weights]
-        for variable, value in zip(own, arrays, strict=True):
-            if value.shape != variable.data.shape:
-                raise ValueError(
-                    f"Weight '{variable.path}' has shape {variable.data.shape}, got an array "
-                    f"of shape {value.shape}."
-                )
-        for variable, value in zip(own, arrays, strict=True):
-            variable.data[...] = value
-
     @property
     def input_shape(self) -> tuple | None:
         """Batch input shape, e.g. ``(None, 4)``, once known."""
@@ -572,10 +551,6 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------ description
-    def count_params(self) -> int:
-        """Total number of scalars in the model's weights."""
-        return sum(int(w.data.size) for w in self.weights)
-
     def summary(self, line_length: int | None = None, print_fn: Callable | None = None) -> None:
         """Print a table of layers, output shapes and parameter counts, as Keras does."""
         text = self._summary_text(line_length or 78)
