@@ -83,25 +83,30 @@ def unbroadcast(grad, shape: tuple):
 
 
 def _topological_order(root) -> list:
-    """Nodes reachable from ``root`` through recorded Functions, inputs before their users."""
+    """Non-leaf nodes reachable from ``root``, each after every node that consumes it, reversed.
+
+    Leaves are left out: their gradients are final as soon as they arrive, so the walk
+    accumulates them on the spot instead of scheduling them.
+    """
     order = []
     visited = {id(root)}
-    # iterative post-order DFS: (node, index of the next parent to visit)
-    stack = [(root, 0)]
+    stack = [(root, iter(root._ctx.inputs))]
     while stack:
-        node, i = stack[-1]
-        parents = node._ctx.inputs if node._ctx is not None else ()
-        while i < len(parents):
-            parent = parents[i]
-            i += 1
-            if parent is not None and parent.requires_grad and id(parent) not in visited:
+        node, parents = stack[-1]
+        for parent in parents:
+            if (
+                parent is not None
+                and parent._ctx is not None
+                and parent.requires_grad
+                and id(parent) not in visited
+            ):
                 visited.add(id(parent))
-                stack[-1] = (node, i)
-                stack.append((parent, 0))
+                stack.append((parent, iter(parent._ctx.inputs)))
                 break
         else:
             stack.pop()
             order.append(node)
+    order.reverse()
     return order
 
 
@@ -121,32 +126,27 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
         grad = xp.ones_like(root.data)
     elif grad.shape != root.data.shape:
         raise ValueError(f"grad has shape {grad.shape}, expected {root.data.shape}.")
-    grads = {id(root): grad}
     handed_out: set[int] = set()
+    if root._ctx is None:
+        _accumulate_leaf(root, grad, handed_out)
+        return
+    grads = {id(root): grad}
     previous = _grad_enabled
     _grad_enabled = False
     try:
-        for node in reversed(_topological_order(root)):
+        for node in _topological_order(root):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             ctx = node._ctx
-            if ctx is None:
-                if node.grad is not None:
-                    node.grad = node.grad + g
-                else:
-                    # each leaf owns a writable .grad: a broadcast view is read-only, and a
-                    # backward may hand one array to two leaves
-                    if not g.flags.writeable or id(g) in handed_out:
-                        g = g.copy()
-                    handed_out.add(id(g))
-                    node.grad = g
-                continue
             for parent, parent_grad in zip(ctx.inputs, ctx.backward(g), strict=True):
                 if parent_grad is None or parent is None or not parent.requires_grad:
                     continue
                 if parent_grad.shape != parent.data.shape:
                     parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                if parent._ctx is None:
+                    _accumulate_leaf(parent, parent_grad, handed_out)
+                    continue
                 key = id(parent)
                 # out of place: a backward may hand the same array to two inputs
                 grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
@@ -154,3 +154,15 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
                 node._ctx = None
     finally:
         _grad_enabled = previous
+
+
+def _accumulate_leaf(leaf, g, handed_out: set) -> None:
+    """Add ``g`` to a leaf's ``.grad``; each leaf owns a writable array of its own."""
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + g
+        return
+    # a broadcast view is read-only, and a backward may hand one array to two leaves
+    if not g.flags.writeable or id(g) in handed_out:
+        g = g.copy()
+    handed_out.add(id(g))
+    leaf.grad = g
