@@ -143,6 +143,9 @@ LINEAR_ALGEBRA = [
     case("dense-1d-bias", F.dense, randn(3), randn(3, 5), randn(5)),
     case("dense-3d-no-bias", F.dense, randn(2, 4, 3), randn(3, 5)),
     case("dense-kernel-only", lambda k: F.dense(np.ones((2, 3)), k), randn(3, 5)),
+    case("dense_relu-2d-bias", F.dense_relu, randn(4, 3), randn(3, 5), randn(5)),
+    case("dense_relu-3d-bias", F.dense_relu, randn(2, 4, 3), randn(3, 5), randn(5)),
+    case("dense_relu-2d-no-bias", F.dense_relu, randn(4, 3), randn(3, 5)),
 ]
 
 # ---------------------------------------------------------------- reductions
@@ -319,6 +322,18 @@ CROSS_ENTROPIES = [
         "sparse_softmax_cross_entropy",
         lambda z: F.sparse_softmax_cross_entropy(z, np.array([1, 0, 4, 4])),
         randn(4, 5, scale=2.0),
+    ),
+    case(
+        "sparse_softmax_cross_entropy_mean",
+        lambda z: F.sparse_softmax_cross_entropy_mean(z, np.array([1, 0, 4, 4])),
+        randn(4, 5),
+    ),
+    case(
+        "sparse_softmax_cross_entropy_mean-reusing-probs",
+        lambda z: F.sparse_softmax_cross_entropy_mean(
+            z, np.array([1, 0, 4, 4]), probs=F.softmax(z).data
+        ),
+        randn(4, 5),
     ),
     case(
         "sparse_softmax_cross_entropy-3d",

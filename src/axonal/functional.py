@@ -123,6 +123,13 @@ def dense(x, kernel, bias=None) -> Tensor:
     return apply(P.Affine, x, kernel, bias)
 
 
+def dense_relu(x, kernel, bias=None) -> Tensor:
+    """``relu(x @ kernel + bias)`` as one fused op."""
+    if bias is None:
+        return apply(P.AffineRelu, x, kernel)
+    return apply(P.AffineRelu, x, kernel, bias)
+
+
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - NumPy/Keras name
     """Sum over ``axis`` (None: every axis)."""
     return apply(P.Sum, x, axis=axis, keepdims=keepdims)
@@ -336,6 +343,17 @@ def sparse_softmax_cross_entropy(logits, labels) -> Tensor:
     """Per-row cross-entropy of integer ``labels`` against softmax(``logits``), fused and stable."""
     labels = labels.data if isinstance(labels, Tensor) else P.xp.asarray(labels)
     return apply(P.SparseSoftmaxCrossEntropy, logits, labels.astype(P.xp.intp, copy=False))
+
+
+def sparse_softmax_cross_entropy_mean(logits, labels, probs=None) -> Tensor:
+    """Batch mean of ``sparse_softmax_cross_entropy`` as one fused op.
+
+    ``probs`` may pass softmax(logits) when it is already known, to skip computing it again.
+    """
+    labels = labels.data if isinstance(labels, Tensor) else P.xp.asarray(labels)
+    labels = labels.astype(P.xp.intp, copy=False)
+    probs = probs.data if isinstance(probs, Tensor) else probs
+    return apply(P.SparseSoftmaxCrossEntropyMean, logits, labels, probs=probs)
 
 
 def softmax_cross_entropy(logits, targets, axis: int = -1) -> Tensor:

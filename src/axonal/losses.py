@@ -364,7 +364,18 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         number of valid labels (torch's ``ignore_index`` with ``reduction='mean'`` does the same).
         """
         ignore_class = self.fn_kwargs["ignore_class"]
-        if ignore_class is None or self.reduction not in ("sum_over_batch_size", "mean"):
+        mean = self.reduction in ("sum_over_batch_size", "mean")
+        if ignore_class is None and mean and sample_weight is None and self.fn_kwargs["axis"] == -1:
+            from_logits = self.fn_kwargs["from_logits"]
+            logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+            if logits is not None:
+                # the common training loss: cross-entropy and batch mean as one fused op
+                labels = y_true.data if isinstance(y_true, Tensor) else xp.asarray(y_true)
+                if labels.ndim == logits.ndim and labels.shape[-1] == 1:
+                    labels = labels[..., 0]
+                probs = None if from_logits else y_pred
+                return F.sparse_softmax_cross_entropy_mean(logits, labels, probs)
+        if ignore_class is None or not mean:
             return super().__call__(y_true, y_pred, sample_weight)
         labels = y_true.data if isinstance(y_true, Tensor) else xp.asarray(y_true)
         valid = int(xp.count_nonzero(labels != ignore_class))

@@ -379,6 +379,9 @@ class Affine(Function):
         return out
 
     def backward(self, g):
+        return self._gradients(g)
+
+    def _gradients(self, g):
         x, kernel = self.x, self.kernel
         gx = g @ kernel.T if self.needs_grad[0] else None
         gk = gb = None
@@ -391,6 +394,19 @@ class Affine(Function):
             gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
         # one gradient per input: without a bias there are only two
         return (gx, gk, gb) if self.has_bias else (gx, gk)
+
+
+class AffineRelu(Affine):
+    """relu(x @ kernel + bias): a Dense layer with ReLU as one op, one pass fewer each way."""
+
+    def forward(self, x, kernel, bias=None):
+        out = super().forward(x, kernel, bias)
+        xp.maximum(out, 0, out=out)
+        self.out = out
+        return out
+
+    def backward(self, g):
+        return self._gradients(xp.where(self.out > 0, g, 0))
 
 
 # ---------------------------------------------------------------- reductions
@@ -640,6 +656,33 @@ class SparseSoftmaxCrossEntropy(Function):
         grad = self.probs.copy()
         grad[self.rows, self.cols] -= 1
         grad *= g.reshape(-1, 1)
+        return grad.reshape(self.shape), None
+
+
+class SparseSoftmaxCrossEntropyMean(SparseSoftmaxCrossEntropy):
+    """The batch mean of ``SparseSoftmaxCrossEntropy``: the usual training loss as one op.
+
+    ``probs``, when given, is softmax(logits) already computed by the model's output layer; it
+    is reused unless a label's probability is so small that its log would lose precision.
+    """
+
+    def forward(self, logits, labels, probs=None):
+        if probs is not None and probs.ndim == 2 and labels.ndim == 1:
+            rows = xp.arange(probs.shape[0])
+            picked = probs[rows, labels]
+            # far above the smallest normal float: -log(picked) keeps full precision
+            if picked.size and picked.min() > 1e-30:
+                self.probs, self.rows, self.cols, self.shape = probs, rows, labels, logits.shape
+                self.count = picked.size
+                return -xp.log(picked).sum() / self.count
+        per_row = super().forward(logits, labels)
+        self.count = max(per_row.size, 1)
+        return per_row.sum() / self.count
+
+    def backward(self, g):
+        grad = self.probs.copy()
+        grad[self.rows, self.cols] -= 1
+        grad *= g / self.count
         return grad.reshape(self.shape), None
 
 

@@ -149,8 +149,9 @@ class Dense(Layer):
             )
         if inputs.dtype != kernel.data.dtype:
             inputs = F.cast(inputs, kernel.data.dtype)
-        out = F.dense(inputs, kernel, self.bias)
-        return self.activation(out)
+        if self.activation is activations_module.relu:
+            return F.dense_relu(inputs, kernel, self.bias)
+        return self.activation(F.dense(inputs, kernel, self.bias))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
