@@ -74,7 +74,7 @@ _CATEGORICAL_LOSSES = ("categoricalcrossentropy", "cce", "categoricalfocalcrosse
 
 def _float_dtype(array):
     """Return the array's dtype if it is floating, else the default float type."""
-    if xp.issubdtype(array.dtype, xp.floating):
+    if array.dtype.kind == "f":
         return array.dtype
     return xp.dtype(backend.floatx())
 
@@ -728,6 +728,22 @@ class SparseCategoricalAccuracy(_FixedFunctionMetric):
 
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: str | None = None) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Count matches; unweighted ``(batch,)`` labels against ``(batch, classes)`` go direct."""
+        if (
+            sample_weight is None
+            and isinstance(y_true, xp.ndarray)
+            and isinstance(y_pred, xp.ndarray)
+            and y_true.ndim == 1
+            and y_pred.ndim == 2
+            and y_true.shape[0] == y_pred.shape[0]
+        ):
+            # the per-step path of fit: one comparison, no per-sample float array
+            self.total += float(xp.count_nonzero(y_true == y_pred.argmax(axis=1)))
+            self.count += float(y_true.shape[0])
+            return
+        super().update_state(y_true, y_pred, sample_weight)
 
 
 @_register_class()

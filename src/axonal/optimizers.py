@@ -136,6 +136,8 @@ class Optimizer:
         # State restored by set_state for variables not seen yet: adopted on their first step,
         # when their shape and dtype are known.
         self._pending_slots: dict[str, dict[str, Any]] = {}
+        # (ids of the variables' arrays, (flat data, flat grad, flat slots)) for the fused path
+        self._flat: tuple | None = None
 
     # ----------------------------------------------------------------- learning rate
 
@@ -190,6 +192,10 @@ class Optimizer:
             )
         if not grads:
             return
+        flat = self._cached_flat_view(grads, variables)
+        if flat is not None:
+            self._apply_step(self._clip_gradients(grads), variables, None, flat)
+            return
         kept_grads = []
         kept_variables = []
         skipped = []
@@ -218,15 +224,93 @@ class Optimizer:
         slots = [self._slots_for(variable) for variable in kept_variables]
 
         kept_grads = self._clip_gradients(kept_grads)
+        flat = None if self.clipnorm else self._flat_view(kept_variables, slots)
+        self._apply_step(kept_grads, kept_variables, slots, flat)
+
+    def _apply_step(self, grads: list, variables: list, slots: list | None, flat) -> None:
+        """Run the update rule on validated, clipped gradients: fused over ``flat`` if given."""
         learning_rate = self.learning_rate
-        if self.weight_decay:
-            shrink = 1.0 - self.weight_decay * learning_rate
-            for variable in kept_variables:
-                variable.data *= shrink
         coefficients = self._prepare_step(learning_rate, self.iterations + 1)
-        for grad, variable, variable_slots in zip(kept_grads, kept_variables, slots, strict=True):
-            self._update_step(variable.data, grad, variable_slots, coefficients)
+        shrink = 1.0 - self.weight_decay * learning_rate if self.weight_decay else None
+        kept_grads, kept_variables = grads, variables
+        if flat is not None:
+            # every variable is a view of one buffer: one update over all of them at once
+            data, grad_buffer, flat_slots = flat
+            xp.concatenate([grad.reshape(-1) for grad in kept_grads], out=grad_buffer)
+            if shrink is not None:
+                data *= shrink
+            self._update_step(data, grad_buffer, flat_slots, coefficients)
+        else:
+            for grad, variable, variable_slots in zip(
+                kept_grads, kept_variables, slots, strict=True
+            ):
+                if shrink is not None:
+                    variable.data *= shrink
+                self._update_step(variable.data, grad, variable_slots, coefficients)
         self.iterations += 1
+
+    def _cached_flat_view(self, grads: list, variables: list):
+        """The fused view from an earlier step, if these exact variables and gradients fit it."""
+        cached = self._flat
+        if cached is None or self.clipnorm:
+            return None
+        key = cached[0]
+        if len(key) != len(variables):
+            return None
+        for grad, variable, data_id in zip(grads, variables, key, strict=True):
+            data = variable.data
+            if (
+                id(data) != data_id
+                or grad is None
+                or getattr(grad, "shape", None) != data.shape
+                or getattr(grad, "dtype", None) != data.dtype
+            ):
+                return None
+        return cached[1]
+
+    def _flat_view(self, variables: list, slots: list):
+        """``(data, grad_buffer, slots)`` over all variables when they tile one buffer, else None.
+
+        A model packs its trainable weights into one contiguous buffer, in order; then every
+        elementwise update rule can run once over the whole buffer instead of once per variable.
+        The per-variable slots become views of flat slot buffers, so ``get_state`` and
+        ``set_state`` keep working by path.
+        """
+        key = tuple(id(variable.data) for variable in variables)
+        if self._flat is not None and self._flat[0] == key:
+            return self._flat[1]
+        self._flat = None
+        first = variables[0].data
+        base = first.base
+        if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+            return None
+        start = first.__array_interface__["data"][0]
+        expected = start
+        for variable in variables:
+            data = variable.data
+            if (
+                data.base is not base
+                or data.dtype != base.dtype
+                or not data.flags.c_contiguous
+                or data.__array_interface__["data"][0] != expected
+            ):
+                return None
+            expected += data.nbytes
+        offset = (start - base.__array_interface__["data"][0]) // base.itemsize
+        flat_data = base[offset : offset + (expected - start) // base.itemsize]
+        flat_slots = {}
+        for name in slots[0]:
+            buffer = xp.concatenate([table[name].reshape(-1) for table in slots])
+            buffer = buffer.astype(base.dtype, copy=False)
+            position = 0
+            for variable, table in zip(variables, slots, strict=True):
+                size = variable.data.size
+                table[name] = buffer[position : position + size].reshape(variable.data.shape)
+                position += size
+            flat_slots[name] = buffer
+        view = (flat_data, xp.empty_like(flat_data), flat_slots)
+        self._flat = (key, view)
+        return view
 
     def _clip_gradients(self, grads: list) -> list:
         """Return the gradients clipped as configured; the caller's arrays are never modified."""
@@ -377,6 +461,7 @@ class Optimizer:
                     raise ValueError(f"Optimizer state is missing the key '{path}/{slot_name}'.")
 
         self.iterations = int(iterations)
+        self._flat = None
         self._set_scalar_state(scalars)
         known_slots = self._slots
         self._slots = {}

@@ -247,6 +247,30 @@ class Model(Layer):
             y = y.astype(self.dtype)
         return y
 
+    def _pack_trainable_weights(self) -> None:
+        """Move the trainable weights into one contiguous buffer per dtype, in order.
+
+        Each variable's array becomes a view of the buffer, so the optimizer can update all of
+        them with one fused step. Values are unchanged; done again only when the set changes.
+        """
+        variables = self.trainable_weights
+        key = tuple(id(v) for v in variables)
+        if key == getattr(self, "_packed_key", None):
+            return
+        by_dtype: dict = {}
+        for variable in variables:
+            by_dtype.setdefault(variable.data.dtype, []).append(variable)
+        for dtype, group in by_dtype.items():
+            buffer = xp.empty(sum(v.data.size for v in group), dtype=dtype)
+            position = 0
+            for variable in group:
+                size = variable.data.size
+                view = buffer[position : position + size].reshape(variable.data.shape)
+                view[...] = variable.data
+                variable.data = view
+                position += size
+        self._packed_key = key
+
     def _ensure_built(self, x_shape: tuple) -> None:
         if not self.built:
             self.build_from_shape((None,) + tuple(x_shape[1:]))
@@ -351,6 +375,7 @@ class Model(Layer):
             )
             validation = (xv, yv, wv)
         self._ensure_built(x.shape)
+        self._pack_trainable_weights()
         self._resolve_metrics(y.shape, out_shape)
 
         history = History()
@@ -521,6 +546,7 @@ class Model(Layer):
         self._require_compiled("train_on_batch")
         x, y, weights, out_shape = self._prepare(x, y, sample_weight, class_weight)
         self._ensure_built(x.shape)
+        self._pack_trainable_weights()
         self._resolve_metrics(y.shape, out_shape)
         self._reset_trackers()
         self._train_step(x, y, weights)

@@ -1,0 +1,242 @@
+"""The fused fast paths give the same answers as the general ones, and float32 stays float32."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import axonal
+from axonal import functional as F
+from axonal import optimizers, primitives
+from axonal.autograd import Function
+from axonal.layers import Dense, Dropout
+from axonal.models import Sequential
+from axonal.tensor import Tensor
+
+
+class Var:
+    """A minimal variable: an array updated in place and a path."""
+
+    def __init__(self, data, path):
+        self.data = data
+        self.path = path
+
+
+SHAPES = [(3, 4), (4,), (4, 2), (2,)]
+
+OPTIMIZERS = [
+    lambda: optimizers.SGD(0.1),
+    lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    lambda: optimizers.Adagrad(0.1),
+    lambda: optimizers.Adadelta(1.0),
+    lambda: optimizers.Adam(0.01, amsgrad=True),
+    lambda: optimizers.Adam(0.01, clipvalue=0.05),
+    lambda: optimizers.Adam(0.01, global_clipnorm=0.1),
+    lambda: optimizers.AdamW(0.01),
+    lambda: optimizers.Adamax(0.01),
+    lambda: optimizers.Nadam(0.01),
+]
+
+
+def _packed_and_separate(dtype):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    buffer = np.concatenate([a.ravel() for a in arrays])
+    packed, position = [], 0
+    for i, a in enumerate(arrays):
+        packed.append(Var(buffer[position : position + a.size].reshape(a.shape), f"w{i}"))
+        position += a.size
+    separate = [Var(a.copy(), f"w{i}") for i, a in enumerate(arrays)]
+    return packed, separate
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_update_over_a_packed_buffer_equals_per_variable_updates(make, dtype):
+    packed, separate = _packed_and_separate(dtype)
+    fused, plain = make(), make()
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        grads = [rng.standard_normal(v.data.shape).astype(dtype) for v in packed]
+        fused.apply(grads, packed)
+        plain.apply([g.copy() for g in grads], separate)
+    assert fused._flat is not None and plain._flat is None
+    for a, b in zip(packed, separate, strict=True):
+        assert a.data.dtype == dtype
+        np.testing.assert_array_equal(a.data, b.data)
+    state_fused, state_plain = fused.get_state(), plain.get_state()
+    assert state_fused.keys() == state_plain.keys()
+    for key in state_plain:
+        np.testing.assert_array_equal(state_fused[key], state_plain[key])
+
+
+def test_set_state_after_fused_steps_restores_exactly():
+    packed, _ = _packed_and_separate(np.float32)
+    opt = optimizers.Adam(0.01)
+    rng = np.random.default_rng(2)
+    grads = [
+        [rng.standard_normal(v.data.shape).astype(np.float32) for v in packed] for _ in range(4)
+    ]
+    opt.apply(grads[0], packed)
+    opt.apply(grads[1], packed)
+    saved_state = opt.get_state()
+    saved_weights = [v.data.copy() for v in packed]
+    opt.apply(grads[2], packed)
+    opt.apply(grads[3], packed)
+    after = [v.data.copy() for v in packed]
+    # rewind weights and state, replay the last two steps: identical result
+    for v, w in zip(packed, saved_weights, strict=True):
+        v.data[...] = w
+    opt.set_state(saved_state)
+    opt.apply(grads[2], packed)
+    opt.apply(grads[3], packed)
+    for v, w in zip(packed, after, strict=True):
+        np.testing.assert_array_equal(v.data, w)
+
+
+def _iris_like_model(seed=0):
+    axonal.utils.set_random_seed(seed)
+    model = Sequential([Dense(8, input_dim=4, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_fit_packs_trainable_weights_into_one_buffer_without_changing_them():
+    model = _iris_like_model()
+    before = model.get_weights()
+    x = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
+    y = np.arange(20) % 3
+    model.fit(x, y, epochs=0, verbose=0)
+    for old, new in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    bases = {id(w.data.base) for w in model.trainable_weights}
+    assert len(bases) == 1 and None not in {w.data.base is None for w in model.trainable_weights}
+    model.fit(x, y, epochs=2, verbose=0)
+    assert model.optimizer._flat is not None
+
+
+def test_fused_dense_relu_equals_dense_then_relu():
+    rng = np.random.default_rng(3)
+    x, k, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    fused = [Tensor(a, requires_grad=True) for a in (x, k, b)]
+    plain = [Tensor(a, requires_grad=True) for a in (x, k, b)]
+    out_fused = F.dense_relu(*fused)
+    out_plain = F.relu(F.dense(*plain))
+    np.testing.assert_array_equal(out_fused.data, out_plain.data)
+    g = rng.standard_normal(out_plain.shape)
+    out_fused.backward(g)
+    out_plain.backward(g)
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_dense_layer_with_relu_uses_the_fused_op():
+    layer = Dense(4, activation="relu")
+    out = layer(Tensor(np.ones((2, 3), np.float32), requires_grad=True))
+    assert isinstance(out._ctx, primitives.AffineRelu)
+
+
+@pytest.mark.parametrize("reuse_probs", [False, True])
+def test_fused_cross_entropy_mean_equals_composite(reuse_probs):
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((6, 5))
+    labels = rng.integers(0, 5, 6)
+    fused_z, plain_z = Tensor(z, requires_grad=True), Tensor(z, requires_grad=True)
+    probs = F.softmax(fused_z).data if reuse_probs else None
+    fused = F.sparse_softmax_cross_entropy_mean(fused_z, labels, probs=probs)
+    plain = F.mean(F.sparse_softmax_cross_entropy(plain_z, labels))
+    np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12)
+    fused.backward()
+    plain.backward()
+    np.testing.assert_allclose(fused_z.grad, plain_z.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_reused_probabilities_fall_back_to_logits_when_a_label_is_nearly_impossible():
+    z = np.array([[1e4, 0.0, -1e4], [0.0, 1.0, 2.0]], np.float32)
+    labels = np.array([2, 0])
+    probs = F.softmax(Tensor(z)).data
+    assert probs[0, 2] == 0.0
+    loss = F.sparse_softmax_cross_entropy_mean(Tensor(z, requires_grad=True), labels, probs)
+    expected = F.mean(F.sparse_softmax_cross_entropy(Tensor(z), labels)).data
+    assert np.isfinite(loss.data) and loss.data == pytest.approx(float(expected), rel=1e-6)
+    assert loss.data > 9000
+
+
+def test_the_loss_object_takes_the_fused_path_for_a_softmax_output():
+    z = Tensor(np.random.default_rng(5).standard_normal((4, 3)), requires_grad=True)
+    loss = axonal.losses.get("sparse_categorical_crossentropy")(
+        np.array([0, 1, 2, 1]), F.softmax(z)
+    )
+    assert isinstance(loss._ctx, primitives.SparseSoftmaxCrossEntropyMean)
+
+
+def test_sparse_accuracy_fast_path_equals_the_general_one():
+    rng = np.random.default_rng(6)
+    y_pred = rng.random((50, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, 50)
+    fast = axonal.metrics.SparseCategoricalAccuracy()
+    general = axonal.metrics.SparseCategoricalAccuracy()
+    fast.update_state(labels, y_pred)
+    general.update_state(labels[:, None], y_pred)
+    assert (
+        fast.result()
+        == general.result()
+        == pytest.approx(float(np.mean(labels == y_pred.argmax(1))))
+    )
+
+
+def _all_functions(cls=Function):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_functions(sub)
+
+
+def test_no_float64_reaches_any_op_while_a_float32_model_trains(monkeypatch):
+    """Every primitive's inputs, outputs and gradients are float32 (float64 data included)."""
+    seen = []
+
+    def check(arrays, where):
+        for a in arrays:
+            if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+                seen.append((where, a.dtype))
+
+    for cls in set(_all_functions()):
+        forward, backward = cls.forward, cls.backward
+
+        def traced_forward(self, *arrays, _f=forward, _c=cls, **attrs):
+            check(arrays, f"{_c.__name__}.forward input")
+            out = _f(self, *arrays, **attrs)
+            check([np.asarray(out)], f"{_c.__name__}.forward output")
+            return out
+
+        def traced_backward(self, g, _b=backward, _c=cls):
+            grads = _b(self, g)
+            check(grads, f"{_c.__name__}.backward")
+            return grads
+
+        monkeypatch.setattr(cls, "forward", traced_forward)
+        monkeypatch.setattr(cls, "backward", traced_backward)
+
+    axonal.utils.set_random_seed(0)
+    model = Sequential(
+        [
+            Dense(8, input_dim=4, activation="tanh", kernel_regularizer="l2"),
+            Dropout(0.2),
+            Dense(8, activation="relu"),
+            Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).standard_normal((30, 4))  # float64 on purpose
+    y = np.arange(30) % 3
+    model.fit(x, y, epochs=2, batch_size=8, validation_split=0.2, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    assert model.predict(x, verbose=0).dtype == np.float32
+    assert seen, "the trace saw no op"
+    leaks = sorted({where for where, dtype in seen if dtype != np.float32})
+    assert not leaks, leaks
+    assert all(w.data.dtype == np.float32 for w in model.weights)
+    assert all(
+        v.dtype == np.float32 for k, v in model.optimizer.get_state().items() if k != "iterations"
+    )
