@@ -240,3 +240,17 @@ def test_no_float64_reaches_any_op_while_a_float32_model_trains(monkeypatch):
     assert all(
         v.dtype == np.float32 for k, v in model.optimizer.get_state().items() if k != "iterations"
     )
+
+
+def test_repacked_weights_are_still_the_ones_the_optimizer_updates():
+    model = _iris_like_model()
+    x = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
+    y = np.arange(20) % 3
+    model.fit(x, y, epochs=1, verbose=0)
+    model._packed_key = None  # force a new buffer: every variable's array is replaced
+    model._pack_trainable_weights()
+    before = model.get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(
+        not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)
+    )

@@ -136,7 +136,7 @@ class Optimizer:
         # State restored by set_state for variables not seen yet: adopted on their first step,
         # when their shape and dtype are known.
         self._pending_slots: dict[str, dict[str, Any]] = {}
-        # (ids of the variables' arrays, (flat data, flat grad, flat slots)) for the fused path
+        # (the variables' arrays, (flat data, flat grad, flat slots)) for the fused path
         self._flat: tuple | None = None
 
     # ----------------------------------------------------------------- learning rate
@@ -257,10 +257,10 @@ class Optimizer:
         key = cached[0]
         if len(key) != len(variables):
             return None
-        for grad, variable, data_id in zip(grads, variables, key, strict=True):
+        for grad, variable, cached_data in zip(grads, variables, key, strict=True):
             data = variable.data
             if (
-                id(data) != data_id
+                data is not cached_data
                 or grad is None
                 or getattr(grad, "shape", None) != data.shape
                 or getattr(grad, "dtype", None) != data.dtype
@@ -276,8 +276,13 @@ class Optimizer:
         The per-variable slots become views of flat slot buffers, so ``get_state`` and
         ``set_state`` keep working by path.
         """
-        key = tuple(id(variable.data) for variable in variables)
-        if self._flat is not None and self._flat[0] == key:
+        # the arrays themselves, not their ids: holding them keeps an id from being reused
+        key = tuple(variable.data for variable in variables)
+        if (
+            self._flat is not None
+            and all(a is b for a, b in zip(self._flat[0], key, strict=False))
+            and len(self._flat[0]) == len(key)
+        ):
             return self._flat[1]
         self._flat = None
         first = variables[0].data
