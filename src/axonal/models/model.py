@@ -55,6 +55,7 @@ class Model(Layer):
         self._weighted_metric_specs: list = []
         self._metrics: list = []
         self._weighted_metrics: list = []
+        self._paths_checked = False
         self._loss_weight = 1.0
         self._loss_total = 0.0
         self._loss_count = 0.0
@@ -170,8 +171,9 @@ class Model(Layer):
             if m.name in {n.name for n in self._metrics}:
                 m.name = "weighted_" + m.name
 
-    def _forget_resolved_metrics(self) -> None:
-        """The output shape changed: 'accuracy' must be resolved again on the next call."""
+    def _structure_changed(self) -> None:
+        """Layers were added or removed: check weight names and resolve 'accuracy' again."""
+        self._paths_checked = False
         self._metrics = []
         self._weighted_metrics = []
 
@@ -274,7 +276,9 @@ class Model(Layer):
     def _ensure_built(self, x_shape: tuple) -> None:
         if not self.built:
             self.build_from_shape((None,) + tuple(x_shape[1:]))
-        self._check_unique_paths()
+        if not self._paths_checked:
+            self._check_unique_paths()
+            self._paths_checked = True
 
     # ------------------------------------------------------------ steps
     def _compute_loss(self, y, pred: Tensor, sample_weight) -> Tensor:
@@ -508,6 +512,9 @@ class Model(Layer):
         # a progress bar per predict call floods loops; show it only on a terminal
         verbose = resolve_verbose(verbose)
         x = self._prepare_inputs(x)
+        if len(x) <= batch_size and not callbacks:
+            # one batch, nobody listening: skip the callback and progress machinery
+            return self._predict_batch(x)
         steps = math.ceil(len(x) / batch_size)
         cbs = CallbackList(
             callbacks or [], model=self, params={"verbose": verbose, "epochs": 1, "steps": steps}
@@ -565,7 +572,9 @@ class Model(Layer):
 
     def predict_on_batch(self, x):
         """Outputs for one batch as an array."""
-        x = self._prepare_inputs(x)
+        return self._predict_batch(self._prepare_inputs(x))
+
+    def _predict_batch(self, x):
         with autograd.no_grad():
             return self.call(x, training=False).data
 

@@ -67,7 +67,7 @@ class Sequential(Model):
         if not self._layers:
             self.dtype = layer.dtype
         self._layers.append(layer)
-        self._forget_resolved_metrics()
+        self._structure_changed()
         if self._declared_input is not None:
             self._build_layers(self._declared_input)
 
@@ -81,7 +81,7 @@ class Sequential(Model):
         """Remove and return the last layer."""
         if not self._layers:
             raise IndexError(f"Model '{self.name}' has no layers to pop.")
-        self._forget_resolved_metrics()
+        self._structure_changed()
         return self._layers.pop()
 
     @property
