@@ -364,3 +364,9 @@ def softmax_cross_entropy(logits, targets, axis: int = -1) -> Tensor:
 def sigmoid_cross_entropy(logits, targets) -> Tensor:
     """Elementwise binary cross-entropy of ``targets`` against sigmoid(``logits``), stable."""
     return apply(P.SigmoidCrossEntropy, logits, targets)
+
+
+# ---------------------------------------------------------------- convolution and pooling
+
+
+# ---------------------------------------------------------------- normalization and sequences

@@ -1,4 +1,4 @@
-"""The primitive operations: one small Function each, forward and backward side by side.
+"""Core primitives: elementwise maths, activations, linear algebra, reductions, shapes, losses.
 
 Primitives work on plain arrays. Backward returns full-shape gradients; the engine sums each one
 back to its input's shape (broadcasting), so no primitive handles broadcasting itself. Fused
