@@ -251,6 +251,38 @@ def test_repacked_weights_are_still_the_ones_the_optimizer_updates():
     model._pack_trainable_weights()
     before = model.get_weights()
     model.fit(x, y, epochs=1, verbose=0)
-    assert all(
-        not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_large_data_gathered_per_batch_trains_exactly_like_a_shuffled_epoch_copy(monkeypatch):
+    from axonal.models import model as model_module
+
+    x = np.random.default_rng(1).standard_normal((40, 4)).astype(np.float32)
+    y = np.arange(40) % 3
+    results = []
+    for limit in (1 << 40, 0):  # copy the shuffled epoch, then gather batch by batch
+        monkeypatch.setattr(model_module, "_EPOCH_COPY_BYTES", limit)
+        model = _iris_like_model(seed=3)
+        model.fit(x, y, epochs=3, batch_size=7, verbose=0)
+        results.append(model.get_weights())
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("activation", ["relu", "softmax", "sigmoid", "tanh", "linear", "gelu"])
+def test_dense_array_inference_equals_the_tensor_path(activation):
+    layer = Dense(5, activation=activation)
+    x = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
+    with axonal.no_grad():
+        expected = layer(x).data
+        got = layer.infer(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_predict_of_one_batch_equals_predict_in_many_batches():
+    model = _iris_like_model()
+    x = np.random.default_rng(3).standard_normal((9, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        model.predict(x, batch_size=32, verbose=0), model.predict(x, batch_size=2, verbose=0)
     )

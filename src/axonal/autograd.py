@@ -8,9 +8,6 @@ iteratively, so a graph thousands of ops deep needs no recursion.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from axonal.backend import xp
 
 _grad_enabled = True
@@ -40,33 +37,39 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+class no_grad:  # noqa: N801 - used like a function, as in PyTorch
     """Context manager in which operations build no graph (inference, metric computation).
 
     Example:
         >>> with no_grad():
         ...     y = model(x)
     """
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    __slots__ = ("previous",)
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
+class enable_grad:  # noqa: N801 - used like a function, as in PyTorch
     """Context manager that turns graph recording back on inside ``no_grad``."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    __slots__ = ("previous",)
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = True
+
+    def __exit__(self, *exc) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
 
 
 def unbroadcast(grad, shape: tuple):

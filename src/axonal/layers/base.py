@@ -203,6 +203,14 @@ class Layer:
         """The layer's computation (default: identity)."""
         return inputs
 
+    def infer(self, inputs):
+        """Inference on an array, returning an array (call it under ``no_grad``).
+
+        The default runs ``call``; layers on the hot path of ``predict`` override it to skip
+        the Tensor wrapping.
+        """
+        return self(inputs, training=False).data
+
     def __call__(self, inputs, training: bool = False, **kwargs):
         """Build on first use, then ``call``; arrays are converted to tensors of the layer dtype."""
         if isinstance(inputs, SymbolicInput):

@@ -9,6 +9,7 @@ from typing import Any
 from axonal import activations as activations_module
 from axonal import functional as F
 from axonal import initializers as initializers_module
+from axonal import primitives as P
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer, SymbolicInput, unique_name
@@ -153,6 +154,25 @@ class Dense(Layer):
             return F.dense_relu(inputs, kernel, self.bias)
         return self.activation(F.dense(inputs, kernel, self.bias))
 
+    def infer(self, inputs):
+        kernel = self.kernel.data
+        if (
+            not isinstance(inputs, xp.ndarray)
+            or inputs.dtype != kernel.dtype
+            or inputs.shape[-1] != kernel.shape[0]
+        ):
+            return super().infer(inputs)
+        bias = None if self.bias is None else self.bias.data
+        if self.activation is activations_module.relu:
+            return P.AffineRelu().forward(inputs, kernel, bias)
+        out = P.Affine().forward(inputs, kernel, bias)
+        if self.activation is activations_module.linear:
+            return out
+        primitive = _ACTIVATION_PRIMITIVES.get(self.activation)
+        if primitive is not None:
+            return primitive().forward(out)
+        return self.activation(Tensor(out)).data
+
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
 
@@ -168,6 +188,15 @@ class Dense(Layer):
             bias_regularizer=_serialize_or_none(self.bias_regularizer),
         )
         return config
+
+
+# activations that are one primitive: Dense.infer runs them on arrays directly
+_ACTIVATION_PRIMITIVES = {
+    activations_module.sigmoid: P.Sigmoid,
+    activations_module.tanh: P.Tanh,
+    activations_module.softmax: P.Softmax,
+    activations_module.softplus: P.Softplus,
+}
 
 
 @register("layer", "Activation")

@@ -26,6 +26,8 @@ from axonal.layers.base import Layer, shape_str
 from axonal.tensor import Tensor, Variable
 
 _SPARSE_LOSSES = (losses_module.sparse_categorical_crossentropy,)
+# shuffled data up to this size is copied once per epoch; larger data is gathered per batch
+_EPOCH_COPY_BYTES = 1 << 20
 # losses that compare each target value with the output value at the same place
 _ELEMENTWISE_LOSSES = (
     losses_module.mean_squared_error,
@@ -216,6 +218,8 @@ class Model(Layer):
             return
         got = x.shape
         want = expected[1:]
+        if got[1:] == want:
+            return
         if len(got) - 1 != len(want) or any(
             w is not None and w != g for w, g in zip(want, got[1:], strict=False)
         ):
@@ -403,13 +407,18 @@ class Model(Layer):
             self._reset_trackers()
             cbs.call("on_epoch_begin", epoch, None)
             xe, ye, we = x, y, weights
-            if shuffle:
-                order = rng().permutation(n)
+            order = rng().permutation(n) if shuffle else None
+            if order is not None and x.nbytes <= _EPOCH_COPY_BYTES:
+                # small data: one gather per epoch is cheaper than one per batch
                 xe, ye = x[order], y[order]
                 we = None if weights is None else weights[order]
+                order = None
             for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
                 if batch_begin:
                     cbs.call("on_train_batch_begin", step, None)
+                if order is not None:
+                    # large data: gather each batch by index, never a shuffled copy of the epoch
+                    part = order[part]
                 self._train_step(xe[part], ye[part], None if we is None else we[part], variables)
                 if batch_end:
                     cbs.call("on_train_batch_end", step, self._logs())
@@ -576,7 +585,7 @@ class Model(Layer):
 
     def _predict_batch(self, x):
         with autograd.no_grad():
-            return self.call(x, training=False).data
+            return self.infer(x)
 
     def _batch_result(self, return_dict: bool):
         logs = self._logs()

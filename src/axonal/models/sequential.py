@@ -137,6 +137,12 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
+    def infer(self, inputs):
+        x = inputs
+        for layer in self._layers:
+            x = layer.infer(x)
+        return x
+
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         rows = []
         shape = self.input_shape
