@@ -8,6 +8,7 @@ from typing import Any
 from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal.backend import floatx, standardize_dtype, xp
+from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic, shape_str
 from axonal.tensor import Tensor, Variable, as_tensor
 
 _NAME_COUNTS: dict[str, int] = {}
@@ -29,27 +30,6 @@ def snake_case(name: str) -> str:
     """``BatchNormalization`` -> ``batch_normalization``; ``Conv2D`` -> ``conv2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def shape_str(shape) -> str:
-    """A shape as Keras prints it: ``(None, 4)``."""
-    return (
-        "("
-        + ", ".join("None" if d is None else str(d) for d in shape)
-        + (",)" if len(shape) == 1 else ")")
-    )
-
-
-class SymbolicInput:
-    """What ``Input(shape)`` returns: a placeholder carrying a batch shape and dtype."""
-
-    def __init__(self, shape: tuple, dtype: str, name: str):
-        self.shape = shape
-        self.dtype = dtype
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"<SymbolicInput name={self.name} shape={shape_str(self.shape)} dtype={self.dtype}>"
 
 
 class Layer:
@@ -94,6 +74,7 @@ class Layer:
             input_shape, input_dim, batch_input_shape, batch_size, self.name
         )
         self.input_shape_built: tuple | None = None
+        self._symbolic_nodes: list = []
 
     # ------------------------------------------------------------ weights
     def add_weight(
@@ -188,12 +169,13 @@ class Layer:
         """Create the weights for inputs of ``input_shape`` (batch axis first, may be None)."""
         self.built = True
 
-    def build_from_shape(self, input_shape: tuple) -> None:
-        """Build once for ``input_shape``, recording it."""
+    def build_from_shape(self, input_shape) -> None:
+        """Build once for ``input_shape`` (a list of shapes for layers with several inputs)."""
         if not self.built:
-            self.build(tuple(input_shape))
+            shape = list(input_shape) if isinstance(input_shape, list) else tuple(input_shape)
+            self.build(shape)
             self.built = True
-            self.input_shape_built = tuple(input_shape)
+            self.input_shape_built = shape
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """Output shape for ``input_shape`` (default: unchanged)."""
@@ -213,15 +195,40 @@ class Layer:
 
     def __call__(self, inputs, training: bool = False, **kwargs):
         """Build on first use, then ``call``; arrays are converted to tensors of the layer dtype."""
-        if isinstance(inputs, SymbolicInput):
-            self.build_from_shape(inputs.shape)
-            out_shape = self.compute_output_shape(inputs.shape)
-            return SymbolicInput(out_shape, self.dtype, self.name)
-        if not isinstance(inputs, Tensor):
-            inputs = as_tensor(inputs, dtype=self.dtype if _is_float(inputs) else None)
-        if not self.built:
-            self.build_from_shape((None,) + inputs.shape[1:])
+        if is_symbolic(inputs):
+            return self._call_symbolic(inputs, kwargs)
+        if isinstance(inputs, (list, tuple)):
+            inputs = [self._as_input_tensor(x) for x in inputs]
+            if not self.built:
+                self.build_from_shape([(None,) + x.shape[1:] for x in inputs])
+        else:
+            inputs = self._as_input_tensor(inputs)
+            if not self.built:
+                self.build_from_shape((None,) + inputs.shape[1:])
         return self.call(inputs, training=training, **kwargs)
+
+    def _as_input_tensor(self, x) -> Tensor:
+        if isinstance(x, Tensor):
+            return x
+        return as_tensor(x, dtype=self.dtype if _is_float(x) else None)
+
+    def _call_symbolic(self, inputs, kwargs: dict):
+        """Record a call on symbolic tensors: build, infer the output shape, return symbols."""
+        single = isinstance(inputs, SymbolicTensor)
+        flat = [inputs] if single else list(inputs)
+        shapes = flat[0].shape if single else [t.shape for t in flat]
+        self.build_from_shape(shapes)
+        out_shape = self.compute_output_shape(shapes)
+        multiple = isinstance(out_shape, list)
+        node = Node(self, flat, single, dict(kwargs))
+        out_shapes = out_shape if multiple else [out_shape]
+        node.outputs = [
+            SymbolicTensor(shape, self.dtype, self.name, node, i)
+            for i, shape in enumerate(out_shapes)
+        ]
+        # the calls in order: a shared layer's second call is node 1 in saved configs
+        self._symbolic_nodes.append(node)
+        return node.outputs if multiple else node.outputs[0]
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -12,7 +12,8 @@ from axonal import initializers as initializers_module
 from axonal import primitives as P
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
-from axonal.layers.base import Layer, SymbolicInput, unique_name
+from axonal.layers.base import Layer, unique_name
+from axonal.layers.symbolic import SymbolicTensor
 from axonal.registry import register, serialize
 from axonal.tensor import Tensor
 
@@ -66,7 +67,7 @@ def Input(
     batch_size: int | None = None,
     dtype: Any = None,  # noqa: N802
     name: str | None = None,
-) -> SymbolicInput:
+) -> SymbolicTensor:
     """A placeholder for model inputs of ``shape`` (one sample, without the batch axis).
 
     Example:
@@ -75,7 +76,7 @@ def Input(
     if isinstance(shape, int):
         shape = (shape,)
     layer = InputLayer(shape=tuple(shape), batch_size=batch_size, dtype=dtype, name=name)
-    return SymbolicInput(layer._batch_input_shape, layer.dtype, layer.name)
+    return SymbolicTensor(layer._batch_input_shape, layer.dtype, layer.name)
 
 
 @register("layer", "Dense")

@@ -12,7 +12,6 @@ from axonal import autograd
 from axonal import data as data_utils
 from axonal import functional as F
 from axonal import losses as losses_module
-from axonal import metrics as metrics_module
 from axonal import optimizers as optimizers_module
 from axonal.backend import rng, xp
 from axonal.callbacks import (
@@ -22,7 +21,11 @@ from axonal.callbacks import (
     ProgbarLogger,
     resolve_verbose,
 )
-from axonal.layers.base import Layer, shape_str
+from axonal.layers.base import Layer
+from axonal.layers.symbolic import shape_str
+from axonal.models import compile_utils
+from axonal.models.functional import Graph, flatten_structure
+from axonal.registry import register
 from axonal.tensor import Tensor, Variable
 
 _SPARSE_LOSSES = (losses_module.sparse_categorical_crossentropy,)
@@ -38,35 +41,51 @@ _ELEMENTWISE_LOSSES = (
 )
 
 
+@register("layer", "Model", "Functional")
 class Model(Layer):
-    """A trainable stack or graph of layers with the Keras training API.
+    """A trainable graph of layers with the Keras training API.
 
-    Subclasses define ``call(inputs, training=False)`` (``Sequential`` chains its layers) and
-    ``layers``. The model is compiled with an optimizer, loss and metrics, then trained with
-    ``fit`` on NumPy arrays; every user-facing method takes and returns plain arrays.
+    Three ways to make one, as in Keras: ``Model(inputs, outputs)`` over symbolic tensors from
+    ``Input`` and layer calls (any graph: several inputs and outputs, shared layers, nested
+    models); ``Sequential``; or a subclass that defines ``call(inputs, training=False)``. The
+    model is compiled with an optimizer, loss and metrics, then trained with ``fit`` on NumPy
+    arrays; every user-facing method takes and returns plain arrays.
+
+    Example:
+        >>> inputs = Input(shape=(4,))
+        >>> hidden = Dense(8, activation="relu")(inputs)
+        >>> model = Model(inputs, Dense(3, activation="softmax")(hidden))
     """
 
-    def __init__(self, name: str | None = None, **kwargs):
+    def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.optimizer = None
         self.loss = None
         self.compiled = False
         self.stop_training = False
         self.history: History | None = None
-        self._metric_specs: list = []
-        self._weighted_metric_specs: list = []
-        self._metrics: list = []
-        self._weighted_metrics: list = []
+        self._heads: list[compile_utils.OutputHead] = []
         self._paths_checked = False
-        self._loss_weight = 1.0
         self._loss_total = 0.0
         self._loss_count = 0.0
+        self._graph: Graph | None = None
+        self._input_keys: list | None = None
+        self._single_input = True
+        self._single_output = True
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError("A functional Model needs both inputs and outputs.")
+            flat_in, self._input_keys, self._single_input = flatten_structure(inputs, "input")
+            flat_out, _, self._single_output = flatten_structure(outputs, "output")
+            self._graph = Graph(flat_in, flat_out)
+            self.dtype = flat_in[0].dtype
+            self.built = True
 
     # ------------------------------------------------------------ structure (subclasses)
     @property
     def layers(self) -> list[Layer]:
-        """The model's layers, in order."""
-        return []
+        """The model's layers, in call order (inputs are not layers here)."""
+        return list(self._graph.layers) if self._graph is not None else []
 
     @property
     def weights(self) -> list[Variable]:
@@ -92,9 +111,101 @@ class Model(Layer):
         return [loss for layer in self.layers for loss in layer.regularization_losses()]
 
     @property
-    def input_shape(self) -> tuple | None:
-        """Batch input shape, e.g. ``(None, 4)``, once known."""
-        return None
+    def input_shape(self):
+        """Batch input shape, e.g. ``(None, 4)`` (a list for several inputs), once known."""
+        if self._graph is None:
+            return None
+        shapes = [t.shape for t in self._graph.inputs]
+        return shapes[0] if self._single_input else shapes
+
+    @property
+    def inputs(self) -> list:
+        """The symbolic inputs of a functional model."""
+        return list(self._graph.inputs) if self._graph is not None else []
+
+    @property
+    def outputs(self) -> list:
+        """The symbolic outputs of a functional model."""
+        return list(self._graph.outputs) if self._graph is not None else []
+
+    @property
+    def input_names(self) -> list[str]:
+        """Names of the inputs, in order (keys for dict-shaped ``x``)."""
+        if self._graph is None:
+            return ["input"]
+        return [t.name for t in self._graph.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the outputs, in order (keys for dict-shaped ``y``, prefixes in the logs)."""
+        if self._graph is None:
+            layers = self.layers
+            return [layers[-1].name if layers else "output"]
+        names = []
+        for t in self._graph.outputs:
+            name = t.name if t.index == 0 else f"{t.name}_{t.index}"
+            while name in names:
+                name += "_1"
+            names.append(name)
+        return names
+
+    def _input_shapes(self) -> list:
+        """Expected batch shape of each input (None where unknown)."""
+        shape = self.input_shape
+        if self._single_input:
+            return [shape]
+        return list(shape)
+
+    def call(self, inputs, training: bool = False):
+        """Run the functional graph; a subclassed model overrides this."""
+        if self._graph is None:
+            raise NotImplementedError(
+                f"Model '{self.name}' has no graph: build it as Model(inputs, outputs), use "
+                "Sequential, or subclass Model and define call(inputs, training=False)."
+            )
+        if isinstance(inputs, dict):
+            inputs = [inputs[name] for name in self.input_names]
+        values = [inputs] if self._single_input else list(inputs)
+        if len(values) != len(self._graph.inputs):
+            raise ValueError(
+                f"Model '{self.name}' takes {len(self._graph.inputs)} inputs "
+                f"({', '.join(self.input_names)}), got {len(values)}."
+            )
+        outputs = self._graph.run(values, training)
+        return outputs[0] if self._single_output else outputs
+
+    def compute_output_shape(self, input_shape):
+        if self._graph is None:
+            return super().compute_output_shape(input_shape)
+        shapes = [t.shape for t in self._graph.outputs]
+        return shapes[0] if self._single_output else shapes
+
+    def get_config(self) -> dict:
+        """A functional model's graph as JSON; a subclassed model returns its base config."""
+        if self._graph is None:
+            return super().get_config()
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update(self._graph.get_config())
+        config["single_input"] = self._single_input
+        config["single_output"] = self._single_output
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
+        """Rebuild a functional model (new layers, same names and connections)."""
+        if "input_layers" not in config:
+            return cls(**config)
+        inputs, outputs = Graph.from_config(config, custom_objects)
+        return cls(
+            inputs[0] if config.get("single_input") else inputs,
+            outputs[0] if config.get("single_output") else outputs,
+            name=config.get("name"),
+            trainable=config.get("trainable", True),
+        )
+
+    def infer(self, inputs):
+        out = self(inputs, training=False)
+        return [o.data for o in out] if isinstance(out, (list, tuple)) else out.data
 
     def _check_unique_paths(self) -> None:
         seen: dict[str, Variable] = {}
@@ -134,22 +245,30 @@ class Model(Layer):
             raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(unknown)}.")
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='mse'.")
+        names = self.output_names
         new_optimizer = optimizers_module.get(optimizer)
-        new_loss = losses_module.get(loss)
-        loss_name = _loss_name(loss, new_loss)
-        metric_specs = _as_list(metrics, "metrics")
-        weighted_specs = _as_list(weighted_metrics, "weighted_metrics")
-        # resolve now so an unknown name fails here, not after the first epoch
-        for spec in metric_specs + weighted_specs:
-            _resolve_metric(spec, loss_name)
-        self._loss_weight = _single_loss_weight(loss_weights)
+        specs = compile_utils.per_output(loss, names, "loss")
+        heads_losses = [None if spec is None else losses_module.get(spec) for spec in specs]
+        if all(head_loss is None for head_loss in heads_losses):
+            raise ValueError(f"compile() needs a loss for at least one output of {names}.")
+        factors = compile_utils.loss_weights(loss_weights, names)
+        metric_lists = compile_utils.metric_lists(metrics, names, "metrics")
+        weighted_lists = compile_utils.metric_lists(weighted_metrics, names, "weighted_metrics")
+        heads = []
+        for i, name in enumerate(names):
+            head_loss = heads_losses[i]
+            loss_name = None if head_loss is None else compile_utils.loss_name(specs[i], head_loss)
+            # resolve now so an unknown name fails here, not after the first epoch
+            for spec in metric_lists[i] + weighted_lists[i]:
+                compile_utils.resolve_metric(spec, loss_name)
+            heads.append(
+                compile_utils.OutputHead(
+                    name, head_loss, loss_name, factors[i], metric_lists[i], weighted_lists[i]
+                )
+            )
         self.optimizer = new_optimizer
-        self.loss = new_loss
-        self._loss_name = loss_name
-        self._metric_specs = metric_specs
-        self._weighted_metric_specs = weighted_specs
-        self._metrics = []
-        self._weighted_metrics = []
+        self.loss = heads_losses[0] if len(heads_losses) == 1 else heads_losses
+        self._heads = heads
         self.compiled = True
 
     def _require_compiled(self, method: str) -> None:
@@ -158,66 +277,126 @@ class Model(Layer):
                 f"You must call compile() before {method}(): the model has no loss or optimizer."
             )
 
-    def _resolve_metrics(self, y_shape: tuple, pred_shape: tuple) -> None:
-        """Turn metric specs into Metric objects now that target and output shapes are known."""
-        if self._metrics or self._weighted_metrics:
-            return
-        resolve = _resolve_metric
-        self._metrics = [
-            resolve(s, self._loss_name, y_shape, pred_shape) for s in self._metric_specs
-        ]
-        self._weighted_metrics = [
-            resolve(s, self._loss_name, y_shape, pred_shape) for s in self._weighted_metric_specs
-        ]
-        for m in self._weighted_metrics:
-            if m.name in {n.name for n in self._metrics}:
-                m.name = "weighted_" + m.name
+    def _resolve_metrics(self, ys: list, out_shapes: list) -> None:
+        """Resolve each output's metrics now that target and output shapes are known."""
+        for head, y, out_shape in zip(self._heads, ys, out_shapes, strict=True):
+            if not head.resolved:
+                head.resolve_metrics(y.shape, out_shape)
 
     def _structure_changed(self) -> None:
         """Layers were added or removed: check weight names and resolve 'accuracy' again."""
         self._paths_checked = False
-        self._metrics = []
-        self._weighted_metrics = []
+        for head in self._heads:
+            head.metrics = []
+            head.weighted_metrics = []
 
     @property
     def metrics_names(self) -> list[str]:
         """Names of the values ``evaluate`` returns: ``['loss', *metrics]``."""
-        return ["loss"] + [m.name for m in self._metrics + self._weighted_metrics]
+        return list(self._logs())
 
     # ------------------------------------------------------------ data preparation
+    def _as_list(self, value, what: str, names: list[str], prefix: str) -> list:
+        """User data for several inputs/outputs as a list in model order, or a clear error."""
+        if len(names) == 1:
+            if isinstance(value, (list, tuple)) and len(value) == 1 and not _is_numeric_list(value):
+                value = value[0]
+            elif isinstance(value, dict) and len(value) == 1:
+                value = next(iter(value.values()))
+            return [value]
+        if isinstance(value, dict):
+            missing = [n for n in names if n not in value]
+            if missing:
+                raise ValueError(
+                    f"{prefix}{what} is missing {missing}; the model's {what} names are {names}."
+                )
+            return [value[n] for n in names]
+        if not isinstance(value, (list, tuple)) or len(value) != len(names):
+            got = f"{len(value)} arrays" if isinstance(value, (list, tuple)) else "one array"
+            raise ValueError(
+                f"Model '{self.name}' has {len(names)} {what}s ({', '.join(names)}): pass "
+                f"{prefix}{what} as a list of {len(names)} arrays or a dict by name, got {got}."
+            )
+        return list(value)
+
+    def _prepare_x(self, x, prefix: str = "") -> list:
+        """Validate and convert the inputs; a list with one array per model input."""
+        names = self.input_names if self._graph is not None else ["x"]
+        values = self._as_list(x, "input", names, prefix)
+        arrays = []
+        for i, (value, shape) in enumerate(zip(values, self._input_shapes(), strict=True)):
+            label = f"{prefix}x" if len(values) == 1 else f"{prefix}x['{names[i]}']"
+            array = data_utils.to_array(value, label)
+            array = array.astype(self._input_dtype(array), copy=False)
+            data_utils.check_finite(array, label)
+            self._check_input_shape(array, label, shape)
+            arrays.append(array)
+        return arrays
+
     def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix: str = ""):
         """Validate and convert one data set; raises before anything changes."""
-        x_name, y_name = f"{prefix}x", f"{prefix}y"
-        x = data_utils.to_array(x, x_name)
-        x = x.astype(self._input_dtype(x), copy=False)
-        data_utils.check_finite(x, x_name)
-        self._check_input_shape(x, x_name)
+        xs = self._prepare_x(x, prefix)
+        names = self.output_names
         if y is None:
-            raise ValueError(f"{y_name} (the targets) is required for training and evaluation.")
-        y = data_utils.to_array(y, y_name)
-        data_utils.check_finite(y, y_name)
-        data_utils.check_lengths({x_name: x, y_name: y})
-        if len(x) == 0:
-            # no batches would run and the logged loss would be a made-up 0.0
-            raise ValueError(f"{x_name} has no samples (shape {x.shape}); at least one is needed.")
-        out_shape = self.compute_output_shape((None,) + x.shape[1:])
-        y = self._check_targets(y, out_shape, y_name)
-        weights = data_utils.sample_weights(
-            y, sample_weight, class_weight, len(x), x.dtype if x.dtype.kind == "f" else self.dtype
+            raise ValueError(f"{prefix}y (the targets) is required for training and evaluation.")
+        y_values = self._as_list(y, "output", names, prefix)
+        y_labels = [f"{prefix}y" if len(names) == 1 else f"{prefix}y['{name}']" for name in names]
+        ys = []
+        for value, label in zip(y_values, y_labels, strict=True):
+            array = data_utils.to_array(value, label)
+            data_utils.check_finite(array, label)
+            ys.append(array)
+        x_labels = (
+            [f"{prefix}x"] if len(xs) == 1 else [f"{prefix}x['{n}']" for n in self.input_names]
         )
-        return x, y, weights, out_shape
+        data_utils.check_lengths(dict(zip(x_labels + y_labels, xs + ys, strict=True)))
+        if len(xs[0]) == 0:
+            # no batches would run and the logged loss would be a made-up 0.0
+            raise ValueError(
+                f"{x_labels[0]} has no samples (shape {xs[0].shape}); at least one is needed."
+            )
+        out_shapes = self._output_shapes(xs)
+        ys = [
+            self._check_targets(array, shape, label, head)
+            for array, shape, label, head in zip(ys, out_shapes, y_labels, self._heads, strict=True)
+        ]
+        if class_weight is not None and len(names) > 1:
+            raise ValueError("class_weight is only supported for models with a single output.")
+        weight_dtype = xs[0].dtype if xs[0].dtype.kind == "f" else self.dtype
+        if isinstance(sample_weight, (list, tuple, dict)) and len(names) > 1:
+            per_output = compile_utils.per_output(sample_weight, names, "sample_weight")
+        else:
+            per_output = [sample_weight for _ in names]
+        weights = [
+            data_utils.sample_weights(y, w, class_weight, len(xs[0]), weight_dtype)
+            for y, w in zip(ys, per_output, strict=True)
+        ]
+        return xs, ys, weights, out_shapes
+
+    def _output_shapes(self, xs: list) -> list:
+        """Batch shape of each output for inputs like ``xs`` (runs a subclassed model once)."""
+        if self._graph is None and type(self).call is not Model.call and not self.layers:
+            with autograd.no_grad():
+                out = self.call(xs[0][:1] if len(xs) == 1 else [x[:1] for x in xs])
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            return [(None,) + tuple(o.shape[1:]) for o in outs]
+        shape = self.compute_output_shape(
+            (None,) + xs[0].shape[1:] if len(xs) == 1 else [(None,) + x.shape[1:] for x in xs]
+        )
+        return shape if isinstance(shape, list) else [shape]
 
     def _input_dtype(self, x):
         if x.dtype.kind in "biu" and getattr(self, "_integer_inputs", False):
             return x.dtype
         return self.dtype
 
-    def _check_input_shape(self, x, name: str) -> None:
-        expected = self.input_shape
+    def _check_input_shape(self, x, name: str, expected=None) -> None:
+        if expected is None:
+            expected = self._input_shapes()[0] if self._single_input else None
         if expected is None:
             return
         got = x.shape
-        want = expected[1:]
+        want = tuple(expected[1:])
         if got[1:] == want:
             return
         if len(got) - 1 != len(want) or any(
@@ -231,8 +410,8 @@ class Model(Layer):
                 f"{shape_str(expected)}), got {name} with shape {got}{detail}."
             )
 
-    def _check_targets(self, y, out_shape: tuple, name: str):
-        loss_fn = getattr(self.loss, "fn", None)
+    def _check_targets(self, y, out_shape: tuple, name: str, head):
+        loss_fn = getattr(head.loss, "fn", None)
         if loss_fn in _SPARSE_LOSSES:
             classes = out_shape[-1]
             if classes is not None:
@@ -277,46 +456,73 @@ class Model(Layer):
                 position += size
         self._packed_key = key
 
-    def _ensure_built(self, x_shape: tuple) -> None:
+    def _ensure_built(self, xs: list) -> None:
         if not self.built:
-            self.build_from_shape((None,) + tuple(x_shape[1:]))
+            if len(xs) == 1:
+                self.build_from_shape((None,) + tuple(xs[0].shape[1:]))
+            else:
+                self.build_from_shape([(None,) + tuple(x.shape[1:]) for x in xs])
         if not self._paths_checked:
             self._check_unique_paths()
             self._paths_checked = True
 
     # ------------------------------------------------------------ steps
-    def _compute_loss(self, y, pred: Tensor, sample_weight) -> Tensor:
-        loss = self.loss(y, pred, sample_weight)
-        if self._loss_weight != 1.0:
-            loss = F.multiply(loss, self._loss_weight)
+    def _forward(self, xs: list, training: bool) -> list:
+        out = self.call(xs[0] if len(xs) == 1 else xs, training=training)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def _compute_loss(self, ys: list, preds: list, weights: list) -> tuple[Tensor, list]:
+        """Total loss (weighted sum over outputs plus regularization) and each output's loss."""
+        total = None
+        per_output = []
+        for head, y, pred, w in zip(self._heads, ys, preds, weights, strict=True):
+            if head.loss is None:
+                per_output.append(None)
+                continue
+            value = head.loss(y, pred, w)
+            per_output.append(value)
+            if head.weight != 1.0:
+                value = F.multiply(value, head.weight)
+            total = value if total is None else F.add(total, value)
         for penalty in self.regularization_losses():
-            loss = F.add(loss, penalty)
-        return loss
+            total = F.add(total, penalty)
+        return total, per_output
 
     def _reset_trackers(self) -> None:
         self._loss_total = 0.0
         self._loss_count = 0.0
-        for m in self._metrics + self._weighted_metrics:
-            m.reset_state()
+        for head in self._heads:
+            head.reset()
 
-    def _track(self, loss: Tensor, y, pred, sample_weight) -> None:
-        n = len(y)
+    def _track(self, loss: Tensor, per_output: list, ys: list, preds: list, weights: list):
+        n = len(ys[0])
         self._loss_total += float(loss.data) * n
         self._loss_count += n
-        for m in self._metrics:
-            m.update_state(y, pred)
-        for m in self._weighted_metrics:
-            m.update_state(y, pred, sample_weight)
+        several = len(self._heads) > 1
+        for head, value, y, pred, w in zip(
+            self._heads, per_output, ys, preds, weights, strict=True
+        ):
+            if several and value is not None:
+                head.loss_total += float(value.data) * n
+                head.loss_count += n
+            head.update_metrics(y, pred.data, w)
 
     def _logs(self) -> dict:
         logs = {"loss": self._loss_total / self._loss_count if self._loss_count else 0.0}
-        for m in self._metrics + self._weighted_metrics:
-            logs[m.name] = m.result()
+        several = len(self._heads) > 1
+        if several:
+            for head in self._heads:
+                if head.loss is not None:
+                    count = head.loss_count
+                    logs[f"{head.name}_loss"] = head.loss_total / count if count else 0.0
+        for head in self._heads:
+            for m in head.metrics + head.weighted_metrics:
+                logs[f"{head.name}_{m.name}" if several else m.name] = m.result()
         return logs
 
-    def _train_step(self, x, y, sample_weight, variables: list | None = None) -> None:
-        pred = self.call(x, training=True)
-        loss = self._compute_loss(y, pred, sample_weight)
+    def _train_step(self, xs: list, ys: list, weights: list, variables: list | None = None):
+        preds = self._forward(xs, training=True)
+        loss, per_output = self._compute_loss(ys, preds, weights)
         if variables is None:
             variables = self.trainable_weights
         if loss.requires_grad:
@@ -324,12 +530,12 @@ class Model(Layer):
                 v.grad = None
             loss.backward()
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
-        self._track(loss, y, pred.data, sample_weight)
+        self._track(loss, per_output, ys, preds, weights)
 
-    def _test_step(self, x, y, sample_weight) -> None:
-        pred = self.call(x, training=False)
-        loss = self._compute_loss(y, pred, sample_weight)
-        self._track(loss, y, pred.data, sample_weight)
+    def _test_step(self, xs: list, ys: list, weights: list) -> None:
+        preds = self._forward(xs, training=False)
+        loss, per_output = self._compute_loss(ys, preds, weights)
+        self._track(loss, per_output, ys, preds, weights)
 
     # ------------------------------------------------------------ fit
     def fit(
@@ -351,8 +557,9 @@ class Model(Layer):
     ) -> History:
         """Train for ``epochs`` epochs on arrays ``x``, ``y``; returns a ``History``.
 
-        All input is validated before any weight changes: a bad call raises and leaves the
-        model as it was.
+        ``x`` and ``y`` are arrays, or lists / dicts of arrays for models with several inputs
+        or outputs. All input is validated before any weight changes: a bad call raises and
+        leaves the model as it was.
 
         Example:
             >>> history = model.fit(x, y, epochs=10, batch_size=32, validation_split=0.2)
@@ -373,21 +580,22 @@ class Model(Layer):
         verbose = resolve_verbose(verbose)
         callback_list = list(callbacks or [])
 
-        x, y, weights, out_shape = self._prepare(x, y, sample_weight, class_weight)
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
         validation = None
         if validation_data is not None:
             validation = self._prepare_validation(validation_data)
         elif validation_split:
-            (x, y, weights), (xv, yv, wv) = data_utils.split_validation(
-                [x, y, weights], validation_split
-            )
-            validation = (xv, yv, wv)
-        self._ensure_built(x.shape)
+            arrays = xs + ys + weights
+            train, held_out = data_utils.split_validation(arrays, validation_split)
+            xs, ys, weights = _regroup(train, len(xs), len(ys))
+            validation = _regroup(held_out, len(xs), len(ys))
+        self._ensure_built(xs)
         self._pack_trainable_weights()
-        self._resolve_metrics(y.shape, out_shape)
+        self._resolve_metrics(ys, out_shapes)
 
         history = History()
-        steps = math.ceil(len(x) / batch_size)
+        n = len(xs[0])
+        steps = math.ceil(n / batch_size)
         builtin = [history] + ([ProgbarLogger()] if verbose else [])
         cbs = CallbackList(
             builtin + callback_list,
@@ -400,18 +608,18 @@ class Model(Layer):
         batch_begin = cbs.has("on_train_batch_begin")
         batch_end = cbs.has("on_train_batch_end")
         logs: dict = {}
-        n = len(x)
+        arrays = xs + ys + weights
+        small = sum(a.nbytes for a in xs) <= _EPOCH_COPY_BYTES
         for epoch in range(initial_epoch, epochs):
             # per epoch, not per step: a callback may freeze layers between epochs
             variables = self.trainable_weights
             self._reset_trackers()
             cbs.call("on_epoch_begin", epoch, None)
-            xe, ye, we = x, y, weights
+            epoch_arrays = arrays
             order = rng().permutation(n) if shuffle else None
-            if order is not None and x.nbytes <= _EPOCH_COPY_BYTES:
+            if order is not None and small:
                 # small data: one gather per epoch is cheaper than one per batch
-                xe, ye = x[order], y[order]
-                we = None if weights is None else weights[order]
+                epoch_arrays = [None if a is None else a[order] for a in arrays]
                 order = None
             for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
                 if batch_begin:
@@ -419,7 +627,8 @@ class Model(Layer):
                 if order is not None:
                     # large data: gather each batch by index, never a shuffled copy of the epoch
                     part = order[part]
-                self._train_step(xe[part], ye[part], None if we is None else we[part], variables)
+                batch = [None if a is None else a[part] for a in epoch_arrays]
+                self._train_step(*_regroup(batch, len(xs), len(ys)), variables)
                 if batch_end:
                     cbs.call("on_train_batch_end", step, self._logs())
                 if self.stop_training:
@@ -448,15 +657,17 @@ class Model(Layer):
         xv, yv, wv, _ = self._prepare(xv, yv, wv, None, prefix="validation_data ")
         return xv, yv, wv
 
-    def _evaluate_arrays(self, x, y, weights, batch_size: int, cbs=None, progbar=None) -> dict:
+    def _evaluate_arrays(self, xs, ys, weights, batch_size: int, cbs=None, progbar=None) -> dict:
         self._reset_trackers()
         if cbs is not None:
             cbs.call("on_test_begin", None)
+        arrays = xs + ys + weights
         with autograd.no_grad():
-            for step, part in enumerate(data_utils.batch_slices(len(x), batch_size)):
+            for step, part in enumerate(data_utils.batch_slices(len(xs[0]), batch_size)):
                 if cbs is not None:
                     cbs.call("on_test_batch_begin", step, None)
-                self._test_step(x[part], y[part], None if weights is None else weights[part])
+                batch = [None if a is None else a[part] for a in arrays]
+                self._test_step(*_regroup(batch, len(xs), len(ys)))
                 if cbs is not None:
                     cbs.call("on_test_batch_end", step, None)
                 if progbar is not None:
@@ -489,19 +700,16 @@ class Model(Layer):
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
         )
         verbose = resolve_verbose(verbose)
-        x, y, weights, out_shape = self._prepare(x, y, sample_weight, None)
-        self._ensure_built(x.shape)
-        self._resolve_metrics(y.shape, out_shape)
-        steps = math.ceil(len(x) / batch_size)
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, None)
+        self._ensure_built(xs)
+        self._resolve_metrics(ys, out_shapes)
+        steps = math.ceil(len(xs[0]) / batch_size)
         cbs = CallbackList(
             callbacks or [], model=self, params={"verbose": verbose, "epochs": 1, "steps": steps}
         )
         progbar = Progbar(steps, verbose) if verbose else None
-        logs = self._evaluate_arrays(x, y, weights, batch_size, cbs, progbar)
-        if return_dict:
-            return logs
-        values = [logs[name] for name in self.metrics_names]
-        return values[0] if len(values) == 1 else values
+        logs = self._evaluate_arrays(xs, ys, weights, batch_size, cbs, progbar)
+        return self._result(logs, return_dict)
 
     def predict(
         self,
@@ -510,7 +718,7 @@ class Model(Layer):
         verbose: int | str = "auto",
         callbacks: list | None = None,
     ):
-        """Model outputs for ``x`` as a NumPy array, computed in batches without a graph.
+        """Model outputs for ``x`` as a NumPy array (a list for several outputs), without a graph.
 
         Example:
             >>> probabilities = model.predict(x_test)
@@ -520,39 +728,42 @@ class Model(Layer):
         )
         # a progress bar per predict call floods loops; show it only on a terminal
         verbose = resolve_verbose(verbose)
-        x = self._prepare_inputs(x)
-        if len(x) <= batch_size and not callbacks:
+        xs = self._prepare_inputs(x)
+        n = len(xs[0])
+        if n <= batch_size and not callbacks:
             # one batch, nobody listening: skip the callback and progress machinery
-            return self._predict_batch(x)
-        steps = math.ceil(len(x) / batch_size)
+            return self._predict_batch(xs)
+        steps = math.ceil(n / batch_size)
         cbs = CallbackList(
             callbacks or [], model=self, params={"verbose": verbose, "epochs": 1, "steps": steps}
         )
-        progbar = Progbar(steps, 1) if verbose == 1 and len(x) > batch_size else None
+        progbar = Progbar(steps, 1) if verbose == 1 and n > batch_size else None
         cbs.call("on_predict_begin", None)
         outputs = []
-        with autograd.no_grad():
-            for step, part in enumerate(data_utils.batch_slices(len(x), batch_size)):
-                cbs.call("on_predict_batch_begin", step, None)
-                outputs.append(self.call(x[part], training=False).data)
-                cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
-                if progbar is not None:
-                    progbar.update(step + 1)
+        for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
+            cbs.call("on_predict_batch_begin", step, None)
+            outputs.append(self._predict_batch([x[part] for x in xs]))
+            cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
+            if progbar is not None:
+                progbar.update(step + 1)
         if progbar is not None:
             progbar.update(steps, finalize=True)
         cbs.call("on_predict_end", None)
         if not outputs:
-            out_shape = self.compute_output_shape((0,) + x.shape[1:])
-            return xp.zeros((0,) + tuple(out_shape[1:]), dtype=self.dtype)
-        return outputs[0] if len(outputs) == 1 else xp.concatenate(outputs)
+            return self._predict_batch(xs)
+        if len(outputs) == 1:
+            return outputs[0]
+        if isinstance(outputs[0], list):
+            return [xp.concatenate(parts) for parts in zip(*outputs, strict=True)]
+        return xp.concatenate(outputs)
 
-    def _prepare_inputs(self, x):
-        x = data_utils.to_array(x, "x")
-        x = x.astype(self._input_dtype(x), copy=False)
-        data_utils.check_finite(x, "x")
-        self._check_input_shape(x, "x")
-        self._ensure_built(x.shape)
-        return x
+    def _prepare_inputs(self, x) -> list:
+        xs = self._prepare_x(x)
+        data_utils.check_lengths(
+            {f"x['{n}']": a for n, a in zip(self.input_names, xs, strict=False)}
+        )
+        self._ensure_built(xs)
+        return xs
 
     # ------------------------------------------------------------ single batches
     def train_on_batch(
@@ -560,38 +771,38 @@ class Model(Layer):
     ):
         """One gradient step on one batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
-        x, y, weights, out_shape = self._prepare(x, y, sample_weight, class_weight)
-        self._ensure_built(x.shape)
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
+        self._ensure_built(xs)
         self._pack_trainable_weights()
-        self._resolve_metrics(y.shape, out_shape)
+        self._resolve_metrics(ys, out_shapes)
         self._reset_trackers()
-        self._train_step(x, y, weights)
-        return self._batch_result(return_dict)
+        self._train_step(xs, ys, weights)
+        return self._result(self._logs(), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         """Loss (and metrics) on one batch, without updating weights."""
         self._require_compiled("test_on_batch")
-        x, y, weights, out_shape = self._prepare(x, y, sample_weight, None)
-        self._ensure_built(x.shape)
-        self._resolve_metrics(y.shape, out_shape)
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, None)
+        self._ensure_built(xs)
+        self._resolve_metrics(ys, out_shapes)
         self._reset_trackers()
         with autograd.no_grad():
-            self._test_step(x, y, weights)
-        return self._batch_result(return_dict)
+            self._test_step(xs, ys, weights)
+        return self._result(self._logs(), return_dict)
 
     def predict_on_batch(self, x):
-        """Outputs for one batch as an array."""
+        """Outputs for one batch as an array (a list for several outputs)."""
         return self._predict_batch(self._prepare_inputs(x))
 
-    def _predict_batch(self, x):
+    def _predict_batch(self, xs: list):
         with autograd.no_grad():
-            return self.infer(x)
+            return self.infer(xs[0] if len(xs) == 1 else xs)
 
-    def _batch_result(self, return_dict: bool):
-        logs = self._logs()
+    @staticmethod
+    def _result(logs: dict, return_dict: bool):
         if return_dict:
             return logs
-        values = [logs[name] for name in self.metrics_names]
+        values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------ description
@@ -604,12 +815,39 @@ class Model(Layer):
             for line in text.rstrip("\n").split("\n"):
                 print_fn(line)
 
-    def _summary_rows(self) -> list[tuple[str, str, str]]:
-        return []
+    def _summary_rows(self) -> list[tuple]:
+        """Rows of the summary: (layer (type), output shape, params[, connected to])."""
+        if self._graph is None:
+            return [
+                (f"{layer.name} ({type(layer).__name__})", "?", f"{layer.count_params():,}")
+                for layer in self.layers
+            ]
+        rows = [
+            (f"{t.name} (InputLayer)", shape_str(t.shape), "0", "-") for t in self._graph.inputs
+        ]
+        for layer in self._graph.layers:
+            nodes = [n for n in self._graph.nodes if n.layer is layer]
+            shapes = [shape_str(o.shape) for o in nodes[0].outputs]
+            sources = [label for n in nodes for label in self._graph.inbound(n)]
+            rows.append(
+                (
+                    f"{layer.name} ({type(layer).__name__})",
+                    ", ".join(shapes),
+                    f"{layer.count_params():,}",
+                    ", ".join(sources),
+                )
+            )
+        return rows
 
     def _summary_text(self, width: int) -> str:
-        cols = [int(width * 0.45) - 2, int(width * 0.33) - 2]
-        cols.append(width - sum(cols) - 4)
+        rows = self._summary_rows()
+        connected = bool(rows) and len(rows[0]) == 4
+        if connected:
+            width = max(width, 100)
+            cols = [int(width * 0.3) - 2, int(width * 0.22) - 2, int(width * 0.12) - 2]
+        else:
+            cols = [int(width * 0.45) - 2, int(width * 0.33) - 2]
+        cols.append(width - sum(cols) - len(cols) - 1)
         out = io.StringIO()
         out.write(f'Model: "{self.name}"\n')
 
@@ -622,12 +860,14 @@ class Model(Layer):
                 f" {cells[1]:<{cols[1]}} ",
                 f" {cells[2]:>{cols[2]}} ",
             ]
+            if connected:
+                parts.append(f" {cells[3]:<{cols[3]}} ")
             return edge + edge.join(parts) + edge + "\n"
 
+        header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
         out.write(border("┏", "┳", "┓", "━"))
-        out.write(row(("Layer (type)", "Output Shape", "Param #"), "┃"))
+        out.write(row(header, "┃"))
         out.write(border("┡", "╇", "┩", "━"))
-        rows = self._summary_rows()
         for i, cells in enumerate(rows):
             out.write(row(cells))
             if i < len(rows) - 1:
@@ -645,23 +885,18 @@ class Model(Layer):
         return out.getvalue()
 
 
-def _resolve_metric(spec, loss_name, y_shape=None, pred_shape=None):
-    """A Metric for one ``compile(metrics=...)`` entry; loss names work too (Keras allows them)."""
-    try:
-        return metrics_module.resolve(spec, loss_name, y_shape, pred_shape)
-    except ValueError as unknown_metric:
-        if not isinstance(spec, str):
-            raise
-        try:
-            loss = losses_module.get(spec)
-        except ValueError:
-            raise unknown_metric from None
+def _regroup(arrays: list, n_inputs: int, n_outputs: int) -> tuple[list, list, list]:
+    """Split a flat ``inputs + targets + weights`` list back into its three parts."""
+    return (
+        arrays[:n_inputs],
+        arrays[n_inputs : n_inputs + n_outputs],
+        arrays[n_inputs + n_outputs :],
+    )
 
-    def per_sample(y_true, y_pred):
-        with autograd.no_grad():
-            return loss.call(y_true, y_pred).data
 
-    return metrics_module.MeanMetricWrapper(per_sample, name=spec)
+def _is_numeric_list(value) -> bool:
+    """A plain list of numbers (one sample's data), rather than a list of arrays."""
+    return bool(value) and all(isinstance(v, (int, float)) for v in value)
 
 
 def _bytes(n: int) -> str:
@@ -698,32 +933,3 @@ def _unique(weights: list) -> list:
             seen.add(id(w))
             out.append(w)
     return out
-
-
-def _as_list(value, name: str) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (str, dict)) or callable(value):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    raise TypeError(f"{name} must be a list, got {type(value).__name__}.")
-
-
-def _loss_name(identifier, loss) -> str | None:
-    if isinstance(identifier, str):
-        fn = getattr(losses_module.get(identifier), "fn", None)
-        return getattr(fn, "__name__", identifier)
-    fn = getattr(loss, "fn", None)
-    return getattr(fn, "__name__", getattr(loss, "name", None))
-
-
-def _single_loss_weight(loss_weights) -> float:
-    if loss_weights is None:
-        return 1.0
-    if isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool):
-        return float(loss_weights)
-    values = list(loss_weights.values()) if isinstance(loss_weights, dict) else list(loss_weights)
-    if len(values) != 1:
-        raise ValueError(f"loss_weights has {len(values)} entries but the model has one output.")
-    return float(values[0])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from axonal.layers.base import Layer, SymbolicInput, shape_str
+from axonal.layers.base import Layer
 from axonal.layers.core import InputLayer
+from axonal.layers.symbolic import SymbolicTensor, shape_str
 from axonal.models.model import Model
 from axonal.registry import register
 from axonal.tensor import Tensor
@@ -44,7 +45,7 @@ class Sequential(Model):
 
     def add(self, layer) -> None:
         """Append a layer (or an ``Input``/``InputLayer``, which sets the input shape)."""
-        if isinstance(layer, SymbolicInput):
+        if isinstance(layer, SymbolicTensor):
             self._set_declared_input(layer.shape, layer.dtype)
             return
         if isinstance(layer, InputLayer):

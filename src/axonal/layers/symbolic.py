@@ -1,0 +1,73 @@
+"""Symbolic tensors: what ``Input`` returns and what layers return when called on one.
+
+Calling a layer on a symbolic tensor runs no maths: it builds the layer for the input's shape,
+records a ``Node`` (the layer, its inputs, its outputs) and returns symbolic outputs carrying
+the output shape. A functional ``Model(inputs, outputs)`` walks these nodes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def shape_str(shape) -> str:
+    """A shape as Keras prints it: ``(None, 4)``."""
+    inner = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+class SymbolicTensor:
+    """A placeholder with a batch shape and dtype; ``node`` is the call that produced it.
+
+    Args:
+        shape: batch shape, batch axis first (usually None).
+        dtype: dtype name.
+        name: the producing layer's name (an ``Input``'s own name for inputs).
+        node: the ``Node`` that produced it, None for an ``Input``.
+        index: which output of that node it is.
+    """
+
+    __slots__ = ("shape", "dtype", "name", "node", "index")
+
+    def __init__(self, shape: tuple, dtype: str, name: str, node=None, index: int = 0):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.name = name
+        self.node = node
+        self.index = index
+
+    @property
+    def ndim(self) -> int:
+        """Number of axes, batch included."""
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<SymbolicTensor name={self.name} shape={shape_str(self.shape)} dtype={self.dtype}>"
+
+
+class Node:
+    """One call of ``layer`` on symbolic inputs: what a functional model replays.
+
+    ``single`` says whether the layer was called with one tensor (not a list), so replaying
+    passes the same structure.
+    """
+
+    __slots__ = ("layer", "inputs", "single", "outputs", "kwargs")
+
+    def __init__(self, layer, inputs: list, single: bool, kwargs: dict[str, Any]):
+        self.layer = layer
+        self.inputs = inputs
+        self.single = single
+        self.outputs: list[SymbolicTensor] = []
+        self.kwargs = kwargs
+
+
+def is_symbolic(inputs) -> bool:
+    """Whether ``inputs`` is a symbolic tensor or a non-empty list/tuple of them."""
+    if isinstance(inputs, SymbolicTensor):
+        return True
+    return (
+        isinstance(inputs, (list, tuple))
+        and bool(inputs)
+        and all(isinstance(t, SymbolicTensor) for t in inputs)
+    )
