@@ -1,0 +1,56 @@
+"""axonal, written the way its README writes Keras programs: Sequential, compile, fit, predict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy
+
+
+def setup(threads: int | None = None) -> str:
+    """Import axonal; return its version. ``threads`` is ignored (NumPy's BLAS decides)."""
+    import axonal
+
+    return axonal.__version__
+
+
+def native(array: numpy.ndarray) -> numpy.ndarray:
+    """axonal takes NumPy arrays as they are."""
+    return array
+
+
+def build(sizes: Sequence[int], seed: int) -> Any:
+    """A compiled ``Sequential`` of Dense layers: ReLU hidden, softmax output, sparse CE, Adam."""
+    from axonal.layers import Dense
+    from axonal.models import Sequential
+    from axonal.optimizers import Adam
+    from axonal.utils import clear_session, set_random_seed
+
+    clear_session()
+    set_random_seed(seed)
+    layers = [Dense(sizes[1], input_dim=sizes[0], activation="relu")]
+    layers += [Dense(units, activation="relu") for units in sizes[2:-1]]
+    layers.append(Dense(sizes[-1], activation="softmax"))
+    model = Sequential(layers)
+    model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def fit(model: Any, x: numpy.ndarray, y: numpy.ndarray, epochs: int, batch_size: int) -> None:
+    """``model.fit`` with no output; it shuffles every epoch by default."""
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+
+
+def predict_one(model: Any) -> Callable[[numpy.ndarray], Any]:
+    """``model.predict(x, verbose=0)``, the Keras call."""
+
+    def call(x: numpy.ndarray) -> Any:
+        return model.predict(x, verbose=0)
+
+    return call
+
+
+def predict_many(model: Any, x: numpy.ndarray, batch_size: int | None) -> Any:
+    """``model.predict`` over all rows; ``batch_size=None`` keeps the default (32)."""
+    return model.predict(x, batch_size=batch_size, verbose=0)

@@ -1,0 +1,70 @@
+"""Keras 3 on whichever backend ``KERAS_BACKEND`` names (the runner sets it).
+
+The idiomatic program: ``keras.Sequential`` with an ``Input``, Dense layers, a softmax output,
+``compile(loss="sparse_categorical_crossentropy")`` and ``fit(verbose=0)``. Keras's own advice
+for one small batch is ``model(x)`` rather than ``predict``; both are timed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy
+
+
+def setup(threads: int | None = None) -> str:
+    """Import Keras; return ``version (backend)``."""
+    import keras
+
+    return f"{keras.__version__} ({keras.backend.backend()})"
+
+
+def native(array: numpy.ndarray) -> numpy.ndarray:
+    """Keras takes NumPy arrays."""
+    return array
+
+
+def build(sizes: Sequence[int], seed: int) -> Any:
+    """A compiled ``keras.Sequential``: ReLU hidden layers, softmax output, sparse CE, Adam."""
+    import keras
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    layers: list[Any] = [keras.Input(shape=(sizes[0],))]
+    layers += [keras.layers.Dense(units, activation="relu") for units in sizes[1:-1]]
+    layers.append(keras.layers.Dense(sizes[-1], activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model
+
+
+def fit(model: Any, x: numpy.ndarray, y: numpy.ndarray, epochs: int, batch_size: int) -> None:
+    """``model.fit`` with no output; it shuffles every epoch by default."""
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+
+
+def predict_one(model: Any) -> Callable[[numpy.ndarray], Any]:
+    """``model.predict(x, verbose=0)``."""
+
+    def call(x: numpy.ndarray) -> Any:
+        return model.predict(x, verbose=0)
+
+    return call
+
+
+def call_one(model: Any) -> Callable[[numpy.ndarray], Any]:
+    """``model(x, training=False)``: Keras's recommended call for one small batch."""
+
+    def call(x: numpy.ndarray) -> Any:
+        return model(x, training=False)
+
+    return call
+
+
+def predict_many(model: Any, x: numpy.ndarray, batch_size: int | None) -> Any:
+    """``model.predict`` over all rows; ``batch_size=None`` keeps the default (32)."""
+    return model.predict(x, batch_size=batch_size, verbose=0)

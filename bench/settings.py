@@ -1,0 +1,73 @@
+"""Sizes and repetition counts: the full run and the quick (CI) run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a workload needs to know about how big and how often.
+
+    ``repeat`` is the number of rounds, so of timed samples per figure (the best is reported);
+    the startup workload has its own counts because a fresh interpreter is far slower.
+    """
+
+    quick: bool = False
+    repeat: int = 5
+    seed: int = 0
+    # iris program
+    iris_epochs: int = 100
+    iris_batch_size: int = 10
+    # MLP 784-512-256-10
+    mlp_rows: int = 16_384
+    mlp_epochs: int = 2
+    mlp_batch_size: int = 128
+    mlp_warmup_rows: int = 2_048
+    gemm_n: int = 2_048
+    # predict
+    predict_rows: int = 100_000
+    latency_block_s: float = 0.05
+    # startup: fresh interpreters
+    import_repeat: int = 7
+    heavy_import_repeat: int = 3
+    train_repeat: int = 3
+    # memory: one epoch of the MLP
+    memory_rows: int = 16_384
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Settings:
+        """Rebuild from ``as_dict`` output (how a worker process receives them)."""
+        return cls(**values)
+
+
+FULL = Settings()
+
+QUICK = Settings(
+    quick=True,
+    repeat=2,
+    iris_epochs=3,
+    mlp_rows=512,
+    mlp_epochs=1,
+    mlp_warmup_rows=256,
+    gemm_n=256,
+    predict_rows=1_000,
+    latency_block_s=0.002,
+    import_repeat=2,
+    heavy_import_repeat=1,
+    train_repeat=1,
+    memory_rows=512,
+)
+
+
+def choose(quick: bool, repeat: int | None) -> Settings:
+    """The settings for a run: full or quick, with ``repeat`` overridden when given."""
+    settings = QUICK if quick else FULL
+    if repeat is not None:
+        settings = replace(settings, repeat=repeat)
+    return settings

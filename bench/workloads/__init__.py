@@ -1,0 +1,49 @@
+"""The workloads. Each module says what it measures and how to take one sample of it.
+
+An in-process workload module has:
+
+- ``TITLE``, ``METRICS`` (table columns), ``PRIMARY`` (the figure ratios are taken on),
+  ``HIGHER_IS_BETTER`` and ``SAMPLE_KEY`` (the timed quantity behind ``PRIMARY``);
+- ``Session(impl, settings)``: everything untimed (data, model, warm-up), done once per worker;
+- ``Session.sample()``: one timed sample, a dict of seconds (or bytes) per quantity;
+- ``summarize(samples, settings)``: the figures, from the best of the samples.
+
+The runner takes the samples in rounds, one per competitor per round, so a busy spell on the
+shared machine is spread over every competitor instead of landing on one. ``memory`` runs in a
+fresh worker per competitor; ``startup`` spawns fresh interpreters from the runner itself.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A column of a workload's table."""
+
+    key: str
+    header: str
+
+
+IN_WORKER = ("iris", "mlp", "predict")
+ALL = ("iris", "mlp", "predict", "startup", "memory")
+
+
+def best(samples: Sequence[dict[str, float]], key: str) -> float:
+    """The smallest value of ``key`` over the samples (noise only ever adds time)."""
+    return min(sample[key] for sample in samples)
+
+
+def column(samples: Sequence[dict[str, float]], key: str) -> list[float]:
+    """Every sample's value of ``key``, rounded for the JSON file."""
+    return [round(sample[key], 9) for sample in samples if key in sample]
+
+
+def spread(values: Sequence[float]) -> float | None:
+    """Median over best: 1.0 on a quiet machine, larger the noisier the run."""
+    if not values or min(values) <= 0:
+        return None
+    return statistics.median(values) / min(values)

@@ -1,0 +1,93 @@
+"""The benchmark suite runs end to end in quick mode; it asserts nothing about speed.
+
+Competitors that are not installed (PyTorch, Keras, scikit-learn) are skipped by the suite itself,
+so these tests pass with NumPy alone.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ("iris", "mlp", "predict", "startup", "memory")
+# the figures each workload reports for axonal
+AXONAL_FIGURES = {
+    "iris": ("fit_s", "step_us"),
+    "mlp": ("samples_per_s", "gflops", "gemm_fraction"),
+    "predict": ("latency_us", "rows_per_s", "rows_per_s_one_batch"),
+    "startup": ("import_ms", "train_process_ms"),
+    "memory": ("peak_delta_mb", "peak_mb"),
+}
+
+
+@pytest.fixture
+def bench_main():
+    """``bench.runner.main``, importable from a bare checkout (the repo root on sys.path)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from bench.runner import main
+
+    return main
+
+
+def _check_document(document):
+    assert document["quick"] is True
+    assert set(document["workloads"]) == set(WORKLOADS)
+    assert document["machine"]["cpu"]
+    assert document["machine"]["versions"]["numpy"]
+    for workload, keys in AXONAL_FIGURES.items():
+        axonal = document["workloads"][workload]["results"]["axonal"]
+        assert "error" not in axonal, (workload, axonal)
+        for key in keys:
+            value = axonal[key]
+            assert isinstance(value, (int, float)) and value > 0, (workload, key, value)
+    for workload in WORKLOADS:
+        for competitor, figures in document["workloads"][workload]["results"].items():
+            assert "error" not in figures, (workload, competitor, figures)
+
+
+def test_quick_run_of_axonal_and_the_numpy_reference(bench_main, tmp_path, capsys):
+    output = tmp_path / "results.json"
+    status = bench_main(["--quick", "--competitors", "axonal,numpy", "--output", str(output)])
+    assert status == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    _check_document(document)
+    iris_ratios = document["workloads"]["iris"]["ratios"]["axonal"]
+    assert iris_ratios["vs_numpy"] > 0
+    table = capsys.readouterr().out
+    assert "| axonal" in table and "NumPy reference" in table
+
+
+def test_a_missing_competitor_is_skipped_cleanly(bench_main, tmp_path, monkeypatch, capsys):
+    import bench.competitors as competitors
+
+    real = competitors.installed
+    monkeypatch.setattr(competitors, "installed", lambda name: name != "torch" and real(name))
+    output = tmp_path / "results.json"
+    argv = ["--quick", "--only", "iris", "--competitors", "axonal,pytorch", "--output", str(output)]
+    assert bench_main(argv) == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    assert document["competitors"]["pytorch"]["available"] is False
+    assert "torch" in document["competitors"]["pytorch"]["reason"]
+    assert set(document["workloads"]["iris"]["results"]) == {"axonal"}
+    assert "Not run: PyTorch" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_python_m_bench_quick_with_every_installed_competitor(tmp_path):
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(output.read_text(encoding="utf-8"))
+    _check_document(document)
+    assert "## axonal benchmarks" in done.stdout
