@@ -138,6 +138,7 @@ class Optimizer:
         self._pending_slots: dict[str, dict[str, Any]] = {}
         # (the variables' arrays, (flat data, flat grad, flat slots)) for the fused path
         self._flat: tuple | None = None
+        self._scratch: dict = {}
 
     # ----------------------------------------------------------------- learning rate
 
@@ -248,6 +249,14 @@ class Optimizer:
                     variable.data *= shrink
                 self._update_step(variable.data, grad, variable_slots, coefficients)
         self.iterations += 1
+
+    def _scratch_like(self, data, which: int = 0):
+        """A reusable work array shaped like ``data``: no allocation (and page faults) per step."""
+        key = (data.shape, data.dtype, which)
+        buffer = self._scratch.get(key)
+        if buffer is None:
+            buffer = self._scratch[key] = xp.empty_like(data)
+        return buffer
 
     def _cached_flat_view(self, grads: list, variables: list):
         """The fused view from an earlier step, if these exact variables and gradients fit it."""
@@ -585,7 +594,7 @@ class SGD(Optimizer):
 
     def _update_step(self, data, grad, slots, coefficients) -> None:
         (learning_rate,) = coefficients
-        scaled_grad = xp.multiply(grad, learning_rate, out=xp.empty_like(data))
+        scaled_grad = xp.multiply(grad, learning_rate, out=self._scratch_like(data))
         if self.momentum == 0.0:
             data -= scaled_grad
             return
@@ -658,7 +667,7 @@ class RMSprop(Optimizer):
         (learning_rate,) = coefficients
         rho = self.rho
         velocity = slots["velocity"]
-        scratch = xp.square(grad, out=xp.empty_like(data))
+        scratch = xp.square(grad, out=self._scratch_like(data))
         scratch *= 1.0 - rho
         velocity *= rho
         velocity += scratch
@@ -739,7 +748,7 @@ class Adagrad(Optimizer):
     def _update_step(self, data, grad, slots, coefficients) -> None:
         (learning_rate,) = coefficients
         accumulator = slots["accumulator"]
-        scratch = xp.square(grad, out=xp.empty_like(data))
+        scratch = xp.square(grad, out=self._scratch_like(data))
         accumulator += scratch
         xp.add(accumulator, self.epsilon, out=scratch)
         xp.sqrt(scratch, out=scratch)
@@ -801,14 +810,14 @@ class Adadelta(Optimizer):
         rho = self.rho
         accumulated_grad = slots["accumulated_grad"]
         accumulated_delta = slots["accumulated_delta_var"]
-        scratch = xp.square(grad, out=xp.empty_like(data))
+        scratch = xp.square(grad, out=self._scratch_like(data))
         scratch *= 1.0 - rho
         accumulated_grad *= rho
         accumulated_grad += scratch
         xp.add(accumulated_grad, self.epsilon, out=scratch)
         xp.sqrt(scratch, out=scratch)
         # ``descent`` is -delta: the sign only matters for the final subtraction.
-        descent = xp.add(accumulated_delta, self.epsilon, out=xp.empty_like(data))
+        descent = xp.add(accumulated_delta, self.epsilon, out=self._scratch_like(data, 1))
         xp.sqrt(descent, out=descent)
         descent *= grad
         descent /= scratch
@@ -878,7 +887,7 @@ class Adam(Optimizer):
         (alpha,) = coefficients
         m = slots["m"]
         v = slots["v"]
-        scratch = xp.subtract(grad, m, out=xp.empty_like(data))
+        scratch = xp.subtract(grad, m, out=self._scratch_like(data))
         scratch *= 1.0 - self.beta_1
         m += scratch
         xp.square(grad, out=scratch)
@@ -997,7 +1006,7 @@ class Adamax(Optimizer):
         (corrected_lr,) = coefficients
         m = slots["m"]
         u = slots["u"]
-        scratch = xp.subtract(grad, m, out=xp.empty_like(data))
+        scratch = xp.subtract(grad, m, out=self._scratch_like(data))
         scratch *= 1.0 - self.beta_1
         m += scratch
         u *= self.beta_2
@@ -1085,14 +1094,14 @@ class Nadam(Optimizer):
         learning_rate, momentum_coefficient, grad_coefficient, v_correction = coefficients
         m = slots["m"]
         v = slots["v"]
-        scratch = xp.subtract(grad, m, out=xp.empty_like(data))
+        scratch = xp.subtract(grad, m, out=self._scratch_like(data))
         scratch *= 1.0 - self.beta_1
         m += scratch
         xp.square(grad, out=scratch)
         scratch -= v
         scratch *= 1.0 - self.beta_2
         v += scratch
-        m_hat = xp.multiply(m, momentum_coefficient, out=xp.empty_like(data))
+        m_hat = xp.multiply(m, momentum_coefficient, out=self._scratch_like(data, 1))
         xp.multiply(grad, grad_coefficient, out=scratch)
         m_hat += scratch
         xp.sqrt(v, out=scratch)
