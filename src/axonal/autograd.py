@@ -126,7 +126,7 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
                 f"backward() without a gradient needs a scalar, got shape {root.data.shape}; "
                 "pass grad= of the same shape."
             )
-        grad = xp.ones_like(root.data)
+        grad = _one(root.data.dtype)
     elif grad.shape != root.data.shape:
         raise ValueError(f"grad has shape {grad.shape}, expected {root.data.shape}.")
     handed_out: set[int] = set()
@@ -157,6 +157,22 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
                 node._ctx = None
     finally:
         _grad_enabled = previous
+
+
+_ONES: dict = {}
+
+
+def _one(dtype):
+    """A read-only 0-d one of ``dtype``: the seed gradient of a scalar loss, made once.
+
+    Read-only, so a backward that wrongly wrote into its incoming gradient would fail loudly.
+    """
+    one = _ONES.get(dtype)
+    if one is None:
+        one = xp.ones((), dtype=dtype)
+        one.flags.writeable = False
+        _ONES[dtype] = one
+    return one
 
 
 def _accumulate_leaf(leaf, g, handed_out: set) -> None:

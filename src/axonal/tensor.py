@@ -287,6 +287,11 @@ def apply(fn_cls, *inputs, **attrs):
 
 
 def _cast_constants(fn_cls, inputs, arrays) -> None:
+    if all(
+        isinstance(x, Tensor) or (isinstance(x, xp.ndarray) and x.dtype.kind != "f") or x is None
+        for x in inputs
+    ):
+        return  # labels and indices: nothing that could upcast
     ref = next((x.data.dtype for x in inputs if isinstance(x, Tensor)), None)
     if ref is None or ref.kind != "f" or fn_cls is P.GetItem:
         return

@@ -410,7 +410,8 @@ class AffineRelu(Affine):
         return out
 
     def backward(self, g):
-        return self._gradients(xp.where(self.out > 0, g, 0))
+        # a multiply by the boolean mask: several times faster than where() on random masks
+        return self._gradients(g * (self.out > 0))
 
 
 # ---------------------------------------------------------------- reductions
