@@ -1,0 +1,751 @@
+"""Convolution and pooling primitives, channels-last: im2col over stride-trick views and one GEMM.
+
+Images are ``(batch, height, width, channels)``; 2-D kernels ``(kh, kw, in, out)`` as in Keras.
+A convolution pads its input once, takes a zero-copy window view of it (``as_strided``), copies
+that view into the im2col matrix ``(batch * out_h * out_w, kh * kw * in)`` and multiplies it by
+the kernel seen as ``(kh * kw * in, out)``: one GEMM (the bias rides along as a column of ones).
+Backward is two more GEMMs (kernel and column gradients) and a col2im that adds each kernel
+tap's slab of column gradients into the padded input gradient: a loop over the ``kh * kw``
+taps, each one vectorised strided add.
+
+Speed comes from memory layout, not arithmetic: copying a window view costs per contiguous run,
+so the im2col matrix is built pixel-first (runs of ``kw * in``: deep layers) or channel-first,
+"planar" (runs of one output row: first layers with 1-3 channels), whichever copies in longer
+runs; BLAS reads either orientation. Column gradients are made tap-major so each tap's slab is
+contiguous for col2im. Pooling copies its windows tap-major and reduces over the tap axis.
+
+Padding is explicit here (``pads = ((top, bottom), (left, right))``); ``conv_pads`` turns
+Keras's ``'valid'``, ``'same'`` and ``'causal'`` into those numbers the way TensorFlow does
+(the odd extra row or column of ``'same'`` goes at the end). 1-D variants run the 2-D kernels on
+a unit height.
+"""
+
+from __future__ import annotations
+
+from axonal.autograd import Function
+from axonal.backend import xp
+
+__all__ = [
+    "AvgPool1D",
+    "AvgPool2D",
+    "Conv1D",
+    "Conv2D",
+    "Conv2DRelu",
+    "Conv2DTranspose",
+    "Crop",
+    "MaxPool1D",
+    "MaxPool2D",
+    "UpSampleNearest2D",
+    "ZeroPad",
+    "conv_output_length",
+    "conv_pads",
+    "conv_transpose_output_length",
+]
+
+# ---------------------------------------------------------------- shape arithmetic
+
+
+def _check_padding(padding: str, allowed: tuple = ("valid", "same", "causal")) -> None:
+    if padding not in allowed:
+        raise ValueError(
+            f"padding must be one of {', '.join(repr(a) for a in allowed)}, got {padding!r}."
+        )
+
+
+def conv_output_length(
+    size: int | None, kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid"
+) -> int | None:
+    """Length of a convolution or pooling output along one axis (Keras's rule).
+
+    Args:
+        size: input length (None stays None).
+        kernel: kernel (or pool) length before dilation.
+        stride: step between windows.
+        dilation: spacing between kernel taps.
+        padding: ``'valid'``, ``'same'`` or ``'causal'``.
+
+    Example:
+        >>> conv_output_length(28, 5, padding="valid")
+        24
+    """
+    _check_padding(padding)
+    if size is None:
+        return None
+    if padding == "valid":
+        return (size - dilation * (kernel - 1) - 1) // stride + 1
+    # 'same' and 'causal' both give ceil(size / stride) outputs
+    return -(-size // stride)
+
+
+def conv_pads(
+    size: int, kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid"
+) -> tuple[int, int]:
+    """``(before, after)`` zero padding along one axis, as TensorFlow pads.
+
+    ``'same'`` pads ``max((ceil(size / stride) - 1) * stride + k_eff - size, 0)`` in total, the
+    odd one at the end; ``'causal'`` pads ``dilation * (kernel - 1)`` at the start only.
+
+    Example:
+        >>> conv_pads(7, 3, stride=2, padding="same")
+        (1, 1)
+    """
+    _check_padding(padding)
+    extent = dilation * (kernel - 1) + 1
+    if padding == "valid":
+        return (0, 0)
+    if padding == "causal":
+        return (extent - 1, 0)
+    out = -(-size // stride)
+    total = max((out - 1) * stride + extent - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def conv_transpose_output_length(
+    size: int | None,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    padding: str = "valid",
+    output_padding: int | None = None,
+) -> int | None:
+    """Length of a transposed-convolution output along one axis (Keras's ``deconv_output_length``).
+
+    Example:
+        >>> conv_transpose_output_length(4, 3, stride=2, padding="same")
+        8
+    """
+    _check_padding(padding, ("valid", "same"))
+    if size is None:
+        return None
+    extent = dilation * (kernel - 1) + 1
+    if output_padding is None:
+        if padding == "valid":
+            return size * stride + max(extent - stride, 0)
+        return size * stride
+    pad = extent // 2 if padding == "same" else 0
+    return (size - 1) * stride + extent - 2 * pad + output_padding
+
+
+# ---------------------------------------------------------------- scratch memory
+
+# Large temporaries (im2col matrices, column gradients, pooling windows) are made and dropped
+# once per layer per step. Fresh memory from the OS costs a page fault per page on first touch,
+# which made these copies several times slower than the copy itself (a LeNet step went from 20
+# to 11 ms once they were reused); so a released buffer waits here for the next array of its
+# shape and dtype. Only arrays no one else can see are released: an op's own temporaries, and
+# its saved im2col matrix once the graph has dropped the op.
+_SCRATCH: dict[tuple, list] = {}
+_SCRATCH_PER_KEY = 4
+_SCRATCH_MIN_BYTES = 1 << 18
+_SCRATCH_MAX_BYTES = 1 << 28
+_scratch_bytes = 0
+
+
+def _scratch(shape: tuple, dtype):
+    """An uninitialised array of ``shape``: a released one when available, else a new one."""
+    global _scratch_bytes
+    free = _SCRATCH.get((tuple(shape), xp.dtype(dtype).str))
+    if free:
+        array = free.pop()
+        _scratch_bytes -= array.nbytes
+        return array
+    return xp.empty(shape, dtype=dtype)
+
+
+def _release(array) -> None:
+    """Offer ``array`` (from ``_scratch``, no longer read by anyone) for reuse."""
+    global _scratch_bytes
+    if array is None or array.nbytes < _SCRATCH_MIN_BYTES or not array.flags.c_contiguous:
+        return
+    if _scratch_bytes + array.nbytes > _SCRATCH_MAX_BYTES:
+        # too much parked (many shapes: varying batch sizes): start over rather than hoard
+        _SCRATCH.clear()
+        _scratch_bytes = 0
+    free = _SCRATCH.setdefault((array.shape, array.dtype.str), [])
+    if len(free) < _SCRATCH_PER_KEY:
+        free.append(array)
+        _scratch_bytes += array.nbytes
+
+
+# ---------------------------------------------------------------- helpers on arrays
+
+
+def _pad_hw(x, pads, value=0.0):
+    """``x`` ``(N, H, W, C)`` with ``pads`` rows/columns of ``value`` around H and W."""
+    (top, bottom), (left, right) = pads
+    if not (top or bottom or left or right):
+        return x
+    n, h, w, c = x.shape
+    out = xp.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
+    out[:, top : top + h, left : left + w] = x
+    return out
+
+
+def _pad_planar(x, pads):
+    """``x`` ``(N, H, W, C)`` zero-padded and laid out channel-first: ``(C, N, Hp, Wp)``."""
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x.shape
+    out = xp.empty((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
+    if top or bottom or left or right:
+        out[...] = 0
+    out[:, :, top : top + h, left : left + w] = x.transpose(3, 0, 1, 2)
+    return out
+
+
+def _windows(x, kernel_hw, out_hw, strides, dilation):
+    """Zero-copy view ``(N, out_h, out_w, kh, kw, C)`` of the windows of padded ``x``."""
+    n, _, _, c = x.shape
+    sn, sh, sw, sc = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x,
+        shape=(n, out_hw[0], out_hw[1], kernel_hw[0], kernel_hw[1], c),
+        strides=(sn, sh * strides[0], sw * strides[1], sh * dilation[0], sw * dilation[1], sc),
+        writeable=False,
+    )
+
+
+def _tap_windows(x, kernel_hw, out_hw, strides):
+    """Zero-copy tap-major view ``(kh, kw, N, out_h, out_w, C)`` of the windows of padded ``x``.
+
+    A copy of it is contiguous per tap, and reductions over its first axes run slab by slab.
+    """
+    n, _, _, c = x.shape
+    sn, sh, sw, sc = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x,
+        shape=(kernel_hw[0], kernel_hw[1], n, out_hw[0], out_hw[1], c),
+        strides=(sh, sw, sn, sh * strides[0], sw * strides[1], sc),
+        writeable=False,
+    )
+
+
+def _out_hw(padded_hw, kernel_hw, strides, dilation) -> tuple[int, int]:
+    return tuple(
+        (p - d * (k - 1) - 1) // s + 1
+        for p, k, s, d in zip(padded_hw, kernel_hw, strides, dilation, strict=True)
+    )
+
+
+def _use_planar(kernel_w: int, channels: int, out_w: int, stride_w: int, dilation_w: int) -> bool:
+    """Whether the channel-first ("planar") im2col layout copies faster than the pixel-first one.
+
+    Copying a window view costs per contiguous run: pixel-first runs are ``kw * C`` values long
+    (``C`` when dilated), planar runs are one output row, ``out_w`` values (1 when strided).
+    A first layer (C = 1 or 3) has short pixel runs; deep layers (many channels) long ones.
+    """
+    pixel_run = kernel_w * channels if dilation_w == 1 else channels
+    planar_run = out_w if stride_w == 1 else 1
+    return planar_run > pixel_run
+
+
+def _im2col(x, kernel_hw, out_hw, strides, dilation, pads, groups, planar, ones=False):
+    """The im2col matrices of ``x`` ``(N, H, W, C)``: ``(G, N*oh*ow, kh*kw*C/G)``, one per group.
+
+    Column order is ``(kh, kw, C/G)``, matching the kernel ``(kh, kw, C/G, O)`` reshaped to a
+    matrix. ``ones`` appends a column of ones (the bias then rides in the GEMM). A planar matrix
+    is stored positions-last and returned as a transposed view; BLAS reads either directly.
+
+    Returns:
+        ``(cols, buffer)``: the matrices and the scratch array holding them (``_release`` it
+        once ``cols`` is no longer needed).
+    """
+    n, h, w, c = x.shape
+    kh, kw = kernel_hw
+    oh, ow = out_hw
+    cg = c // groups
+    taps, rows, extra = kh * kw * cg, n * oh * ow, int(ones)
+    if planar:
+        xc = _pad_planar(x, pads)
+        sc, sn, sh, sw = xc.strides
+        win = xp.lib.stride_tricks.as_strided(
+            xc,
+            shape=(groups, kh, kw, cg, n, oh, ow),
+            strides=(
+                cg * sc,
+                sh * dilation[0],
+                sw * dilation[1],
+                sc,
+                sn,
+                sh * strides[0],
+                sw * strides[1],
+            ),
+            writeable=False,
+        )
+        mat = _scratch((groups, taps + extra, rows), x.dtype)
+        mat[:, :taps].reshape(groups, kh, kw, cg, n, oh, ow)[...] = win
+        if ones:
+            mat[:, taps] = 1
+        return mat.transpose(0, 2, 1), mat
+    win = _windows(_pad_hw(x, pads), kernel_hw, out_hw, strides, dilation)
+    mat = _scratch((groups, rows, taps + extra), x.dtype)
+    grouped = win.reshape(n, oh, ow, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
+    mat[:, :, :taps].reshape(groups, n, oh, ow, kh, kw, cg)[...] = grouped
+    if ones:
+        mat[:, :, taps] = 1
+    return mat, mat
+
+
+def _col2im(cols, padded_shape, strides, dilation):
+    """Adjoint of ``_windows``: add window values ``(N, oh, ow, kh, kw, C)`` into an image.
+
+    One strided add per kernel tap; the taps of a non-overlapping window grid (stride equal to
+    the window, no dilation) tile the image, so those are one reshaped copy instead.
+    """
+    n, oh, ow, kh, kw, c = cols.shape
+    sh, sw = strides
+    dh, dw = dilation
+    out = xp.zeros(padded_shape, dtype=cols.dtype)
+    if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1):
+        tiled = out[:, : oh * kh, : ow * kw].reshape(n, oh, kh, ow, kw, c)
+        tiled[...] = cols.transpose(0, 1, 3, 2, 4, 5)
+        return out
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            out[:, rows, cols_j] += cols[:, :, :, i, j]
+    return out
+
+
+def _col2im_taps(cols, padded_shape, strides, dilation):
+    """``_col2im`` for tap-major columns ``(kh, kw, N, oh, ow, C)``: each tap's slab is one
+    contiguous ``(N, oh, ow, C)`` block, added into a strided slice of the image."""
+    kh, kw, n, oh, ow, c = cols.shape
+    sh, sw = strides
+    dh, dw = dilation
+    out = xp.zeros(padded_shape, dtype=cols.dtype)
+    if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1):
+        # non-overlapping windows tile the image: one reshaped copy, no accumulation
+        tiled = out[:, : oh * kh, : ow * kw].reshape(n, oh, kh, ow, kw, c)
+        tiled[...] = cols.transpose(2, 3, 0, 4, 1, 5)
+        return out
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            out[:, rows, cols_j] += cols[i, j]
+    return out
+
+
+def _col2im_planar(cols, padded_shape, strides, dilation):
+    """``_col2im`` for planar columns ``(kh, kw, C, N, oh, ow)``; returns NHWC ``padded_shape``.
+
+    Accumulates channel-first (each tap's slab is contiguous there), then transposes once.
+    """
+    kh, kw, c, n, oh, ow = cols.shape
+    if c == 1:
+        # one channel: planar and tap-major are the same memory
+        return _col2im_taps(cols.reshape(kh, kw, n, oh, ow, 1), padded_shape, strides, dilation)
+    sh, sw = strides
+    dh, dw = dilation
+    _, hp, wp, _ = padded_shape
+    out = xp.zeros((c, n, hp, wp), dtype=cols.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            out[:, :, rows, cols_j] += cols[i, j]
+    return out.transpose(1, 2, 3, 0)
+
+
+def _crop_hw(x, pads):
+    (top, bottom), (left, right) = pads
+    return x[:, top : x.shape[1] - bottom, left : x.shape[2] - right]
+
+
+def _column_sums(g2):
+    """Sum of the rows of a ``(rows, k)`` matrix: one GEMV (``sum(axis=0)`` is slow for small k)."""
+    return xp.ones(g2.shape[0], dtype=g2.dtype).dot(g2)
+
+
+# ---------------------------------------------------------------- convolution
+
+
+class Conv2D(Function):
+    """2-D cross-correlation (Keras Conv2D's maths), optionally grouped, plus an optional bias.
+
+    x: ``(N, H, W, C)``; kernel: ``(kh, kw, C // groups, O)``; bias: ``(O,)`` or absent.
+    Attributes: ``strides`` and ``dilation`` as pairs, ``pads`` as
+    ``((top, bottom), (left, right))``, ``groups`` dividing C and O (group g maps input
+    channels ``g*C/G …`` to output channels ``g*O/G …``; a depthwise convolution is
+    ``groups = C``). Output: ``(N, out_h, out_w, O)``.
+    """
+
+    def forward(
+        self,
+        x,
+        kernel,
+        bias=None,
+        strides=(1, 1),
+        pads=((0, 0), (0, 0)),
+        dilation=(1, 1),
+        groups=1,
+    ):
+        n, h, w, c = x.shape
+        kh, kw, cg, o = kernel.shape
+        (top, bottom), (left, right) = pads
+        padded_shape = (n, h + top + bottom, w + left + right, c)
+        oh, ow = _out_hw(padded_shape[1:3], (kh, kw), strides, dilation)
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"Convolution of a {h}x{w} input (padded to {padded_shape[1]}x{padded_shape[2]}) "
+                f"by a {kh}x{kw} kernel with dilation {tuple(dilation)} leaves no output."
+            )
+        self.padded_shape, self.pads = padded_shape, pads
+        self.strides, self.dilation, self.groups = strides, dilation, groups
+        self.has_bias, self.kernel_hw = bias is not None, (kh, kw)
+        self.planar = _use_planar(kw, cg, ow, strides[1], dilation[1])
+        taps = kh * kw * cg
+        if groups == 1:
+            # the bias rides in the GEMM as a row of the kernel matched by a column of ones
+            cols, self.buffer = _im2col(
+                x, (kh, kw), (oh, ow), strides, dilation, pads, 1, self.planar, bias is not None
+            )
+            cols = cols[0]
+            matrix = kernel.reshape(taps, o)
+            if bias is not None:
+                matrix = xp.concatenate([matrix, bias.reshape(1, o)])
+            self.cols, self.matrix = cols, matrix
+            return cols.dot(matrix).reshape(n, oh, ow, o)
+        og = o // groups
+        cols, self.buffer = _im2col(
+            x, (kh, kw), (oh, ow), strides, dilation, pads, groups, self.planar
+        )
+        matrix = kernel.reshape(kh, kw, cg, groups, og).transpose(3, 0, 1, 2, 4)
+        matrix = matrix.reshape(groups, taps, og)
+        self.cols, self.matrix = cols, matrix
+        out = xp.matmul(cols, matrix).transpose(1, 0, 2).reshape(n, oh, ow, o)
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g):
+        kh, kw = self.kernel_hw
+        n, oh, ow, o = g.shape
+        rows = n * oh * ow
+        g2 = g.reshape(rows, o)
+        groups = self.groups
+        cg = self.padded_shape[3] // groups
+        taps = kh * kw * cg
+        gx = gk = gb = None
+        if groups == 1:
+            if self.needs_grad[1]:
+                gk_full = self.cols.T.dot(g2)
+                gk = gk_full[:taps].reshape(kh, kw, cg, o)
+                if self.has_bias:
+                    gb = gk_full[taps]
+            elif self.has_bias and self.needs_grad[2]:
+                gb = _column_sums(g2)
+            if self.needs_grad[0]:
+                kernel2 = self.matrix[:taps]
+                if self.planar:
+                    buffer = _scratch((taps, rows), g.dtype)
+                    gcols = kernel2.dot(g2.T, out=buffer).reshape(kh, kw, cg, n, oh, ow)
+                    gpad = _col2im_planar(gcols, self.padded_shape, self.strides, self.dilation)
+                else:
+                    # tap-major columns: one GEMM per tap, each tap's slab contiguous for col2im
+                    per_tap = kernel2.reshape(kh * kw, cg, o).transpose(0, 2, 1)
+                    buffer = _scratch((kh * kw, rows, cg), g.dtype)
+                    gcols = xp.matmul(g2, per_tap, out=buffer).reshape(kh, kw, n, oh, ow, cg)
+                    gpad = _col2im_taps(gcols, self.padded_shape, self.strides, self.dilation)
+                _release(buffer)
+                gx = xp.ascontiguousarray(_crop_hw(gpad, self.pads))
+        else:
+            og = o // groups
+            gg = g2.reshape(rows, groups, og).transpose(1, 0, 2)
+            if self.needs_grad[1]:
+                gk = xp.matmul(self.cols.transpose(0, 2, 1), gg)
+                gk = gk.reshape(groups, kh, kw, cg, og).transpose(1, 2, 3, 0, 4)
+                gk = gk.reshape(kh, kw, cg, o)
+            if self.has_bias and self.needs_grad[2]:
+                gb = _column_sums(g2)
+            if self.needs_grad[0]:
+                if self.planar:
+                    gcols = xp.matmul(self.matrix, gg.transpose(0, 2, 1))
+                    gcols = gcols.reshape(groups, kh, kw, cg, n, oh, ow).transpose(
+                        1, 2, 0, 3, 4, 5, 6
+                    )
+                    gcols = gcols.reshape(kh, kw, groups * cg, n, oh, ow)
+                else:
+                    gcols = xp.matmul(gg, self.matrix.transpose(0, 2, 1))
+                    gcols = gcols.reshape(groups, n, oh, ow, kh, kw, cg).transpose(
+                        1, 2, 3, 4, 5, 0, 6
+                    )
+                    gcols = gcols.reshape(n, oh, ow, kh, kw, groups * cg)
+                gx = self._input_grad(gcols)
+        if self.has_bias:
+            return gx, gk, gb
+        return gx, gk
+
+    def __del__(self):
+        # the graph dropped this op (after backward, or at once under no_grad): reuse its im2col
+        _release(getattr(self, "buffer", None))
+
+    def _input_grad(self, gcols):
+        if self.planar:
+            gpad = _col2im_planar(gcols, self.padded_shape, self.strides, self.dilation)
+        else:
+            gpad = _col2im(gcols, self.padded_shape, self.strides, self.dilation)
+        return xp.ascontiguousarray(_crop_hw(gpad, self.pads))
+
+
+class Conv2DRelu(Conv2D):
+    """relu(Conv2D): a convolution layer with ReLU as one op, one pass fewer each way."""
+
+    def forward(self, x, kernel, bias=None, **attrs):
+        out = super().forward(x, kernel, bias, **attrs)
+        xp.maximum(out, 0, out=out)
+        self.out = out
+        return out
+
+    def backward(self, g):
+        # a multiply by the mask: where() branches per element and is ~10x slower on a random mask
+        return super().backward(g * (self.out > 0))
+
+
+class Conv1D(Conv2D):
+    """1-D cross-correlation: ``Conv2D`` on a unit height.
+
+    x: ``(N, L, C)``; kernel: ``(k, C // groups, O)``; ``strides``, ``dilation`` and the
+    ``pads`` entry are 1-tuples (``pads = ((before, after),)``). Output: ``(N, out_l, O)``.
+    """
+
+    def forward(self, x, kernel, bias=None, strides=(1,), pads=((0, 0),), dilation=(1,), groups=1):
+        out = super().forward(
+            x[:, None],
+            kernel[None],
+            bias,
+            strides=(1, strides[0]),
+            pads=((0, 0), pads[0]),
+            dilation=(1, dilation[0]),
+            groups=groups,
+        )
+        return out[:, 0]
+
+    def backward(self, g):
+        grads = super().backward(g[:, None])
+        gx = None if grads[0] is None else grads[0][:, 0]
+        gk = None if grads[1] is None else grads[1][0]
+        return (gx, gk) + tuple(grads[2:])
+
+
+class Conv2DTranspose(Function):
+    """Transposed 2-D convolution: the input gradient of ``Conv2D``, used as a layer.
+
+    x: ``(N, H, W, Cin)``; kernel: ``(kh, kw, O, Cin)`` (Keras's layout); bias ``(O,)`` or
+    absent. ``output_hw`` is the output's height and width and ``pads`` the padding of the
+    forward convolution that maps such an output back to ``(H, W)``. Output: ``(N, *output_hw,
+    O)``.
+    """
+
+    def forward(
+        self,
+        x,
+        kernel,
+        bias=None,
+        strides=(1, 1),
+        pads=((0, 0), (0, 0)),
+        dilation=(1, 1),
+        output_hw=(1, 1),
+    ):
+        n, h, w, cin = x.shape
+        kh, kw, o, _ = kernel.shape
+        (top, bottom), (left, right) = pads
+        padded_shape = (n, output_hw[0] + top + bottom, output_hw[1] + left + right, o)
+        reach = _out_hw(padded_shape[1:3], (kh, kw), strides, dilation)
+        if reach != (h, w):
+            raise ValueError(
+                f"Transposed convolution: an output of {output_hw[0]}x{output_hw[1]} padded by "
+                f"{pads} convolves back to {reach[0]}x{reach[1]}, not to the input's {h}x{w}."
+            )
+        self.x, self.kernel, self.pads = x, kernel, pads
+        self.strides, self.dilation, self.has_bias = strides, dilation, bias is not None
+        self.planar = _use_planar(kw, o, w, strides[1], dilation[1])
+        # each input pixel spreads its kernel-weighted values over a window: a GEMM, then col2im
+        x2 = x.reshape(n * h * w, cin)
+        kernel2 = kernel.reshape(kh * kw * o, cin)
+        if self.planar:
+            spread = kernel2.dot(x2.T).reshape(kh, kw, o, n, h, w)
+            full = _col2im_planar(spread, padded_shape, strides, dilation)
+        else:
+            per_tap = kernel2.reshape(kh * kw, o, cin).transpose(0, 2, 1)
+            spread = xp.matmul(x2, per_tap).reshape(kh, kw, n, h, w, o)
+            full = _col2im_taps(spread, padded_shape, strides, dilation)
+        out = xp.ascontiguousarray(_crop_hw(full, pads))
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g):
+        x, kernel = self.x, self.kernel
+        n, h, w, cin = x.shape
+        kh, kw, o, _ = kernel.shape
+        cols, buffer = _im2col(
+            g, (kh, kw), (h, w), self.strides, self.dilation, self.pads, 1, self.planar
+        )
+        cols = cols[0]
+        gx = gk = gb = None
+        if self.needs_grad[0]:
+            gx = cols.dot(kernel.reshape(kh * kw * o, cin)).reshape(x.shape)
+        if self.needs_grad[1]:
+            gk = cols.T.dot(x.reshape(n * h * w, cin)).reshape(kernel.shape)
+        _release(buffer)
+        if self.has_bias:
+            if self.needs_grad[2]:
+                gb = _column_sums(g.reshape(-1, o))
+            return gx, gk, gb
+        return gx, gk
+
+
+# ---------------------------------------------------------------- pooling
+
+
+class MaxPool2D(Function):
+    """Max over each ``pool`` window, stepping by ``strides``; padding never wins.
+
+    x: ``(N, H, W, C)``; ``pool`` and ``strides`` pairs; ``pads`` as in ``Conv2D`` (padded
+    cells hold -inf, so they are never the maximum, as in TensorFlow). The gradient goes to the
+    first maximum of each window (row-major order within the window).
+    """
+
+    def forward(self, x, pool=(2, 2), strides=(2, 2), pads=((0, 0), (0, 0))):
+        n, h, w, c = x.shape
+        xpad = _pad_hw(x, pads, value=-xp.inf)
+        oh, ow = _out_hw(xpad.shape[1:3], pool, strides, (1, 1))
+        taps = pool[0] * pool[1]
+        # tap-major copy (T, N, oh, ow, C): reductions over axis 0 run slab by slab
+        buffer = _scratch((pool[0], pool[1], n, oh, ow, c), x.dtype)
+        buffer[...] = _tap_windows(xpad, pool, (oh, ow), strides)
+        cols = buffer.reshape(taps, n, oh, ow, c)
+        out = cols.max(axis=0)
+        # the first maximum of each window: among the taps equal to the max, the one with the
+        # highest rank when earlier taps rank higher (a max over axis 0: no scan needed)
+        rank_dtype = xp.uint8 if taps < 256 else xp.int64
+        ranks = xp.arange(taps, 0, -1, dtype=rank_dtype).reshape(taps, 1, 1, 1, 1)
+        scores = (cols == out) * ranks
+        _release(buffer)
+        self.first = scores == scores.max(axis=0)
+        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
+        return out
+
+    def backward(self, g):
+        n, oh, ow, c = g.shape
+        gcols = xp.multiply(self.first, g, out=_scratch(self.first.shape, g.dtype))
+        gpad = _col2im_taps(
+            gcols.reshape(self.pool[0], self.pool[1], n, oh, ow, c),
+            self.padded_shape,
+            self.strides,
+            (1, 1),
+        )
+        _release(gcols)
+        return (_crop_hw(gpad, self.pads),)
+
+
+class AvgPool2D(Function):
+    """Mean over each ``pool`` window; padded cells are left out of the mean (Keras 'same').
+
+    x: ``(N, H, W, C)``; ``pool``, ``strides`` and ``pads`` as in ``MaxPool2D``.
+    """
+
+    def forward(self, x, pool=(2, 2), strides=(2, 2), pads=((0, 0), (0, 0))):
+        n, h, w, c = x.shape
+        xpad = _pad_hw(x, pads)
+        oh, ow = _out_hw(xpad.shape[1:3], pool, strides, (1, 1))
+        cols = _scratch((pool[0], pool[1], n, oh, ow, c), x.dtype)
+        cols[...] = _tap_windows(xpad, pool, (oh, ow), strides)
+        # count of real (unpadded) cells per window: a product of per-axis counts
+        counts = [
+            _valid_counts(size, k, s, pad[0], o)
+            for size, k, s, pad, o in zip((h, w), pool, strides, pads, (oh, ow), strict=True)
+        ]
+        inv_count = (1.0 / xp.multiply.outer(counts[0], counts[1])).astype(x.dtype)
+        self.inv_count = inv_count[:, :, None]
+        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
+        out = cols.reshape(pool[0] * pool[1], n, oh, ow, c).sum(axis=0)
+        _release(cols)
+        out *= self.inv_count
+        return out
+
+    def backward(self, g):
+        share = g * self.inv_count
+        gcols = xp.broadcast_to(share, (*self.pool, *share.shape))
+        gpad = _col2im_taps(gcols, self.padded_shape, self.strides, (1, 1))
+        return (_crop_hw(gpad, self.pads),)
+
+
+def _valid_counts(size: int, pool: int, stride: int, before: int, out: int):
+    """How many of each output window's ``pool`` cells along one axis lie inside the input."""
+    start = xp.arange(out) * stride - before
+    return (xp.minimum(start + pool, size) - xp.maximum(start, 0)).astype(xp.float64)
+
+
+class MaxPool1D(MaxPool2D):
+    """``MaxPool2D`` on ``(N, L, C)``; ``pool``, ``strides`` 1-tuples, ``pads`` ``((b, a),)``."""
+
+    def forward(self, x, pool=(2,), strides=(2,), pads=((0, 0),)):
+        out = super().forward(x[:, None], (1, pool[0]), (1, strides[0]), ((0, 0), pads[0]))
+        return out[:, 0]
+
+    def backward(self, g):
+        return (super().backward(g[:, None])[0][:, 0],)
+
+
+class AvgPool1D(AvgPool2D):
+    """``AvgPool2D`` on ``(N, L, C)``; ``pool``, ``strides`` 1-tuples, ``pads`` ``((b, a),)``."""
+
+    def forward(self, x, pool=(2,), strides=(2,), pads=((0, 0),)):
+        out = super().forward(x[:, None], (1, pool[0]), (1, strides[0]), ((0, 0), pads[0]))
+        return out[:, 0]
+
+    def backward(self, g):
+        return (super().backward(g[:, None])[0][:, 0],)
+
+
+# ---------------------------------------------------------------- resizing
+
+
+class UpSampleNearest2D(Function):
+    """Repeat each pixel ``size[0]`` times down and ``size[1]`` times across (nearest).
+
+    x: ``(N, H, W, C)`` -> ``(N, H * size[0], W * size[1], C)``.
+    """
+
+    def forward(self, x, size=(2, 2)):
+        n, h, w, c = x.shape
+        self.size = size
+        wide = xp.broadcast_to(x[:, :, None, :, None], (n, h, size[0], w, size[1], c))
+        return wide.reshape(n, h * size[0], w * size[1], c)
+
+    def backward(self, g):
+        n, hh, ww, c = g.shape
+        sh, sw = self.size
+        return (g.reshape(n, hh // sh, sh, ww // sw, sw, c).sum(axis=(2, 4)),)
+
+
+class ZeroPad(Function):
+    """Pad with zeros: ``pads`` holds one ``(before, after)`` pair per axis."""
+
+    def forward(self, a, pads=()):
+        self.index = tuple(slice(b, b + n) for (b, _), n in zip(pads, a.shape, strict=True))
+        out = xp.zeros(
+            tuple(n + b + e for (b, e), n in zip(pads, a.shape, strict=True)), dtype=a.dtype
+        )
+        out[self.index] = a
+        return out
+
+    def backward(self, g):
+        return (g[self.index],)
+
+
+class Crop(Function):
+    """Remove ``crops`` (one ``(before, after)`` pair per axis) from the edges."""
+
+    def forward(self, a, crops=()):
+        self.shape, self.dtype = a.shape, a.dtype
+        self.index = tuple(slice(b, n - e) for (b, e), n in zip(crops, a.shape, strict=True))
+        return a[self.index]
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=self.dtype)
+        out[self.index] = g
+        return (out,)
