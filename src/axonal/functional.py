@@ -369,4 +369,498 @@ def sigmoid_cross_entropy(logits, targets) -> Tensor:
 # ---------------------------------------------------------------- convolution and pooling
 
 
+def _int_tuple(value, rank: int, name: str) -> tuple:
+    """An int or a sequence of ``rank`` ints as a tuple (Keras's ``standardize_tuple``)."""
+    integer = (int, P.xp.integer)
+    values = (value,) * rank if isinstance(value, integer) else tuple(value)
+    if len(values) != rank or not all(
+        isinstance(v, integer) and not isinstance(v, bool) and v >= 1 for v in values
+    ):
+        raise ValueError(f"{name} must be a positive int or {rank} positive ints, got {value!r}.")
+    return tuple(int(v) for v in values)
+
+
+def _conv_pads(spatial: tuple, kernel: tuple, strides: tuple, dilation: tuple, padding: str):
+    return tuple(
+        P.conv_pads(size, k, s, d, padding)
+        for size, k, s, d in zip(spatial, kernel, strides, dilation, strict=True)
+    )
+
+
+def _conv(fn_cls, x, kernel, bias, **attrs) -> Tensor:
+    if bias is None:
+        return apply(fn_cls, x, kernel, **attrs)
+    return apply(fn_cls, x, kernel, bias, **attrs)
+
+
+def conv2d(
+    x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1, groups: int = 1
+) -> Tensor:
+    """2-D convolution (cross-correlation, as Keras), channels-last, plus an optional bias.
+
+    Args:
+        x: ``(batch, height, width, channels)``.
+        kernel: ``(kh, kw, channels // groups, filters)``.
+        bias: ``(filters,)`` or None.
+        strides, dilation_rate: int or pair.
+        padding: ``'valid'`` or ``'same'`` (TensorFlow's padding: the odd pad at the end).
+        groups: channel groups (``groups == channels`` is a depthwise convolution).
+
+    Returns:
+        ``(batch, out_height, out_width, filters)``.
+
+    Example:
+        >>> conv2d(np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 2)), padding="same").shape
+        (1, 5, 5, 2)
+    """
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    strides = _int_tuple(strides, 2, "strides")
+    dilation = _int_tuple(dilation_rate, 2, "dilation_rate")
+    pads = _conv_pads(x.shape[1:3], kernel.shape[:2], strides, dilation, padding)
+    attrs = {"strides": strides, "pads": pads, "dilation": dilation, "groups": groups}
+    return _conv(P.Conv2D, x, kernel, bias, **attrs)
+
+
+def conv2d_relu(
+    x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1, groups: int = 1
+) -> Tensor:
+    """``relu(conv2d(...))`` as one fused op (a Conv2D layer with ReLU); arguments as ``conv2d``."""
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    strides = _int_tuple(strides, 2, "strides")
+    dilation = _int_tuple(dilation_rate, 2, "dilation_rate")
+    pads = _conv_pads(x.shape[1:3], kernel.shape[:2], strides, dilation, padding)
+    attrs = {"strides": strides, "pads": pads, "dilation": dilation, "groups": groups}
+    return _conv(P.Conv2DRelu, x, kernel, bias, **attrs)
+
+
+def conv1d(
+    x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1, groups: int = 1
+) -> Tensor:
+    """1-D convolution over ``(batch, steps, channels)``; ``padding`` may also be ``'causal'``.
+
+    Args:
+        x: ``(batch, steps, channels)``.
+        kernel: ``(k, channels // groups, filters)``.
+        bias: ``(filters,)`` or None.
+
+    Returns:
+        ``(batch, out_steps, filters)``.
+
+    Example:
+        >>> conv1d(np.ones((2, 10, 3)), np.ones((3, 3, 4)), padding="causal").shape
+        (2, 10, 4)
+    """
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    strides = _int_tuple(strides, 1, "strides")
+    dilation = _int_tuple(dilation_rate, 1, "dilation_rate")
+    pads = _conv_pads(x.shape[1:2], kernel.shape[:1], strides, dilation, padding)
+    attrs = {"strides": strides, "pads": pads, "dilation": dilation, "groups": groups}
+    return _conv(P.Conv1D, x, kernel, bias, **attrs)
+
+
+def depthwise_conv2d(
+    x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1
+) -> Tensor:
+    """Depthwise 2-D convolution: each channel convolved with its own ``depth_multiplier`` filters.
+
+    Args:
+        x: ``(batch, height, width, channels)``.
+        kernel: ``(kh, kw, channels, depth_multiplier)``.
+        bias: ``(channels * depth_multiplier,)`` or None.
+
+    Returns:
+        ``(batch, out_height, out_width, channels * depth_multiplier)``; output channel
+        ``c * depth_multiplier + m`` comes from input channel ``c`` (TensorFlow's order).
+
+    Example:
+        >>> depthwise_conv2d(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 2))).shape
+        (1, 3, 3, 6)
+    """
+    kernel = as_tensor(kernel)
+    kh, kw, channels, multiplier = kernel.shape
+    # a depthwise convolution is a grouped one with a group per channel
+    grouped = reshape(kernel, (kh, kw, 1, channels * multiplier))
+    return conv2d(x, grouped, bias, strides, padding, dilation_rate, groups=channels)
+
+
+def separable_conv2d(
+    x,
+    depthwise_kernel,
+    pointwise_kernel,
+    bias=None,
+    strides=1,
+    padding: str = "valid",
+    dilation_rate=1,
+) -> Tensor:
+    """Depthwise convolution, then a 1x1 convolution mixing the channels (plus a bias).
+
+    Args:
+        x: ``(batch, height, width, channels)``.
+        depthwise_kernel: ``(kh, kw, channels, depth_multiplier)``.
+        pointwise_kernel: ``(1, 1, channels * depth_multiplier, filters)``.
+        bias: ``(filters,)`` or None.
+
+    Returns:
+        ``(batch, out_height, out_width, filters)``.
+
+    Example:
+        >>> depthwise, pointwise = np.ones((3, 3, 3, 1)), np.ones((1, 1, 3, 4))
+        >>> separable_conv2d(np.ones((1, 5, 5, 3)), depthwise, pointwise).shape
+        (1, 3, 3, 4)
+    """
+    depthwise = depthwise_conv2d(x, depthwise_kernel, None, strides, padding, dilation_rate)
+    pointwise_kernel = as_tensor(pointwise_kernel)
+    # a 1x1 convolution is a dense layer over the channel axis
+    matrix = reshape(pointwise_kernel, pointwise_kernel.shape[2:])
+    return dense(depthwise, matrix, bias)
+
+
+def conv2d_transpose(
+    x,
+    kernel,
+    bias=None,
+    strides=1,
+    padding: str = "valid",
+    output_padding=None,
+    dilation_rate=1,
+) -> Tensor:
+    """Transposed 2-D convolution (the gradient of ``conv2d`` w.r.t. its input), as Keras.
+
+    Args:
+        x: ``(batch, height, width, channels)``.
+        kernel: ``(kh, kw, filters, channels)``.
+        bias: ``(filters,)`` or None.
+        output_padding: None, an int or a pair: extra rows/columns at the end (< strides).
+
+    Returns:
+        ``(batch, out_height, out_width, filters)``; with ``output_padding`` None the size is
+        ``height * stride`` for ``'same'`` and ``height * stride + max(k - stride, 0)`` for
+        ``'valid'``.
+
+    Example:
+        >>> conv2d_transpose(np.ones((1, 4, 4, 3)), np.ones((3, 3, 2, 3)), strides=2).shape
+        (1, 9, 9, 2)
+    """
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    strides = _int_tuple(strides, 2, "strides")
+    dilation = _int_tuple(dilation_rate, 2, "dilation_rate")
+    extra = (None, None) if output_padding is None else _int_pairs(output_padding)
+    spatial, kernel_hw = x.shape[1:3], kernel.shape[:2]
+    output_hw = tuple(
+        P.conv_transpose_output_length(
+            spatial[i], kernel_hw[i], strides[i], dilation[i], padding, extra[i]
+        )
+        for i in range(2)
+    )
+    # the padding of the forward convolution that maps output_hw back onto the input
+    pads = tuple(
+        _transpose_pads(spatial[i], output_hw[i], kernel_hw[i], strides[i], dilation[i])
+        for i in range(2)
+    )
+    attrs = {"strides": strides, "pads": pads, "dilation": dilation, "output_hw": output_hw}
+    return _conv(P.Conv2DTranspose, x, kernel, bias, **attrs)
+
+
+def _int_pairs(value) -> tuple:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _transpose_pads(size: int, out: int, kernel: int, stride: int, dilation: int) -> tuple:
+    # TensorFlow pads the forward convolution by what makes `out` reach exactly `size` windows
+    # (never negative; `max` here is this module's differentiable max, not the builtin)
+    needed = (size - 1) * stride + dilation * (kernel - 1) + 1 - out
+    total = needed if needed > 0 else 0
+    return (total // 2, total - total // 2)
+
+
+def _pool(fn_cls, x, pool_size, strides, padding: str, rank: int) -> Tensor:
+    x = as_tensor(x)
+    pool = _int_tuple(pool_size, rank, "pool_size")
+    strides = pool if strides is None else _int_tuple(strides, rank, "strides")
+    pads = _conv_pads(x.shape[1 : 1 + rank], pool, strides, (1,) * rank, padding)
+    return apply(fn_cls, x, pool=pool, strides=strides, pads=pads)
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Max over windows of ``(batch, height, width, channels)``; strides default to the pool.
+
+    Example:
+        >>> max_pool2d(np.arange(16.0).reshape(1, 4, 4, 1)).shape
+        (1, 2, 2, 1)
+    """
+    return _pool(P.MaxPool2D, x, pool_size, strides, padding, 2)
+
+
+def average_pool2d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Mean over windows of ``(batch, height, width, channels)``; 'same' padding is left out
+    of each mean (Keras).
+
+    Example:
+        >>> average_pool2d(np.ones((1, 5, 5, 1)), 2, padding="same").shape
+        (1, 3, 3, 1)
+    """
+    return _pool(P.AvgPool2D, x, pool_size, strides, padding, 2)
+
+
+def max_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Max over windows of ``(batch, steps, channels)``."""
+    return _pool(P.MaxPool1D, x, pool_size, strides, padding, 1)
+
+
+def average_pool1d(x, pool_size=2, strides=None, padding: str = "valid") -> Tensor:
+    """Mean over windows of ``(batch, steps, channels)``; 'same' padding is left out."""
+    return _pool(P.AvgPool1D, x, pool_size, strides, padding, 1)
+
+
+def upsampling2d(x, size=2) -> Tensor:
+    """Nearest-neighbour upsampling of ``(batch, height, width, channels)`` by ``size``.
+
+    Example:
+        >>> upsampling2d(np.ones((1, 2, 3, 1)), (2, 3)).shape
+        (1, 4, 9, 1)
+    """
+    return apply(P.UpSampleNearest2D, x, size=_int_tuple(size, 2, "size"))
+
+
+def zero_padding2d(x, padding) -> Tensor:
+    """Zero rows and columns around ``(batch, height, width, channels)``.
+
+    Args:
+        padding: ``((top, bottom), (left, right))``.
+    """
+    (top, bottom), (left, right) = padding
+    return apply(P.ZeroPad, x, pads=((0, 0), (top, bottom), (left, right), (0, 0)))
+
+
+def cropping2d(x, cropping) -> Tensor:
+    """Remove rows and columns from the edges of ``(batch, height, width, channels)``.
+
+    Args:
+        cropping: ``((top, bottom), (left, right))``.
+    """
+    (top, bottom), (left, right) = cropping
+    return apply(P.Crop, x, crops=((0, 0), (top, bottom), (left, right), (0, 0)))
+
+
 # ---------------------------------------------------------------- normalization and sequences
+
+
+def _param_for(param, ndim: int, axes: tuple):
+    """Reshape a per-feature parameter over ``axes`` so it broadcasts against an ``ndim`` array."""
+    if param is None or axes == tuple(range(ndim - len(axes), ndim)):
+        return param
+    param = as_tensor(param)
+    shape = [1] * ndim
+    for axis, size in zip(axes, param.shape, strict=True):
+        shape[axis] = size
+    return reshape(param, shape)
+
+
+def _axes_of(axis, ndim: int) -> tuple:
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-3) -> Tensor:
+    """Normalize each sample over ``axis`` (int or list), then scale by gamma and shift by beta.
+
+    Args:
+        x: ``(batch, ...)``.
+        gamma, beta: shape of ``x`` over ``axis`` (e.g. ``(features,)``), or None.
+        axis: the axes statistics are taken over (default the last).
+        epsilon: added to the variance.
+
+    Example:
+        >>> layer_normalization(np.random.randn(4, 3), axis=-1).shape
+        (4, 3)
+    """
+    x = as_tensor(x)
+    axes = _axes_of(axis, x.ndim)
+    gamma, beta = _param_for(gamma, x.ndim, axes), _param_for(beta, x.ndim, axes)
+    return apply(P.Normalize, x, gamma, beta, axes=axes, epsilon=float(epsilon))
+
+
+def batch_normalization_training(x, gamma=None, beta=None, axis: int = -1, epsilon=1e-3, mask=None):
+    """Normalize with the batch's statistics over every axis but ``axis`` (the channels).
+
+    Args:
+        x: ``(batch, ..., channels)`` (channels at ``axis``).
+        gamma, beta: ``(channels,)`` or None.
+        mask: optional boolean array of x's shape without the last axis (a ``(batch, time)``
+            timestep mask): the statistics then count only the unmasked positions (Keras).
+
+    Returns:
+        ``(output, mean, variance)``: the normalized Tensor and the batch mean and biased
+        variance as ``(channels,)`` arrays (for the moving averages).
+
+    Example:
+        >>> out, mean, var = batch_normalization_training(np.random.randn(8, 3))
+    """
+    x = as_tensor(x)
+    channel = axis % x.ndim
+    axes = tuple(a for a in range(x.ndim) if a != channel)
+    gamma, beta = _param_for(gamma, x.ndim, (channel,)), _param_for(beta, x.ndim, (channel,))
+    if mask is not None:
+        return _masked_batch_normalization(x, gamma, beta, axes, epsilon, mask)
+    mean, var = P.moments(x.data, axes)
+    out = apply(P.Normalize, x, gamma, beta, axes=axes, epsilon=float(epsilon), mean=mean, var=var)
+    return out, mean.reshape(-1), var.reshape(-1)
+
+
+def _masked_batch_normalization(x, gamma, beta, axes, epsilon, mask):
+    """Keras's masked moments, composed from primitives (the gradient flows through them)."""
+    weights = P.xp.expand_dims(P.xp.asarray(mask, dtype=x.dtype), -1)
+    # Keras adds its fuzz factor 1e-7 to the count: an all-masked batch gives zeros, not nan
+    count = weights.sum(axis=axes, keepdims=True) + x.dtype.type(1e-7)
+    weighted = multiply(x, weights)
+    mean = divide(sum(weighted, axis=axes, keepdims=True), count)
+    deviation = square(subtract(weighted, mean))
+    var = divide(sum(multiply(deviation, weights), axis=axes, keepdims=True), count)
+    out = divide(subtract(x, mean), sqrt(add(var, float(epsilon))))
+    if gamma is not None:
+        out = multiply(out, gamma)
+    if beta is not None:
+        out = add(out, beta)
+    return out, mean.data.reshape(-1), var.data.reshape(-1)
+
+
+def batch_normalization(x, mean, variance, gamma=None, beta=None, axis: int = -1, epsilon=1e-3):
+    """Normalize with given statistics (inference): ``(x - mean) * gamma / sqrt(var + eps) + beta``.
+
+    Args:
+        x: ``(batch, ..., channels)`` (channels at ``axis``).
+        mean, variance: ``(channels,)`` arrays (no gradient: the moving statistics).
+        gamma, beta: ``(channels,)`` Tensors or None.
+
+    Example:
+        >>> batch_normalization(np.ones((2, 3)), np.zeros(3), np.ones(3)).shape
+        (2, 3)
+    """
+    x = as_tensor(x)
+    axes = (axis % x.ndim,)
+    mean = P.xp.asarray(mean, dtype=x.dtype)
+    inv_std = 1.0 / P.xp.sqrt(P.xp.asarray(variance, dtype=x.dtype) + x.dtype.type(epsilon))
+    # fold everything into one scale and one shift per channel: two passes over x
+    scale = inv_std if gamma is None else multiply(gamma, inv_std)
+    shift = negative(multiply(scale, mean))
+    if beta is not None:
+        shift = add(shift, beta)
+    scale, shift = _param_for(scale, x.ndim, axes), _param_for(shift, x.ndim, axes)
+    return add(multiply(x, scale), shift)
+
+
+def slice_steps(x, start: int, stop: int | None = None) -> Tensor:
+    """``x[:, start]`` (one time step, axis dropped) or ``x[:, start:stop]`` (a range)."""
+    return apply(P.SliceSteps, x, start=start, stop=stop)
+
+
+def reverse_steps(x) -> Tensor:
+    """``x[:, ::-1]``: the time axis reversed."""
+    return apply(P.ReverseSteps, x)
+
+
+def simple_rnn_sequence(
+    xproj,
+    recurrent_kernel,
+    h0,
+    mask=None,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+    recurrent_masks=None,
+    activation: str = "tanh",
+) -> Tensor:
+    """A whole SimpleRNN recurrence as one op (see ``primitives.recurrent``).
+
+    Args:
+        xproj: ``(batch, time, units)``: inputs @ kernel + bias for every step.
+        recurrent_kernel: ``(units, units)``.
+        h0: ``(batch, units)``.
+        mask: optional boolean ``(batch, time)``.
+        recurrent_masks: optional ``(1, batch, units)`` recurrent dropout mask.
+        activation: ``'tanh'`` or ``'relu'``.
+
+    Returns:
+        ``(batch, time + 1, units)``: outputs in processing order, then the final state.
+    """
+    return apply(
+        P.SimpleRNNSequence,
+        xproj,
+        recurrent_kernel,
+        h0,
+        mask=mask,
+        reverse=go_backwards,
+        zero_output=zero_output_for_mask,
+        recurrent_masks=recurrent_masks,
+        activation=activation,
+    )
+
+
+def lstm_sequence(
+    xproj,
+    recurrent_kernel,
+    h0,
+    c0,
+    mask=None,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+    recurrent_masks=None,
+) -> Tensor:
+    """A whole LSTM recurrence (Keras gates i, f, c, o) as one op.
+
+    Args:
+        xproj: ``(batch, time, 4 * units)``: inputs @ kernel + bias for every step.
+        recurrent_kernel: ``(units, 4 * units)``.
+        h0, c0: ``(batch, units)``.
+        mask: optional boolean ``(batch, time)``.
+        recurrent_masks: optional ``(4, batch, units)`` recurrent dropout masks, one per gate.
+
+    Returns:
+        ``(batch, time + 2, units)``: outputs in processing order, final h, final c.
+    """
+    return apply(
+        P.LSTMSequence,
+        xproj,
+        recurrent_kernel,
+        h0,
+        c0,
+        mask=mask,
+        reverse=go_backwards,
+        zero_output=zero_output_for_mask,
+        recurrent_masks=recurrent_masks,
+    )
+
+
+def gru_sequence(
+    xproj,
+    recurrent_kernel,
+    recurrent_bias,
+    h0,
+    mask=None,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+    recurrent_masks=None,
+) -> Tensor:
+    """A whole GRU recurrence (Keras gates z, r, h, ``reset_after=True``) as one op.
+
+    Args:
+        xproj: ``(batch, time, 3 * units)``: inputs @ kernel + input bias for every step.
+        recurrent_kernel: ``(units, 3 * units)``.
+        recurrent_bias: ``(3 * units,)`` or None.
+        h0: ``(batch, units)``.
+        mask: optional boolean ``(batch, time)``.
+        recurrent_masks: optional ``(3, batch, units)`` recurrent dropout masks, one per gate.
+
+    Returns:
+        ``(batch, time + 1, units)``: outputs in processing order, then the final state.
+    """
+    return apply(
+        P.GRUSequence,
+        xproj,
+        recurrent_kernel,
+        recurrent_bias,
+        h0,
+        mask=mask,
+        reverse=go_backwards,
+        zero_output=zero_output_for_mask,
+        recurrent_masks=recurrent_masks,
+    )

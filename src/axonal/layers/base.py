@@ -8,7 +8,8 @@ from typing import Any
 from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal.backend import floatx, standardize_dtype, xp
-from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic, shape_str
+from axonal.layers.masking import attach_mask, mask_of, masks_in_use
+from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
 from axonal.tensor import Tensor, Variable, as_tensor
 
 _NAME_COUNTS: dict[str, int] = {}
@@ -47,6 +48,9 @@ class Layer:
         input_dim: shorthand for ``input_shape=(input_dim,)``.
         batch_input_shape / batch_size: Keras 2 spellings of the same.
     """
+
+    # whether the input's timestep mask applies unchanged to the output (Keras's flag)
+    supports_masking = False
 
     def __init__(
         self,
@@ -205,7 +209,16 @@ class Layer:
             inputs = self._as_input_tensor(inputs)
             if not self.built:
                 self.build_from_shape((None,) + inputs.shape[1:])
-        return self.call(inputs, training=training, **kwargs)
+        out = self.call(inputs, training=training, **kwargs)
+        if masks_in_use() and not isinstance(inputs, list) and not isinstance(out, (list, tuple)):
+            mask = mask_of(inputs)
+            if mask is not None and mask_of(out) is None:
+                attach_mask(out, self.compute_mask(inputs, mask))
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        """The timestep mask of the output: the input's if ``supports_masking``, else None."""
+        return mask if self.supports_masking else None
 
     def _as_input_tensor(self, x) -> Tensor:
         if isinstance(x, Tensor):

@@ -13,6 +13,7 @@ from axonal import primitives as P
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer, unique_name
+from axonal.layers.masking import mask_of
 from axonal.layers.symbolic import SymbolicTensor
 from axonal.registry import register, serialize
 from axonal.tensor import Tensor
@@ -99,6 +100,8 @@ class Dense(Layer):
         (2, 3)
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         units: int,
@@ -161,6 +164,7 @@ class Dense(Layer):
             not isinstance(inputs, xp.ndarray)
             or inputs.dtype != kernel.dtype
             or inputs.shape[-1] != kernel.shape[0]
+            or mask_of(inputs) is not None
         ):
             return super().infer(inputs)
         bias = None if self.bias is None else self.bias.data
@@ -208,6 +212,8 @@ class Activation(Layer):
         >>> Activation("relu")(np.array([[-1.0, 2.0]]))
     """
 
+    supports_masking = True
+
     def __init__(self, activation: str | Callable, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations_module.get(activation)
@@ -232,6 +238,8 @@ class Dropout(Layer):
         noise_shape: shape of the mask, with 1 where the mask is shared (None: input shape).
         seed: private seed; None uses the library generator (``set_random_seed``).
     """
+
+    supports_masking = True
 
     def __init__(
         self, rate: float, noise_shape: tuple | None = None, seed: int | None = None, **kwargs

@@ -78,7 +78,8 @@ class Model(Layer):
             flat_in, self._input_keys, self._single_input = flatten_structure(inputs, "input")
             flat_out, _, self._single_output = flatten_structure(outputs, "output")
             self._graph = Graph(flat_in, flat_out)
-            self.dtype = flat_in[0].dtype
+            float_inputs = [t.dtype for t in flat_in if xp.dtype(t.dtype).kind == "f"]
+            self.dtype = float_inputs[0] if float_inputs else self.dtype
             self.built = True
 
     # ------------------------------------------------------------ structure (subclasses)
@@ -327,7 +328,7 @@ class Model(Layer):
         for i, (value, shape) in enumerate(zip(values, self._input_shapes(), strict=True)):
             label = f"{prefix}x" if len(values) == 1 else f"{prefix}x['{names[i]}']"
             array = data_utils.to_array(value, label)
-            array = array.astype(self._input_dtype(array), copy=False)
+            array = array.astype(self._input_dtype(array, i), copy=False)
             data_utils.check_finite(array, label)
             self._check_input_shape(array, label, shape)
             arrays.append(array)
@@ -385,9 +386,16 @@ class Model(Layer):
         )
         return shape if isinstance(shape, list) else [shape]
 
-    def _input_dtype(self, x):
-        if x.dtype.kind in "biu" and getattr(self, "_integer_inputs", False):
-            return x.dtype
+    def _input_dtype(self, x, index: int = 0):
+        """Float data becomes the model's float type; integer data stays integer for layers
+        that index with it (an Embedding first, or an ``Input`` declared with an int dtype)."""
+        if x.dtype.kind in "biu":
+            if self._graph is not None:
+                declared = xp.dtype(self._graph.inputs[index].dtype)
+                if declared.kind in "biu":
+                    return declared
+            elif self.layers and getattr(self.layers[0], "integer_inputs", False):
+                return x.dtype
         return self.dtype
 
     def _check_input_shape(self, x, name: str, expected=None) -> None:

@@ -6,5 +6,29 @@ normalization and sequence kernels. Everything is re-exported here, so callers w
 ``primitives.Affine``.
 """
 
+from axonal.primitives.conv import (  # noqa: F401
+    AvgPool1D,
+    AvgPool2D,
+    Conv1D,
+    Conv2D,
+    Conv2DRelu,
+    Conv2DTranspose,
+    Crop,
+    MaxPool1D,
+    MaxPool2D,
+    UpSampleNearest2D,
+    ZeroPad,
+    conv_output_length,
+    conv_pads,
+    conv_transpose_output_length,
+)
 from axonal.primitives.core import *  # noqa: F403
 from axonal.primitives.core import _normalize_axis  # noqa: F401
+from axonal.primitives.norm import Normalize, moments  # noqa: F401
+from axonal.primitives.recurrent import (  # noqa: F401
+    GRUSequence,
+    LSTMSequence,
+    ReverseSteps,
+    SimpleRNNSequence,
+    SliceSteps,
+)
