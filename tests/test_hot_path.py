@@ -286,3 +286,31 @@ def test_predict_of_one_batch_equals_predict_in_many_batches():
     np.testing.assert_allclose(
         model.predict(x, batch_size=32, verbose=0), model.predict(x, batch_size=2, verbose=0)
     )
+
+
+def test_gradients_written_into_the_packed_buffer_equal_ordinary_ones_even_when_shared():
+    from axonal import Input, Model
+    from axonal.layers import Add
+
+    axonal.utils.set_random_seed(4)
+    inputs = Input((3,))
+    shared = Dense(3, activation="tanh", kernel_regularizer="l2")
+    out = Dense(1)(Add()([shared(inputs), shared(shared(inputs))]))
+    model = Model(inputs, out)
+    model.compile(optimizer=optimizers.SGD(learning_rate=1.0), loss="mse")
+    x = np.random.default_rng(5).standard_normal((6, 3)).astype(np.float32)
+    y = np.random.default_rng(6).standard_normal((6, 1)).astype(np.float32)
+    # reference gradients from the plain engine, before any packing
+    loss, _ = model._compute_loss([y], model._forward([x], training=True), [None])
+    loss.backward()
+    expected = [w.grad.copy() for w in model.trainable_weights]
+    for w in model.trainable_weights:
+        w.grad = None
+    before = model.get_weights()
+    model.train_on_batch(x, y)  # packs weights and gradients, then one SGD step of size 1
+    assert all(w.grad_buffer is not None for w in model.trainable_weights)
+    for old, new, grad in zip(before, model.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(old - new, grad, rtol=2e-5, atol=1e-6)
+    # the next step still takes gradients from the buffers, not stale arrays
+    model.train_on_batch(x, y)
+    assert model.optimizer._flat[1][3] is not None

@@ -21,7 +21,11 @@ class Function:
     gradients nobody asked for (the input batch of the first layer, for instance).
     """
 
-    __slots__ = ("inputs", "needs_grad", "__dict__")
+    __slots__ = ("inputs", "needs_grad", "out_buffers", "__dict__")
+
+    # a primitive that can write an input's gradient into a given array sets this; the engine
+    # then offers, per input, the leaf's own gradient buffer (or None) as ``out_buffers``
+    writes_into_buffers = False
 
     def forward(self, *arrays, **attrs):
         """Compute the output array from input arrays."""
@@ -142,6 +146,8 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
             if g is None:
                 continue
             ctx = node._ctx
+            if ctx.writes_into_buffers:
+                ctx.out_buffers = [_free_buffer(parent) for parent in ctx.inputs]
             for parent, parent_grad in zip(ctx.inputs, ctx.backward(g), strict=True):
                 if parent_grad is None or parent is None or not parent.requires_grad:
                     continue
@@ -157,6 +163,13 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
                 node._ctx = None
     finally:
         _grad_enabled = previous
+
+
+def _free_buffer(tensor):
+    """The leaf's gradient buffer if its gradient can be written straight into it, else None."""
+    if tensor is None or tensor._ctx is not None or tensor.grad is not None:
+        return None
+    return getattr(tensor, "grad_buffer", None)
 
 
 _ONES: dict = {}
@@ -181,6 +194,9 @@ def _accumulate_leaf(leaf, g, handed_out: set) -> None:
         leaf.grad = leaf.grad + g
         return
     # a broadcast view is read-only, and a backward may hand one array to two leaves
+    if g is getattr(leaf, "grad_buffer", None):
+        leaf.grad = g
+        return
     if not g.flags.writeable or id(g) in handed_out:
         g = g.copy()
     handed_out.add(id(g))

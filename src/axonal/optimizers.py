@@ -70,6 +70,24 @@ def _check_learning_rate(value: Any) -> float | Callable[[int], float]:
     return float(value)
 
 
+def _packed_grads(variables: list):
+    """The one array behind the variables' ``grad_buffer`` views, when they tile it in order."""
+    buffers = [getattr(variable, "grad_buffer", None) for variable in variables]
+    if any(b is None for b in buffers):
+        return None
+    base = buffers[0].base
+    if base is None or base.ndim != 1:
+        return None
+    start = buffers[0].__array_interface__["data"][0]
+    expected = start
+    for buffer in buffers:
+        if buffer.base is not base or buffer.__array_interface__["data"][0] != expected:
+            return None
+        expected += buffer.nbytes
+    offset = (start - base.__array_interface__["data"][0]) // base.itemsize
+    return base[offset : offset + (expected - start) // base.itemsize]
+
+
 class Optimizer:
     """Base class: clipping, weight decay, step counting, lazily created state keyed by path.
 
@@ -236,8 +254,15 @@ class Optimizer:
         kept_grads, kept_variables = grads, variables
         if flat is not None:
             # every variable is a view of one buffer: one update over all of them at once
-            data, grad_buffer, flat_slots = flat
-            xp.concatenate([grad.reshape(-1) for grad in kept_grads], out=grad_buffer)
+            data, grad_buffer, flat_slots, packed_grads = flat
+            if packed_grads is not None and all(
+                grad is getattr(variable, "grad_buffer", None)
+                for grad, variable in zip(kept_grads, kept_variables, strict=True)
+            ):
+                # backward already wrote every gradient into the packed gradient buffer
+                grad_buffer = packed_grads
+            else:
+                xp.concatenate([grad.reshape(-1) for grad in kept_grads], out=grad_buffer)
             if shrink is not None:
                 data *= shrink
             self._update_step(data, grad_buffer, flat_slots, coefficients)
@@ -322,7 +347,7 @@ class Optimizer:
                 table[name] = buffer[position : position + size].reshape(variable.data.shape)
                 position += size
             flat_slots[name] = buffer
-        view = (flat_data, xp.empty_like(flat_data), flat_slots)
+        view = (flat_data, xp.empty_like(flat_data), flat_slots, _packed_grads(variables))
         self._flat = (key, view)
         return view
 

@@ -208,13 +208,16 @@ class Variable(Tensor):
     Optimizers update ``data`` in place, so the array object stays the same for the model's life.
     """
 
-    __slots__ = ("name", "path", "trainable")
+    # grad_buffer: where backward may write this variable's gradient directly (a view of the
+    # model's packed gradient buffer), sparing an allocation and a copy per step
+    __slots__ = ("name", "path", "trainable", "grad_buffer")
 
     def __init__(self, data, name: str, path: str | None = None, trainable: bool = True):
         super().__init__(data, requires_grad=trainable)
         self.name = name
         self.path = path or name
         self.trainable = trainable
+        self.grad_buffer = None
 
     @property
     def value(self):

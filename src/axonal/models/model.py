@@ -454,13 +454,21 @@ class Model(Layer):
         for variable in variables:
             by_dtype.setdefault(variable.data.dtype, []).append(variable)
         for dtype, group in by_dtype.items():
-            buffer = xp.empty(sum(v.data.size for v in group), dtype=dtype)
+            total = sum(v.data.size for v in group)
+            buffer = xp.empty(total, dtype=dtype)
+            # gradients get the same layout: backward writes them in place, the optimizer
+            # reads them as one array
+            grad_buffer = xp.zeros(total, dtype=dtype)
             position = 0
             for variable in group:
                 size = variable.data.size
                 view = buffer[position : position + size].reshape(variable.data.shape)
                 view[...] = variable.data
                 variable.data = view
+                if hasattr(variable, "grad_buffer"):
+                    variable.grad_buffer = grad_buffer[position : position + size].reshape(
+                        view.shape
+                    )
                 position += size
         self._packed_key = key
 
