@@ -21,11 +21,7 @@ class Function:
     gradients nobody asked for (the input batch of the first layer, for instance).
     """
 
-    __slots__ = ("inputs", "needs_grad", "out_buffers", "__dict__")
-
-    # a primitive that can write an input's gradient into a given array sets this; the engine
-    # then offers, per input, the leaf's own gradient buffer (or None) as ``out_buffers``
-    writes_into_buffers = False
+    __slots__ = ("inputs", "needs_grad", "__dict__")
 
     def forward(self, *arrays, **attrs):
         """Compute the output array from input arrays."""
@@ -34,6 +30,18 @@ class Function:
     def backward(self, grad):
         """Return a tuple with the gradient for each input (None where not needed)."""
         raise NotImplementedError
+
+    def free_grad_buffer(self, index: int):
+        """Where input ``index``'s gradient may be written directly, or None.
+
+        A trainable leaf that has no gradient yet may own a buffer (a view of its model's packed
+        gradient buffer); a primitive that can produce that gradient into a given array writes
+        it there, and the engine then takes that array as the leaf's ``.grad``.
+        """
+        tensor = self.inputs[index]
+        if tensor is None or tensor._ctx is not None or tensor.grad is not None:
+            return None
+        return getattr(tensor, "grad_buffer", None)
 
 
 def is_grad_enabled() -> bool:
@@ -89,6 +97,26 @@ def unbroadcast(grad, shape: tuple):
     return grad.reshape(shape)
 
 
+def _chain_order(root) -> list | None:
+    """The nodes from ``root`` back when every node has at most one non-leaf input; else None.
+
+    A Sequential model's graph is such a chain: walking it needs no visited set or stack.
+    """
+    order = [root]
+    node = root
+    while True:
+        following = None
+        for parent in node._ctx.inputs:
+            if parent is not None and parent._ctx is not None and parent.requires_grad:
+                if following is not None:
+                    return None
+                following = parent
+        if following is None:
+            return order
+        order.append(following)
+        node = following
+
+
 def _topological_order(root) -> list:
     """Non-leaf nodes reachable from ``root``, each after every node that consumes it, reversed.
 
@@ -141,13 +169,11 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
     previous = _grad_enabled
     _grad_enabled = False
     try:
-        for node in _topological_order(root):
+        for node in _chain_order(root) or _topological_order(root):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             ctx = node._ctx
-            if ctx.writes_into_buffers:
-                ctx.out_buffers = [_free_buffer(parent) for parent in ctx.inputs]
             for parent, parent_grad in zip(ctx.inputs, ctx.backward(g), strict=True):
                 if parent_grad is None or parent is None or not parent.requires_grad:
                     continue
@@ -165,13 +191,6 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
         _grad_enabled = previous
 
 
-def _free_buffer(tensor):
-    """The leaf's gradient buffer if its gradient can be written straight into it, else None."""
-    if tensor is None or tensor._ctx is not None or tensor.grad is not None:
-        return None
-    return getattr(tensor, "grad_buffer", None)
-
-
 _ONES: dict = {}
 
 
@@ -180,11 +199,12 @@ def _one(dtype):
 
     Read-only, so a backward that wrongly wrote into its incoming gradient would fail loudly.
     """
-    one = _ONES.get(dtype)
+    # keyed by the type code: hashing a dtype object costs more than making the array
+    one = _ONES.get(dtype.char)
     if one is None:
         one = xp.ones((), dtype=dtype)
         one.flags.writeable = False
-        _ONES[dtype] = one
+        _ONES[dtype.char] = one
     return one
 
 

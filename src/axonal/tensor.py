@@ -279,8 +279,12 @@ def apply(fn_cls, *inputs, **attrs):
     result.data = fn.forward(*arrays, **attrs)
     result.grad = None
     if tracked and autograd._grad_enabled:
-        fn.inputs = [x if isinstance(x, Tensor) else None for x in inputs]
-        fn.needs_grad = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+        if has_constant:
+            fn.inputs = [x if isinstance(x, Tensor) else None for x in inputs]
+            fn.needs_grad = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+        else:
+            fn.inputs = inputs
+            fn.needs_grad = [x.requires_grad for x in inputs]
         result.requires_grad = True
         result._ctx = fn
     else:

@@ -199,18 +199,22 @@ class Layer:
 
     def __call__(self, inputs, training: bool = False, **kwargs):
         """Build on first use, then ``call``; arrays are converted to tensors of the layer dtype."""
-        if is_symbolic(inputs):
-            return self._call_symbolic(inputs, kwargs)
-        if isinstance(inputs, (list, tuple)):
-            inputs = [self._as_input_tensor(x) for x in inputs]
-            if not self.built:
+        several = False
+        if not isinstance(inputs, Tensor):
+            if is_symbolic(inputs):
+                return self._call_symbolic(inputs, kwargs)
+            several = isinstance(inputs, (list, tuple))
+            if several:
+                inputs = [self._as_input_tensor(x) for x in inputs]
+            else:
+                inputs = self._as_input_tensor(inputs)
+        if not self.built:
+            if several:
                 self.build_from_shape([(None,) + x.shape[1:] for x in inputs])
-        else:
-            inputs = self._as_input_tensor(inputs)
-            if not self.built:
+            else:
                 self.build_from_shape((None,) + inputs.shape[1:])
         out = self.call(inputs, training=training, **kwargs)
-        if masks_in_use() and not isinstance(inputs, list) and not isinstance(out, (list, tuple)):
+        if masks_in_use() and not several and not isinstance(out, (list, tuple)):
             mask = mask_of(inputs)
             if mask is not None and mask_of(out) is None:
                 attach_mask(out, self.compute_mask(inputs, mask))

@@ -385,20 +385,17 @@ class Affine(Function):
     def backward(self, g):
         return self._gradients(g)
 
-    writes_into_buffers = True
-
     def _gradients(self, g):
         x, kernel = self.x, self.kernel
-        buffers = getattr(self, "out_buffers", None) or (None, None, None)
         gx = g.dot(kernel.T) if self.needs_grad[0] else None
         gk = gb = None
         if self.needs_grad[1]:
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
             g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-            out = buffers[1]
+            out = self.free_grad_buffer(1)
             gk = x2.T.dot(g2) if out is None or out.dtype != g2.dtype else x2.T.dot(g2, out=out)
         if self.has_bias and self.needs_grad[2]:
-            out = buffers[2]
+            out = self.free_grad_buffer(2)
             if out is not None and out.dtype != g.dtype:
                 out = None
             gb = xp.add.reduce(g.reshape(-1, g.shape[-1]), axis=0, out=out)
