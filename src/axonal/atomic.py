@@ -31,6 +31,8 @@ def atomic_write(
     folder = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it what a plain open() would have given
+        os.chmod(temp, _final_mode(path))
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
@@ -41,6 +43,16 @@ def atomic_write(
             os.unlink(temp)
         raise
     _sync_folder(folder)
+
+
+def _final_mode(path: str) -> int:
+    """The existing target's permissions, else the default for a new file under the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _sync_folder(folder: str) -> None:
