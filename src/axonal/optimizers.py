@@ -13,15 +13,20 @@ learning rate of the current step, run the optimizer's update, then count the st
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from axonal import registry
+from axonal import registry, schedules
 from axonal.backend import xp
 
 # The registry kind that learning-rate schedule classes (schedules.py) are registered under.
-SCHEDULE_KIND = "schedule"
+SCHEDULE_KIND = schedules.KIND
+
+# Keras's path: `from axonal.optimizers.schedules import ExponentialDecay` finds the schedules
+# module (it imports only the registry, so there is no cycle).
+sys.modules.setdefault(f"{__name__}.schedules", schedules)
 
 # Keras 3 config keys for features axonal does not have, with the value that means "off".
 # A Keras config carrying these at their "off" value loads; any other value is refused.
