@@ -18,6 +18,8 @@ from axonal import (
     ops,
     optimizers,
     regularizers,
+    saving,
+    schedules,
     utils,
 )
 from axonal.autograd import enable_grad, no_grad
@@ -48,6 +50,8 @@ __all__ = [
     "ops",
     "optimizers",
     "regularizers",
+    "saving",
+    "schedules",
     "set_floatx",
     "utils",
 ]

@@ -6,9 +6,22 @@ module never imports models.
 
 from __future__ import annotations
 
+import csv
+import inspect
+import io
+import math
+import operator
+import os
+import signal
 import sys
+import threading
 import time
+import warnings
+from collections.abc import Iterable
 from typing import Any
+
+from axonal.atomic import atomic_write
+from axonal.backend import xp
 
 
 class Callback:
@@ -91,11 +104,12 @@ class CallbackList:
             if params is not None:
                 cb.set_params(params)
         # per hook, only the callbacks that override it: the batch hooks run every step
+        # (an instance attribute counts too: LambdaCallback sets its functions that way)
         self._active = {
             hook: [
                 getattr(cb, hook)
                 for cb in self.callbacks
-                if getattr(type(cb), hook) is not getattr(Callback, hook)
+                if hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)
             ]
             for hook in _HOOKS
         }
@@ -128,6 +142,25 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
         if self.model is not None:
             self.model.history = self
+
+    def plot(self, path=None, metrics=None):
+        """Draw loss and each metric per epoch (training and validation) with matplotlib.
+
+        Needs the ``plot`` extra (``pip install axonal[plot]``); see ``axonal.plot.history``.
+
+        Args:
+            path: save the figure there as a PNG when given.
+            metrics: the quantities to draw (default: all).
+
+        Returns:
+            The matplotlib ``Figure``.
+
+        Example:
+            >>> model.fit(x, y, epochs=20, validation_split=0.2).plot("curves.png")
+        """
+        from axonal.plot import history as plot_history
+
+        return plot_history(self, path=path, metrics=metrics)
 
 
 def format_value(value: Any) -> str:
@@ -260,3 +293,702 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.bar is not None:
             self.bar.update(self.seen, logs, finalize=True)
+
+
+# ------------------------------------------------------------ monitoring a logged quantity
+
+# Fragments of a metric's name that say which way is better, for mode='auto'. Keras 3 asks each
+# metric object for its direction; axonal's metrics are known by their names.
+_HIGHER_IS_BETTER = (
+    "accuracy",
+    "auc",
+    "precision",
+    "recall",
+    "f1_score",
+    "fbeta_score",
+    "iou",
+    "r2_score",
+    "cosine_similarity",
+)
+_LOWER_IS_BETTER = (
+    "loss",
+    "error",
+    "crossentropy",
+    "hinge",
+    "divergence",
+    "poisson",
+    "log_cosh",
+    "logcosh",
+    "huber",
+)
+_LOWER_IS_BETTER_NAMES = ("mse", "mae", "mape", "msle", "rmse", "kld")
+
+
+def _direction_from_name(monitor: str) -> str | None:
+    """'max' or 'min' from a monitored quantity's name (``val_`` and output prefixes allowed)."""
+    name = monitor.removeprefix("val_").lower()
+    if name == "loss" or name.endswith("_loss"):
+        return "min"
+    last = name.rsplit("_", 1)[-1]
+    if name in ("acc",) or last == "acc" or any(part in name for part in _HIGHER_IS_BETTER):
+        return "max"
+    if last in _LOWER_IS_BETTER_NAMES or any(part in name for part in _LOWER_IS_BETTER):
+        return "min"
+    return None
+
+
+class MonitorCallback(Callback):
+    """Base class of callbacks that watch one logged quantity for improvement (Keras 3's).
+
+    Args:
+        monitor: the key in the epoch logs, e.g. ``'val_loss'`` or ``'accuracy'``.
+        mode: ``'min'``, ``'max'``, or ``'auto'`` (inferred from the name: losses and errors go
+            down, accuracies go up).
+        baseline: the initial best value; None to take the first value seen.
+        min_delta: an improvement must beat the best by more than this.
+    """
+
+    def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(
+                f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",
+                stacklevel=3,
+            )
+            mode = "auto"
+        self.monitor = monitor
+        self.mode = mode
+        self.best = baseline
+        self.min_delta = abs(min_delta)
+        self.monitor_op = None
+
+    def _set_monitor_op(self) -> None:
+        direction = self.mode if self.mode != "auto" else _direction_from_name(self.monitor)
+        if direction is None:
+            raise ValueError(
+                f"{type(self).__name__} callback received monitor={self.monitor}, but axonal "
+                "can't tell whether that metric should be maximized or minimized. Pass "
+                "`mode='max'` in order to monitor based on the highest metric value, or pass "
+                "`mode='min'` in order to use the lowest value."
+            )
+        if direction == "min":
+            self.monitor_op = operator.lt
+            # an improvement must go below the best by more than min_delta
+            self.min_delta = -abs(self.min_delta)
+        else:
+            self.monitor_op = operator.gt
+            self.min_delta = abs(self.min_delta)
+
+    def _is_improvement(self, monitor_value, reference_value) -> bool:
+        if reference_value is None:
+            return True
+        return bool(self.monitor_op(monitor_value - self.min_delta, reference_value))
+
+
+def _missing_key_warning(what: str, monitor: str, logs: dict) -> None:
+    warnings.warn(
+        f"{what} conditioned on metric `{monitor}` which is not available. "
+        f"Available metrics are: {','.join(logs)}",
+        stacklevel=3,
+    )
+
+
+def _print(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+class EarlyStopping(MonitorCallback):
+    """Stop training when a monitored quantity has stopped improving.
+
+    At the end of each epoch the monitored value is compared with the best so far; after
+    ``patience`` epochs without an improvement of more than ``min_delta``, ``fit`` stops.
+
+    Args:
+        monitor: the quantity to watch. Defaults to ``'val_loss'``.
+        min_delta: the smallest change that counts as an improvement. Defaults to 0.
+        patience: epochs without improvement before stopping. Defaults to 0.
+        verbose: 1 prints a line when stopping or restoring weights. Defaults to 0.
+        mode: ``'auto'``, ``'min'`` or ``'max'``. Defaults to ``'auto'``.
+        baseline: training stops if the model does not improve on this value within
+            ``patience`` epochs. Defaults to None.
+        restore_best_weights: at the end of training, set the weights of the best epoch.
+            Defaults to False.
+        start_from_epoch: epochs to wait before monitoring starts (a warm-up). Defaults to 0.
+
+    Example:
+        >>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+        >>> model.fit(x, y, epochs=100, validation_split=0.2, callbacks=[stop])
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.restore_best_weights = restore_best_weights
+        self.best_weights = None
+        self.best_epoch = 0
+        self.start_from_epoch = start_from_epoch
+
+    def on_train_begin(self, logs=None):
+        # the same instance can be used for several fit calls
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = self.get_monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            # nothing better seen yet: the current weights are the best
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            # patience restarts only when both the baseline and the best so far are beaten
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            _print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                _print(
+                    "Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
+            self.model.set_weights(self.best_weights)
+
+    def get_monitor_value(self, logs):
+        """The monitored value from ``logs``, or None (with a warning) when it is missing."""
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:
+            _missing_key_warning("Early stopping", self.monitor, logs)
+        return value
+
+
+class ModelCheckpoint(MonitorCallback):
+    """Save the model (or its weights) after each epoch, or every ``save_freq`` batches.
+
+    ``filepath`` may hold ``str.format`` fields filled from ``epoch`` (1-based, as in Keras),
+    ``batch`` (when saving by batch) and the epoch's logs: ``'ckpt-{epoch:02d}-{val_loss:.2f}'``.
+    Saving calls ``model.save(path)`` or ``model.save_weights(path)``, which write atomically.
+
+    Args:
+        filepath: where to save; a missing folder is created.
+        monitor: the quantity that decides which model is best. Defaults to ``'val_loss'``.
+        verbose: 1 prints a line per save decision. Defaults to 0.
+        save_best_only: save only when the monitored quantity improves. Defaults to False.
+        save_weights_only: save only the weights. Defaults to False.
+        mode: ``'auto'``, ``'min'`` or ``'max'``. Defaults to ``'auto'``.
+        save_freq: ``'epoch'``, or save every this many batches. Defaults to ``'epoch'``.
+        initial_value_threshold: the best value to beat at first (with ``save_best_only``).
+
+    Example:
+        >>> checkpoint = ModelCheckpoint("best.axonal", monitor="val_accuracy",
+        ...                              save_best_only=True)
+        >>> model.fit(x, y, epochs=20, validation_split=0.2, callbacks=[checkpoint])
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
+        super().__init__(monitor, mode, initial_value_threshold)
+        self.verbose = verbose
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.save_freq = save_freq
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = None
+        self._current_epoch = 0
+        valid_int = isinstance(save_freq, int) and not isinstance(save_freq, bool) and save_freq > 0
+        if save_freq != "epoch" and not valid_int:
+            raise ValueError(
+                f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' or a "
+                "positive integer (a number of batches)."
+            )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch):
+            self._save_model(self._current_epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None and self.save_best_only:
+            self._set_monitor_op()
+        if self.save_freq == "epoch":
+            self._save_model(epoch, None, logs)
+
+    def _should_save_on_batch(self, batch: int) -> bool:
+        if self.save_freq == "epoch":
+            return False
+        if self._last_batch_seen is None or batch <= self._last_batch_seen:
+            # a new epoch: batches count from 0 again
+            add_batches = batch + 1
+        else:
+            add_batches = batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += add_batches
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False
+
+    def _should_save_model(self, epoch: int, logs: dict, filepath: str) -> bool:
+        if not self.save_best_only:
+            if self.verbose > 0:
+                _print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+            return True
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        best_str = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(current, self.best):
+            if self.verbose > 0:
+                _print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_str} to "
+                    f"{current:.5f}, saving model to {filepath}"
+                )
+            self.best = current
+            return True
+        if self.verbose > 0:
+            _print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best_str}")
+        return False
+
+    def _save_model(self, epoch: int, batch: int | None, logs) -> None:
+        logs = dict(logs or {})
+        filepath = self._get_file_path(epoch, batch, logs)
+        if not self._should_save_model(epoch, logs, filepath):
+            return
+        if os.path.isdir(filepath):
+            raise IsADirectoryError(
+                "Please specify a non-directory filepath for ModelCheckpoint. Filepath used is "
+                f"an existing directory: {filepath}"
+            )
+        folder = os.path.dirname(filepath)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(filepath)
+        else:
+            self.model.save(filepath)
+        if self.verbose > 0:
+            _print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
+
+    def _get_file_path(self, epoch: int, batch: int | None, logs: dict) -> str:
+        """``filepath`` with ``{epoch}``, ``{batch}`` and the logs' values filled in."""
+        fields = dict(logs)
+        fields["epoch"] = epoch + 1
+        if batch is not None and "batch" not in logs:
+            fields["batch"] = batch + 1
+        try:
+            return self.filepath.format(**fields)
+        except KeyError as error:
+            raise KeyError(
+                f'Failed to format this callback filepath: "{self.filepath}". Reason: {error} '
+                f"is not one of the available fields: {', '.join(fields)}."
+            ) from None
+
+
+class ReduceLROnPlateau(MonitorCallback):
+    """Multiply the learning rate by ``factor`` when a monitored quantity stops improving.
+
+    Also adds the current ``learning_rate`` to each epoch's logs (so it lands in ``History``).
+
+    Args:
+        monitor: the quantity to watch. Defaults to ``'val_loss'``.
+        factor: the new rate is ``rate * factor`` (< 1). Defaults to 0.1.
+        patience: epochs without improvement before reducing. Defaults to 10.
+        verbose: 1 prints a line per reduction. Defaults to 0.
+        mode: ``'auto'``, ``'min'`` or ``'max'``. Defaults to ``'auto'``.
+        min_delta: the smallest change that counts as an improvement. Defaults to 1e-4.
+        cooldown: epochs to wait after a reduction before counting again. Defaults to 0.
+        min_lr: the rate is never reduced below this. Defaults to 0.
+
+    Example:
+        >>> reduce_lr = ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5,
+        ...                               min_lr=0.001)
+        >>> model.fit(x, y, validation_split=0.2, callbacks=[reduce_lr])
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        **kwargs,
+    ):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        if factor >= 1.0:
+            raise ValueError(
+                f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}"
+            )
+        if kwargs:
+            raise TypeError(
+                f"ReduceLROnPlateau got unexpected keyword argument(s): {', '.join(kwargs)}."
+            )
+        self.factor = factor
+        self.min_lr = min_lr
+        self.patience = patience
+        self.verbose = verbose
+        self.cooldown = cooldown
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _reset(self) -> None:
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def in_cooldown(self) -> bool:
+        """Whether a reduction happened less than ``cooldown`` epochs ago."""
+        return self.cooldown_counter > 0
+
+    def _reduce_lr(self, epoch: int) -> bool:
+        optimizer = self.model.optimizer
+        old_lr = float(optimizer.learning_rate)
+        # compared in float32, as Keras stores the rate: once at min_lr, no more "reductions"
+        if xp.float32(old_lr) > xp.float32(self.min_lr):
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            optimizer.learning_rate = new_lr
+            if self.verbose > 0:
+                _print(
+                    f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}."
+                )
+            return True
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        if logs is None:
+            logs = {}
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            _missing_key_warning("Learning rate reduction is", self.monitor, logs)
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce_lr(epoch):
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch from ``schedule(epoch, lr)``.
+
+    Also adds the epoch's ``learning_rate`` to its logs (so it lands in ``History``).
+
+    Args:
+        schedule: a function of the epoch index (from 0) and the current learning rate that
+            returns the new rate (a float). A one-argument ``schedule(epoch)`` works too.
+        verbose: 1 prints the rate each epoch. Defaults to 0.
+
+    Example:
+        >>> def scheduler(epoch, lr):
+        ...     return lr if epoch < 10 else lr * math.exp(-0.1)
+        >>> model.fit(x, y, epochs=15, callbacks=[LearningRateScheduler(scheduler)])
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(
+                "LearningRateScheduler needs a function schedule(epoch, lr) -> float, got "
+                f"{schedule!r}."
+            )
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def _call_schedule(self, epoch: int, learning_rate: float):
+        try:
+            parameters = inspect.signature(self.schedule).parameters.values()
+        except (TypeError, ValueError):
+            return self.schedule(epoch, learning_rate)
+        positional = [
+            p
+            for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        takes_two = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+        # the one-argument form is Keras's older API
+        return self.schedule(epoch, learning_rate) if takes_two else self.schedule(epoch)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        if not hasattr(optimizer, "learning_rate"):
+            raise ValueError('Optimizer must have a "learning_rate" attribute.')
+        learning_rate = self._call_schedule(epoch, float(optimizer.learning_rate))
+        if isinstance(learning_rate, xp.ndarray) and learning_rate.ndim == 0:
+            learning_rate = learning_rate[()]
+        if isinstance(learning_rate, bool) or not isinstance(
+            learning_rate, (float, int, xp.floating, xp.integer)
+        ):
+            raise ValueError(
+                f"The output of the `schedule` function should be a float. Got: {learning_rate!r}"
+            )
+        optimizer.learning_rate = float(learning_rate)
+        if self.verbose > 0:
+            _print(
+                f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                f"{float(learning_rate)}."
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite.
+
+    Args:
+        raise_error: raise a ``RuntimeError`` at once instead of stopping gracefully (which sets
+            ``model.stop_training`` and lets ``on_train_end`` run). Defaults to False.
+
+    Example:
+        >>> model.fit(x, y, callbacks=[TerminateOnNaN()])
+    """
+
+    def __init__(self, raise_error: bool = False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        if self.raise_error:
+            raise RuntimeError(
+                f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                "Terminating training immediately."
+            )
+        _print(f"Batch {batch}: Invalid loss, terminating training")
+        self.model.stop_training = True
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file (``epoch`` first, then sorted keys).
+
+    The file is rewritten whole at each epoch through ``axonal.atomic.atomic_write``, so a
+    crash at any moment leaves a complete file: the one before the epoch or the one after.
+
+    Args:
+        filename: the CSV file, e.g. ``'run/log.csv'``.
+        separator: the column separator. Defaults to ``','``.
+        append: continue an existing file (its header and its columns are kept) instead of
+            overwriting it. Defaults to False.
+
+    Example:
+        >>> model.fit(x, y, epochs=10, callbacks=[CSVLogger("training.csv")])
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.sep = separator
+        self.filename = os.fspath(filename)
+        self.append = append
+        self.keys: list[str] | None = None
+        self.append_header = True
+        self._text = ""
+
+    def on_train_begin(self, logs=None):
+        self.keys = None
+        self.append_header = True
+        self._text = ""
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, encoding="utf-8", newline="") as handle:
+                self._text = handle.read()
+            if self._text and not self._text.endswith("\n"):
+                self._text += "\n"
+            header = next(csv.reader(io.StringIO(self._text), delimiter=self.sep), None)
+            if header:
+                self.append_header = False
+                # keep the file's columns, so old and new rows line up
+                if header[0] == "epoch" and len(header) > 1:
+                    self.keys = header[1:]
+        # as Keras opens the file here: an unwritable path fails before any training
+        self._write()
+
+    def _write(self) -> None:
+        with atomic_write(self.filename, "w", encoding="utf-8") as handle:
+            handle.write(self._text)
+
+    @staticmethod
+    def _value(value):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, xp.ndarray) and value.ndim == 0:
+            return value.item()
+        if isinstance(value, Iterable):
+            return f'"[{", ".join(map(str, value))}]"'
+        return value
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            # validation may start later (validation_freq): reserve its columns now
+            if self.keys and not any(key.startswith("val_") for key in self.keys):
+                self.keys.extend(f"val_{key}" for key in list(self.keys))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=self.sep, lineterminator="\n")
+        if self.append_header:
+            writer.writerow(["epoch", *self.keys])
+            self.append_header = False
+        writer.writerow([epoch, *(self._value(logs.get(key, "NA")) for key in self.keys)])
+        self._text += buffer.getvalue()
+        self._write()
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions given as arguments (Keras's positional arguments).
+
+    ``on_epoch_begin`` / ``on_epoch_end`` take ``(epoch, logs)``, ``on_train_begin`` /
+    ``on_train_end`` take ``(logs)``, ``on_train_batch_begin`` / ``on_train_batch_end`` take
+    ``(batch, logs)``. Any other hook of ``Callback`` can be given by name as well.
+
+    Example:
+        >>> print_loss = LambdaCallback(on_epoch_end=lambda epoch, logs: print(logs["loss"]))
+        >>> model.fit(x, y, callbacks=[print_loss])
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
+        super().__init__()
+        unknown = sorted(name for name in kwargs if name not in _HOOKS)
+        if unknown:
+            raise TypeError(
+                f"LambdaCallback got unknown hook(s) {', '.join(unknown)}; the hooks are "
+                f"{', '.join(_HOOKS)}."
+            )
+        functions = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+            **kwargs,
+        }
+        for hook, function in functions.items():
+            if function is None:
+                continue
+            if not callable(function):
+                raise TypeError(f"LambdaCallback {hook} must be a function, got {function!r}.")
+            # an instance attribute: CallbackList sees it as an override
+            setattr(self, hook, function)
+
+
+# ------------------------------------------------------------ Ctrl-C during fit
+
+
+class InterruptGuard:
+    """While active, Ctrl-C (SIGINT) asks the training loop to stop instead of raising.
+
+    The first Ctrl-C sets ``requested``; the loop checks it at each step boundary, so the step
+    in progress finishes and no weight is left half-updated. A second Ctrl-C raises
+    ``KeyboardInterrupt`` at once. The handler is installed only on the main thread and only
+    when Ctrl-C would otherwise raise ``KeyboardInterrupt`` (Python's default handler); the
+    previous handler is restored on exit. Elsewhere the loop falls back to catching
+    ``KeyboardInterrupt``.
+
+    Example:
+        >>> with InterruptGuard() as guard:
+        ...     for step in range(1000):
+        ...         if guard.requested:
+        ...             break
+        ...         train_step()
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+        self._installed = False
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                current = signal.getsignal(signal.SIGINT)
+            except (AttributeError, ValueError):
+                current = None
+            if current is signal.default_int_handler:
+                self._previous = current
+                signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False

@@ -72,3 +72,33 @@ def deserialize(kind: str, config: dict, custom_objects: dict | None = None) -> 
         )
     cls = lookup(kind, config["class_name"], custom_objects)
     return cls.from_config(config.get("config", {}))
+
+
+def kinds() -> list[str]:
+    """The kinds that have registered names."""
+    return list(_TABLES)
+
+
+def get_entry(kind: str, name: str) -> Any:
+    """The object registered as ``name`` under ``kind``, or None (no error, no suggestion)."""
+    return _TABLES.get(kind, {}).get(name)
+
+
+def set_entry(kind: str, name: str, obj: Any) -> None:
+    """Register ``obj`` as ``name`` under ``kind``; None removes the name."""
+    table = _TABLES.setdefault(kind, {})
+    if obj is None:
+        table.pop(name, None)
+    else:
+        table[name] = obj
+
+
+def snapshot() -> dict:
+    """A copy of every table, for ``restore`` (tests and temporary scopes)."""
+    return {kind: dict(table) for kind, table in _TABLES.items()}
+
+
+def restore(saved: dict) -> None:
+    """Put the tables back as ``snapshot`` found them."""
+    _TABLES.clear()
+    _TABLES.update({kind: dict(table) for kind, table in saved.items()})

@@ -2,5 +2,6 @@
 
 from axonal.models.model import Model
 from axonal.models.sequential import Sequential
+from axonal.saving import load_model, model_from_json
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_json"]

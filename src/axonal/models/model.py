@@ -17,6 +17,7 @@ from axonal.backend import rng, xp
 from axonal.callbacks import (
     CallbackList,
     History,
+    InterruptGuard,
     Progbar,
     ProgbarLogger,
     resolve_verbose,
@@ -577,6 +578,10 @@ class Model(Layer):
         or outputs. All input is validated before any weight changes: a bad call raises and
         leaves the model as it was.
 
+        Ctrl-C stops training at the next step boundary: the weights and the History of the
+        completed epochs are kept, ``on_train_end`` runs, one line says so and ``fit`` returns
+        the History (a second Ctrl-C raises ``KeyboardInterrupt`` at once).
+
         Example:
             >>> history = model.fit(x, y, epochs=10, batch_size=32, validation_split=0.2)
             >>> history.history["loss"][-1]
@@ -613,49 +618,80 @@ class Model(Layer):
         n = len(xs[0])
         steps = math.ceil(n / batch_size)
         builtin = [history] + ([ProgbarLogger()] if verbose else [])
+        # the user's callbacks first, as in Keras: History then sees what they add to the logs
         cbs = CallbackList(
-            builtin + callback_list,
+            callback_list + builtin,
             model=self,
             params={"verbose": verbose, "epochs": epochs, "steps": steps},
         )
         self.stop_training = False
         self.history = history
-        cbs.call("on_train_begin", None)
-        batch_begin = cbs.has("on_train_batch_begin")
-        batch_end = cbs.has("on_train_batch_end")
         logs: dict = {}
         arrays = xs + ys + weights
         small = sum(a.nbytes for a in xs) <= _EPOCH_COPY_BYTES
-        for epoch in range(initial_epoch, epochs):
-            # per epoch, not per step: a callback may freeze layers between epochs
-            variables = self.trainable_weights
-            self._reset_trackers()
-            cbs.call("on_epoch_begin", epoch, None)
-            epoch_arrays = arrays
-            order = rng().permutation(n) if shuffle else None
-            if order is not None and small:
-                # small data: one gather per epoch is cheaper than one per batch
-                epoch_arrays = [None if a is None else a[order] for a in arrays]
-                order = None
-            for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
-                if batch_begin:
-                    cbs.call("on_train_batch_begin", step, None)
-                if order is not None:
-                    # large data: gather each batch by index, never a shuffled copy of the epoch
-                    part = order[part]
-                batch = [None if a is None else a[part] for a in epoch_arrays]
-                self._train_step(*_regroup(batch, len(xs), len(ys)), variables)
-                if batch_end:
-                    cbs.call("on_train_batch_end", step, self._logs())
-                if self.stop_training:
-                    break
-            logs = self._logs()
-            if validation is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_arrays(*validation, val_batch, cbs)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+        # Ctrl-C sets interrupt.requested; training stops at the next step boundary
+        interrupt = InterruptGuard()
+        epoch_now, steps_done = initial_epoch, 0
+        with interrupt:
+            try:
+                cbs.call("on_train_begin", None)
+                batch_begin = cbs.has("on_train_batch_begin")
+                batch_end = cbs.has("on_train_batch_end")
+                for epoch in range(initial_epoch, epochs):
+                    if interrupt.requested:
+                        break
+                    epoch_now, steps_done = epoch, 0
+                    # per epoch, not per step: a callback may freeze layers between epochs
+                    variables = self.trainable_weights
+                    self._reset_trackers()
+                    cbs.call("on_epoch_begin", epoch, None)
+                    epoch_arrays = arrays
+                    order = rng().permutation(n) if shuffle else None
+                    if order is not None and small:
+                        # small data: one gather per epoch is cheaper than one per batch
+                        epoch_arrays = [None if a is None else a[order] for a in arrays]
+                        order = None
+                    for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
+                        if interrupt.requested:
+                            break
+                        if batch_begin:
+                            cbs.call("on_train_batch_begin", step, None)
+                        if order is not None:
+                            # large data: gather each batch by index, never a shuffled copy
+                            part = order[part]
+                        batch = [None if a is None else a[part] for a in epoch_arrays]
+                        self._train_step(*_regroup(batch, len(xs), len(ys)), variables)
+                        steps_done = step + 1
+                        if batch_end:
+                            cbs.call("on_train_batch_end", step, self._logs())
+                        if self.stop_training:
+                            break
+                    if interrupt.requested and steps_done < steps:
+                        # an unfinished epoch gets no on_epoch_end and no place in History
+                        break
+                    logs = self._logs()
+                    if validation is not None and (epoch + 1) % validation_freq == 0:
+                        val_logs = self._evaluate_arrays(*validation, val_batch, cbs)
+                        logs.update({"val_" + k: v for k, v in val_logs.items()})
+                    cbs.call("on_epoch_end", epoch, logs)
+                    if self.stop_training or interrupt.requested:
+                        break
+            except KeyboardInterrupt:
+                # Ctrl-C where no handler could be installed stops here; a second Ctrl-C
+                # (the user insists) goes through
+                if interrupt.requested:
+                    raise
+                interrupt.requested = True
+        if interrupt.requested:
+            self.stop_training = True
+            done = len(history.epoch)
+            sys.stdout.write(
+                ("\n" if verbose == 1 else "")
+                + f"Training interrupted at epoch {epoch_now + 1}/{epochs}, step "
+                + f"{steps_done}/{steps}: keeping the weights and the history of {done} "
+                + f"completed epoch{'' if done == 1 else 's'}.\n"
+            )
+            sys.stdout.flush()
         cbs.call("on_train_end", logs)
         return history
 
@@ -899,6 +935,64 @@ class Model(Layer):
             f" Non-trainable params: {total - trainable:,} ({_bytes(total_bytes - train_bytes)})\n"
         )
         return out.getvalue()
+
+    # ------------------------------------------------------------ saving
+    def save(self, filepath, overwrite: bool = True) -> None:
+        """Write the whole model (architecture, weights, compile settings, optimizer state) to
+        one ``.axonal`` file, atomically: a crash mid-save leaves the old file intact.
+
+        Example:
+            >>> model.save("model.axonal")
+            >>> model = axonal.models.load_model("model.axonal")
+        """
+        from axonal import saving
+
+        _check_overwrite(filepath, overwrite)
+        saving.save_model(self, filepath)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Write every weight to an ``.npz`` keyed by weight path (``dense/kernel``), atomically.
+
+        Example:
+            >>> model.save_weights("model.weights.npz")
+        """
+        from axonal import saving
+
+        _check_overwrite(filepath, overwrite)
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        """Set the weights from ``save_weights``'s file (or a ``.axonal`` archive); every name,
+        shape and dtype is checked before any weight changes.
+
+        Example:
+            >>> model.load_weights("model.weights.npz")
+        """
+        from axonal import saving
+
+        saving.load_weights(self, filepath)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON text (no weights); rebuild with ``models.model_from_json``.
+
+        Args:
+            **kwargs: passed to ``json.dumps`` after the config is built (e.g. ``indent``).
+        """
+        from axonal import saving
+
+        text = saving.model_to_json(self)
+        if kwargs:
+            import json
+
+            text = json.dumps(json.loads(text), **kwargs)
+        return text
+
+
+def _check_overwrite(filepath, overwrite: bool) -> None:
+    import os
+
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{os.fspath(filepath)} exists and overwrite=False.")
 
 
 def _regroup(arrays: list, n_inputs: int, n_outputs: int) -> tuple[list, list, list]:
