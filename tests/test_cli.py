@@ -64,7 +64,7 @@ def test_no_command_is_a_usage_error(capsys):
         (["train", "--batch-size", "1.5"], "--batch-size: expected a positive integer"),
         (["train", "--seed", "-3"], "--seed: expected a non-negative integer, got -3"),
         (["train", "--verbose", "3"], "--verbose: invalid choice: '3'"),
-        (["train", "--learning-rate", "0.1"], "unrecognized arguments: --learning-rate"),
+        (["train", "--momentum", "0.1"], "unrecognized arguments: --momentum"),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_a_message(capsys, argv, message):

@@ -1,18 +1,53 @@
 """The ``axonal`` command: a thin argparse front end over the public API.
 
-``axonal train`` trains the classic iris network on the table bundled with the package. The
+``axonal train`` trains the classic iris network on the table bundled with the package;
+``axonal train --data FILE.csv --target COLUMN`` trains on a user's table and saves the model,
+``axonal predict`` applies a saved model to a CSV and ``axonal summary`` describes one. The
 library itself is imported inside the command functions, so ``axonal --help`` answers at once.
+
+A CSV problem (missing column, a cell that is not a number, ragged rows…) is reported in one
+line that names the file, the line and the column, with exit status 2, like a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import math
+import os
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
 
 _PROG = "axonal"
+
+# integer targets with at most this many distinct values are taken as class labels
+_MAX_INFERRED_CLASSES = 20
+
+# options that only make sense with --data (the iris default has a fixed recipe)
+_DATA_OPTIONS = {
+    "target": "--target",
+    "task": "--task",
+    "hidden": "--hidden",
+    "activation": "--activation",
+    "learning_rate": "--learning-rate",
+    "validation_split": "--validation-split",
+    "early_stopping": "--early-stopping",
+    "out": "--out",
+    "plot": "--plot",
+}
+
+
+class _UsageError(Exception):
+    """A problem with the command's input (arguments or CSV contents): exit status 2."""
+
+
+class _Unavailable(Exception):
+    """A part of axonal (or an optional extra) that the command needs is missing: exit 1."""
+
+
+# ---------------------------------------------------------------- argparse types
 
 
 def _non_negative_int(text: str) -> int:
@@ -37,6 +72,46 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a float in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def _layer_sizes(text: str) -> list[int]:
+    """argparse type: comma-separated positive ints, e.g. ``64,32``; empty for no hidden layer."""
+    if not text.strip():
+        return []
+    sizes = []
+    for part in text.split(","):
+        try:
+            size = int(part)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated positive integers such as 64,32, got {text!r}"
+            )
+        sizes.append(size)
+    return sizes
+
+
 def _version() -> str:
     """The installed distribution's version, or 'unknown' when running from a bare source tree."""
     from importlib import metadata
@@ -47,6 +122,9 @@ def _version() -> str:
         return "unknown"
 
 
+# ---------------------------------------------------------------- the parser
+
+
 def _build_parser() -> argparse.ArgumentParser:
     """The parser for ``axonal`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -55,24 +133,61 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_train(commands)
+    _add_predict(commands)
+    _add_summary(commands)
+    return parser
 
+
+def _add_train(commands) -> None:
     train = commands.add_parser(
         "train",
-        help="train the classic iris network on the bundled iris table",
+        help="train a network on a CSV file (or, without --data, the bundled iris table)",
         description=(
-            "Train Dense(4, relu) -> Dense(3, softmax) with Adam on the iris table bundled with "
-            "axonal (80/20 split with random_state=42, standardised features) and print the "
-            "test loss and accuracy."
+            "With --data FILE.csv --target COLUMN: train a network on your table (a header row, "
+            "numeric feature columns), standardising the features with statistics stored in the "
+            "model, and save it. Without --data: train Dense(4, relu) -> Dense(3, softmax) with "
+            "Adam on the iris table bundled with axonal (80/20 split with random_state=42, "
+            "standardised features) and print the test loss and accuracy."
         ),
     )
+    train.add_argument("--data", metavar="FILE.csv", help="the training table (CSV, header row)")
+    train.add_argument("--target", metavar="COLUMN", help="the column to predict (with --data)")
+    train.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="default: classification for text labels or a few distinct integers, else regression",
+    )
+    train.add_argument(
+        "--hidden",
+        type=_layer_sizes,
+        metavar="SIZES",
+        help="hidden layer sizes, comma-separated (default: 64,32; '' for none)",
+    )
+    train.add_argument("--activation", help="activation of the hidden layers (default: relu)")
     train.add_argument(
         "--epochs", type=_non_negative_int, default=100, help="training epochs (default: 100)"
     )
     train.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=10,
-        help="samples per gradient step (default: 10)",
+        default=None,
+        help="samples per gradient step (default: 10 for iris, 32 with --data)",
+    )
+    train.add_argument(
+        "--learning-rate", type=_positive_float, help="Adam's learning rate (default: 0.001)"
+    )
+    train.add_argument(
+        "--validation-split",
+        type=_fraction,
+        metavar="FRACTION",
+        help="fraction of the rows, drawn at random, held out for validation (default: 0.2)",
+    )
+    train.add_argument(
+        "--early-stopping",
+        type=_non_negative_int,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without improvement and keep the best weights",
     )
     train.add_argument(
         "--seed",
@@ -81,17 +196,222 @@ def _build_parser() -> argparse.ArgumentParser:
         help="seed for initialisation and shuffling; runs with the same seed are identical",
     )
     train.add_argument(
+        "--out", metavar="MODEL.axonal", help="where to save the model (default: model.axonal)"
+    )
+    train.add_argument(
+        "--plot", metavar="CURVES.png", help="save the training curves there (needs matplotlib)"
+    )
+    train.add_argument(
         "--verbose",
         choices=["0", "1", "2", "auto"],
         default="auto",
         help="0 silent, 1 progress bar, 2 one line per epoch, auto: 1 on a terminal, else 2",
     )
     train.set_defaults(handler=_train)
-    return parser
+
+
+def _add_predict(commands) -> None:
+    predict = commands.add_parser(
+        "predict",
+        help="apply a saved model to the rows of a CSV file",
+        description=(
+            "Read the feature columns the model was trained on from FILE.csv (other columns, "
+            "such as the target, are ignored) and write one row per input row: the predicted "
+            "label and one probability column per class, or the predicted value."
+        ),
+    )
+    predict.add_argument("model", metavar="MODEL.axonal", help="a model saved by axonal train")
+    predict.add_argument("data", metavar="FILE.csv", help="the rows to predict (CSV, header row)")
+    predict.add_argument(
+        "--out",
+        default="predictions.csv",
+        metavar="PREDICTIONS.csv",
+        help="where to write the predictions (default: predictions.csv; '-' for stdout)",
+    )
+    predict.set_defaults(handler=_predict)
+
+
+def _add_summary(commands) -> None:
+    summary = commands.add_parser(
+        "summary",
+        help="print the layers of a saved model",
+        description="Print the layers, output shapes and parameter counts of a saved model.",
+    )
+    summary.add_argument("model", metavar="MODEL.axonal", help="a saved model")
+    summary.set_defaults(handler=_summary)
+
+
+# ---------------------------------------------------------------- reading CSV files
+
+
+def _read_csv(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the data rows of a CSV file, each row with its line number.
+
+    Blank lines are skipped; every other row must have one cell per header column.
+    """
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise _UsageError(f"{path}: no such file") from None
+    except OSError as error:
+        raise _UsageError(f"{path}: cannot read the file: {error.strerror}") from None
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    with handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            for cells in reader:
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue
+                if header is None:
+                    header = [cell.strip() for cell in cells]
+                    continue
+                if len(cells) != len(header):
+                    raise _UsageError(
+                        f"{path}, line {reader.line_num}: the row has {len(cells)} cells but the "
+                        f"header names {len(header)} columns"
+                    )
+                rows.append((reader.line_num, cells))
+        except csv.Error as error:
+            raise _UsageError(f"{path}, line {reader.line_num}: not valid CSV: {error}") from None
+        except UnicodeDecodeError:
+            raise _UsageError(
+                f"{path}: not a UTF-8 text file; save the table as CSV (UTF-8)"
+            ) from None
+    if header is None:
+        raise _UsageError(f"{path}: the file is empty; expected a header row naming the columns")
+    for index, name in enumerate(header):
+        if not name:
+            raise _UsageError(f"{path}: column {index + 1} of the header has no name")
+        if name in header[:index]:
+            raise _UsageError(f"{path}: the header names column {name!r} twice")
+    if not rows:
+        raise _UsageError(f"{path}: no data rows after the header")
+    return header, rows
+
+
+def _number(text: str, path: str, line: int, column: str, what: str) -> float:
+    """A finite float from a cell, or a one-line error naming the line and column."""
+    value = text.strip()
+    where = f"{path}, line {line}, column {column!r}"
+    if not value:
+        raise _UsageError(f"{where}: the cell is empty; every {what} needs a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise _UsageError(f"{where}: {value!r} is not a number ({what}s must be numeric)") from None
+    if math.isnan(number):
+        raise _UsageError(f"{where}: the value is NaN; fill in or drop rows with missing values")
+    if math.isinf(number):
+        raise _UsageError(f"{where}: the value is infinite; {what}s must be finite numbers")
+    return number
+
+
+def _feature_matrix(path, rows, header, features: list[str]):
+    """The features of every row as a float64 array ``(rows, features)``."""
+    import numpy
+
+    indices = [header.index(name) for name in features]
+    out = numpy.empty((len(rows), len(features)), dtype="float64")
+    for r, (line, cells) in enumerate(rows):
+        for c, (index, name) in enumerate(zip(indices, features, strict=True)):
+            out[r, c] = _number(cells[index], path, line, name, "feature")
+    return out
+
+
+def _is_int_literal(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _target_texts(path, rows, header, target: str) -> list[str]:
+    """The target cells, stripped; empty and NaN cells are errors."""
+    index = header.index(target)
+    texts = []
+    for line, cells in rows:
+        text = cells[index].strip()
+        where = f"{path}, line {line}, column {target!r}"
+        if not text:
+            raise _UsageError(f"{where}: the target cell is empty; every row needs a target")
+        if text.lower() in ("nan", "+nan", "-nan"):
+            raise _UsageError(f"{where}: the target is NaN; fill in or drop rows without one")
+        texts.append(text)
+    return texts
+
+
+def _infer_task(texts: list[str], target: str) -> tuple[str, str]:
+    """``(task, reason)`` for a target column: text or few integers → classification."""
+    if not all(_is_number_text(t) for t in texts):
+        return "classification", f"column {target!r} holds text labels"
+    if all(_is_int_literal(t) for t in texts):
+        distinct = len({int(t) for t in texts})
+        if distinct <= _MAX_INFERRED_CLASSES and distinct <= max(len(texts) // 2, 2):
+            return "classification", f"column {target!r} holds {distinct} distinct integers"
+    return "regression", f"column {target!r} holds numbers"
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _encode_classes(path, texts: list[str], target: str):
+    """Class names (sorted: numerically for integers) and each row's class index."""
+    import numpy
+
+    if all(_is_int_literal(t) for t in texts):
+        names = [str(v) for v in sorted({int(t) for t in texts})]
+        keys = [str(int(t)) for t in texts]
+    else:
+        names = sorted(set(texts))
+        keys = texts
+    if len(names) < 2:
+        raise _UsageError(
+            f"{path}: column {target!r} holds one value ({names[0]!r}) only; a classifier needs "
+            "at least two classes"
+        )
+    index = {name: i for i, name in enumerate(names)}
+    return names, numpy.array([index[k] for k in keys], dtype="int64")
+
+
+def _regression_targets(path, rows, header, target: str):
+    import numpy
+
+    index = header.index(target)
+    values = [
+        _number(cells[index], path, line, target, "regression target") for line, cells in rows
+    ]
+    return numpy.array(values, dtype="float64")
+
+
+# ---------------------------------------------------------------- train
 
 
 def _train(args: argparse.Namespace) -> int:
-    """Run ``axonal train``: the iris program on the bundled table."""
+    """Run ``axonal train``: on ``--data`` when given, else the iris program."""
+    if args.data is None:
+        given = [flag for attr, flag in _DATA_OPTIONS.items() if getattr(args, attr) is not None]
+        if given:
+            raise _UsageError(
+                f"{', '.join(given)} need --data FILE.csv; without it axonal trains its iris "
+                "example"
+            )
+        return _train_iris(args)
+    return _train_csv(args)
+
+
+def _verbose(args: argparse.Namespace):
+    return args.verbose if args.verbose == "auto" else int(args.verbose)
+
+
+def _train_iris(args: argparse.Namespace) -> int:
+    """The iris program on the bundled table."""
     from axonal.datasets import load_iris, standardize, train_test_split
     from axonal.layers import Dense
     from axonal.models import Sequential
@@ -100,7 +420,8 @@ def _train(args: argparse.Namespace) -> int:
         from axonal.utils import set_random_seed
 
         set_random_seed(args.seed)
-    verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    verbose = _verbose(args)
+    batch_size = 10 if args.batch_size is None else args.batch_size
 
     x, y = load_iris()
     X_train, X_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
@@ -115,10 +436,281 @@ def _train(args: argparse.Namespace) -> int:
     model.add(Dense(4, input_dim=4, activation="relu"))
     model.add(Dense(3, activation="softmax"))
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=verbose)
+    model.fit(X_train, y_train, epochs=args.epochs, batch_size=batch_size, verbose=verbose)
     loss, accuracy = model.evaluate(X_test, y_test, verbose=0)
     print(f"test loss: {loss:.4f}  test accuracy: {accuracy:.4f}")
     return 0
+
+
+def _check_output_folder(path: str, option: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise _UsageError(f"{option} {path}: the folder {folder} does not exist")
+
+
+def _train_csv(args: argparse.Namespace) -> int:
+    """Train on the user's CSV and save the model (features standardised inside it)."""
+    import numpy
+
+    path = args.data
+    if args.target is None:
+        raise _UsageError("--data needs --target COLUMN, the column to predict")
+    hidden = [64, 32] if args.hidden is None else args.hidden
+    activation = "relu" if args.activation is None else args.activation
+    learning_rate = 0.001 if args.learning_rate is None else args.learning_rate
+    split = 0.2 if args.validation_split is None else args.validation_split
+    batch_size = 32 if args.batch_size is None else args.batch_size
+    out = "model.axonal" if args.out is None else args.out
+    verbose = _verbose(args)
+
+    from axonal import activations
+
+    try:
+        activations.get(activation)
+    except ValueError as error:
+        raise _UsageError(f"--activation: {error}") from None
+    _check_output_folder(out, "--out")
+    if args.plot is not None:
+        _check_output_folder(args.plot, "--plot")
+
+    # ---- the table: every CSV problem is found here, before anything is trained
+    header, rows = _read_csv(path)
+    if args.target not in header:
+        raise _UsageError(f"{path}: no column {args.target!r}; the columns are {', '.join(header)}")
+    features = [name for name in header if name != args.target]
+    if not features:
+        raise _UsageError(f"{path}: no feature columns besides the target {args.target!r}")
+    x = _feature_matrix(path, rows, header, features)
+    texts = _target_texts(path, rows, header, args.target)
+    task, reason = (args.task, "as asked") if args.task else _infer_task(texts, args.target)
+    if task == "classification":
+        class_names, y = _encode_classes(path, texts, args.target)
+    else:
+        class_names, y = None, _regression_targets(path, rows, header, args.target)
+
+    n = len(rows)
+    n_val = int(n * split)
+    if split and n_val == 0:
+        raise _UsageError(
+            f"--validation-split {split} of {n} rows leaves no validation row; use more rows or a "
+            "larger fraction"
+        )
+
+    # ---- what must be installed, checked before a long run rather than after it
+    from axonal import callbacks as callbacks_module
+    from axonal.models import Sequential
+
+    if args.plot is not None:
+        from axonal.plot import _figure_class
+
+        try:
+            _figure_class()
+        except ImportError as error:
+            raise _Unavailable(f"--plot: {error}") from None
+    if args.early_stopping is not None and not hasattr(callbacks_module, "EarlyStopping"):
+        raise _Unavailable("--early-stopping needs axonal.callbacks.EarlyStopping")
+    if not hasattr(Sequential, "save"):
+        raise _Unavailable("saving models is not available in this build of axonal")
+
+    if args.seed is not None:
+        from axonal.utils import set_random_seed
+
+        set_random_seed(args.seed)
+    # rows are often sorted (by class, by date): draw the validation rows at random
+    order = numpy.random.default_rng(args.seed).permutation(n)
+    train_rows, val_rows = order[: n - n_val], order[n - n_val :]
+    x_train, y_train = x[train_rows], y[train_rows]
+    validation = (x[val_rows], y[val_rows]) if n_val else None
+
+    if verbose != 0:
+        if task == "classification":
+            shown = ", ".join(class_names[:10]) + (", ..." if len(class_names) > 10 else "")
+            detail = f"{len(class_names)} classes: {shown}"
+        else:
+            detail = f"predicting {args.target!r}"
+        print(f"task: {task} ({reason}; {detail})")
+        print(
+            f"{path}: {n} rows, {len(features)} features; {len(train_rows)} for training, "
+            f"{n_val} for validation"
+        )
+
+    model = _build_model(x_train, y_train, features, args.target, class_names, hidden, activation)
+    from axonal.optimizers import Adam
+
+    if task == "classification":
+        model.compile(
+            optimizer=Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    else:
+        model.compile(optimizer=Adam(learning_rate), loss="mse", metrics=["mae"])
+
+    callbacks = []
+    if args.early_stopping is not None:
+        callbacks.append(
+            callbacks_module.EarlyStopping(
+                monitor="val_loss" if validation is not None else "loss",
+                patience=args.early_stopping,
+                restore_best_weights=True,
+                verbose=1 if verbose != 0 else 0,
+            )
+        )
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=batch_size,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+    # the final weights (the best ones with --early-stopping), measured once more
+    if validation is not None:
+        scored_x, scored_y, label = validation[0], validation[1], "validation"
+    else:
+        scored_x, scored_y, label = x_train, y_train, "training"
+    logs = model.evaluate(scored_x, scored_y, batch_size=batch_size, verbose=0, return_dict=True)
+    print("  ".join(f"{label} {name}: {value:.4f}" for name, value in logs.items()))
+
+    model.save(out)
+    if verbose != 0:
+        print(f"saved the model to {out}")
+    if args.plot is not None:
+        if history.epoch:
+            history.plot(args.plot)
+            if verbose != 0:
+                print(f"saved the training curves to {args.plot}")
+        else:
+            print(f"{_PROG} train: no epochs were run; {args.plot} not written", file=sys.stderr)
+    return 0
+
+
+def _build_model(x_train, y_train, features, target, class_names, hidden, activation):
+    """Input → Normalization (adapted) → hidden Dense layers → output → ColumnNames."""
+    from axonal.layers import Dense, Input, Normalization
+    from axonal.layers.preprocessing import ColumnNames
+    from axonal.models import Sequential
+
+    normalization = Normalization()
+    layers = [Input((x_train.shape[1],)), normalization]
+    layers += [Dense(units, activation=activation) for units in hidden]
+    if class_names is not None:
+        layers.append(Dense(len(class_names), activation="softmax"))
+    else:
+        # the network predicts standardised values; the inverted Normalization maps them back
+        # to the target's units, so training starts well-scaled whatever those units are
+        layers.append(Dense(1))
+        scale_back = Normalization(invert=True)
+        layers.append(scale_back)
+    layers.append(ColumnNames(features, target, class_names))
+    model = Sequential(layers)
+    normalization.adapt(x_train)
+    if class_names is None:
+        scale_back.adapt(y_train.reshape(-1, 1))
+    return model
+
+
+# ---------------------------------------------------------------- predict and summary
+
+
+def _load(path: str):
+    if not os.path.isfile(path):
+        raise _UsageError(f"{path}: no such file")
+    try:
+        from axonal.models import load_model
+    except ImportError:
+        raise _Unavailable("loading models is not available in this build of axonal") from None
+    return load_model(path)
+
+
+def _column_names(model):
+    """The model's ColumnNames layer (set by ``axonal train --data``), or None."""
+    from axonal.layers.preprocessing import ColumnNames
+
+    found = [layer for layer in getattr(model, "layers", []) if isinstance(layer, ColumnNames)]
+    return found[-1] if found else None
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """Run ``axonal predict``: labels and probabilities (or values) for each CSV row."""
+    if args.out != "-":
+        _check_output_folder(args.out, "--out")
+    model = _load(args.model)
+    columns = _column_names(model)
+    header, rows = _read_csv(args.data)
+    if columns is not None:
+        missing = [name for name in columns.features if name not in header]
+        if missing:
+            raise _UsageError(
+                f"{args.data}: no column {missing[0]!r}; the model was trained on "
+                f"{', '.join(columns.features)}"
+            )
+        features = columns.features
+    else:
+        # a model from a Python program: every column is a feature, in file order
+        features = header
+        expected = (getattr(model, "input_shape", None) or (None, None))[-1]
+        if expected is not None and expected != len(header):
+            raise _UsageError(
+                f"{args.data}: {len(header)} columns, but the model expects {expected} features"
+            )
+    x = _feature_matrix(args.data, rows, header, features)
+    outputs = model.predict(x, verbose=0)
+
+    target = columns.target if columns is not None else "prediction"
+    class_names = columns.class_names if columns is not None else None
+    if class_names is None and outputs.ndim == 2 and outputs.shape[1] > 1:
+        class_names = [str(i) for i in range(outputs.shape[1])]
+    if class_names is not None:
+        table_header = [target] + [f"probability_{name}" for name in class_names]
+        labels = outputs.argmax(axis=1)
+        table = [
+            [class_names[label]] + [_format(p) for p in row]
+            for label, row in zip(labels, outputs, strict=True)
+        ]
+    else:
+        table_header = [target]
+        table = [[_format(value)] for value in outputs.reshape(len(outputs), -1)[:, 0]]
+
+    if args.out == "-":
+        _write_rows(sys.stdout, table_header, table)
+        return 0
+    from axonal.atomic import atomic_write
+
+    with atomic_write(args.out, "w", encoding="utf-8") as handle:
+        _write_rows(handle, table_header, table)
+    print(f"wrote {len(table)} predictions to {args.out}")
+    return 0
+
+
+def _format(value) -> str:
+    # 7 significant digits: what a float32 holds
+    return f"{float(value):.7g}"
+
+
+def _write_rows(handle, header: list[str], table: list[list[str]]) -> None:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(table)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    """Run ``axonal summary``: the layer table, then the columns the model reads and writes."""
+    model = _load(args.model)
+    model.summary()
+    columns = _column_names(model)
+    if columns is not None:
+        print(f"features: {', '.join(columns.features)}")
+        if columns.class_names is not None:
+            print(f"target: {columns.target} (classes: {', '.join(columns.class_names)})")
+        else:
+            print(f"target: {columns.target} (a number)")
+    return 0
+
+
+# ---------------------------------------------------------------- main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,8 +720,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name; None reads ``sys.argv[1:]``.
 
     Returns:
-        0 on success, 2 for a usage error (argparse's convention), 1 when the library rejects
-        a value, 130 when interrupted. ``--help`` and ``--version`` print and return 0.
+        0 on success, 2 for a usage error (argparse's convention) or a bad CSV file, 1 when the
+        library rejects a value or a file cannot be written, 130 when interrupted. ``--help``
+        and ``--version`` print and return 0.
 
     Example:
         >>> main(["train", "--epochs", "5", "--verbose", "0"])  # doctest: +SKIP
@@ -144,11 +737,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stop.code is None:
             return 0
         return stop.code if isinstance(stop.code, int) else 1
+    prefix = f"{_PROG} {args.command}: error:"
     try:
         return args.handler(args)
-    except ValueError as error:
-        # a value the library rejected: its message names the problem, a traceback adds nothing
-        print(f"{_PROG} {args.command}: error: {error}", file=sys.stderr)
+    except _UsageError as error:
+        print(f"{prefix} {error}", file=sys.stderr)
+        return 2
+    except (ValueError, _Unavailable) as error:
+        # a value the library rejected, or a missing extra: the message names the problem
+        print(f"{prefix} {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        # a file that could not be read or written (permissions, a full disk)
+        print(f"{prefix} {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{_PROG} {args.command}: interrupted", file=sys.stderr)

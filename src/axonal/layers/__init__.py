@@ -36,6 +36,7 @@ from axonal.layers.pooling import (
     UpSampling2D,
     ZeroPadding2D,
 )
+from axonal.layers.preprocessing import Normalization
 from axonal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "Reshape",
     "SeparableConv2D",
     "SimpleRNN",
