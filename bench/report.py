@@ -34,7 +34,10 @@ def advantage(value: Any, reference: Any, higher_is_better: bool) -> float | Non
 
 
 def ratios(workload: ModuleType, results: dict[str, dict[str, Any]]) -> dict[str, dict]:
-    """``{competitor: {"vs_pytorch": r, "vs_numpy": r}}`` on the workload's primary figure."""
+    """``{competitor: {"vs_pytorch": r, "vs_numpy": r}}`` on the workload's primary figure.
+
+    A workload's ``EXTRA_RATIOS`` add ``"{figure}_vs_{reference}"`` entries on other figures.
+    """
     table: dict[str, dict[str, float | None]] = {}
     for key, figures in results.items():
         row = {}
@@ -45,8 +48,19 @@ def ratios(workload: ModuleType, results: dict[str, dict[str, Any]]) -> dict[str
                     results[reference].get(workload.PRIMARY),
                     workload.HIGHER_IS_BETTER,
                 )
+        for extra in _extra_ratios(workload, results):
+            row[f"{extra.key}_vs_{extra.reference}"] = advantage(
+                figures.get(extra.key),
+                results[extra.reference].get(extra.key),
+                extra.higher_is_better,
+            )
         table[key] = row
     return table
+
+
+def _extra_ratios(workload: ModuleType, results: dict[str, dict[str, Any]]) -> list[Any]:
+    """The workload's extra ratio columns whose reference is in ``results``."""
+    return [r for r in getattr(workload, "EXTRA_RATIOS", ()) if r.reference in results]
 
 
 def markdown(
@@ -59,12 +73,14 @@ def markdown(
     ordered = [c.key for c in COMPETITORS if c.key in results]
     metrics = [m for m in workload.METRICS if any(m.key in results[k] for k in ordered)]
     references = [r for r in REFERENCES if r in results]
+    extras = _extra_ratios(workload, results)
     computed = ratios(workload, results)
     headers = [""]
     for metric in metrics:
         star = " *" if metric.key == workload.PRIMARY else ""
         headers.append(metric.header + star)
     headers += [_REFERENCE_HEADERS[r] for r in references]
+    headers += [extra.header for extra in extras]
     lines = [
         f"### {workload.TITLE}" + (f" ({subtitle})" if subtitle else ""),
         "",
@@ -72,6 +88,7 @@ def markdown(
         "|" + "---|" + "---:|" * (len(headers) - 1),
     ]
     noisy = []
+    partial = []
     for key in ordered:
         figures = results[key]
         label = labels.get(key, key)
@@ -84,12 +101,21 @@ def markdown(
         else:
             cells = [_format(metric.key, figures.get(metric.key)) for metric in metrics]
             cells += [_ratio(computed[key].get(f"vs_{r}")) for r in references]
+            cells += [_ratio(computed[key].get(f"{e.key}_vs_{e.reference}")) for e in extras]
         lines.append("| " + " | ".join([label, *cells]) + " |")
+        # a part measured separately (``cnn``'s memory) can fail on its own
+        partial += [
+            f"{label}: {name.removesuffix('_error')} failed: {message}"
+            for name, message in figures.items()
+            if name.endswith("_error")
+        ]
     if noisy:
         lines += [
             "",
             "† noisy: the median sample was above the best by " + ", ".join(noisy) + ".",
         ]
+    if partial:
+        lines += ["", "; ".join(partial) + "."]
     return "\n".join(lines)
 
 

@@ -29,12 +29,13 @@ from bench.competitors import (
     COMPETITORS,
     Competitor,
     keras_backend,
+    missing,
     unavailable_reason,
     worker_env_extra,
 )
 from bench.report import LEGEND, markdown, ratios, spread
 from bench.settings import Settings, choose
-from bench.workloads import ALL, IN_WORKER, iris, mlp
+from bench.workloads import ALL, IN_WORKER, cnn, digits_cnn, iris, mlp
 
 DEFAULT_OUTPUT = REPO / "bench" / "results.json"
 
@@ -272,9 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     competitors, runnable = _competitors(wanted)
     info = machine_info.describe()
     _log(f"machine: {machine_info.summary_line(info)}")
+    skipped = _skipped_workloads(selected)
 
     results: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in selected}
-    in_worker = [name for name in selected if name in IN_WORKER]
+    in_worker = [name for name in selected if name in IN_WORKER and name not in skipped]
     gemm = mlp.GemmPeak(settings) if "mlp" in selected else None
     samples = _sample_in_rounds(runnable, in_worker, settings, gemm, competitors, results)
     for name, by_competitor in samples.items():
@@ -283,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if key not in results[name] and taken:
                 results[name][key] = workload.summarize(taken, settings)
     if "memory" in selected:
-        results["memory"] = _memory(runnable, settings)
+        results["memory"] = _fresh_worker_each(runnable, "memory", settings)
+    if "cnn" in selected:
+        _merge_memory(results["cnn"], _fresh_worker_each(runnable, "cnn_memory", settings))
     if "startup" in selected:
         from bench.workloads import startup
 
@@ -318,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratios": ratios(workload, figures),
             "spread": {key: spread(workload, row) for key, row in figures.items()},
         }
+        if name in skipped:
+            document["workloads"][name]["skipped"] = skipped[name]
     document["elapsed_s"] = round(time.perf_counter() - started, 1)
     document["machine"]["load_average_at_end"] = machine_info.load_average()
 
@@ -325,8 +331,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     _log(f"wrote {args.output}")
-    failed = any("error" in row for entry in results.values() for row in entry.values())
+    failed = any(
+        key == "error" or key.endswith("_error")
+        for entry in results.values()
+        for row in entry.values()
+        for key in row
+    )
     return 1 if failed else 0
+
+
+def _skipped_workloads(selected: list[str]) -> dict[str, str]:
+    """``{workload: reason}`` for the selected workloads whose own requirements are missing."""
+    skipped = {}
+    for name in selected:
+        workload = importlib.import_module(f"bench.workloads.{name}")
+        absent = missing(getattr(workload, "REQUIRES", ()))
+        if absent:
+            skipped[name] = f"{', '.join(absent)} not installed"
+            _log(f"skipping workload {name}: {skipped[name]}")
+    return skipped
 
 
 def _competitors(
@@ -352,29 +375,43 @@ def _competitors(
     return entries, runnable
 
 
-def _memory(runnable: list[Competitor], settings: Settings) -> dict[str, dict[str, Any]]:
-    """The memory workload: one fresh worker per competitor, one sample each."""
-    from bench.workloads import memory
+def _fresh_worker_each(
+    runnable: list[Competitor], name: str, settings: Settings
+) -> dict[str, dict[str, Any]]:
+    """A peak-memory workload (``memory``, ``cnn_memory``): a fresh worker per competitor.
 
+    The peak RSS only ever grows, so each competitor's one sample needs a process of its own.
+    """
+    workload = importlib.import_module(f"bench.workloads.{name}")
     results: dict[str, dict[str, Any]] = {}
     for competitor in runnable:
-        if "memory" not in competitor.workloads:
+        if name not in competitor.workloads:
             continue
-        _log(f"{competitor.label}: memory (fresh process)")
+        _log(f"{competitor.label}: {name} (fresh process)")
         try:
-            worker = _Worker(competitor, ["memory"], settings)
+            worker = _Worker(competitor, [name], settings)
         except WorkerError as error:
             results[competitor.key] = {"error": str(error)}
             continue
         try:
-            if "memory" in worker.errors:
-                raise WorkerError(worker.errors["memory"])
-            results[competitor.key] = memory.summarize([worker.sample("memory")], settings)
+            if name in worker.errors:
+                raise WorkerError(worker.errors[name])
+            results[competitor.key] = workload.summarize([worker.sample(name)], settings)
         except WorkerError as error:
             results[competitor.key] = {"error": str(error)}
         finally:
             worker.close()
     return results
+
+
+def _merge_memory(rows: dict[str, dict[str, Any]], memory: dict[str, dict[str, Any]]) -> None:
+    """Add ``cnn_memory``'s figures to the ``cnn`` rows; its failures as ``memory_error``."""
+    for key, figures in memory.items():
+        row = rows.setdefault(key, {})
+        if "error" in figures:
+            row["memory_error"] = figures["error"]
+        else:
+            row.update(figures)
 
 
 def _tables(document: dict[str, Any], settings: Settings) -> str:
@@ -399,6 +436,11 @@ def _tables(document: dict[str, Any], settings: Settings) -> str:
         for entry in document["competitors"].values()
         if entry["reason"]
     ]
+    skipped += [
+        f"workload {name} ({entry['skipped']})"
+        for name, entry in document["workloads"].items()
+        if entry.get("skipped")
+    ]
     if skipped:
         sections += ["", "Not run: " + "; ".join(skipped) + "."]
     return "\n".join(sections)
@@ -419,4 +461,18 @@ def _subtitle(name: str, settings: Settings) -> str:
         return f"best of {settings.import_repeat} (torch, keras: {settings.heavy_import_repeat})"
     if name == "memory":
         return f"{settings.memory_rows:,} rows, 1 epoch"
+    if name == "cnn":
+        return (
+            f"{settings.cnn_images:,} images × {settings.cnn_epochs} epoch"
+            f"{'s' if settings.cnn_epochs != 1 else ''}, {cnn.steps(settings):,} steps; "
+            f"best of {settings.repeat}; memory: {settings.cnn_memory_images:,} images, 1 epoch, "
+            "fresh process"
+        )
+    if name == "digits_cnn":
+        return (
+            f"{digits_cnn.train_rows(settings):,} training images × {settings.digits_epochs} "
+            f"epoch{'s' if settings.digits_epochs != 1 else ''}, "
+            f"{digits_cnn.steps(settings):,} steps; best of {settings.repeat}; "
+            "test accuracy: median"
+        )
     return ""

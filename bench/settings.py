@@ -35,6 +35,16 @@ class Settings:
     train_repeat: int = 3
     # memory: one epoch of the MLP
     memory_rows: int = 16_384
+    # cnn: LeNet-size CNN on 28x28x1 synthetic images (also its memory, in a fresh worker)
+    cnn_images: int = 4_096
+    cnn_epochs: int = 1
+    cnn_batch_size: int = 64
+    cnn_warmup_images: int = 512
+    cnn_memory_images: int = 4_096
+    # digits_cnn: examples/digits_cnn.py on scikit-learn's 8x8 digits (None: the whole split)
+    digits_epochs: int = 20
+    digits_batch_size: int = 64
+    digits_train_rows: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -62,6 +72,11 @@ QUICK = Settings(
     heavy_import_repeat=1,
     train_repeat=1,
     memory_rows=512,
+    cnn_images=256,
+    cnn_warmup_images=64,
+    cnn_memory_images=256,
+    digits_epochs=1,
+    digits_train_rows=256,
 )
 
 

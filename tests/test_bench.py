@@ -1,9 +1,10 @@
 """The benchmark suite runs end to end in quick mode; it asserts nothing about speed.
 
 Competitors that are not installed (PyTorch, Keras, scikit-learn) are skipped by the suite itself,
-so these tests pass with NumPy alone.
+and so is the digits_cnn workload without scikit-learn, so these tests pass with NumPy alone.
 """
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("iris", "mlp", "predict", "startup", "memory")
+WORKLOADS = ("iris", "mlp", "predict", "startup", "memory", "cnn", "digits_cnn")
+HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 # the figures each workload reports for axonal
 AXONAL_FIGURES = {
     "iris": ("fit_s", "step_us"),
@@ -20,6 +22,8 @@ AXONAL_FIGURES = {
     "predict": ("latency_us", "rows_per_s", "rows_per_s_one_batch"),
     "startup": ("import_ms", "train_process_ms"),
     "memory": ("peak_delta_mb", "peak_mb"),
+    "cnn": ("images_per_s", "step_ms", "gflops", "peak_delta_mb", "peak_mb"),
+    "digits_cnn": ("fit_s", "images_per_s", "step_ms", "test_accuracy"),
 }
 
 
@@ -38,7 +42,14 @@ def _check_document(document):
     assert set(document["workloads"]) == set(WORKLOADS)
     assert document["machine"]["cpu"]
     assert document["machine"]["versions"]["numpy"]
+    digits = document["workloads"]["digits_cnn"]
+    if HAVE_SKLEARN:
+        assert "skipped" not in digits
+    else:
+        assert "sklearn" in digits["skipped"] and digits["results"] == {}
     for workload, keys in AXONAL_FIGURES.items():
+        if workload == "digits_cnn" and not HAVE_SKLEARN:
+            continue
         axonal = document["workloads"][workload]["results"]["axonal"]
         assert "error" not in axonal, (workload, axonal)
         for key in keys:
@@ -57,8 +68,26 @@ def test_quick_run_of_axonal_and_the_numpy_reference(bench_main, tmp_path, capsy
     _check_document(document)
     iris_ratios = document["workloads"]["iris"]["ratios"]["axonal"]
     assert iris_ratios["vs_numpy"] > 0
+    # no NumPy reference for the CNNs, so no NumPy ratio either
+    assert "numpy" not in document["workloads"]["cnn"]["results"]
     table = capsys.readouterr().out
     assert "| axonal" in table and "NumPy reference" in table
+    assert "### LeNet CNN" in table
+
+
+def test_digits_cnn_is_skipped_cleanly_without_sklearn(bench_main, tmp_path, monkeypatch, capsys):
+    import bench.competitors as competitors
+
+    real = competitors.installed
+    monkeypatch.setattr(competitors, "installed", lambda name: name != "sklearn" and real(name))
+    output = tmp_path / "results.json"
+    argv = ["--quick", "--only", "digits_cnn", "--competitors", "axonal", "--output", str(output)]
+    assert bench_main(argv) == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    entry = document["workloads"]["digits_cnn"]
+    assert entry["skipped"] == "sklearn not installed"
+    assert entry["results"] == {}
+    assert "Not run: workload digits_cnn (sklearn not installed)" in capsys.readouterr().out
 
 
 def test_a_missing_competitor_is_skipped_cleanly(bench_main, tmp_path, monkeypatch, capsys):

@@ -8,6 +8,11 @@ small interface, so a workload is written once against it:
 - ``build(sizes, seed)``: a fresh, compiled dense stack ``sizes[0] → … → sizes[-1]`` with ReLU
   hidden layers, a softmax output (or logits plus a softmax loss), sparse cross-entropy and
   Adam(learning_rate=1e-3).
+- ``native_images(array)``: channels-last float32 images ``(n, h, w, c)`` in the form and
+  layout the library trains a CNN on (NCHW for PyTorch); CNN competitors only.
+- ``build_cnn(input_shape, layers, classes, seed)``: a fresh, compiled CNN (layer specs as in
+  ``bench.workloads.cnn.LAYERS``) with a softmax output (or logits plus a softmax loss), sparse
+  cross-entropy and Adam(learning_rate=1e-3); CNN competitors only.
 - ``fit(model, x, y, epochs, batch_size)``: train with a fresh shuffle every epoch.
 - ``predict_one(model)``: a function of one native input row, the library's single-sample call.
 - ``predict_many(model, x, batch_size)``: predictions for many rows (``None``: the default).
@@ -32,7 +37,8 @@ class Competitor:
         label: the name in the printed table.
         module: the implementation module.
         requires: importable top-level modules it needs.
-        workloads: the in-process workloads it takes part in.
+        workloads: the in-process workloads it takes part in (``memory`` and ``cnn_memory`` run
+            in a fresh worker each).
         threads: intra-op threads to set (PyTorch only); None leaves the library's default.
     """
 
@@ -50,21 +56,21 @@ COMPETITORS: tuple[Competitor, ...] = (
         "axonal",
         "bench.competitors.axonal_impl",
         ("numpy",),
-        ("iris", "mlp", "predict", "memory"),
+        ("iris", "mlp", "predict", "memory", "cnn", "cnn_memory", "digits_cnn"),
     ),
     Competitor(
         "pytorch",
         "PyTorch",
         "bench.competitors.torch_impl",
         ("torch",),
-        ("iris", "mlp", "predict", "memory"),
+        ("iris", "mlp", "predict", "memory", "cnn", "cnn_memory", "digits_cnn"),
     ),
     Competitor(
         "pytorch_1t",
         "PyTorch, 1 thread",
         "bench.competitors.torch_impl",
         ("torch",),
-        ("iris", "predict"),
+        ("iris", "predict", "cnn", "digits_cnn"),
         threads=1,
     ),
     Competitor(
@@ -72,7 +78,7 @@ COMPETITORS: tuple[Competitor, ...] = (
         "Keras 3",
         "bench.competitors.keras_impl",
         ("keras",),
-        ("iris", "mlp", "predict"),
+        ("iris", "mlp", "predict", "cnn", "digits_cnn"),
     ),
     Competitor(
         "sklearn",
@@ -125,11 +131,16 @@ def keras_backend() -> str | None:
     return None
 
 
+def missing(modules: tuple[str, ...]) -> list[str]:
+    """Those of ``modules`` that cannot be imported here."""
+    return [name for name in modules if not installed(name)]
+
+
 def unavailable_reason(competitor: Competitor) -> str | None:
     """Why ``competitor`` cannot run here, or None when it can."""
-    missing = [name for name in competitor.requires if not installed(name)]
-    if missing:
-        return f"{', '.join(missing)} not installed"
+    missing_modules = missing(competitor.requires)
+    if missing_modules:
+        return f"{', '.join(missing_modules)} not installed"
     if competitor.key == "keras":
         backend = keras_backend()
         if backend is None:

@@ -1,4 +1,7 @@
-"""axonal, written the way its README writes Keras programs: Sequential, compile, fit, predict."""
+"""axonal, written the way its README writes Keras programs: Sequential, compile, fit, predict.
+
+CNNs are channels-last, ``(batch, height, width, channels)``, with Keras's layer names.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +36,39 @@ def build(sizes: Sequence[int], seed: int) -> Any:
     layers += [Dense(units, activation="relu") for units in sizes[2:-1]]
     layers.append(Dense(sizes[-1], activation="softmax"))
     model = Sequential(layers)
+    model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def native_images(array: numpy.ndarray) -> numpy.ndarray:
+    """axonal takes channels-last images as they are."""
+    return array
+
+
+def build_cnn(
+    input_shape: Sequence[int], layers: Sequence[tuple[Any, ...]], classes: int, seed: int
+) -> Any:
+    """A compiled ``Sequential`` CNN (see ``bench.workloads.cnn.LAYERS``), softmax output."""
+    from axonal.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
+    from axonal.models import Sequential
+    from axonal.optimizers import Adam
+    from axonal.utils import clear_session, set_random_seed
+
+    clear_session()
+    set_random_seed(seed)
+    stack: list[Any] = [Input(shape=tuple(input_shape))]
+    for spec in layers:
+        if spec[0] == "conv":
+            _, filters, size, padding = spec
+            stack.append(Conv2D(filters, size, padding=padding, activation="relu"))
+        elif spec[0] == "pool":
+            stack.append(MaxPooling2D(pool_size=spec[1]))
+        elif spec[0] == "flatten":
+            stack.append(Flatten())
+        else:
+            stack.append(Dense(spec[1], activation="relu"))
+    stack.append(Dense(classes, activation="softmax"))
+    model = Sequential(stack)
     model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
     return model
 

@@ -2,7 +2,8 @@
 
 The idiomatic program: ``keras.Sequential`` with an ``Input``, Dense layers, a softmax output,
 ``compile(loss="sparse_categorical_crossentropy")`` and ``fit(verbose=0)``. Keras's own advice
-for one small batch is ``model(x)`` rather than ``predict``; both are timed.
+for one small batch is ``model(x)`` rather than ``predict``; both are timed. CNNs are
+channels-last, Keras's default ``data_format``, whatever the backend.
 """
 
 from __future__ import annotations
@@ -35,6 +36,39 @@ def build(sizes: Sequence[int], seed: int) -> Any:
     layers += [keras.layers.Dense(units, activation="relu") for units in sizes[1:-1]]
     layers.append(keras.layers.Dense(sizes[-1], activation="softmax"))
     model = keras.Sequential(layers)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model
+
+
+def native_images(array: numpy.ndarray) -> numpy.ndarray:
+    """Keras takes channels-last images as NumPy arrays."""
+    return array
+
+
+def build_cnn(
+    input_shape: Sequence[int], layers: Sequence[tuple[Any, ...]], classes: int, seed: int
+) -> Any:
+    """A compiled ``keras.Sequential`` CNN (see ``bench.workloads.cnn.LAYERS``), softmax output."""
+    import keras
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    stack: list[Any] = [keras.Input(shape=tuple(input_shape))]
+    for spec in layers:
+        if spec[0] == "conv":
+            _, filters, size, padding = spec
+            stack.append(keras.layers.Conv2D(filters, size, padding=padding, activation="relu"))
+        elif spec[0] == "pool":
+            stack.append(keras.layers.MaxPooling2D(pool_size=spec[1]))
+        elif spec[0] == "flatten":
+            stack.append(keras.layers.Flatten())
+        else:
+            stack.append(keras.layers.Dense(spec[1], activation="relu"))
+    stack.append(keras.layers.Dense(classes, activation="softmax"))
+    model = keras.Sequential(stack)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=1e-3),
         loss="sparse_categorical_crossentropy",

@@ -4,7 +4,10 @@
 and cross-entropy fused), ``torch.optim.Adam`` with ``fused=True`` (the fastest CPU variant on
 this machine: about 20% less per step than the default for-loop implementation on the iris
 model), one ``randperm`` per epoch and per-batch index gathers (no copy of the epoch), and
-``loss.item()`` per step to keep the epoch's mean loss, as ``fit`` does.
+``loss.item()`` per step to keep the epoch's mean loss, as ``fit`` does. CNNs are
+``nn.Conv2d``/``nn.MaxPool2d``/``nn.Flatten``/``nn.Linear`` on NCHW tensors, PyTorch's default
+layout (the channels-last memory format showed no consistent gain on either CNN here, within
+about ±10% either way), and train in the same loop.
 """
 
 from __future__ import annotations
@@ -65,6 +68,45 @@ def build(sizes: Sequence[int], seed: int) -> TorchModel:
         if index < len(pairs) - 1:
             layers.append(nn.ReLU())
     module = nn.Sequential(*layers)
+    return TorchModel(module, _adam(module.parameters()))
+
+
+def native_images(array: numpy.ndarray) -> Any:
+    """Channels-last images ``(n, h, w, c)`` as a contiguous NCHW tensor (a copy)."""
+    import torch
+
+    return torch.from_numpy(numpy.ascontiguousarray(array.transpose(0, 3, 1, 2)))
+
+
+def build_cnn(
+    input_shape: Sequence[int], layers: Sequence[tuple[Any, ...]], classes: int, seed: int
+) -> TorchModel:
+    """``nn.Sequential`` CNN on NCHW input (see ``bench.workloads.cnn.LAYERS``), logits out."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    height, width, channels = input_shape
+    features = 0
+    modules: list[Any] = []
+    for spec in layers:
+        if spec[0] == "conv":
+            _, filters, size, padding = spec
+            modules += [nn.Conv2d(channels, filters, size, padding=padding), nn.ReLU()]
+            channels = filters
+            if padding == "valid":
+                height, width = height - size + 1, width - size + 1
+        elif spec[0] == "pool":
+            modules.append(nn.MaxPool2d(spec[1]))
+            height, width = height // spec[1], width // spec[1]
+        elif spec[0] == "flatten":
+            modules.append(nn.Flatten())
+            features = channels * height * width
+        else:
+            modules += [nn.Linear(features, spec[1]), nn.ReLU()]
+            features = spec[1]
+    modules.append(nn.Linear(features, classes))
+    module = nn.Sequential(*modules)
     return TorchModel(module, _adam(module.parameters()))
 
 

@@ -6,11 +6,15 @@ An in-process workload module has:
   ``HIGHER_IS_BETTER`` and ``SAMPLE_KEY`` (the timed quantity behind ``PRIMARY``);
 - ``Session(impl, settings)``: everything untimed (data, model, warm-up), done once per worker;
 - ``Session.sample()``: one timed sample, a dict of seconds (or bytes) per quantity;
-- ``summarize(samples, settings)``: the figures, from the best of the samples.
+- ``summarize(samples, settings)``: the figures, from the best of the samples;
+- optionally ``REQUIRES`` (importable modules the workload itself needs, e.g. ``sklearn`` for the
+  digits data: without them the runner skips the workload and says why) and ``EXTRA_RATIOS``
+  (more ratio columns, on figures other than ``PRIMARY``).
 
 The runner takes the samples in rounds, one per competitor per round, so a busy spell on the
 shared machine is spread over every competitor instead of landing on one. ``memory`` runs in a
-fresh worker per competitor; ``startup`` spawns fresh interpreters from the runner itself.
+fresh worker per competitor, and so does ``cnn_memory``, whose figures join the ``cnn`` table;
+``startup`` spawns fresh interpreters from the runner itself.
 """
 
 from __future__ import annotations
@@ -28,8 +32,25 @@ class Metric:
     header: str
 
 
-IN_WORKER = ("iris", "mlp", "predict")
-ALL = ("iris", "mlp", "predict", "startup", "memory")
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio column on a figure other than the workload's primary one.
+
+    Attributes:
+        key: the figure compared.
+        header: the column's header.
+        higher_is_better: whether a larger figure is better (so the ratio is value/reference).
+        reference: the competitor it is taken against.
+    """
+
+    key: str
+    header: str
+    higher_is_better: bool
+    reference: str = "pytorch"
+
+
+IN_WORKER = ("iris", "mlp", "predict", "cnn", "digits_cnn")
+ALL = ("iris", "mlp", "predict", "startup", "memory", "cnn", "digits_cnn")
 
 
 def best(samples: Sequence[dict[str, float]], key: str) -> float:

@@ -74,14 +74,18 @@ class Session:
         }
 
 
-def summarize(samples: Sequence[dict[str, float]], settings: Settings) -> dict[str, Any]:
-    """MiB figures from the one sample."""
-    (sample,) = samples
+def mib_figures(sample: dict[str, float]) -> dict[str, float]:
+    """Peak above baseline, baseline, peak and the peak before training, in MiB."""
     return {
         "peak_delta_mb": (sample["peak_b"] - sample["baseline_b"]) / _MIB,
         "baseline_mb": sample["baseline_b"] / _MIB,
         "peak_mb": sample["peak_b"] / _MIB,
         # a peak before the baseline above it would hide part of training's peak
         "peak_before_training_mb": sample["peak_before_b"] / _MIB,
-        "rows": settings.memory_rows,
     }
+
+
+def summarize(samples: Sequence[dict[str, float]], settings: Settings) -> dict[str, Any]:
+    """MiB figures from the one sample."""
+    (sample,) = samples
+    return {**mib_figures(sample), "rows": settings.memory_rows}
