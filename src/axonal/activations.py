@@ -131,7 +131,7 @@ def get(identifier) -> Callable:
     if isinstance(identifier, str):
         return lookup("activation", identifier)
     if isinstance(identifier, dict):
-        return lookup("activation", identifier.get("class_name", identifier.get("config", "")))
+        return deserialize(identifier)
     if callable(identifier):
         return identifier
     raise TypeError(
@@ -155,6 +155,19 @@ def serialize(activation: Callable) -> str:
     )
 
 
-def deserialize(name: str, custom_objects: dict | None = None) -> Callable:
-    """Inverse of ``serialize``."""
+def deserialize(name: str | dict, custom_objects: dict | None = None) -> Callable:
+    """Inverse of ``serialize``: a registered name, or a Keras 3 config dict naming one.
+
+    Keras 3 writes a built-in activation as
+    ``{'class_name': 'function', 'config': 'relu', ...}``; the name is the ``config`` string
+    (or ``registered_name``), resolved through the registry like any other name.
+    """
+    if isinstance(name, dict):
+        config = name.get("config")
+        if isinstance(config, str):
+            name = config
+        elif name.get("class_name") not in (None, "function"):
+            name = name["class_name"]
+        else:
+            name = name.get("registered_name", "")
     return lookup("activation", name, custom_objects)

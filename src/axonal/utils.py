@@ -1,9 +1,10 @@
-"""Utilities: seeding and label encoding."""
+"""Utilities: seeding, label encoding, normalisation and sequence padding (``keras.utils``)."""
 
 from __future__ import annotations
 
 from axonal.backend import floatx, set_random_seed, xp
 from axonal.layers.base import reset_names
+from axonal.preprocessing.sequence import pad_sequences
 
 
 def to_categorical(x, num_classes: int | None = None):
@@ -30,9 +31,41 @@ def to_categorical(x, num_classes: int | None = None):
     return out
 
 
+def normalize(x, axis: int | None = -1, order=2):
+    """Scale ``x`` so each slice along ``axis`` has unit ``order``-norm (L2 by default).
+
+    Slices whose norm is 0 are left as they are (divided by 1). Float input keeps its dtype;
+    other input becomes the default float type.
+
+    Args:
+        x: array-like of any shape.
+        axis: the axis the norm is taken along (default -1, the last); None: the whole array.
+        order: the norm's order, as ``numpy.linalg.norm`` takes it (default 2).
+
+    Returns:
+        An array of ``x``'s shape.
+
+    Example:
+        >>> normalize([[3.0, 4.0], [0.0, 0.0]])
+        array([[0.6, 0.8],
+               [0. , 0. ]], dtype=float32)
+    """
+    values = xp.asarray(x)
+    if values.dtype.kind != "f":
+        values = values.astype(floatx())
+    if axis is None:
+        # one norm for the whole array (a vector's norm, or a matrix's Frobenius norm for 2)
+        norm = xp.asarray(xp.linalg.norm(values.reshape(-1), order))
+    else:
+        norm = xp.linalg.norm(values, order, axis, keepdims=True)
+    # a zero vector has no direction: leave it as zeros rather than dividing by 0
+    norm = xp.where(norm == 0, 1, norm)
+    return (values / norm).astype(values.dtype, copy=False)
+
+
 def clear_session() -> None:
     """Restart automatic layer naming (``dense``, ``dense_1``…), as Keras's clear_session does."""
     reset_names()
 
 
-__all__ = ["clear_session", "set_random_seed", "to_categorical"]
+__all__ = ["clear_session", "normalize", "pad_sequences", "set_random_seed", "to_categorical"]

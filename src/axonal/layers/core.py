@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from axonal import activations as activations_module
+from axonal import constraints as constraints_module
 from axonal import functional as F
 from axonal import initializers as initializers_module
 from axonal import primitives as P
@@ -93,6 +94,7 @@ class Dense(Layer):
         use_bias: whether to add a bias vector.
         kernel_initializer, bias_initializer: names, objects or callables.
         kernel_regularizer, bias_regularizer: penalties added to the loss.
+        kernel_constraint, bias_constraint: stored and saved (Keras names); not yet applied.
 
     Example:
         >>> layer = Dense(3, activation="softmax")
@@ -111,6 +113,8 @@ class Dense(Layer):
         bias_initializer: Any = "zeros",
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs,
     ):
         if isinstance(units, bool) or not isinstance(units, (int, xp.integer)) or units < 1:
@@ -123,6 +127,9 @@ class Dense(Layer):
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
+        # accepted and saved for Keras programs; the optimizer step does not apply them yet
+        self.kernel_constraint = constraints_module.get(kernel_constraint)
+        self.bias_constraint = constraints_module.get(bias_constraint)
         self.kernel = None
         self.bias = None
 
@@ -191,6 +198,8 @@ class Dense(Layer):
             bias_initializer=initializers_module.serialize(self.bias_initializer),
             kernel_regularizer=_serialize_or_none(self.kernel_regularizer),
             bias_regularizer=_serialize_or_none(self.bias_regularizer),
+            kernel_constraint=_serialize_or_none(self.kernel_constraint),
+            bias_constraint=_serialize_or_none(self.bias_constraint),
         )
         return config
 

@@ -1,0 +1,69 @@
+"""Keras's ``keras.config`` surface: float type, fuzz factor, image layout and backend name.
+
+The float type and epsilon live in ``backend``; these functions are the names Keras programs
+call. Traceback filtering is a TensorFlow/Keras debugging aid with nothing to filter here, so
+its switches are accepted and do nothing.
+
+Example:
+    >>> from axonal import config
+    >>> config.floatx()
+    'float32'
+"""
+
+from __future__ import annotations
+
+from axonal import backend as _backend
+from axonal.backend import epsilon, floatx, set_epsilon, set_floatx
+
+_IMAGE_DATA_FORMAT = "channels_last"
+_TRACEBACK_FILTERING = True
+
+
+def image_data_format() -> str:
+    """Return the image layout: always ``'channels_last'``, (batch, height, width, channels)."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Accept ``'channels_last'``; refuse ``'channels_first'``, which axonal's layers do not use."""
+    if data_format != "channels_last":
+        raise ValueError(
+            f"axonal supports only data_format='channels_last', got {data_format!r}; "
+            "transpose channels-first arrays to (batch, ..., channels) instead."
+        )
+
+
+def backend() -> str:
+    """Return the name of the array library computations run on: ``'numpy'``."""
+    return _backend.xp.__name__
+
+
+def disable_traceback_filtering() -> None:
+    """Accepted for Keras compatibility; axonal never filters tracebacks."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = False
+
+
+def enable_traceback_filtering() -> None:
+    """Accepted for Keras compatibility; axonal never filters tracebacks."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = True
+
+
+def is_traceback_filtering_enabled() -> bool:
+    """Return the last value set by the enable/disable switches (they change nothing else)."""
+    return _TRACEBACK_FILTERING
+
+
+__all__ = [
+    "backend",
+    "disable_traceback_filtering",
+    "enable_traceback_filtering",
+    "epsilon",
+    "floatx",
+    "image_data_format",
+    "is_traceback_filtering_enabled",
+    "set_epsilon",
+    "set_floatx",
+    "set_image_data_format",
+]
