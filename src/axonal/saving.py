@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from axonal import autograd, registry
+from axonal import autograd, keras_format, registry
 from axonal import initializers as initializers_module
 from axonal import losses as losses_module
 from axonal import metrics as metrics_module
@@ -824,8 +824,13 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None, comp
     Restores the architecture, every weight, and (with ``compile=True``) the compile settings
     and optimizer state, so continuing ``fit`` gives exactly what uninterrupted training would.
 
+    A Keras 3 ``.keras`` archive (``config.json`` + ``model.weights.h5``) is detected by its
+    members and imported through ``axonal.keras_format`` (needs ``h5py``); any file name works,
+    the extension is never looked at.
+
     Args:
-        path: the ``.axonal`` file.
+        path: the file ``Model.save`` wrote (any name, ``.axonal`` or ``.keras``…), or a Keras 3
+            ``.keras`` archive.
         custom_objects: name -> class or function for custom objects not registered with
             ``register_serializable``.
         compile: restore the compile settings and optimizer state (default True).
@@ -847,6 +852,9 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None, comp
     with open(path, "rb") as handle:
         archive = _open_zip(handle, source)
         with archive:
+            names = [info.filename for info in archive.infolist()]
+            if WEIGHTS_NAME not in names and keras_format.is_keras_archive(names):
+                return _load_keras(archive, source)
             expected = (CONFIG_NAME, WEIGHTS_NAME, OPTIMIZER_NAME)
             members = _checked_members(
                 archive, source, lambda name: name in expected, _listing(list(expected))
@@ -889,6 +897,19 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None, comp
     if state is not None:
         _restore_optimizer(model, state, source.inner(OPTIMIZER_NAME))
     return model
+
+
+def _load_keras(archive: zipfile.ZipFile, source: _Source):
+    """Import a Keras 3 ``.keras`` archive (see ``axonal.keras_format``); nothing is executed."""
+    expected = (keras_format.KERAS_CONFIG, keras_format.KERAS_METADATA, keras_format.KERAS_WEIGHTS)
+    members = _checked_members(
+        archive, source, lambda name: name in expected, _listing(list(expected))
+    )
+
+    def read(info: zipfile.ZipInfo, limit: int, what: str) -> bytes:
+        return _read_member(archive, info, limit, source, what)
+
+    return keras_format.load_keras_archive(archive, source, members, read)
 
 
 def _npz_limit(specs: dict[str, _ArraySpec]) -> int:

@@ -3,6 +3,10 @@
 The iris table ships inside the package as plain CSV, so ``axonal train`` needs neither
 scikit-learn nor a download. ``train_test_split`` and ``standardize`` reproduce scikit-learn's
 ``train_test_split`` and ``StandardScaler`` exactly, so results match the classic Keras program.
+
+The Keras data sets (``mnist``, ``fashion_mnist``, ``cifar10``, ``imdb``, ``boston_housing``)
+are submodules with ``load_data()``, reading files from ``$AXONAL_HOME`` (default
+``~/.axonal/datasets``) and never unpickling anything; see each module's docstring.
 """
 
 from __future__ import annotations
@@ -14,8 +18,18 @@ from importlib import resources
 import numpy
 
 from axonal import backend
+from axonal.datasets import boston_housing, cifar10, fashion_mnist, imdb, mnist
 
-__all__ = ["load_iris", "standardize", "train_test_split"]
+__all__ = [
+    "boston_housing",
+    "cifar10",
+    "fashion_mnist",
+    "imdb",
+    "load_iris",
+    "mnist",
+    "standardize",
+    "train_test_split",
+]
 
 _IRIS_FILE = "iris.csv"
 _IRIS_HEADER = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]

@@ -1,0 +1,462 @@
+"""Import a Keras 3 ``.keras`` archive: its ``config.json`` and ``model.weights.h5``.
+
+A Keras 3 archive is a zip holding ``metadata.json``, ``config.json`` (the model serialised as
+``{"module", "class_name", "config", "registered_name"}``) and ``model.weights.h5`` (HDF5: the
+variables of the layer that Keras walks as ``layers/<group>`` stored as ``vars/0``, ``vars/1``…
+in the layer's variable order, sub-objects such as an LSTM's ``cell`` in their own groups).
+
+Nothing in the file is executed: class names resolve only through ``axonal.registry`` (the
+``module`` a config names is never imported), a ``Lambda`` or a class axonal does not have is
+refused with an error naming it, config keys axonal does not know are dropped only when their
+value cannot change what the model computes, and every weight's shape and dtype is checked
+against the rebuilt model before any weight is assigned. The weights are read with ``h5py``,
+an optional dependency (``pip install axonal[keras-files]``).
+
+Example:
+    >>> model = axonal.saving.load_model("keras_model.keras")  # detected and imported
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import re
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from axonal import registry
+from axonal.layers.base import Layer
+
+KERAS_CONFIG = "config.json"
+KERAS_METADATA = "metadata.json"
+KERAS_WEIGHTS = "model.weights.h5"
+KERAS_MEMBERS = (KERAS_CONFIG, KERAS_METADATA, KERAS_WEIGHTS, "assets")
+
+# keys of Keras's serialised objects that carry no meaning for axonal
+_WRAPPER_KEYS = ("module", "registered_name", "shared_object_id", "build_config")
+# config keys axonal may drop whatever their value: they affect only initial randomness,
+# bookkeeping or a feature whose "off" setting is checked separately
+_ALWAYS_HARMLESS = {
+    "seed",
+    "autocast",
+    "renorm_clipping",
+    "renorm_momentum",
+    "sparse",
+    "ragged",
+    "optional",
+    "input_axes",
+    "output_axes",
+    "lora_rank",
+    "lora_alpha",
+}
+# config keys axonal may drop when they hold exactly one of these values (Keras's "off" value)
+_HARMLESS_VALUES: dict[str, tuple] = {
+    "data_format": ("channels_last", None),
+    "renorm": (False,),
+    "stateful": (False,),
+    "unroll": (False,),
+    "zero_output_for_mask": (False,),
+    "synchronized": (False,),
+    "go_backwards": (False,),
+    "groups": (1,),
+}
+# classes that hold code or state axonal will not rebuild from a file
+_REFUSED = {
+    "Lambda": "a Lambda layer holds Python code, and axonal never runs code from a file",
+    "TFSMLayer": "a TFSMLayer wraps a TensorFlow SavedModel",
+}
+
+
+class KerasImportError(ValueError):
+    """A Keras archive describes something axonal cannot import (the message names it)."""
+
+
+def is_keras_archive(names) -> bool:
+    """Whether a zip's member names are those of a Keras 3 ``.keras`` archive."""
+    names = set(names)
+    return KERAS_METADATA in names and KERAS_WEIGHTS in names and KERAS_CONFIG in names
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's group naming: ``Conv2D`` → ``conv2d``, ``BatchNormalization`` →
+    ``batch_normalization``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# ------------------------------------------------------------------------------- config
+
+
+def _accepted_arguments(cls: type) -> set[str] | None:
+    """Keyword names the constructors along ``cls``'s MRO accept; None when any takes
+    arbitrary keywords beyond the base Layer."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        for parameter in parameters:
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+                names.add(parameter.name)
+        if klass is Layer:
+            break
+    names.discard("self")
+    return names
+
+
+def _plain_object(value: dict, where: str) -> Any:
+    """A Keras-serialised initializer/regularizer/policy as axonal's ``{class_name, config}``."""
+    class_name = value.get("class_name")
+    if class_name in ("DTypePolicy", "DTypePolicyMap", "FloatDTypePolicy"):
+        name = (value.get("config") or {}).get("name", "float32")
+        if name not in ("float32", "float64", "float16"):
+            raise KerasImportError(f"{where}: the dtype policy {name!r} is not supported.")
+        return name
+    config = value.get("config") or {}
+    if not isinstance(config, dict):
+        raise KerasImportError(f"{where}: the config of {class_name!r} is not an object.")
+    config = {k: v for k, v in config.items() if k not in _ALWAYS_HARMLESS}
+    return {"class_name": class_name, "config": config}
+
+
+def _is_serialized(value: Any) -> bool:
+    return isinstance(value, dict) and "class_name" in value and "config" in value
+
+
+def _layer_config(entry: dict, where: str) -> dict:
+    """One Keras layer entry as axonal's ``{class_name, config}`` (nested layers converted)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+        raise KerasImportError(f"{where}: a layer entry has no class_name.")
+    class_name = entry["class_name"]
+    if class_name in _REFUSED:
+        name = (entry.get("config") or {}).get("name", "?")
+        raise KerasImportError(
+            f"{where}: layer '{name}' is a {class_name}, which axonal cannot import: "
+            f"{_REFUSED[class_name]}."
+        )
+    if class_name in ("Functional", "Model", "Sequential"):
+        return _model_config(entry, where)
+    try:
+        cls = registry.lookup("layer", class_name)
+    except ValueError:
+        name = (entry.get("config") or {}).get("name", "?")
+        raise KerasImportError(
+            f"{where}: layer '{name}' has class {class_name!r}, which axonal does not have "
+            "(nothing from the file is imported or run). Registered layers: "
+            f"{', '.join(registry.registered_names('layer'))}."
+        ) from None
+    raw = entry.get("config") or {}
+    if not isinstance(raw, dict):
+        raise KerasImportError(f"{where}: the config of {class_name!r} is not an object.")
+    accepted = _accepted_arguments(cls)
+    config: dict[str, Any] = {}
+    layer_where = f"{where}: layer '{raw.get('name', '?')}' ({class_name})"
+    for key, value in raw.items():
+        if key in ("layer", "backward_layer") and _is_serialized(value):
+            value = _layer_config(value, where)
+        elif key == "dtype" and isinstance(value, dict):
+            value = _plain_object(value, layer_where)
+        elif _is_serialized(value):
+            value = _plain_object(value, f"{layer_where}, {key}")
+        if key == "batch_shape":
+            key = "batch_input_shape"
+        if key in accepted:
+            config[key] = value
+            continue
+        if key in _ALWAYS_HARMLESS or value is None:
+            continue
+        if key in _HARMLESS_VALUES and _same(value, _HARMLESS_VALUES[key]):
+            continue
+        raise KerasImportError(
+            f"{layer_where}: the setting {key}={value!r} is not supported by axonal's "
+            f"{class_name}, and ignoring it would change the model."
+        )
+    return {"class_name": class_name, "config": config}
+
+
+def _same(value, options) -> bool:
+    return any(value == option and type(value) is type(option) for option in options)
+
+
+def _ref(value: Any, where: str) -> list:
+    """``[layer_name, node_index, tensor_index]`` from a Keras tensor reference."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        value = (value.get("config") or {}).get("keras_history")
+    if (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and all(isinstance(v, int) for v in value[1:])
+    ):
+        return [value[0], value[1], value[2]]
+    raise KerasImportError(f"{where}: {value!r} is not a tensor reference this importer reads.")
+
+
+def _refs(value: Any, where: str) -> tuple[list, bool]:
+    """Flat references and whether the structure was one tensor (not a list)."""
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return [_ref(value, where)], True
+    if isinstance(value, (list, tuple)):
+        return [_ref(item, where) for item in value], False
+    return [_ref(value, where)], True
+
+
+def _input_entry(entry: dict, where: str) -> dict:
+    config = entry.get("config") or {}
+    shape = config.get("batch_shape") or config.get("batch_input_shape")
+    if not isinstance(shape, list) or not shape:
+        raise KerasImportError(f"{where}: input layer {config.get('name')!r} has no batch_shape.")
+    if config.get("sparse") or config.get("ragged"):
+        raise KerasImportError(f"{where}: sparse or ragged inputs are not supported.")
+    dtype = config.get("dtype")
+    if isinstance(dtype, dict):
+        dtype = _plain_object(dtype, where)
+    name = entry.get("name") or config.get("name")
+    return {
+        "class_name": "InputLayer",
+        "name": name,
+        "config": {"batch_input_shape": shape, "dtype": dtype or "float32", "name": name},
+        "inbound_nodes": [],
+    }
+
+
+def _model_config(document: dict, where: str) -> dict:
+    """A Keras ``Sequential`` or ``Functional`` config as axonal's model config."""
+    class_name = document.get("class_name")
+    config = document.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise KerasImportError(
+            f"{where}: the {class_name} config has no layer list; a subclassed Keras model "
+            "cannot be imported (its code is not in the file)."
+        )
+    name = config.get("name")
+    if class_name == "Sequential":
+        layers = []
+        batch_shape = config.get("build_input_shape")
+        for entry in config["layers"]:
+            if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":
+                batch_shape = _input_entry(entry, where)["config"]["batch_input_shape"]
+                continue
+            layers.append(_layer_config(entry, where))
+        out = {"name": name, "trainable": config.get("trainable", True), "layers": layers}
+        if batch_shape is not None:
+            out["batch_input_shape"] = batch_shape
+        return {"class_name": "Sequential", "config": out}
+    entries = []
+    for entry in config["layers"]:
+        if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":
+            entries.append(_input_entry(entry, where))
+            continue
+        converted = _layer_config(entry, where)
+        converted["name"] = entry.get("name") or converted["config"].get("name")
+        calls = []
+        for node in entry.get("inbound_nodes") or []:
+            node_where = f"{where}: a call of layer {converted['name']!r}"
+            args = node.get("args") or []
+            kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
+            for key, value in kwargs.items():
+                if isinstance(value, (dict, list)):
+                    raise KerasImportError(
+                        f"{node_where}: the keyword argument {key}={value!r} is not supported."
+                    )
+            if len(args) != 1:
+                raise KerasImportError(f"{node_where}: takes {len(args)} positional arguments.")
+            refs, single = _refs(args[0], node_where)
+            calls.append({"args": refs, "single": single, "kwargs": kwargs})
+        converted["inbound_nodes"] = calls
+        entries.append(converted)
+    inputs, single_input = _refs(config.get("input_layers"), f"{where}: input_layers")
+    outputs, single_output = _refs(config.get("output_layers"), f"{where}: output_layers")
+    out = {
+        "name": name,
+        "trainable": config.get("trainable", True),
+        "layers": entries,
+        "input_layers": inputs,
+        "output_layers": outputs,
+        "single_input": single_input,
+        "single_output": single_output,
+    }
+    return {"class_name": "Functional", "config": out}
+
+
+def model_from_keras_config(document: dict, where: str = "<config>"):
+    """Build (fresh weights) the axonal model a Keras 3 ``config.json`` describes."""
+    if not isinstance(document, dict) or document.get("class_name") not in (
+        "Sequential",
+        "Functional",
+        "Model",
+    ):
+        found = document.get("class_name") if isinstance(document, dict) else document
+        raise KerasImportError(
+            f"{where}: the archive holds a {found!r}; axonal imports Sequential and functional "
+            "Keras models."
+        )
+    config = _model_config(document, where)
+    try:
+        model = registry.deserialize("layer", config)
+    except KerasImportError:
+        raise
+    except Exception as exc:
+        raise KerasImportError(
+            f"{where}: the model cannot be rebuilt ({type(exc).__name__}: {exc})."
+        ) from exc
+    shape = config["config"].get("batch_input_shape")
+    if not model.built and shape is not None:
+        model.build(tuple(shape))
+    return model
+
+
+# ------------------------------------------------------------------------------- weights
+
+
+def _require_h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(
+            "Reading a Keras .keras archive needs h5py for its model.weights.h5: install it "
+            "with `pip install axonal[keras-files]` (or `pip install h5py`)."
+        ) from None
+    return h5py
+
+
+def _child(group, name: str, h5py, where: str):
+    """``group[name]`` when it is a plain member of this file (no external or soft link)."""
+    link = group.get(name, getlink=True)
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        raise KerasImportError(f"{where}: '{name}' is a link to elsewhere; refusing it.")
+    return group[name]
+
+
+def _group_variables(group, h5py, where: str) -> list:
+    """The datasets of one Keras object: ``vars/0…`` first, then its sub-objects' datasets."""
+    found = []
+    variables = _child(group, "vars", h5py, where)
+    if variables is not None:
+        keys = sorted(variables.keys(), key=lambda k: int(k) if k.isdigit() else -1)
+        for key in keys:
+            if not key.isdigit():
+                raise KerasImportError(f"{where}: unexpected member 'vars/{key}'.")
+            dataset = _child(variables, key, h5py, where)
+            if not isinstance(dataset, h5py.Dataset):
+                raise KerasImportError(f"{where}: 'vars/{key}' is not a dataset.")
+            found.append((f"{group.name}/vars/{key}", dataset))
+    # an RNN's cell, a wrapper's layer, Bidirectional's forward then backward layer
+    preferred = ["cell", "layer", "forward_layer", "backward_layer"]
+    children = [k for k in group.keys() if k != "vars"]
+    children.sort(key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
+    for key in children:
+        if key == "layers":
+            raise KerasImportError(f"{where}: nested model weights are read through its config.")
+        child = _child(group, key, h5py, where)
+        if isinstance(child, h5py.Group):
+            found.extend(_group_variables(child, h5py, where))
+    return found
+
+
+def _layer_groups(group, entries: list, skip_inputs: bool, h5py, where: str) -> list:
+    """Datasets of every layer of a model config, in layer order, named as Keras names them."""
+    found = []
+    used: dict[str, int] = {}
+    layers_group = _child(group, "layers", h5py, where)
+    for entry in entries:
+        class_name = entry.get("class_name", "")
+        if skip_inputs and class_name == "InputLayer":
+            continue
+        name = to_snake_case(class_name)
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        sub = None if layers_group is None else _child(layers_group, name, h5py, where)
+        if sub is None:
+            continue
+        if class_name in ("Sequential", "Functional", "Model"):
+            inner = entry.get("config") or {}
+            found.extend(
+                _layer_groups(
+                    sub, inner.get("layers") or [], class_name == "Sequential", h5py, where
+                )
+            )
+        else:
+            found.extend(_group_variables(sub, h5py, where))
+    return found
+
+
+def read_keras_weights(model, h5_bytes: bytes, document: dict, where: str) -> dict:
+    """The model's weights from ``model.weights.h5``, keyed by the axonal weight path.
+
+    Every dataset's shape and dtype is checked against the model's variable before it is read.
+    """
+    h5py = _require_h5py()
+    try:
+        handle = h5py.File(io.BytesIO(h5_bytes), "r")
+    except Exception as exc:
+        raise KerasImportError(f"{where}: not a readable HDF5 file ({exc}).") from None
+    with handle:
+        entries = (document.get("config") or {}).get("layers") or []
+        skip_inputs = document.get("class_name") == "Sequential"
+        datasets = _layer_groups(handle, entries, skip_inputs, h5py, where)
+        variables = list(model.weights)
+        if len(datasets) != len(variables):
+            raise KerasImportError(
+                f"{where}: the file holds {len(datasets)} weight arrays, the model "
+                f"'{model.name}' has {len(variables)} ("
+                f"{', '.join(v.path for v in variables[:8])}…)."
+            )
+        arrays = {}
+        for (h5_path, dataset), variable in zip(datasets, variables, strict=True):
+            expected = tuple(variable.data.shape)
+            if tuple(dataset.shape) != expected:
+                raise KerasImportError(
+                    f"{where}: weight '{variable.path}' expects shape {expected}, the file's "
+                    f"'{h5_path}' has {tuple(dataset.shape)}."
+                )
+            if dataset.dtype.kind not in "fiu" or dataset.dtype.itemsize > 8:
+                raise KerasImportError(
+                    f"{where}: '{h5_path}' has dtype {dataset.dtype}, not a number type."
+                )
+            if dataset.is_virtual or dataset.external:
+                raise KerasImportError(f"{where}: '{h5_path}' refers to data outside the file.")
+            array = np.asarray(dataset[()])
+            arrays[variable.path] = array.astype(variable.data.dtype, copy=False)
+    return arrays
+
+
+def load_keras_archive(archive: zipfile.ZipFile, source, members: dict, read_member):
+    """Import an open Keras 3 archive (members already checked) as an axonal model.
+
+    ``read_member(info, limit, what)`` reads one member with a size bound; ``source`` makes the
+    errors (``source.error(problem)``).
+    """
+    from axonal import saving
+
+    text = read_member(members[KERAS_CONFIG], saving.MAX_CONFIG_BYTES, KERAS_CONFIG)
+    try:
+        document = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise source.error(f"its config.json is not valid JSON ({exc}).") from None
+    where = "config.json"
+    try:
+        model = model_from_keras_config(document, where)
+        expected = sum(int(v.data.nbytes) for v in model.weights)
+        # HDF5 adds headers per dataset and group: allow generous room over the raw bytes
+        limit = 2 * expected + 16 * 1024 * 1024 + 64 * 1024 * len(model.weights)
+        raw = read_member(members[KERAS_WEIGHTS], limit, KERAS_WEIGHTS)
+        arrays = read_keras_weights(model, raw, document, KERAS_WEIGHTS)
+    except KerasImportError as exc:
+        raise source.error(f"this Keras archive cannot be imported: {exc}") from exc
+    for variable in model.weights:
+        variable.data[...] = arrays[variable.path]
+    return model
