@@ -136,6 +136,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_predict(commands)
     _add_summary(commands)
+    _add_run_keras(commands)
     return parser
 
 
@@ -239,6 +240,27 @@ def _add_summary(commands) -> None:
     )
     summary.add_argument("model", metavar="MODEL.axonal", help="a saved model")
     summary.set_defaults(handler=_summary)
+
+
+def _add_run_keras(commands) -> None:
+    run_keras = commands.add_parser(
+        "run-keras",
+        help="run a Keras 3 program unchanged on axonal",
+        description=(
+            "Run SCRIPT with 'keras', 'keras.*' and 'tensorflow.keras' resolved to axonal; "
+            "ARGS are passed to the script as sys.argv[1:]."
+        ),
+    )
+    run_keras.add_argument("script", metavar="SCRIPT.py", help="the Keras program")
+    run_keras.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments")
+    run_keras.set_defaults(handler=_run_keras)
+
+
+def _run_keras(args) -> int:
+    """Run ``axonal run-keras``: the script's own exit status, 0 when it ends normally."""
+    from axonal import keras_compat
+
+    return keras_compat.main([args.script, *args.args])
 
 
 # ---------------------------------------------------------------- reading CSV files

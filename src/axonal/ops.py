@@ -5,6 +5,8 @@ Example:
     >>> y = ops.softmax(ops.matmul(x, w))
 """
 
+import functools
+
 from axonal.autograd import enable_grad, no_grad
 from axonal.functional import (
     abs,
@@ -135,3 +137,36 @@ __all__ = [
     "var",
     "where",
 ]
+
+
+def _symbolic_aware(name: str, fn):
+    """``fn``, recording a graph node instead when called on symbolic (functional) tensors."""
+
+    def _is_sym(a) -> bool:
+        if getattr(type(a), "_axonal_symbolic", False):
+            return True
+        return isinstance(a, (list, tuple)) and any(
+            getattr(type(b), "_axonal_symbolic", False) for b in a
+        )
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if any(_is_sym(a) for a in args) or any(_is_sym(v) for v in kwargs.values()):
+            from axonal.layers.base import symbolic_op
+
+            return symbolic_op(name, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return op
+
+
+def _wrap_symbolic_ops() -> None:
+    from axonal.layers.base import OP_NAMES
+
+    namespace = globals()
+    for name in OP_NAMES:
+        if callable(namespace.get(name)):
+            namespace[name] = _symbolic_aware(name, namespace[name])
+
+
+_wrap_symbolic_ops()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ from axonal import regularizers as regularizers_module
 from axonal.backend import floatx, standardize_dtype, xp
 from axonal.layers.masking import attach_mask, mask_of, masks_in_use
 from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
+from axonal.registry import register
 from axonal.tensor import Tensor, Variable, as_tensor
 
 _NAME_COUNTS: dict[str, int] = {}
@@ -81,21 +83,80 @@ class Layer:
         self._symbolic_nodes: list = []
 
     # ------------------------------------------------------------ weights
+    def __setattr__(self, name: str, value) -> None:
+        """Track layers assigned as attributes (and lists of them), in assignment order."""
+        if isinstance(value, Layer) or (
+            type(value) in (list, tuple)
+            and ((value and isinstance(value[0], Layer)) or (not value and name[:1] != "_"))
+        ):
+            tracked = self.__dict__.get("_tracked_layers")
+            if tracked is None:
+                tracked = {}
+                object.__setattr__(self, "_tracked_layers", tracked)
+            tracked[name] = value
+        elif name in self.__dict__.get("_tracked_layers", ()):
+            del self.__dict__["_tracked_layers"][name]
+        object.__setattr__(self, name, value)
+
+    def _sublayers(self) -> list[Layer]:
+        """Layers assigned as attributes (directly or in lists), each once, in order."""
+        tracked = self.__dict__.get("_tracked_layers")
+        if not tracked:
+            return []
+        out: list[Layer] = []
+        seen = {id(self)}
+        for value in tracked.values():
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if isinstance(item, Layer) and id(item) not in seen:
+                    seen.add(id(item))
+                    out.append(item)
+        return out
+
+    # ------------------------------------------------------------ weights
     def add_weight(
         self,
-        name: str,
-        shape: tuple,
-        initializer: Any = "glorot_uniform",
+        name: Any = None,
+        shape: Any = None,
+        initializer: Any = None,
         trainable: bool = True,
         regularizer: Any = None,
         dtype: Any = None,
+        constraint: Any = None,
+        **kwargs,
     ) -> Variable:
         """Create a weight ``layer_name/name`` of ``shape`` and register it with the layer.
 
+        Takes axonal's ``add_weight(name, shape, initializer)`` and Keras's keyword form
+        ``add_weight(shape=..., initializer=..., name=..., trainable=..., regularizer=...)``
+        (a shape given first is taken as the shape; without a name the weights are called
+        ``variable``, ``variable_1``…). The initializer defaults to ``glorot_uniform``.
+
         Example:
             >>> self.kernel = self.add_weight("kernel", (n_in, self.units), "glorot_uniform")
+            >>> self.w = self.add_weight(shape=(n_in, 4), initializer="random_normal")
         """
-        init = initializers_module.get(initializer)
+        ignored = {"autocast", "aggregation", "synchronization", "use_resource", "caching_device"}
+        unknown = sorted(set(kwargs) - ignored)
+        if unknown:
+            raise TypeError(
+                f"add_weight() got unexpected keyword argument(s): {', '.join(unknown)}."
+            )
+        if name is not None and not isinstance(name, str):
+            if shape is not None:
+                raise TypeError(f"add_weight() name must be a string, got {name!r}.")
+            name, shape = None, name
+        if shape is None:
+            raise ValueError(f"Layer '{self.name}': add_weight() needs a shape, e.g. shape=(4, 3).")
+        if isinstance(shape, int):
+            shape = (shape,)
+        if name is None:
+            taken = {w.name for w in self._weights}
+            name, i = "variable", 0
+            while name in taken:
+                i += 1
+                name = f"variable_{i}"
+        init = initializers_module.get(initializer or "glorot_uniform")
         dtype = standardize_dtype(dtype or self.dtype)
         shape = tuple(int(d) for d in shape)
         value = xp.asarray(init(shape, dtype=dtype), dtype=dtype)
@@ -113,17 +174,25 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list[Variable]:
-        """Weights updated by training (none when the layer is frozen)."""
+        """Weights updated by training (none when the layer is frozen), sublayers' included."""
         if not self.trainable:
             return []
-        return [w for w in self._weights if w.trainable]
+        own = [w for w in self._weights if w.trainable]
+        subs = self._sublayers()
+        if not subs:
+            return own
+        return _unique_vars(own + [w for layer in subs for w in layer.trainable_weights])
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
         """Weights training leaves alone (all of them when the layer is frozen)."""
+        subs = self._sublayers()
         if not self.trainable:
-            return list(self._weights)
-        return [w for w in self._weights if not w.trainable]
+            return _unique_vars(list(self._weights) + [w for s in subs for w in s.weights])
+        own = [w for w in self._weights if not w.trainable]
+        if not subs:
+            return own
+        return _unique_vars(own + [w for layer in subs for w in layer.non_trainable_weights])
 
     @property
     def variables(self) -> list[Variable]:
@@ -161,7 +230,8 @@ class Layer:
 
     def regularization_losses(self) -> list[Tensor]:
         """Penalties of the weight regularizers, computed on the current weights."""
-        return [reg(variable) for variable, reg in self._regularized]
+        own = [reg(variable) for variable, reg in self._regularized]
+        return own + [loss for layer in self._sublayers() for loss in layer.regularization_losses()]
 
     @property
     def losses(self) -> list[Tensor]:
@@ -213,12 +283,18 @@ class Layer:
                 self.build_from_shape([(None,) + x.shape[1:] for x in inputs])
             else:
                 self.build_from_shape((None,) + inputs.shape[1:])
-        out = self.call(inputs, training=training, **kwargs)
+        out = self._call_with_training(inputs, training, kwargs)
         if masks_in_use() and not several and not isinstance(out, (list, tuple)):
             mask = mask_of(inputs)
             if mask is not None and mask_of(out) is None:
                 attach_mask(out, self.compute_mask(inputs, mask))
         return out
+
+    def _call_with_training(self, inputs, training, kwargs: dict):
+        """``call``, passing ``training`` only when the subclass's ``call`` takes it."""
+        if _takes_training(type(self)):
+            return self.call(inputs, training=training, **kwargs)
+        return self.call(inputs, **kwargs)
 
     def compute_mask(self, inputs, mask=None):
         """The timestep mask of the output: the input's if ``supports_masking``, else None."""
@@ -235,7 +311,18 @@ class Layer:
         flat = [inputs] if single else list(inputs)
         shapes = flat[0].shape if single else [t.shape for t in flat]
         self.build_from_shape(shapes)
-        out_shape = self.compute_output_shape(shapes)
+        if type(self).compute_output_shape is Layer.compute_output_shape and not type(
+            self
+        ).__module__.startswith("axonal."):
+            # a user's layer written the Keras way: run it once on zeros to learn the shape
+            dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
+            out_shape = infer_output_shape(
+                lambda xs: self(xs[0] if single else xs, **kwargs),
+                shapes if not single else [shapes],
+                dtypes,
+            )
+        else:
+            out_shape = self.compute_output_shape(shapes)
         multiple = isinstance(out_shape, list)
         node = Node(self, flat, single, dict(kwargs))
         out_shapes = out_shape if multiple else [out_shape]
@@ -286,3 +373,166 @@ def _batch_shape(input_shape, input_dim, batch_input_shape, batch_size, name) ->
                 f"got {tuple(input_shape)}."
             )
     return (batch_size,) + tuple(None if d is None else int(d) for d in input_shape)
+
+
+def _unique_vars(weights: list) -> list:
+    seen: set[int] = set()
+    out = []
+    for w in weights:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out
+
+
+_TAKES_TRAINING: dict[type, bool] = {}
+
+
+def _takes_training(cls: type) -> bool:
+    """Whether ``cls.call`` accepts ``training`` (Keras layers may leave it out)."""
+    known = _TAKES_TRAINING.get(cls)
+    if known is None:
+        try:
+            params = inspect.signature(cls.call).parameters.values()
+        except (TypeError, ValueError):
+            params = []
+        known = any(p.name == "training" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        _TAKES_TRAINING[cls] = known
+    return known
+
+
+def infer_output_shape(fn, shapes: list, dtypes: list):
+    """Output batch shape(s) of ``fn(list of tensors)`` found by running it on zeros.
+
+    Unknown axes (None) are tried at two sizes; an output axis that follows them is None.
+    """
+    from axonal.autograd import no_grad
+
+    def run(size):
+        xs = [
+            as_tensor(xp.zeros([size if d is None else d for d in shape], dtype=dtype))
+            for shape, dtype in zip(shapes, dtypes, strict=True)
+        ]
+        with no_grad(), xp.errstate(all="ignore"):
+            out = fn(xs)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        return [tuple(getattr(o, "shape", ())) for o in outs], isinstance(out, (list, tuple))
+
+    first, several = run(2)
+    second, _ = run(3)
+    result = [
+        tuple(None if a != b else a for a, b in zip(s1, s2, strict=True))
+        for s1, s2 in zip(first, second, strict=True)
+    ]
+    result = [(None,) + s[1:] if s and shapes and shapes[0][:1] == (None,) else s for s in result]
+    return result if several else result[0]
+
+
+# the axonal.ops functions that may become graph nodes on symbolic tensors (saved by name)
+OP_NAMES = frozenset(
+    """abs absolute add broadcast_to cast clip concatenate divide elu erf exp expand_dims
+    exponential flatten gelu hard_sigmoid hard_silu leaky_relu log log1p log_softmax logsumexp
+    matmul max maximum mean min minimum multiply negative power relu relu6 reshape selu sigmoid
+    sign silu softmax softplus softsign sqrt square squeeze stack std subtract sum swish take
+    tanh transpose var where""".split()
+)
+
+
+def _encode(value, tensors: list):
+    """Replace symbolic tensors in ``value`` by ``{"__tensor__": i}``; constants to JSON."""
+    if isinstance(value, SymbolicTensor):
+        for i, t in enumerate(tensors):
+            if t is value:
+                return {"__tensor__": i}
+        tensors.append(value)
+        return {"__tensor__": len(tensors) - 1}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, tensors) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, tensors) for v in value]
+    if isinstance(value, xp.ndarray):
+        return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, xp.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(
+        f"An op on symbolic tensors takes tensors and constants (numbers, strings, lists, "
+        f"arrays), got {type(value).__name__}."
+    )
+
+
+def _decode(value, tensors: list):
+    if isinstance(value, dict):
+        if "__tensor__" in value:
+            return tensors[value["__tensor__"]]
+        if "__tuple__" in value:
+            return tuple(_decode(v, tensors) for v in value["__tuple__"])
+        if "__array__" in value:
+            return xp.asarray(value["__array__"], dtype=value["dtype"])
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    return value
+
+
+def symbolic_op(op: str, args, kwargs: dict):
+    """Record ``ops.<op>(*args, **kwargs)`` on symbolic tensors as a ``TensorOperation`` node."""
+    tensors: list = []
+    enc_args = [_encode(a, tensors) for a in args]
+    enc_kwargs = {k: _encode(v, tensors) for k, v in kwargs.items()}
+    layer = TensorOperation(op, enc_args, enc_kwargs)
+    return layer(tensors[0] if len(tensors) == 1 else tensors)
+
+
+@register("layer", "TensorOperation")
+class TensorOperation(Layer):
+    """A call of an ``axonal.ops`` function (or a Python operator) on symbolic tensors.
+
+    Made automatically when ``x + y``, ``x @ w``, ``ops.relu(x)``… meet symbolic tensors in the
+    functional API; replays the op on the real tensors. Its config holds the op's name and the
+    constant arguments, so models with such nodes save and load.
+
+    Args:
+        op: the name of an ``axonal.ops`` function (one of ``OP_NAMES``).
+        args / kwargs: the arguments, tensors written as ``{"__tensor__": i}``.
+    """
+
+    def __init__(self, op: str, args: list | None = None, kwargs: dict | None = None, **base):
+        if op not in OP_NAMES:
+            raise ValueError(
+                f"TensorOperation: unknown op {op!r}; expected one of "
+                f"{', '.join(sorted(OP_NAMES))}."
+            )
+        if base.get("name") is None:
+            base["name"] = unique_name(op)
+        super().__init__(**base)
+        self.op = op
+        self.op_args = list(args or [])
+        self.op_kwargs = dict(kwargs or {})
+        self._summary_type = "".join(part.capitalize() for part in op.split("_"))
+
+    def call(self, inputs, training: bool = False):
+        from axonal import functional
+
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        fn = getattr(functional, self.op)
+        args = [_decode(a, tensors) for a in self.op_args]
+        kwargs = {k: _decode(v, tensors) for k, v in self.op_kwargs.items()}
+        return fn(*args, **kwargs)
+
+    def _call_symbolic(self, inputs, kwargs: dict):
+        flat = [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
+        self._input_dtypes = [t.dtype for t in flat]
+        return super()._call_symbolic(inputs, kwargs)
+
+    def compute_output_shape(self, input_shape):
+        shapes = [input_shape] if isinstance(input_shape, tuple) else list(input_shape)
+        dtypes = getattr(self, "_input_dtypes", None) or [self.dtype] * len(shapes)
+        return infer_output_shape(
+            lambda xs: self.call(xs[0] if len(xs) == 1 else xs), shapes, dtypes
+        )
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"op": self.op, "args": self.op_args, "kwargs": self.op_kwargs})
+        return config

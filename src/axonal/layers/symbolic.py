@@ -36,13 +36,62 @@ class SymbolicTensor:
         self.node = node
         self.index = index
 
+    # ops in axonal.ops recognise symbolic tensors by this flag (no import needed)
+    _axonal_symbolic = True
+
     @property
     def ndim(self) -> int:
         """Number of axes, batch included."""
         return len(self.shape)
 
+    # Python operators become graph nodes (TensorOperation layers); ``+=`` rebinds via ``+``
+    def __add__(self, other):
+        return _op("add", self, other)
+
+    def __radd__(self, other):
+        return _op("add", other, self)
+
+    def __sub__(self, other):
+        return _op("subtract", self, other)
+
+    def __rsub__(self, other):
+        return _op("subtract", other, self)
+
+    def __mul__(self, other):
+        return _op("multiply", self, other)
+
+    def __rmul__(self, other):
+        return _op("multiply", other, self)
+
+    def __truediv__(self, other):
+        return _op("divide", self, other)
+
+    def __rtruediv__(self, other):
+        return _op("divide", other, self)
+
+    def __matmul__(self, other):
+        return _op("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return _op("matmul", other, self)
+
+    def __pow__(self, other):
+        return _op("power", self, other)
+
+    def __neg__(self):
+        return _op("negative", self)
+
+    def __abs__(self):
+        return _op("abs", self)
+
     def __repr__(self) -> str:
         return f"<SymbolicTensor name={self.name} shape={shape_str(self.shape)} dtype={self.dtype}>"
+
+
+def _op(name: str, *args):
+    from axonal.layers.base import symbolic_op
+
+    return symbolic_op(name, args, {})
 
 
 class Node:

@@ -22,7 +22,7 @@ from axonal.callbacks import (
     ProgbarLogger,
     resolve_verbose,
 )
-from axonal.layers.base import Layer
+from axonal.layers.base import Layer, infer_output_shape
 from axonal.layers.symbolic import shape_str
 from axonal.models import compile_utils
 from axonal.models.functional import Graph, flatten_structure
@@ -87,30 +87,37 @@ class Model(Layer):
     @property
     def layers(self) -> list[Layer]:
         """The model's layers, in call order (inputs are not layers here)."""
-        return list(self._graph.layers) if self._graph is not None else []
+        if self._graph is not None:
+            return list(self._graph.layers)
+        # a subclassed model: the layers assigned as attributes, in assignment order
+        return self._sublayers()
 
     @property
     def weights(self) -> list[Variable]:
         """Every layer's weights, layer by layer (each layer: trainable, then the rest)."""
-        return _unique([w for layer in self.layers for w in layer.weights])
+        own = list(self._weights) if self._graph is None else []
+        return _unique(own + [w for layer in self.layers for w in layer.weights])
 
     @property
     def trainable_weights(self) -> list[Variable]:
         """Weights that training updates."""
         if not self.trainable:
             return []
-        return _unique([w for layer in self.layers for w in layer.trainable_weights])
+        own = [w for w in self._weights if w.trainable] if self._graph is None else []
+        return _unique(own + [w for layer in self.layers for w in layer.trainable_weights])
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
         """Weights that training leaves alone."""
         if not self.trainable:
             return self.weights
-        return _unique([w for layer in self.layers for w in layer.non_trainable_weights])
+        own = [w for w in self._weights if not w.trainable] if self._graph is None else []
+        return _unique(own + [w for layer in self.layers for w in layer.non_trainable_weights])
 
     def regularization_losses(self) -> list[Tensor]:
         """Penalties from every layer's regularizers."""
-        return [loss for layer in self.layers for loss in layer.regularization_losses()]
+        own = [reg(v) for v, reg in self._regularized] if self._graph is None else []
+        return own + [loss for layer in self.layers for loss in layer.regularization_losses()]
 
     @property
     def input_shape(self):
@@ -178,7 +185,14 @@ class Model(Layer):
 
     def compute_output_shape(self, input_shape):
         if self._graph is None:
-            return super().compute_output_shape(input_shape)
+            if type(self).call is Model.call:
+                return super().compute_output_shape(input_shape)
+            # a subclassed model: run its call once on zeros to learn the shape
+            single = not isinstance(input_shape, list)
+            shapes = [tuple(input_shape)] if single else [tuple(s) for s in input_shape]
+            return infer_output_shape(
+                lambda xs: self(xs[0] if single else xs), shapes, [self.dtype] * len(shapes)
+            )
         shapes = [t.shape for t in self._graph.outputs]
         return shapes[0] if self._single_output else shapes
 
@@ -377,9 +391,13 @@ class Model(Layer):
 
     def _output_shapes(self, xs: list) -> list:
         """Batch shape of each output for inputs like ``xs`` (runs a subclassed model once)."""
-        if self._graph is None and type(self).call is not Model.call and not self.layers:
+        if (
+            self._graph is None
+            and type(self).call is not Model.call
+            and type(self).compute_output_shape is Model.compute_output_shape
+        ):
             with autograd.no_grad():
-                out = self.call(xs[0][:1] if len(xs) == 1 else [x[:1] for x in xs])
+                out = self(xs[0][:1] if len(xs) == 1 else [x[:1] for x in xs])
             outs = out if isinstance(out, (list, tuple)) else [out]
             return [(None,) + tuple(o.shape[1:]) for o in outs]
         shape = self.compute_output_shape(
@@ -485,7 +503,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------ steps
     def _forward(self, xs: list, training: bool) -> list:
-        out = self.call(xs[0] if len(xs) == 1 else xs, training=training)
+        out = self._call_with_training(xs[0] if len(xs) == 1 else xs, training, {})
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
     def _compute_loss(self, ys: list, preds: list, weights: list) -> tuple[Tensor, list]:
@@ -871,7 +889,7 @@ class Model(Layer):
         """Rows of the summary: (layer (type), output shape, params[, connected to])."""
         if self._graph is None:
             return [
-                (f"{layer.name} ({type(layer).__name__})", "?", f"{layer.count_params():,}")
+                (f"{layer.name} ({_type_name(layer)})", "?", f"{layer.count_params():,}")
                 for layer in self.layers
             ]
         rows = [
@@ -883,7 +901,7 @@ class Model(Layer):
             sources = [label for n in nodes for label in self._graph.inbound(n)]
             rows.append(
                 (
-                    f"{layer.name} ({type(layer).__name__})",
+                    f"{layer.name} ({_type_name(layer)})",
                     ", ".join(shapes),
                     f"{layer.count_params():,}",
                     ", ".join(sources),
@@ -1043,3 +1061,8 @@ def _unique(weights: list) -> list:
             seen.add(id(w))
             out.append(w)
     return out
+
+
+def _type_name(layer) -> str:
+    """The type shown in summaries (an op node shows its op, e.g. ``Add``)."""
+    return getattr(layer, "_summary_type", None) or type(layer).__name__

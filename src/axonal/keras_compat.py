@@ -1,0 +1,192 @@
+"""Run a program written for Keras 3 on axonal, unchanged.
+
+``python -m axonal.keras_compat script.py [args]`` or ``axonal run-keras script.py [args]`` runs
+the script with ``keras``, ``keras.*``, ``tensorflow.keras`` and ``tensorflow.keras.*`` resolved
+to axonal's modules (``keras.layers`` → ``axonal.layers``, ``keras.ops`` → ``axonal.ops``…).
+``import tensorflow as tf`` gives a stub: ``tf.keras`` works, any other attribute raises
+``NotImplementedError`` naming it. Nothing is changed outside the run: the import hook and the
+aliased modules are removed afterwards.
+
+Not supported (a script using them fails with an error naming the missing piece):
+    - TensorFlow APIs other than ``tf.keras`` (``tf.data``, ``tf.random.set_seed``, ``tf.function``,
+      ``tf.GradientTape``…) and backend-specific code (JAX / PyTorch tensors).
+    - Keras features axonal has not implemented: distribution strategies, mixed precision,
+      ``keras.ops`` functions outside ``axonal.ops``, custom ``train_step`` overrides, ``fit`` on a
+      ``tf.data.Dataset`` or ``PyDataset``, ``Lambda`` layers in saved files, symbolic slicing
+      (``x[:, 0]``) in the functional API, and keras submodules axonal does not have.
+
+Example:
+    >>> from axonal import keras_compat
+    >>> keras_compat.run("train.py", ["--epochs", "2"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import runpy
+import sys
+import types
+from collections.abc import Sequence
+
+# keras submodule -> axonal module (the ones that are not the same name)
+_ALIASES = {
+    "": "axonal",
+    "optimizers.schedules": "axonal.schedules",
+}
+
+
+def _target(keras_name: str) -> str:
+    """The axonal module for ``keras.<keras_name>`` ('' for ``keras`` itself)."""
+    if keras_name in _ALIASES:
+        return _ALIASES[keras_name]
+    return "axonal." + keras_name
+
+
+def _split(fullname: str) -> str | None:
+    """The part after ``keras`` / ``tensorflow.keras``, or None when not a Keras name."""
+    for prefix in ("tensorflow.keras", "keras"):
+        if fullname == prefix:
+            return ""
+        if fullname.startswith(prefix + "."):
+            return fullname[len(prefix) + 1 :]
+    return None
+
+
+class _TensorFlowStub(types.ModuleType):
+    """``tensorflow``: only ``tensorflow.keras`` works; anything else names itself and fails."""
+
+    def __init__(self, name: str = "tensorflow"):
+        super().__init__(name)
+        self.__path__ = []  # a package, so ``tensorflow.keras`` can be imported
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if self.__name__ == "tensorflow" and attr == "keras":
+            return importlib.import_module("tensorflow.keras")
+        return _TensorFlowStub(f"{self.__name__}.{attr}")
+
+    def __call__(self, *args, **kwargs):
+        raise NotImplementedError(_tf_message(self.__name__))
+
+    def __repr__(self) -> str:
+        return f"<axonal stub for {self.__name__}>"
+
+
+def _tf_message(name: str) -> str:
+    return (
+        f"{name} is not supported by axonal's Keras compatibility; only tensorflow.keras is "
+        "(resolved to axonal). Replace the TensorFlow call with NumPy or axonal code."
+    )
+
+
+# axonal modules that got a __path__ as a Keras alias; uninstall removes it again
+_ADDED_PATHS: list = []
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, target: str | None):
+        self.target = target
+
+    def create_module(self, spec):
+        if self.target is None:
+            return _TensorFlowStub()
+        try:
+            module = importlib.import_module(self.target)
+        except ImportError as error:
+            raise ImportError(
+                f"{spec.name} is not available in axonal's Keras compatibility (no module "
+                f"{self.target}): {error}"
+            ) from error
+        self._saved = (module.__spec__, hasattr(module, "__path__"))
+        return module
+
+    def exec_module(self, module):
+        # the import system stamps the alias's spec on the module: put axonal's back (a
+        # __path__ it may add stays while the script runs, for submodules; uninstall drops it)
+        if self.target is not None:
+            spec, had_path = self._saved
+            module.__spec__ = spec
+            if not had_path:
+                _ADDED_PATHS.append(module)
+
+
+class KerasFinder(importlib.abc.MetaPathFinder):
+    """Resolve ``keras`` / ``tensorflow.keras`` to axonal modules, ``tensorflow`` to a stub."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "tensorflow":
+            return importlib.util.spec_from_loader(fullname, _Loader(None), is_package=True)
+        rest = _split(fullname)
+        if rest is None:
+            if fullname.startswith("tensorflow."):
+                raise NotImplementedError(_tf_message(fullname))
+            return None
+        return importlib.util.spec_from_loader(fullname, _Loader(_target(rest)), is_package=True)
+
+
+def _is_ours(name: str) -> bool:
+    return name in ("keras", "tensorflow") or name.startswith(("keras.", "tensorflow."))
+
+
+def install() -> KerasFinder:
+    """Put the import hook first on ``sys.meta_path``; returns it (for ``uninstall``)."""
+    finder = KerasFinder()
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
+def uninstall(finder: KerasFinder) -> None:
+    """Remove the hook and every ``keras`` / ``tensorflow`` name it put in ``sys.modules``."""
+    if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
+    for name in [n for n in sys.modules if _is_ours(n)]:
+        del sys.modules[name]
+    while _ADDED_PATHS:
+        module = _ADDED_PATHS.pop()
+        if hasattr(module, "__path__"):
+            del module.__path__
+
+
+def run(script_path: str, argv: Sequence[str] = ()) -> dict:
+    """Run ``script_path`` as ``__main__`` with Keras names resolved to axonal.
+
+    ``sys.argv`` is ``[script_path, *argv]`` during the run; the hook, the aliases and
+    ``sys.argv`` are restored afterwards. Returns the script's globals.
+
+    Raises:
+        ValueError: a ``keras`` or ``tensorflow`` module that is not axonal's is already imported.
+    """
+    real = [n for n in sys.modules if _is_ours(n)]
+    if real:
+        raise ValueError(
+            f"run-keras needs 'keras' and 'tensorflow' unimported, but {real[0]} is loaded."
+        )
+    saved_argv = sys.argv
+    sys.argv = [str(script_path), *argv]
+    finder = install()
+    try:
+        return runpy.run_path(str(script_path), run_name="__main__")
+    finally:
+        uninstall(finder)
+        sys.argv = saved_argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m axonal.keras_compat SCRIPT [ARGS...]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: python -m axonal.keras_compat SCRIPT [ARGS...]")
+        return 0 if args else 2
+    try:
+        run(args[0], args[1:])
+    except SystemExit as stop:
+        code = stop.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

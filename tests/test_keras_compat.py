@@ -1,0 +1,107 @@
+"""Keras programs run unchanged through ``axonal run-keras`` / ``axonal.keras_compat.run``."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import axonal
+import axonal.schedules
+from axonal import keras_compat
+
+SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
+
+TRAIN = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import keras
+    from keras import layers, ops
+    from keras.layers import Dense
+    from keras.optimizers.schedules import ExponentialDecay
+    from tensorflow import keras as tf_keras
+    import tensorflow.keras.optimizers as optimizers
+
+    assert tf_keras is keras
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+        def call(self, inputs):
+            return inputs * self.w
+
+
+    inputs = keras.Input(shape=(4,))
+    h = Dense(8, activation="relu")(Scale()(inputs))
+    h += layers.Dense(8)(h)
+    h = ops.relu(h)
+    outputs = Dense(2, activation="softmax")(h)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=int(sys.argv[1]), batch_size=16, verbose=0)
+    print("EPOCHS", len(history.history["loss"]))
+    """
+)
+
+
+def _write(tmp_path, text, name="script.py"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _clean():
+    return not [n for n in sys.modules if n in ("keras", "tensorflow") or n.startswith("keras.")]
+
+
+def test_run_keras_cli_subprocess(tmp_path):
+    script = _write(tmp_path, TRAIN)
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    for command in (["-m", "axonal", "run-keras"], ["-m", "axonal.keras_compat"]):
+        out = subprocess.run(
+            [sys.executable, *command, str(script), "2"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "EPOCHS 2" in out.stdout
+
+
+def test_run_in_process_restores_modules_and_argv(tmp_path, capsys):
+    script = _write(tmp_path, TRAIN)
+    argv = list(sys.argv)
+    meta_path = list(sys.meta_path)
+    result = keras_compat.run(script, ["1"])
+    assert "EPOCHS 1" in capsys.readouterr().out
+    assert result["model"].count_params() > 0
+    assert sys.argv == argv and sys.meta_path == meta_path
+    assert _clean()
+    # aliasing leaves axonal's own modules as they were
+    assert axonal.layers.__spec__.name == "axonal.layers"
+    assert axonal.schedules.__spec__.name == "axonal.schedules"
+    assert not hasattr(axonal.schedules, "__path__")
+
+
+def test_tensorflow_calls_fail_clearly(tmp_path):
+    script = _write(tmp_path, "import tensorflow as tf\ntf.random.set_seed(1)\n")
+    with pytest.raises(NotImplementedError, match="tensorflow.random.set_seed is not supported"):
+        keras_compat.run(script, [])
+    assert _clean()
+
+
+def test_missing_keras_module_is_a_clear_import_error(tmp_path):
+    script = _write(tmp_path, "import keras.applications\n")
+    with pytest.raises(ImportError, match="keras.applications is not available"):
+        keras_compat.run(script, [])
+    assert _clean()
