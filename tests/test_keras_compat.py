@@ -105,3 +105,79 @@ def test_missing_keras_module_is_a_clear_import_error(tmp_path):
     with pytest.raises(ImportError, match="keras.applications is not available"):
         keras_compat.run(script, [])
     assert _clean()
+
+
+IMDB_STYLE = textwrap.dedent(
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    rng = np.random.default_rng(0)
+    # generated "reviews": token ids, padded; the label is whether token 7 appears
+    lengths = rng.integers(3, 20, size=256)
+    sequences = [list(rng.integers(1, 20, size=n)) for n in lengths]
+    y = np.array([int(7 in s) for s in sequences])
+    x = keras.preprocessing.sequence.pad_sequences(sequences, maxlen=20, padding="post")
+
+    model = keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        layers.Embedding(20, 16, mask_zero=True),
+        layers.Bidirectional(layers.LSTM(8)),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=12, batch_size=32, validation_split=0.2, verbose=0)
+    print("ACCURACY", history.history["accuracy"][-1])
+    """
+)
+
+CONV1D_CHECKPOINT = textwrap.dedent(
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    rng = np.random.default_rng(1)
+    # time series: a sine wave or noise, 32 steps, one channel
+    t = np.linspace(0, 4 * np.pi, 32)
+    y = rng.integers(0, 2, size=200)
+    x = np.where(y[:, None] == 1, np.sin(t)[None, :], 0.0) + 0.3 * rng.normal(size=(200, 32))
+    x = x[..., None].astype("float32")
+
+    model = keras.Sequential([
+        keras.Input(shape=(32, 1)),
+        layers.Conv1D(16, 5, activation="relu"),
+        layers.GlobalMaxPooling1D(),
+        layers.Dense(2, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    checkpoint = keras.callbacks.ModelCheckpoint("best.keras", save_best_only=True)
+    model.fit(x, y, epochs=30, validation_split=0.25, callbacks=[checkpoint], verbose=0)
+    restored = keras.models.load_model("best.keras")
+    loss, accuracy = restored.evaluate(x, y, verbose=0)
+    print("RESTORED", accuracy)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "marker", "floor"),
+    [(IMDB_STYLE, "ACCURACY", 0.7), (CONV1D_CHECKPOINT, "RESTORED", 0.8)],
+    ids=["embedding-bidirectional-lstm", "conv1d-checkpoint-keras-file"],
+)
+def test_keras_programs_run_through_run_keras(tmp_path, script, marker, floor):
+    path = _write(tmp_path, script)
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    result = subprocess.run(
+        [sys.executable, "-m", "axonal", "run-keras", str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith(marker))
+    assert float(line.split()[1]) >= floor, result.stdout
