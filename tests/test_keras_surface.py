@@ -453,3 +453,22 @@ def test_multi_input_models_take_lists_tuples_dicts(container):
     assert pred.shape == (10, 1)
     assert pred.dtype == np.float32
     np.testing.assert_allclose(pred, model.predict([xa, xb], verbose=0), rtol=1e-6)
+
+
+def test_dense_constraints_are_applied_after_every_training_update():
+    from axonal.constraints import MaxNorm, NonNeg
+    from axonal.layers import Dense, Input
+    from axonal.models import Sequential
+
+    axonal.utils.set_random_seed(0)
+    dense = Dense(4, kernel_constraint=MaxNorm(0.5), bias_constraint=NonNeg())
+    model = Sequential([Input((3,)), dense, Dense(1)])
+    model.compile(optimizer=axonal.optimizers.SGD(1.0), loss="mse")
+    x = np.random.default_rng(0).standard_normal((32, 3)).astype("float32") * 10
+    y = np.random.default_rng(1).standard_normal((32, 1)).astype("float32") * 10
+    model.fit(x, y, epochs=3, verbose=0)
+    kernel, bias = dense.get_weights()
+    assert np.all(np.linalg.norm(kernel, axis=0) <= 0.5 + 1e-6)
+    assert np.all(bias >= 0)
+    model.train_on_batch(x, y)
+    assert np.all(np.linalg.norm(dense.get_weights()[0], axis=0) <= 0.5 + 1e-6)

@@ -6,6 +6,7 @@ import inspect
 import re
 from typing import Any
 
+from axonal import constraints as constraints_module
 from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal.backend import floatx, standardize_dtype, xp
@@ -76,6 +77,7 @@ class Layer:
         self.built = False
         self._weights: list[Variable] = []
         self._regularized: list[tuple[Variable, Any]] = []
+        self._constrained: list[tuple[Variable, Any]] = []
         self._batch_input_shape = _batch_shape(
             input_shape, input_dim, batch_input_shape, batch_size, self.name
         )
@@ -165,6 +167,9 @@ class Layer:
         reg = regularizers_module.get(regularizer)
         if reg is not None:
             self._regularized.append((variable, reg))
+        projection = constraints_module.get(constraint)
+        if projection is not None:
+            self._constrained.append((variable, projection))
         return variable
 
     @property
@@ -232,6 +237,11 @@ class Layer:
         """Penalties of the weight regularizers, computed on the current weights."""
         own = [reg(variable) for variable, reg in self._regularized]
         return own + [loss for layer in self._sublayers() for loss in layer.regularization_losses()]
+
+    def weight_constraints(self) -> list[tuple]:
+        """``(variable, constraint)`` pairs, own and sublayers'; applied after each update."""
+        own = list(self._constrained)
+        return own + [pair for layer in self._sublayers() for pair in layer.weight_constraints()]
 
     @property
     def losses(self) -> list[Tensor]:

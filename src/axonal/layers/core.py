@@ -94,7 +94,7 @@ class Dense(Layer):
         use_bias: whether to add a bias vector.
         kernel_initializer, bias_initializer: names, objects or callables.
         kernel_regularizer, bias_regularizer: penalties added to the loss.
-        kernel_constraint, bias_constraint: stored and saved (Keras names); not yet applied.
+        kernel_constraint, bias_constraint: projections applied after each training update.
 
     Example:
         >>> layer = Dense(3, activation="softmax")
@@ -145,10 +145,15 @@ class Dense(Layer):
             (in_dim, self.units),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         self.built = True
 

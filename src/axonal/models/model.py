@@ -67,6 +67,7 @@ class Model(Layer):
         self.history: History | None = None
         self._heads: list[compile_utils.OutputHead] = []
         self._paths_checked = False
+        self._constraint_pairs: list[tuple] = []
         self._loss_total = 0.0
         self._loss_count = 0.0
         self._graph: Graph | None = None
@@ -113,6 +114,13 @@ class Model(Layer):
             return self.weights
         own = [w for w in self._weights if not w.trainable] if self._graph is None else []
         return _unique(own + [w for layer in self.layers for w in layer.non_trainable_weights])
+
+    def weight_constraints(self) -> list[tuple]:
+        """Every layer's ``(variable, constraint)`` pairs, each variable once."""
+        own = list(self._constrained) if self._graph is None else []
+        pairs = own + [pair for layer in self.layers for pair in layer.weight_constraints()]
+        seen: set[int] = set()
+        return [p for p in pairs if not (id(p[0]) in seen or seen.add(id(p[0])))]
 
     def regularization_losses(self) -> list[Tensor]:
         """Penalties from every layer's regularizers."""
@@ -565,6 +573,10 @@ class Model(Layer):
                 v.grad = None
             loss.backward()
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
+            # Keras projects constrained weights back after each update
+            for variable, constraint in self._constraint_pairs:
+                if variable.trainable:
+                    variable.data[...] = constraint(variable.data)
         self._track(loss, per_output, ys, preds, weights)
 
     def _test_step(self, xs: list, ys: list, weights: list) -> None:
@@ -661,6 +673,7 @@ class Model(Layer):
                     epoch_now, steps_done = epoch, 0
                     # per epoch, not per step: a callback may freeze layers between epochs
                     variables = self.trainable_weights
+                    self._constraint_pairs = self.weight_constraints()
                     self._reset_trackers()
                     cbs.call("on_epoch_begin", epoch, None)
                     epoch_arrays = arrays
@@ -846,6 +859,7 @@ class Model(Layer):
         self._pack_trainable_weights()
         self._resolve_metrics(ys, out_shapes)
         self._reset_trackers()
+        self._constraint_pairs = self.weight_constraints()
         self._train_step(xs, ys, weights)
         return self._result(self._logs(), return_dict)
 
