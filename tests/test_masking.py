@@ -1,6 +1,7 @@
 """Timestep masks travel through layers that keep the time axis, as in Keras."""
 
 import numpy as np
+import pytest
 
 import axonal
 from axonal.layers import LSTM, Dense, Dropout, Embedding, Input
@@ -47,3 +48,22 @@ def test_integer_tokens_stay_integers_for_a_leading_embedding():
     functional = Model(inputs, LSTM(2)(Embedding(5, 3)(inputs)))
     assert functional._input_dtype(np.array([1, 2])).kind == "i"
     assert functional.dtype == "float32"
+
+
+def test_a_masked_sequence_output_leaves_padded_steps_out_of_the_loss():
+    from axonal.layers import Masking
+
+    axonal.utils.set_random_seed(0)
+    x = np.random.default_rng(0).standard_normal((4, 5, 2)).astype(np.float32)
+    x[:, 3:] = 0.0  # the last two steps are padding
+    y = np.random.default_rng(1).standard_normal((4, 5, 1)).astype(np.float32)
+    model = Sequential([Input((5, 2)), Masking(), LSTM(3, return_sequences=True), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    loss = model.evaluate(x, y, verbose=0)
+    pred = model.predict(x, verbose=0)
+    # the mean squared error over the real steps only
+    expected = float(np.mean((pred[:, :3] - y[:, :3]) ** 2))
+    assert loss == pytest.approx(expected, rel=1e-5)
+    y_other = y.copy()
+    y_other[:, 3:] = 100.0  # targets at padded steps do not matter
+    assert model.evaluate(x, y_other, verbose=0) == pytest.approx(loss, rel=1e-6)

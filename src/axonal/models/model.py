@@ -23,6 +23,7 @@ from axonal.callbacks import (
     resolve_verbose,
 )
 from axonal.layers.base import Layer, infer_output_shape
+from axonal.layers.masking import mask_of, masks_in_use
 from axonal.layers.symbolic import shape_str
 from axonal.models import compile_utils
 from axonal.models.functional import Graph, flatten_structure
@@ -522,6 +523,8 @@ class Model(Layer):
             if head.loss is None:
                 per_output.append(None)
                 continue
+            if masks_in_use():
+                w = _with_timestep_mask(w, mask_of(pred))
             value = head.loss(y, pred, w)
             per_output.append(value)
             if head.weight != 1.0:
@@ -1025,6 +1028,25 @@ def _check_overwrite(filepath, overwrite: bool) -> None:
 
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{os.fspath(filepath)} exists and overwrite=False.")
+
+
+def _with_timestep_mask(sample_weight, mask):
+    """Fold an output's timestep mask into the sample weights, as Keras does for losses.
+
+    Masked steps weigh 0 and the rest are scaled so ``sum_over_batch_size`` averages over the
+    real steps only.
+    """
+    if mask is None:
+        return sample_weight
+    mask = xp.asarray(mask, dtype=xp.float32)
+    real = float(mask.sum())
+    weights = mask * (mask.size / real) if real else mask
+    if sample_weight is not None:
+        sample_weight = xp.asarray(sample_weight)
+        while sample_weight.ndim < weights.ndim:
+            sample_weight = sample_weight[..., None]
+        weights = weights * sample_weight
+    return weights
 
 
 def _regroup(arrays: list, n_inputs: int, n_outputs: int) -> tuple[list, list, list]:
