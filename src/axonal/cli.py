@@ -50,26 +50,25 @@ class _Unavailable(Exception):
 # ---------------------------------------------------------------- argparse types
 
 
-def _non_negative_int(text: str) -> int:
-    """argparse type: an int >= 0."""
+def _int_at_least(text: str, minimum: int, words: str) -> int:
+    """Parse an int >= ``minimum`` for argparse; ``words`` names the kind in the error."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a {words} integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a {words} integer, got {value}")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    return _int_at_least(text, 0, "non-negative")
 
 
 def _positive_int(text: str) -> int:
     """argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    return _int_at_least(text, 1, "positive")
 
 
 def _positive_float(text: str) -> float:

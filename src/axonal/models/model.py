@@ -120,8 +120,7 @@ class Model(Layer):
         """Every layer's ``(variable, constraint)`` pairs, each variable once."""
         own = list(self._constrained) if self._graph is None else []
         pairs = own + [pair for layer in self.layers for pair in layer.weight_constraints()]
-        seen: set[int] = set()
-        return [p for p in pairs if not (id(p[0]) in seen or seen.add(id(p[0])))]
+        return _unique(pairs, key=lambda pair: pair[0])
 
     def regularization_losses(self) -> list[Tensor]:
         """Penalties from every layer's regularizers."""
@@ -1089,13 +1088,15 @@ def _check_target_shape(y, out_shape: tuple, name: str, loss_name: str) -> None:
     )
 
 
-def _unique(weights: list) -> list:
+def _unique(items: list, key=None) -> list:
+    """``items`` without repeats (by identity of ``key(item)``, or of the item), in order."""
     seen = set()
     out = []
-    for w in weights:
-        if id(w) not in seen:
-            seen.add(id(w))
-            out.append(w)
+    for item in items:
+        marker = id(item if key is None else key(item))
+        if marker not in seen:
+            seen.add(marker)
+            out.append(item)
     return out
 
 
