@@ -541,6 +541,9 @@ class Model(Layer):
 
     def _track(self, loss: Tensor, per_output: list, ys: list, preds: list, weights: list):
         n = len(ys[0])
+        if n == 0:
+            # an empty batch (Poisson sampling can draw one) has no loss to average in
+            return
         self._loss_total += float(loss.data) * n
         self._loss_count += n
         several = len(self._heads) > 1
@@ -566,20 +569,30 @@ class Model(Layer):
         return logs
 
     def _train_step(self, xs: list, ys: list, weights: list, variables: list | None = None):
-        preds = self._forward(xs, training=True)
-        loss, per_output = self._compute_loss(ys, preds, weights)
         if variables is None:
             variables = self.trainable_weights
+        private_step = getattr(self.optimizer, "private_train_step", None)
+        if private_step is not None:
+            # a DP optimizer needs per-example gradients, which it computes itself
+            loss, per_output, preds = private_step(self, xs, ys, weights, variables)
+            self._apply_constraints()
+            self._track(loss, per_output, ys, preds, weights)
+            return
+        preds = self._forward(xs, training=True)
+        loss, per_output = self._compute_loss(ys, preds, weights)
         if loss.requires_grad:
             for v in variables:
                 v.grad = None
             loss.backward()
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
-            # Keras projects constrained weights back after each update
-            for variable, constraint in self._constraint_pairs:
-                if variable.trainable:
-                    variable.data[...] = constraint(variable.data)
+            self._apply_constraints()
         self._track(loss, per_output, ys, preds, weights)
+
+    def _apply_constraints(self) -> None:
+        # Keras projects constrained weights back after each update
+        for variable, constraint in self._constraint_pairs:
+            if variable.trainable:
+                variable.data[...] = constraint(variable.data)
 
     def _test_step(self, xs: list, ys: list, weights: list) -> None:
         preds = self._forward(xs, training=False)
@@ -661,6 +674,8 @@ class Model(Layer):
         logs: dict = {}
         arrays = xs + ys + weights
         small = sum(a.nbytes for a in xs) <= _EPOCH_COPY_BYTES
+        # ``sampler(n, batch_size, shuffle)`` -> one index array per step
+        sampler = getattr(self.optimizer, "epoch_batches", None)
         # Ctrl-C sets interrupt.requested; training stops at the next step boundary
         interrupt = InterruptGuard()
         epoch_now, steps_done = initial_epoch, 0
@@ -679,12 +694,17 @@ class Model(Layer):
                     self._reset_trackers()
                     cbs.call("on_epoch_begin", epoch, None)
                     epoch_arrays = arrays
-                    order = rng().permutation(n) if shuffle else None
+                    if sampler is not None:
+                        # the optimizer draws the batches (DP-SGD's Poisson sampling)
+                        parts, order = sampler(n, batch_size, shuffle), None
+                    else:
+                        parts = data_utils.batch_slices(n, batch_size)
+                        order = rng().permutation(n) if shuffle else None
                     if order is not None and small:
                         # small data: one gather per epoch is cheaper than one per batch
                         epoch_arrays = [None if a is None else a[order] for a in arrays]
                         order = None
-                    for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
+                    for step, part in enumerate(parts):
                         if interrupt.requested:
                             break
                         if batch_begin:
