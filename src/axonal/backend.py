@@ -6,7 +6,9 @@ Everything else reaches NumPy through ``backend.xp`` so another array library wi
 
 from __future__ import annotations
 
+import contextlib
 import random as _py_random
+from collections.abc import Iterator
 
 import numpy
 
@@ -62,6 +64,26 @@ def set_random_seed(seed: int) -> None:
     _rng = numpy.random.default_rng(int(seed))
     numpy.random.seed(int(seed) % (2**32))
     _py_random.seed(int(seed))
+
+
+@contextlib.contextmanager
+def use_generator(generator: numpy.random.Generator) -> Iterator[None]:
+    """Make ``generator`` axonal's random source for the duration of a ``with`` block.
+
+    Gives one computation (an estimator's ``random_state``) reproducible draws without reseeding
+    the library-wide generator other code relies on; the previous one is restored afterwards.
+
+    Example:
+        >>> with use_generator(numpy.random.default_rng(0)):
+        ...     model.fit(x, y)  # doctest: +SKIP
+    """
+    global _rng
+    saved = _rng
+    _rng = generator
+    try:
+        yield
+    finally:
+        _rng = saved
 
 
 def make_rng(seed: int | None) -> numpy.random.Generator:

@@ -11,11 +11,18 @@ from collections.abc import Iterator
 from axonal.backend import xp
 
 
-def to_array(value, name: str):
-    """Convert user data (array, list, DataFrame-like) to a numeric ndarray, or raise clearly."""
+def to_array(value, name: str, hint: str | None = None):
+    """Convert user data (array, list, DataFrame, Series) to a numeric ndarray, or raise clearly.
+
+    A DataFrame with non-numeric columns is refused naming those columns; ``hint`` replaces the
+    generic advice at the end of the non-numeric error (targets explain how to encode labels).
+    """
     if value is None:
         raise ValueError(f"{name} is None; expected an array.")
-    if hasattr(value, "to_numpy") and not isinstance(value, xp.ndarray):
+    if is_dataframe(value):
+        _check_numeric_columns(value, name)
+        value = _frame_to_numpy(value)
+    elif hasattr(value, "to_numpy") and not isinstance(value, xp.ndarray):
         value = value.to_numpy()
     try:
         array = xp.asarray(value)
@@ -25,11 +32,93 @@ def to_array(value, name: str):
         sample = array.ravel()[:3].tolist() if array.size else []
         raise TypeError(
             f"{name} must be numeric; got an array of dtype {array.dtype} "
-            f"(first values: {sample}). Encode categories as numbers first."
+            f"(first values: {sample}). {hint or 'Encode categories as numbers first.'}"
         )
     if array.ndim == 0:
         raise ValueError(f"{name} must have a batch axis; got a scalar.")
     return array
+
+
+# what to do about string / categorical targets, for Model.fit and Model.evaluate
+TARGET_HINT = (
+    "Class labels such as strings must be encoded as integer class indices first (e.g. "
+    "sklearn.preprocessing.LabelEncoder, or pandas' Series.cat.codes), or use "
+    "axonal.sklearn.NeuralNetClassifier, which encodes labels itself."
+)
+
+
+def is_dataframe(value) -> bool:
+    """True for a pandas DataFrame (found by duck typing: pandas is never imported here)."""
+    return (
+        hasattr(value, "columns")
+        and hasattr(value, "dtypes")
+        and hasattr(value, "to_numpy")
+        and getattr(value, "ndim", None) == 2
+    )
+
+
+def column_names(value) -> list | None:
+    """The column names of a DataFrame, as a list; None for anything else."""
+    if not is_dataframe(value):
+        return None
+    return list(value.columns)
+
+
+def _check_numeric_columns(frame, name: str) -> None:
+    """Name the DataFrame columns that would turn the whole array into objects."""
+    bad = [
+        (column, str(dtype))
+        for column, dtype in zip(frame.columns, frame.dtypes, strict=True)
+        if getattr(dtype, "kind", "O") not in "biuf"
+    ]
+    if bad:
+        described = ", ".join(f"{column!r} ({dtype})" for column, dtype in bad)
+        raise TypeError(
+            f"{name} must be numeric, but DataFrame column(s) {described} are not. Encode them "
+            "as numbers first (e.g. pandas.get_dummies or sklearn's OneHotEncoder for "
+            "categories)."
+        )
+
+
+def _frame_to_numpy(frame):
+    """A numeric DataFrame as one ndarray; nullable columns (``Int64``…) become floats with NaN
+    for their missing values, so ``check_finite`` can name the row and column."""
+    dtypes = list(frame.dtypes)
+    if all(isinstance(dtype, xp.dtype) for dtype in dtypes):
+        return frame.to_numpy()
+    # pandas' extension dtypes know their NumPy counterpart
+    common = xp.result_type(*[getattr(dtype, "numpy_dtype", dtype) for dtype in dtypes])
+    if common.kind != "f" and bool(frame.isna().to_numpy().any()):
+        common = xp.dtype("float64")
+    if common.kind == "f":
+        return frame.to_numpy(dtype=common, na_value=xp.nan)
+    return frame.to_numpy(dtype=common)
+
+
+def check_columns(got: list, expected: list, name: str) -> None:
+    """A DataFrame's columns must be the training columns, in the training order.
+
+    Raises:
+        ValueError: naming the missing and unexpected columns, or the expected order.
+    """
+    if got == expected:
+        return
+    missing = [column for column in expected if column not in got]
+    unexpected = [column for column in got if column not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {missing}")
+        if unexpected:
+            parts.append(f"unexpected column(s) {unexpected}")
+        raise ValueError(
+            f"{name} does not have the columns the model was trained on: "
+            f"{' and '.join(parts)}. Expected the columns {expected}."
+        )
+    raise ValueError(
+        f"{name} has the training columns in another order: got {got}, expected {expected}. "
+        f"Reorder them first, e.g. {name}[{expected}]."
+    )
 
 
 def check_finite(array, name: str) -> None:

@@ -350,12 +350,34 @@ class Model(Layer):
         arrays = []
         for i, (value, shape) in enumerate(zip(values, self._input_shapes(), strict=True)):
             label = f"{prefix}x" if len(values) == 1 else f"{prefix}x['{names[i]}']"
+            self._check_columns(value, i, label)
             array = data_utils.to_array(value, label)
             array = array.astype(self._input_dtype(array, i), copy=False)
             data_utils.check_finite(array, label)
             self._check_input_shape(array, label, shape)
             arrays.append(array)
         return arrays
+
+    def _check_columns(self, value, index: int, label: str) -> None:
+        """A DataFrame must have the columns the model was trained on (once it knows them)."""
+        known = getattr(self, "_feature_names", None)
+        got = data_utils.column_names(value)
+        if known is None or got is None or known[index] is None:
+            return
+        data_utils.check_columns(got, known[index], label)
+
+    def _remember_columns(self, x) -> None:
+        """Keep the column names of the first DataFrame(s) trained or evaluated on.
+
+        Held in memory only (``save`` does not store them); arrays carry no names and are
+        never checked.
+        """
+        if getattr(self, "_feature_names", None) is not None:
+            return
+        names = self.input_names if self._graph is not None else ["x"]
+        columns = [data_utils.column_names(v) for v in self._as_list(x, "input", names, "")]
+        if any(c is not None for c in columns):
+            self._feature_names = columns
 
     def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix: str = ""):
         """Validate and convert one data set; raises before anything changes."""
@@ -367,7 +389,7 @@ class Model(Layer):
         y_labels = [f"{prefix}y" if len(names) == 1 else f"{prefix}y['{name}']" for name in names]
         ys = []
         for value, label in zip(y_values, y_labels, strict=True):
-            array = data_utils.to_array(value, label)
+            array = data_utils.to_array(value, label, hint=data_utils.TARGET_HINT)
             data_utils.check_finite(array, label)
             ys.append(array)
         x_labels = (
@@ -395,6 +417,9 @@ class Model(Layer):
             data_utils.sample_weights(y, w, class_weight, len(xs[0]), weight_dtype)
             for y, w in zip(ys, per_output, strict=True)
         ]
+        if not prefix:
+            # everything is valid: only now may the model learn the DataFrame's column names
+            self._remember_columns(x)
         return xs, ys, weights, out_shapes
 
     def _output_shapes(self, xs: list) -> list:
