@@ -136,6 +136,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_summary(commands)
     _add_run_keras(commands)
+    _add_export(commands)
     return parser
 
 
@@ -260,6 +261,40 @@ def _run_keras(args) -> int:
     from axonal import keras_compat
 
     return keras_compat.main([args.script, *args.args])
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as an ONNX file (needs: pip install axonal[onnx])",
+        description=(
+            "Convert a saved model to ONNX for ONNX Runtime and other inference engines: the "
+            "graph computes what predict computes, with a dynamic batch axis. A layer without "
+            "an ONNX equivalent is named in the error and nothing is written."
+        ),
+    )
+    export.add_argument("model", metavar="MODEL.axonal", help="a saved model")
+    export.add_argument(
+        "--onnx", required=True, metavar="OUT.onnx", help="where to write the ONNX file"
+    )
+    export.add_argument(
+        "--opset", type=int, default=17, help="the ONNX opset to target (default: 17)"
+    )
+    export.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Run ``axonal export``: the saved model written as an ONNX file."""
+    _check_output_folder(args.onnx, "--onnx")
+    model = _load(args.model)
+    from axonal.export import to_onnx
+
+    try:
+        to_onnx(model, args.onnx, opset=args.opset)
+    except ImportError as error:
+        raise _Unavailable(str(error)) from None
+    print(f"wrote {args.onnx} (ONNX opset {args.opset})")
+    return 0
 
 
 # ---------------------------------------------------------------- reading CSV files
