@@ -35,7 +35,7 @@ from bench.competitors import (
 )
 from bench.report import LEGEND, markdown, ratios, spread
 from bench.settings import Settings, choose
-from bench.workloads import ALL, IN_WORKER, cnn, digits_cnn, iris, mlp
+from bench.workloads import ALL, IN_WORKER, OPT_IN, cnn, digits_cnn, iris, mlp
 
 DEFAULT_OUTPUT = REPO / "bench" / "results.json"
 
@@ -63,9 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only",
         action="append",
-        choices=ALL,
+        choices=ALL + OPT_IN,
         metavar="WORKLOAD",
-        help=f"run only this workload (repeatable): {', '.join(ALL)}",
+        help=f"run only this workload (repeatable): {', '.join(ALL)}; and, only when named, "
+        f"{', '.join(OPT_IN)}",
     )
     parser.add_argument(
         "--repeat",
@@ -263,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = choose(args.quick, args.repeat)
     selected = [name for name in ALL if args.only is None or name in args.only]
+    selected += [name for name in OPT_IN if args.only is not None and name in args.only]
     wanted = None if args.competitors is None else set(args.competitors.split(","))
     known = {c.key for c in COMPETITORS}
     if wanted is not None and not wanted <= known:
@@ -295,6 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["startup"] = startup.measure(settings, [c.key for c in runnable], log=_log)
         except RuntimeError as error:
             results["startup"] = {"axonal": {"error": str(error)}}
+    if "distributed" in selected and "distributed" not in skipped:
+        from bench.workloads import distributed
+
+        try:
+            keys = [c.key for c in runnable]
+            results["distributed"] = distributed.measure(settings, keys, log=_log)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            results["distributed"] = {"axonal": {"error": str(error)}}
     gemm_summary = gemm.summary() if gemm is not None else None
     if gemm_summary is not None:
         for figures in results["mlp"].values():
@@ -457,6 +467,11 @@ def _subtitle(name: str, settings: Settings) -> str:
         )
     if name == "predict":
         return f"{settings.predict_rows:,} rows for throughput; best of {settings.repeat}"
+    if name == "distributed":
+        return (
+            f"{settings.mlp_rows:,} rows × {settings.mlp_epochs} epochs; 1 BLAS thread per rank; "
+            f"best of {settings.repeat}"
+        )
     if name == "startup":
         return f"best of {settings.import_repeat} (torch, keras: {settings.heavy_import_repeat})"
     if name == "memory":

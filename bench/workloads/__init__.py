@@ -51,6 +51,8 @@ class Ratio:
 
 IN_WORKER = ("iris", "mlp", "predict", "cnn", "digits_cnn")
 ALL = ("iris", "mlp", "predict", "startup", "memory", "cnn", "digits_cnn")
+# run only when named with --only: ``distributed`` starts MPI jobs of its own
+OPT_IN = ("distributed",)
 
 
 def best(samples: Sequence[dict[str, float]], key: str) -> float:

@@ -27,11 +27,20 @@ from axonal.backend import xp
 class Callback:
     """Base class: override any ``on_*`` hook; ``self.model`` and ``self.params`` are set by fit.
 
+    Set the class attribute ``rank_zero_only = True`` on a callback that only prints or writes
+    files and never changes training: under ``axonal.distributed.DataParallel`` it then runs on
+    rank 0 alone (``ModelCheckpoint``, ``CSVLogger`` and the progress bar do), while the others
+    (``EarlyStopping``, ``ReduceLROnPlateau``...) run on every rank and, seeing the same logs,
+    decide the same.
+
     Example:
         >>> class PrintLoss(Callback):
+        ...     rank_zero_only = True
         ...     def on_epoch_end(self, epoch, logs=None):
         ...         print(epoch, logs["loss"])
     """
+
+    rank_zero_only: bool = False
 
     def __init__(self):
         self.model = None
@@ -268,6 +277,8 @@ def resolve_verbose(verbose, stream=None) -> int:
 
 class ProgbarLogger(Callback):
     """Prints ``Epoch i/N`` and a progress bar per epoch (``verbose`` 1) or a line (2)."""
+
+    rank_zero_only = True
 
     def __init__(self, stream=None):
         super().__init__()
@@ -517,6 +528,8 @@ class ModelCheckpoint(MonitorCallback):
         ...                              save_best_only=True)
         >>> model.fit(x, y, epochs=20, validation_split=0.2, callbacks=[checkpoint])
     """
+
+    rank_zero_only = True
 
     def __init__(
         self,
@@ -839,6 +852,8 @@ class CSVLogger(Callback):
     Example:
         >>> model.fit(x, y, epochs=10, callbacks=[CSVLogger("training.csv")])
     """
+
+    rank_zero_only = True
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

@@ -12,7 +12,9 @@ line that names the file, the line and the column, with exit status 2, like a us
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import math
 import os
 import sys
@@ -149,7 +151,9 @@ def _add_train(commands) -> None:
             "numeric feature columns), standardising the features with statistics stored in the "
             "model, and save it. Without --data: train Dense(4, relu) -> Dense(3, softmax) with "
             "Adam on the iris table bundled with axonal (80/20 split with random_state=42, "
-            "standardised features) and print the test loss and accuracy."
+            "standardised features) and print the test loss and accuracy. Started by mpirun "
+            "(mpirun -n 4 axonal train ...), every process trains its share of each batch "
+            "(axonal.distributed.DataParallel) and rank 0 alone prints and saves."
         ),
     )
     train.add_argument("--data", metavar="FILE.csv", help="the training table (CSV, header row)")
@@ -458,8 +462,30 @@ def _train(args: argparse.Namespace) -> int:
                 f"{', '.join(given)} need --data FILE.csv; without it axonal trains its iris "
                 "example"
             )
-        return _train_iris(args)
-    return _train_csv(args)
+    # under mpirun every rank trains its share of each batch; only rank 0 prints and writes
+    args.distribute = _data_parallel_if_launched()
+    if args.distribute is not None and args.seed is None:
+        # every rank must shuffle and hold out the same rows: rank 0's seed for all
+        import numpy
+
+        from axonal.distributed import broadcast
+
+        args.seed = int(broadcast(numpy.random.SeedSequence().generate_state(1, "uint32"))[0])
+    quiet = args.distribute is not None and args.distribute.rank != 0
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        return _train_iris(args) if args.data is None else _train_csv(args)
+
+
+def _data_parallel_if_launched():
+    """``DataParallel()`` when mpirun started this process among several, else None."""
+    from axonal import distributed
+
+    if not distributed.launched_with_mpi():
+        return None
+    try:
+        return distributed.DataParallel()
+    except ImportError as error:
+        raise _Unavailable(f"started by mpirun, but {error}") from None
 
 
 def _verbose(args: argparse.Namespace):
@@ -491,7 +517,12 @@ def _train_iris(args: argparse.Namespace) -> int:
     model = Sequential()
     model.add(Dense(4, input_dim=4, activation="relu"))
     model.add(Dense(3, activation="softmax"))
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        distribute=args.distribute,
+    )
     model.fit(X_train, y_train, epochs=args.epochs, batch_size=batch_size, verbose=verbose)
     loss, accuracy = model.evaluate(X_test, y_test, verbose=0)
     print(f"test loss: {loss:.4f}  test accuracy: {accuracy:.4f}")
@@ -598,9 +629,12 @@ def _train_csv(args: argparse.Namespace) -> int:
             optimizer=Adam(learning_rate),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            distribute=args.distribute,
         )
     else:
-        model.compile(optimizer=Adam(learning_rate), loss="mse", metrics=["mae"])
+        model.compile(
+            optimizer=Adam(learning_rate), loss="mse", metrics=["mae"], distribute=args.distribute
+        )
 
     callbacks = []
     if args.early_stopping is not None:
@@ -630,6 +664,8 @@ def _train_csv(args: argparse.Namespace) -> int:
     logs = model.evaluate(scored_x, scored_y, batch_size=batch_size, verbose=0, return_dict=True)
     print("  ".join(f"{label} {name}: {value:.4f}" for name, value in logs.items()))
 
+    if args.distribute is not None and args.distribute.rank != 0:
+        return 0  # rank 0 writes the files
     model.save(out)
     if verbose != 0:
         print(f"saved the model to {out}")

@@ -71,6 +71,8 @@ class Model(Layer):
         self._constraint_pairs: list[tuple] = []
         self._loss_total = 0.0
         self._loss_count = 0.0
+        # a strategy from compile(distribute=...), e.g. axonal.distributed.DataParallel
+        self._distribute = None
         self._graph: Graph | None = None
         self._input_keys: list | None = None
         self._single_input = True
@@ -248,6 +250,7 @@ class Model(Layer):
         loss_weights: Any = None,
         metrics: list | None = None,
         weighted_metrics: list | None = None,
+        distribute: Any = None,
         **kwargs,
     ) -> None:
         """Configure training: optimizer, loss, metrics (names, functions or objects).
@@ -258,6 +261,8 @@ class Model(Layer):
             loss_weights: a scale for the loss (one output), or a one-element list/dict.
             metrics: e.g. ``['accuracy']``; evaluated unweighted.
             weighted_metrics: metrics that take ``sample_weight`` into account.
+            distribute: None (one process), or a strategy such as
+                ``axonal.distributed.DataParallel()`` that ``fit`` trains with over MPI ranks.
 
         Example:
             >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
@@ -269,6 +274,11 @@ class Model(Layer):
             raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(unknown)}.")
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='mse'.")
+        if distribute is not None and not hasattr(distribute, "train_step"):
+            raise TypeError(
+                "compile(distribute=...) takes None or a strategy such as "
+                f"axonal.distributed.DataParallel(), got {distribute!r}."
+            )
         names = self.output_names
         new_optimizer = optimizers_module.get(optimizer)
         specs = compile_utils.per_output(loss, names, "loss")
@@ -293,6 +303,7 @@ class Model(Layer):
         self.optimizer = new_optimizer
         self.loss = heads_losses[0] if len(heads_losses) == 1 else heads_losses
         self._heads = heads
+        self._distribute = distribute
         self.compiled = True
 
     def _require_compiled(self, method: str) -> None:
@@ -580,6 +591,24 @@ class Model(Layer):
                 head.loss_count += n
             head.update_metrics(y, pred.data, w)
 
+    def _tracker_values(self) -> list[float]:
+        """Every loss and metric accumulator, flat (summed over ranks in distributed fit)."""
+        values = [self._loss_total, self._loss_count]
+        for head in self._heads:
+            values += [head.loss_total, head.loss_count]
+            for m in head.metrics + head.weighted_metrics:
+                values += [m.total, m.count]
+        return values
+
+    def _set_tracker_values(self, values: list[float]) -> None:
+        """Put back what ``_tracker_values`` returned (in the same order)."""
+        values = iter(values)
+        self._loss_total, self._loss_count = next(values), next(values)
+        for head in self._heads:
+            head.loss_total, head.loss_count = next(values), next(values)
+            for m in head.metrics + head.weighted_metrics:
+                m.total, m.count = next(values), next(values)
+
     def _logs(self) -> dict:
         logs = {"loss": self._loss_total / self._loss_count if self._loss_count else 0.0}
         several = len(self._heads) > 1
@@ -684,9 +713,19 @@ class Model(Layer):
         self._pack_trainable_weights()
         self._resolve_metrics(ys, out_shapes)
 
-        history = History()
         n = len(xs[0])
-        steps = math.ceil(n / batch_size)
+        dist = self._distribute
+        if dist is not None and dist.num_replicas_in_sync == 1:
+            dist = None  # a single process: nothing to share, the plain loop
+        if dist is not None:
+            # every rank checks the others got the same call and starts from rank 0's weights;
+            # only rank 0 prints and runs the callbacks that write files
+            dist.begin_fit(self, n, batch_size, epochs, initial_epoch)
+            verbose, callback_list = dist.local_output(verbose, callback_list)
+            if validation is not None:
+                validation = dist.shard(validation)
+        history = History()
+        steps = math.ceil(n / batch_size) if dist is None else dist.steps(n, batch_size)
         builtin = [history] + ([ProgbarLogger()] if verbose else [])
         # the user's callbacks first, as in Keras: History then sees what they add to the logs
         cbs = CallbackList(
@@ -702,7 +741,9 @@ class Model(Layer):
         # ``sampler(n, batch_size, shuffle)`` -> one index array per step
         sampler = getattr(self.optimizer, "epoch_batches", None)
         # Ctrl-C sets interrupt.requested; training stops at the next step boundary
-        interrupt = InterruptGuard()
+        interrupt = InterruptGuard() if dist is None else dist.interrupt_guard()
+        # distributed: forward and backward on this rank's slice, then one allreduce
+        train_step = self._train_step if dist is None else dist.train_step
         epoch_now, steps_done = initial_epoch, 0
         with interrupt:
             try:
@@ -722,6 +763,9 @@ class Model(Layer):
                     if sampler is not None:
                         # the optimizer draws the batches (DP-SGD's Poisson sampling)
                         parts, order = sampler(n, batch_size, shuffle), None
+                    elif dist is not None:
+                        # this rank's slice of each global batch of rank 0's permutation
+                        parts, order = dist.epoch_batches(n, batch_size, shuffle)
                     else:
                         parts = data_utils.batch_slices(n, batch_size)
                         order = rng().permutation(n) if shuffle else None
@@ -738,30 +782,48 @@ class Model(Layer):
                             # large data: gather each batch by index, never a shuffled copy
                             part = order[part]
                         batch = [None if a is None else a[part] for a in epoch_arrays]
-                        self._train_step(*_regroup(batch, len(xs), len(ys)), variables)
+                        if train_step(*_regroup(batch, len(xs), len(ys)), variables):
+                            # distributed: every rank agreed to stop, before this step's update
+                            break
                         steps_done = step + 1
                         if batch_end:
                             cbs.call("on_train_batch_end", step, self._logs())
-                        if self.stop_training:
+                        # distributed, a stop asked for here reaches all ranks with the next step
+                        if self.stop_training and dist is None:
                             break
                     if interrupt.requested and steps_done < steps:
                         # an unfinished epoch gets no on_epoch_end and no place in History
                         break
+                    if dist is not None:
+                        # the loss and metrics over all ranks; the same BatchNorm statistics
+                        dist.end_epoch(self)
                     logs = self._logs()
                     if validation is not None and (epoch + 1) % validation_freq == 0:
-                        val_logs = self._evaluate_arrays(*validation, val_batch, cbs)
+                        val_logs = self._evaluate_arrays(*validation, val_batch, cbs, None, dist)
                         logs.update({"val_" + k: v for k, v in val_logs.items()})
                     cbs.call("on_epoch_end", epoch, logs)
+                    if dist is not None:
+                        dist.agree_to_stop(self, interrupt)
                     if self.stop_training or interrupt.requested:
                         break
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as error:
+                if dist is not None:
+                    # the other ranks wait in a collective this rank will never join
+                    dist.fail(error)
                 # Ctrl-C where no handler could be installed stops here; a second Ctrl-C
                 # (the user insists) goes through
                 if interrupt.requested:
                     raise
                 interrupt.requested = True
+            except Exception as error:
+                if dist is None:
+                    raise
+                dist.fail(error)
+        if dist is not None:
+            dist.end_fit(self)
         if interrupt.requested:
             self.stop_training = True
+        if interrupt.requested and (dist is None or dist.rank == 0):
             done = len(history.epoch)
             sys.stdout.write(
                 ("\n" if verbose == 1 else "")
@@ -787,7 +849,9 @@ class Model(Layer):
         xv, yv, wv, _ = self._prepare(xv, yv, wv, None, prefix="validation_data ")
         return xv, yv, wv
 
-    def _evaluate_arrays(self, xs, ys, weights, batch_size: int, cbs=None, progbar=None) -> dict:
+    def _evaluate_arrays(
+        self, xs, ys, weights, batch_size: int, cbs=None, progbar=None, distribute=None
+    ) -> dict:
         self._reset_trackers()
         if cbs is not None:
             cbs.call("on_test_begin", None)
@@ -802,6 +866,9 @@ class Model(Layer):
                     cbs.call("on_test_batch_end", step, None)
                 if progbar is not None:
                     progbar.update(step + 1, self._logs())
+        if distribute is not None:
+            # each rank evaluated its shard: combine them
+            distribute.reduce_metrics(self)
         logs = self._logs()
         if progbar is not None:
             progbar.update(progbar.target, logs, finalize=True)
