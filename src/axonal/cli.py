@@ -2,8 +2,9 @@
 
 ``axonal train`` trains the classic iris network on the table bundled with the package;
 ``axonal train --data FILE.csv --target COLUMN`` trains on a user's table and saves the model,
-``axonal predict`` applies a saved model to a CSV and ``axonal summary`` describes one. The
-library itself is imported inside the command functions, so ``axonal --help`` answers at once.
+``axonal predict`` applies a saved model to a CSV, ``axonal explain`` prints the features behind
+each of its predictions and ``axonal summary`` describes one. The library itself is imported
+inside the command functions, so ``axonal --help`` answers at once.
 
 A CSV problem (missing column, a cell that is not a number, ragged rows…) is reported in one
 line that names the file, the line and the column, with exit status 2, like a usage error.
@@ -138,6 +139,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_summary(commands)
     _add_run_keras(commands)
+    _add_explain(commands)
     _add_export(commands)
     return parser
 
@@ -265,6 +267,54 @@ def _run_keras(args) -> int:
     from axonal import keras_compat
 
     return keras_compat.main([args.script, *args.args])
+
+
+_EXPLAIN_METHODS = ("integrated_gradients", "gradient_x_input", "saliency", "smoothgrad")
+
+
+def _add_explain(commands) -> None:
+    explain = commands.add_parser(
+        "explain",
+        help="print the features that drove a saved model's prediction, row by row",
+        description=(
+            "Attribute each prediction of a saved model on the rows of FILE.csv to its input "
+            "features and print each row's --top N features by absolute attribution (positive: "
+            "pushed the output up). Classifiers attribute the probability of the predicted "
+            "class, regressors the predicted value. Integrated gradients (the default) start "
+            "from the column means of FILE.csv, so each attribution says how much the feature's "
+            "difference from its average moved the output, and a row's attributions add up to "
+            "f(row) - f(column means)."
+        ),
+    )
+    explain.add_argument("model", metavar="MODEL.axonal", help="a model saved by axonal train")
+    explain.add_argument("data", metavar="FILE.csv", help="the rows to explain (CSV, header row)")
+    explain.add_argument(
+        "--method",
+        choices=_EXPLAIN_METHODS,
+        default="integrated_gradients",
+        help="the attribution method (default: integrated_gradients)",
+    )
+    explain.add_argument(
+        "--top",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="features to print per row (default 3)",
+    )
+    explain.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="integrated gradients: points along the path (default 50)",
+    )
+    explain.add_argument(
+        "--baseline",
+        choices=["mean", "zeros"],
+        default=None,
+        help="integrated gradients: start from the column means (default) or from zeros",
+    )
+    explain.set_defaults(handler=_explain)
 
 
 def _add_export(commands) -> None:
@@ -725,6 +775,25 @@ def _column_names(model):
     return found[-1] if found else None
 
 
+def _model_features(model, columns, header: list[str], path: str) -> list[str]:
+    """The columns the model reads: those it was trained on, else every column in file order."""
+    if columns is not None:
+        missing = [name for name in columns.features if name not in header]
+        if missing:
+            raise _UsageError(
+                f"{path}: no column {missing[0]!r}; the model was trained on "
+                f"{', '.join(columns.features)}"
+            )
+        return columns.features
+    # a model from a Python program: every column is a feature, in file order
+    expected = (getattr(model, "input_shape", None) or (None, None))[-1]
+    if expected is not None and expected != len(header):
+        raise _UsageError(
+            f"{path}: {len(header)} columns, but the model expects {expected} features"
+        )
+    return header
+
+
 def _predict(args: argparse.Namespace) -> int:
     """Run ``axonal predict``: labels and probabilities (or values) for each CSV row."""
     if args.out != "-":
@@ -732,22 +801,7 @@ def _predict(args: argparse.Namespace) -> int:
     model = _load(args.model)
     columns = _column_names(model)
     header, rows = _read_csv(args.data)
-    if columns is not None:
-        missing = [name for name in columns.features if name not in header]
-        if missing:
-            raise _UsageError(
-                f"{args.data}: no column {missing[0]!r}; the model was trained on "
-                f"{', '.join(columns.features)}"
-            )
-        features = columns.features
-    else:
-        # a model from a Python program: every column is a feature, in file order
-        features = header
-        expected = (getattr(model, "input_shape", None) or (None, None))[-1]
-        if expected is not None and expected != len(header):
-            raise _UsageError(
-                f"{args.data}: {len(header)} columns, but the model expects {expected} features"
-            )
+    features = _model_features(model, columns, header, args.data)
     x = _feature_matrix(args.data, rows, header, features)
     outputs = model.predict(x, verbose=0)
 
@@ -799,6 +853,50 @@ def _summary(args: argparse.Namespace) -> int:
             print(f"target: {columns.target} (classes: {', '.join(columns.class_names)})")
         else:
             print(f"target: {columns.target} (a number)")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """Run ``axonal explain``: the prediction and its top features for each CSV row."""
+    if args.method != "integrated_gradients":
+        for option, value in (("--steps", args.steps), ("--baseline", args.baseline)):
+            if value is not None:
+                raise _UsageError(f"{option} applies to --method integrated_gradients only")
+    model = _load(args.model)
+    columns = _column_names(model)
+    header, rows = _read_csv(args.data)
+    features = _model_features(model, columns, header, args.data)
+    x = _feature_matrix(args.data, rows, header, features)
+    from axonal import explain
+
+    outputs = model.predict(x, verbose=0)
+    if isinstance(outputs, list) or outputs.ndim > 2:
+        raise _UsageError(f"{args.model}: explain needs a model with one output per row")
+    scores = outputs.reshape(len(outputs), -1)
+    if args.method == "integrated_gradients":
+        baseline = x.mean(axis=0) if args.baseline in (None, "mean") else None
+        result = explain.integrated_gradients(
+            model, x, baseline=baseline, steps=50 if args.steps is None else args.steps
+        )
+        attributions = result.attributions
+    elif args.method == "smoothgrad":
+        attributions = explain.smoothgrad(model, x, seed=0)
+    else:
+        attributions = getattr(explain, args.method)(model, x)
+
+    class_names = columns.class_names if columns is not None else None
+    if class_names is None and scores.shape[1] > 1:
+        class_names = [str(i) for i in range(scores.shape[1])]
+    top = min(args.top, len(features))
+    for (line, _), row_scores, row in zip(rows, scores, attributions, strict=True):
+        if class_names is not None:
+            label = int(row_scores.argmax())
+            prediction = f"{class_names[label]} ({_format(row_scores[label])})"
+        else:
+            prediction = _format(row_scores[0])
+        order = sorted(range(len(features)), key=lambda i: -abs(float(row[i])))[:top]
+        ranked = "  ".join(f"{features[i]} {float(row[i]):+.4g}" for i in order)
+        print(f"line {line}: {prediction}  {ranked}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Training curves with matplotlib, an optional extra (``pip install axonal[plot]``).
+"""Training curves and attribution maps with matplotlib, an optional extra (``pip install
+axonal[plot]``).
 
 matplotlib is imported inside the functions only, so ``import axonal`` never loads it. Figures
 are drawn on the Agg canvas directly (no pyplot, no display, no global figure state), which
@@ -11,7 +12,7 @@ import math
 import os
 from collections.abc import Sequence
 
-__all__ = ["history"]
+__all__ = ["attributions", "history"]
 
 _MISSING = (
     "plotting needs matplotlib, an optional extra of axonal: pip install axonal[plot] "
@@ -121,3 +122,147 @@ def history(history, path: str | os.PathLike | None = None, metrics: Sequence[st
         with atomic_write(path, "wb") as handle:
             figure.savefig(handle, format="png", dpi=100)
     return figure
+
+
+def attributions(
+    attributions,
+    inputs=None,
+    feature_names: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    top: int | None = 10,
+    titles: Sequence[str] | None = None,
+    max_samples: int = 16,
+):
+    """Draw attributions (from ``axonal.explain``): heat maps over images, bars over features.
+
+    A batch of images, ``(samples, height, width)`` or ``(samples, height, width, channels)``,
+    gives one heat map per sample (channels summed), red for positive and blue for negative
+    attributions on a scale symmetric about 0, drawn over the grey input image when ``inputs``
+    is given. A batch of feature vectors, ``(samples, features)`` (or one vector
+    ``(features,)``), gives one horizontal bar chart per sample of its ``top`` features by
+    absolute attribution, largest first.
+
+    Args:
+        attributions: the attributions, with the batch axis first (as ``explain`` returns them).
+        inputs: for images, the input batch of the same shape, drawn underneath.
+        feature_names: for features, one name per feature (default ``feature 0``...).
+        path: when given, the figure is saved there as a PNG (atomically).
+        top: for features, how many to show per sample (None: all).
+        titles: one title per sample (default ``sample 0``...).
+        max_samples: the most samples drawn in one figure; more is an error.
+
+    Returns:
+        The matplotlib ``Figure``, with one ``Axes`` per sample (plus colour bars for images).
+
+    Raises:
+        ImportError: matplotlib is not installed (``pip install axonal[plot]``).
+
+    Example:
+        >>> attr, _ = explain.integrated_gradients(model, x_test[:8])
+        >>> axonal.plot.attributions(attr, x_test[:8], path="heat.png")
+        >>> axonal.plot.attributions(explain.saliency(clf, rows), feature_names=names)
+    """
+    import numpy
+
+    values = numpy.asarray(attributions)
+    if values.dtype.kind not in "biuf" or values.ndim == 0:
+        raise ValueError(
+            "attributions() expects a numeric array with a batch axis, e.g. (samples, features) "
+            f"or (samples, height, width[, channels]); got {values.dtype} of shape {values.shape}."
+        )
+    if values.ndim == 1:
+        values = values[None]
+    if values.ndim > 4:
+        raise ValueError(
+            "attributions() draws feature vectors (samples, features) or images (samples, "
+            f"height, width[, channels]); got shape {values.shape}."
+        )
+    count = len(values)
+    if count == 0 or count > max_samples:
+        raise ValueError(
+            f"attributions() draws 1 to max_samples={max_samples} samples per figure; got {count}: "
+            "pass a slice of the batch."
+        )
+    if titles is not None and len(titles) != count:
+        raise ValueError(f"titles must name each of the {count} samples; got {len(titles)}.")
+    names = list(titles) if titles is not None else [f"sample {i}" for i in range(count)]
+    image = values.ndim >= 3
+    if image and feature_names is not None:
+        raise ValueError("feature_names applies to feature vectors, not to images.")
+    if image:
+        background = None
+        if inputs is not None:
+            background = numpy.asarray(inputs, dtype=float)
+            if background.shape != values.shape:
+                raise ValueError(
+                    f"inputs must have the attributions' shape {values.shape}; got "
+                    f"{background.shape}."
+                )
+    else:
+        if inputs is not None:
+            raise ValueError("inputs is drawn under image attributions only; leave it out.")
+        features = values.shape[1]
+        if feature_names is None:
+            feature_names = [f"feature {i}" for i in range(features)]
+        elif len(feature_names) != features:
+            raise ValueError(
+                f"feature_names must name each of the {features} features; got "
+                f"{len(feature_names)}."
+            )
+        if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+            raise ValueError(f"top must be a positive integer or None; got {top!r}.")
+
+    Figure, FigureCanvasAgg = _figure_class()
+    columns = min(count, 4)
+    rows = math.ceil(count / columns)
+    if image:
+        size = (3.2 * columns, 3.0 * rows)
+    else:
+        shown = features if top is None else min(top, features)
+        size = (4.8 * columns, (0.9 + 0.28 * shown) * rows)
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)
+    for index in range(count):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        if image:
+            under = None if background is None else background[index]
+            _heat_map(figure, axes, values[index], under)
+        else:
+            _feature_bars(axes, values[index], list(feature_names), top)
+        axes.set_title(names[index])
+    if path is not None:
+        from axonal.atomic import atomic_write
+
+        with atomic_write(path, "wb") as handle:
+            figure.savefig(handle, format="png", dpi=100)
+    return figure
+
+
+def _heat_map(figure, axes, values, background) -> None:
+    """One image's attributions, summed over channels, on a scale symmetric about 0."""
+    heat = values.sum(axis=-1) if values.ndim == 3 else values
+    limit = float(abs(heat).max()) or 1.0
+    if background is not None:
+        grey = background.mean(axis=-1) if background.ndim == 3 else background
+        axes.imshow(grey, cmap="gray")
+    mappable = axes.imshow(
+        heat, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.6 if background is not None else 1.0
+    )
+    figure.colorbar(mappable, ax=axes, shrink=0.8)
+    axes.set_xticks([])
+    axes.set_yticks([])
+
+
+def _feature_bars(axes, values, names: list, top: int | None) -> None:
+    """A sample's largest attributions by magnitude as horizontal bars, largest on top."""
+    order = sorted(range(len(values)), key=lambda i: -abs(float(values[i])))
+    if top is not None:
+        order = order[:top]
+    order.reverse()  # barh draws from the bottom up
+    heights = [float(values[i]) for i in order]
+    colours = ["tab:red" if h >= 0 else "tab:blue" for h in heights]
+    axes.barh(range(len(order)), heights, color=colours)
+    axes.set_yticks(range(len(order)), [names[i] for i in order])
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.set_xlabel("attribution")
+    axes.grid(True, axis="x", alpha=0.3)

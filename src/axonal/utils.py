@@ -1,8 +1,10 @@
-"""Utilities: seeding, label encoding, normalisation and sequence padding (``keras.utils``)."""
+"""Utilities: seeding, label encoding, normalisation and sequence padding (``keras.utils``),
+and ``check_gradients`` for people writing their own layers."""
 
 from __future__ import annotations
 
 from axonal.backend import floatx, set_random_seed, xp
+from axonal.gradcheck import check_gradients
 from axonal.layers.base import reset_names
 from axonal.preprocessing.sequence import pad_sequences
 
@@ -68,4 +70,11 @@ def clear_session() -> None:
     reset_names()
 
 
-__all__ = ["clear_session", "normalize", "pad_sequences", "set_random_seed", "to_categorical"]
+__all__ = [
+    "check_gradients",
+    "clear_session",
+    "normalize",
+    "pad_sequences",
+    "set_random_seed",
+    "to_categorical",
+]
