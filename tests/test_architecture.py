@@ -29,6 +29,11 @@ FORBIDDEN = {
     "data": {"models", "layers"},
     "callbacks": {"models", "layers"},
     "layers": {"models"},
+    "distributed": {"models", "layers", "cli"},
+    "privacy": {"models", "cli"},
+    "explain": {"cli"},
+    "export": {"cli", "saving"},
+    "gradcheck": {"cli"},
 }
 
 

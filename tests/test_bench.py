@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("iris", "mlp", "predict", "startup", "memory", "cnn", "digits_cnn")
+WORKLOADS = ("iris", "mlp", "predict", "startup", "memory", "cnn", "digits_cnn", "explain_ig", "dp")
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 # the figures each workload reports for axonal
 AXONAL_FIGURES = {
@@ -24,6 +24,15 @@ AXONAL_FIGURES = {
     "memory": ("peak_delta_mb", "peak_mb"),
     "cnn": ("images_per_s", "step_ms", "gflops", "peak_delta_mb", "peak_mb"),
     "digits_cnn": ("fit_s", "images_per_s", "step_ms", "test_accuracy"),
+    "explain_ig": ("ig_ms", "images_per_s"),
+    "dp": (
+        "mlp_plain_ms",
+        "mlp_dp_ms",
+        "mlp_dp_ratio",
+        "cnn_plain_ms",
+        "cnn_dp_ms",
+        "cnn_dp_ratio",
+    ),
 }
 
 
