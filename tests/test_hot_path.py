@@ -314,3 +314,35 @@ def test_gradients_written_into_the_packed_buffer_equal_ordinary_ones_even_when_
     # the next step still takes gradients from the buffers, not stale arrays
     model.train_on_batch(x, y)
     assert model.optimizer._flat[1][3] is not None
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_small_predict_calls_still_refuse_non_finite_rows(rows, bad):
+    model = _iris_like_model()
+    x = np.zeros((rows, 4), dtype=np.float32)
+    x[rows - 1, 2] = bad
+    kind = "NaN" if np.isnan(bad) else ("inf" if bad > 0 else "-inf")
+    with pytest.raises(ValueError, match=f"contains {kind} at row {rows - 1}, column 2"):
+        model.predict(x, verbose=0)
+
+
+def test_small_predict_calls_still_refuse_the_wrong_width_and_a_scalar():
+    model = _iris_like_model()
+    with pytest.raises(ValueError, match="5 features instead of 4"):
+        model.predict(np.zeros((1, 5), dtype=np.float32), verbose=0)
+    with pytest.raises(ValueError, match="batch axis"):
+        model.predict(np.float32(1.0), verbose=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_array_inference_of_rank_3_input_and_extreme_logits(dtype):
+    layer = Dense(4, activation="softmax", dtype=np.dtype(dtype).name)
+    x = np.random.default_rng(5).standard_normal((2, 3, 6)).astype(dtype) * 1e4
+    with axonal.no_grad():
+        expected = layer(x).data
+        flat = layer.infer(x.reshape(-1, 6)).reshape(expected.shape)
+        got = layer.infer(x)
+    assert got.dtype == dtype and np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(flat, expected, rtol=1e-6)

@@ -14,7 +14,7 @@ from axonal import primitives as P
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer, unique_name
-from axonal.layers.masking import mask_of
+from axonal.layers.masking import mask_of, masks_in_use
 from axonal.layers.symbolic import SymbolicTensor
 from axonal.registry import register, serialize
 from axonal.tensor import Tensor
@@ -176,10 +176,16 @@ class Dense(Layer):
             not isinstance(inputs, xp.ndarray)
             or inputs.dtype != kernel.dtype
             or inputs.shape[-1] != kernel.shape[0]
-            or mask_of(inputs) is not None
+            or (masks_in_use() and mask_of(inputs) is not None)
         ):
             return super().infer(inputs)
         bias = None if self.bias is None else self.bias.data
+        if inputs.ndim == 2:
+            # predict's single-row latency is a handful of NumPy calls: make no more than those
+            out = inputs.dot(kernel)
+            if bias is not None:
+                out += bias
+            return _activate_in_place(self.activation, out)
         if self.activation is activations_module.relu:
             return P.AffineRelu().forward(inputs, kernel, bias)
         out = P.Affine().forward(inputs, kernel, bias)
@@ -210,6 +216,24 @@ class Dense(Layer):
 
 
 # activations that are one primitive: Dense.infer runs them on arrays directly
+def _activate_in_place(activation, out):
+    """``activation(out)`` for a fresh array ``out`` that may be overwritten; returns the result."""
+    if activation is activations_module.relu:
+        return xp.maximum(out, 0, out=out)
+    if activation is activations_module.linear:
+        return out
+    if activation is activations_module.softmax:
+        # shift by the row max: softmax is shift-invariant and exp cannot overflow
+        out -= xp.maximum.reduce(out, axis=-1, keepdims=True)
+        xp.exp(out, out=out)
+        out /= xp.add.reduce(out, axis=-1, keepdims=True)
+        return out
+    primitive = _ACTIVATION_PRIMITIVES.get(activation)
+    if primitive is not None:
+        return primitive().forward(out)
+    return activation(Tensor(out)).data
+
+
 _ACTIVATION_PRIMITIVES = {
     activations_module.sigmoid: P.Sigmoid,
     activations_module.tanh: P.Tanh,

@@ -925,6 +925,12 @@ class Model(Layer):
         )
         # a progress bar per predict call floods loops; show it only on a terminal
         verbose = resolve_verbose(verbose)
+        if not callbacks and self._takes_plain_batch(x, batch_size):
+            # the common small call (one array, one batch): validated as below, minus the
+            # conversions an array of the model's dtype does not need
+            data_utils.check_finite(x, "x")
+            self._check_input_shape(x, "x")
+            return self._predict_batch([x])
         xs = self._prepare_inputs(x)
         n = len(xs[0])
         if n <= batch_size and not callbacks:
@@ -953,6 +959,18 @@ class Model(Layer):
         if isinstance(outputs[0], list):
             return [xp.concatenate(parts) for parts in zip(*outputs, strict=True)]
         return xp.concatenate(outputs)
+
+    def _takes_plain_batch(self, x, batch_size: int) -> bool:
+        """Whether ``x`` is one batch that ``_prepare_inputs`` would pass through unchanged."""
+        return (
+            type(x) is xp.ndarray
+            and self.built
+            and self._single_input
+            and x.dtype == self.dtype
+            and x.ndim > 1
+            and 0 < len(x) <= batch_size
+            and getattr(self, "_feature_names", None) is None
+        )
 
     def _prepare_inputs(self, x) -> list:
         xs = self._prepare_x(x)
