@@ -53,6 +53,17 @@ def _spawn(args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def _compile_axonal() -> None:
+    """Write axonal's bytecode caches, as pip does when it installs a package.
+
+    Without them (an editable install run with PYTHONDONTWRITEBYTECODE set, as on some CI
+    machines) every start recompiles each module, and the figure would time the compiler.
+    """
+    import compileall
+
+    compileall.compile_dir(str(REPO / "src" / "axonal"), quiet=1)
+
+
 def measure(
     settings: Settings, competitors: list[str], log: Callable[[str], None] = print
 ) -> dict[str, dict[str, Any]]:
@@ -77,6 +88,7 @@ def measure(
 
     samples: dict[tuple[str, str], list[float]] = {}
     log("startup: warm-up")
+    _compile_axonal()
     for _, _, args, cmd_env, _, warmup in commands:
         for _ in range(warmup):
             _spawn(args, cmd_env)
