@@ -494,3 +494,31 @@ def test_trainable_false_in_constructor_and_config():
     layer.build((None, 2))
     assert layer.trainable_weights == []
     assert Dense.from_config(layer.get_config()).trainable is False
+
+
+def test_nested_layers_reaches_every_depth_once():
+    from axonal import Input, Model
+    from axonal.layers import LSTM, Bidirectional, Dense, Layer
+    from axonal.models import Sequential
+
+    class Block(Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = Dense(2)
+            self.parts = [Dense(2), self.inner]
+
+        def call(self, x):
+            return self.parts[0](self.inner(x))
+
+    inner = Sequential([Input((3, 4)), Bidirectional(LSTM(2)), Dense(4)])
+    inputs = Input((3, 4))
+    block = Block()
+    model = Model(inputs, block(inner(inputs)))
+    names = [layer.name for layer in model.nested_layers()]
+    assert names[0] == model.name
+    assert len(names) == len(set(names))
+    wrapped = inner.layers[0]
+    expected = (inner, wrapped, wrapped.forward_layer, wrapped.backward_layer, block, block.inner)
+    for layer in expected:
+        assert layer.name in names
+    assert block.parts[0].name in names

@@ -318,7 +318,7 @@ class _LayerSubject:
     @contextlib.contextmanager
     def in_dtype(self, dtype: str) -> Iterator[None]:
         """Every float weight and layer dtype in ``dtype``; the originals are put back after."""
-        layers = _layers_within(self.layer)
+        layers = self.layer.nested_layers()
         saved_dtypes = [(layer, layer.dtype) for layer in layers]
         saved_weights = []
         try:
@@ -385,22 +385,6 @@ class _FunctionSubject:
                     f"got {type(o).__name__}."
                 )
         return outs
-
-
-def _layers_within(root: Layer) -> list[Layer]:
-    """``root`` and every layer nested in it, each once."""
-    found: list[Layer] = []
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        found.append(layer)
-        children = getattr(layer, "layers", None)
-        stack.extend(children if isinstance(children, list) else layer._sublayers())
-    return found
 
 
 # ---------------------------------------------------------------- the comparison

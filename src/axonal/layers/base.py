@@ -115,6 +115,29 @@ class Layer:
                     out.append(item)
         return out
 
+    def nested_layers(self) -> list[Layer]:
+        """This layer and every layer inside it (models' layers, wrapped and attribute-tracked
+        sublayers, at any depth), each once, parents before children.
+
+        Example:
+            >>> [layer.name for layer in model.nested_layers()]  # doctest: +SKIP
+            ['sequential', 'dense', 'dense_1']
+        """
+        found: list[Layer] = []
+        seen: set[int] = set()
+        stack: list[Layer] = [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            found.append(layer)
+            listed = getattr(layer, "layers", None)
+            children = list(listed) if isinstance(listed, (list, tuple)) else []
+            children = [c for c in children if isinstance(c, Layer)] + layer._sublayers()
+            stack.extend(reversed(children))
+        return found
+
     # ------------------------------------------------------------ weights
     def add_weight(
         self,

@@ -16,22 +16,6 @@ _MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
 _BATCH_MIXING = (BatchNormalization,)
 
 
-def _all_layers(model) -> list:
-    """Every layer inside ``model``: nested models, wrappers and subclassed attributes."""
-    found, stack, seen = [], [model], set()
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        found.append(layer)
-        children = list(getattr(layer, "layers", None) or [])
-        if hasattr(layer, "_sublayers"):
-            children += layer._sublayers()
-        stack.extend(reversed(children))
-    return found
-
-
 def check_private_model(model) -> None:
     """Raise if ``model`` has a layer that mixes examples, so DP-SGD cannot train it.
 
@@ -45,7 +29,7 @@ def check_private_model(model) -> None:
     Example:
         >>> check_private_model(model)  # doctest: +SKIP
     """
-    for layer in _all_layers(model):
+    for layer in model.nested_layers():
         if isinstance(layer, _BATCH_MIXING) and layer.trainable:
             raise ValueError(
                 f"Layer '{layer.name}' ({type(layer).__name__}) normalizes each example with "
