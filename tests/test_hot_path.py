@@ -346,3 +346,20 @@ def test_dense_array_inference_of_rank_3_input_and_extreme_logits(dtype):
     assert got.dtype == dtype and np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     np.testing.assert_allclose(flat, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0.0, -120.0, -800.0, 95.0, 800.0])
+def test_inference_softmax_matches_the_shifted_formula_where_exp_would_fail(dtype, offset):
+    from axonal.layers.core import _softmax_rows
+
+    rng = np.random.default_rng(6)
+    logits = (rng.standard_normal((4, 5)) * 3).astype(dtype)
+    logits[1] += offset  # one row far out: only it would overflow or underflow unshifted
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    expected = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    for rows in (logits, logits[1:2]):
+        got = _softmax_rows(rows.copy())
+        assert got.dtype == dtype and np.isfinite(got).all()
+        want = expected if len(rows) == 4 else expected[1:2]
+        np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-13)

@@ -929,8 +929,11 @@ class Model(Layer):
             # the common small call (one array, one batch): validated as below, minus the
             # conversions an array of the model's dtype does not need
             data_utils.check_finite(x, "x")
-            self._check_input_shape(x, "x")
-            return self._predict_batch([x])
+            expected = self.input_shape
+            if expected is None or x.shape[1:] != tuple(expected[1:]):
+                self._check_input_shape(x, "x")  # raises, unless an axis is left open (None)
+            with autograd.no_grad():
+                return self.infer(x)
         xs = self._prepare_inputs(x)
         n = len(xs[0])
         if n <= batch_size and not callbacks:
