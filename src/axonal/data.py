@@ -206,6 +206,18 @@ def sample_weights(y, sample_weight, class_weight, n: int, dtype):
     return weights
 
 
+def times_sample_weight(step_weights, sample_weight):
+    """Per-step weights ``(batch, steps, ...)`` times per-example ``sample_weight`` (``(batch,)``
+    or any shape that broadcasts once trailing axes are added); ``sample_weight`` None leaves
+    them as they are."""
+    if sample_weight is None:
+        return step_weights
+    sample_weight = xp.asarray(sample_weight)
+    while sample_weight.ndim < step_weights.ndim:
+        sample_weight = sample_weight[..., None]
+    return step_weights * sample_weight
+
+
 def split_validation(arrays: list, fraction: float) -> tuple[list, list]:
     """Keras's ``validation_split``: the last ``fraction`` of the samples, before shuffling."""
     if not 0.0 <= fraction < 1.0:

@@ -1173,12 +1173,7 @@ def _with_timestep_mask(sample_weight, mask):
     mask = xp.asarray(mask, dtype=xp.float32)
     real = float(mask.sum())
     weights = mask * (mask.size / real) if real else mask
-    if sample_weight is not None:
-        sample_weight = xp.asarray(sample_weight)
-        while sample_weight.ndim < weights.ndim:
-            sample_weight = sample_weight[..., None]
-        weights = weights * sample_weight
-    return weights
+    return data_utils.times_sample_weight(weights, sample_weight)
 
 
 def _regroup(arrays: list, n_inputs: int, n_outputs: int) -> tuple[list, list, list]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from axonal import data as data_utils
 from axonal import functional as F
 from axonal.layers.masking import mask_of, masks_in_use
 from axonal.layers.normalization import BatchNormalization
@@ -77,12 +78,7 @@ def _per_example_step_weights(sample_weight, mask):
     # an example with no real step contributes nothing
     scale = np.where(real > 0, steps / np.maximum(real, 1.0), 0.0).astype(np.float32)
     weights = mask * scale.reshape((-1,) + (1,) * (mask.ndim - 1))
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight)
-        while sample_weight.ndim < weights.ndim:
-            sample_weight = sample_weight[..., None]
-        weights = weights * sample_weight
-    return weights
+    return data_utils.times_sample_weight(weights, sample_weight)
 
 
 def per_example_gradients(model, x, y, sample_weight=None) -> dict[str, np.ndarray]:
