@@ -192,15 +192,9 @@ class Dense(Layer):
         ):
             return super().infer(inputs)
         bias = None if self.bias is None else self.bias.data
-        if self.activation is activations_module.relu:
-            return P.AffineRelu().forward(inputs, kernel, bias)
+        # rank 3 and up: Affine flattens the leading axes; its output is ours to overwrite
         out = P.Affine().forward(inputs, kernel, bias)
-        if self.activation is activations_module.linear:
-            return out
-        primitive = _ACTIVATION_PRIMITIVES.get(self.activation)
-        if primitive is not None:
-            return primitive().forward(out)
-        return self.activation(Tensor(out)).data
+        return _activate_in_place(self.activation, out)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
