@@ -262,15 +262,18 @@ def apply(fn_cls, *inputs, **attrs):
     silently upcast a float32 graph.
     """
     arrays = []
+    needs_grad = []
     tracked = False
     has_constant = False
     for x in inputs:
         if isinstance(x, Tensor):
             arrays.append(x.data)
-            if x.requires_grad:
-                tracked = True
+            wanted = x.requires_grad
+            needs_grad.append(wanted)
+            tracked = tracked or wanted
         else:
             arrays.append(x)
+            needs_grad.append(False)
             has_constant = True
     if has_constant:
         _cast_constants(fn_cls, inputs, arrays)
@@ -279,12 +282,10 @@ def apply(fn_cls, *inputs, **attrs):
     result.data = fn.forward(*arrays, **attrs)
     result.grad = None
     if tracked and autograd._grad_enabled:
-        if has_constant:
-            fn.inputs = [x if isinstance(x, Tensor) else None for x in inputs]
-            fn.needs_grad = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
-        else:
-            fn.inputs = inputs
-            fn.needs_grad = [x.requires_grad for x in inputs]
+        fn.inputs = (
+            [x if isinstance(x, Tensor) else None for x in inputs] if has_constant else inputs
+        )
+        fn.needs_grad = needs_grad
         result.requires_grad = True
         result._ctx = fn
     else:
@@ -311,6 +312,20 @@ def _cast_constants(fn_cls, inputs, arrays) -> None:
                 arrays[i] = x.astype(ref)
         elif isinstance(x, (list, tuple)):
             arrays[i] = xp.asarray(x, dtype=ref)
+
+
+def wrap(array) -> Tensor:
+    """A constant Tensor holding ``array`` itself: no conversion, check or copy.
+
+    For hot paths that already hold an ndarray of the right dtype; anything else goes through
+    ``Tensor`` or ``as_tensor``.
+    """
+    tensor = Tensor.__new__(Tensor)
+    tensor.data = array
+    tensor.grad = None
+    tensor.requires_grad = False
+    tensor._ctx = None
+    return tensor
 
 
 def as_tensor(x, dtype=None) -> Tensor:

@@ -13,7 +13,7 @@ from axonal.backend import floatx, standardize_dtype, xp
 from axonal.layers.masking import attach_mask, mask_of, masks_in_use
 from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
 from axonal.registry import register
-from axonal.tensor import Tensor, Variable, as_tensor
+from axonal.tensor import Tensor, Variable, as_tensor, wrap
 
 _NAME_COUNTS: dict[str, int] = {}
 
@@ -336,6 +336,9 @@ class Layer:
     def _as_input_tensor(self, x) -> Tensor:
         if isinstance(x, Tensor):
             return x
+        if type(x) is xp.ndarray and (x.dtype.kind != "f" or x.dtype == self.dtype):
+            # already what as_tensor would make of it (the batches fit hands every step)
+            return wrap(x)
         return as_tensor(x, dtype=self.dtype if _is_float(x) else None)
 
     def _call_symbolic(self, inputs, kwargs: dict):
