@@ -363,3 +363,36 @@ def test_inference_softmax_matches_the_shifted_formula_where_exp_would_fail(dtyp
         assert got.dtype == dtype and np.isfinite(got).all()
         want = expected if len(rows) == 4 else expected[1:2]
         np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-13)
+
+
+def _penalized_sgd_model(penalty: float) -> Sequential:
+    from axonal.regularizers import L2
+
+    axonal.utils.set_random_seed(3)
+    model = Sequential([Dense(4, input_dim=3, activation="relu")])
+    model.add(Dense(2, activation="softmax", kernel_regularizer=L2(penalty)))
+    # a zero learning rate: every step sees the same weights, so the loss is known exactly
+    model.compile(optimizer=optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_fit_counts_regularizers_of_layers_added_since_the_last_fit():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    y = rng.integers(0, 2, size=8)
+    model = _penalized_sgd_model(0.5)
+    first = model.fit(x, y, epochs=1, batch_size=8, verbose=0).history["loss"][0]
+    data_loss = float(np.mean(-np.log(model.predict(x, verbose=0)[np.arange(8), y])))
+    kernel = model.layers[1].kernel.data
+    assert first == pytest.approx(data_loss + 0.5 * float(np.sum(kernel**2)), rel=1e-5)
+
+    from axonal.regularizers import L2
+
+    model.pop()
+    model.add(Dense(2, activation="softmax", kernel_regularizer=L2(2.0)))
+    model.compile(optimizer=optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    second = model.fit(x, y, epochs=1, batch_size=8, verbose=0).history["loss"][0]
+    data_loss = float(np.mean(-np.log(model.predict(x, verbose=0)[np.arange(8), y])))
+    kernel = model.layers[1].kernel.data
+    assert second == pytest.approx(data_loss + 2.0 * float(np.sum(kernel**2)), rel=1e-5)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(second, rel=1e-5)

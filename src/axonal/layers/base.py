@@ -256,10 +256,15 @@ class Layer:
         """Number of scalars in all weights."""
         return sum(int(w.data.size) for w in self.weights)
 
+    def regularized_weights(self) -> list[tuple]:
+        """``(variable, regularizer)`` pairs, own and sublayers': each adds
+        ``regularizer(variable)`` to the training loss."""
+        own = list(self._regularized)
+        return own + [pair for layer in self._sublayers() for pair in layer.regularized_weights()]
+
     def regularization_losses(self) -> list[Tensor]:
         """Penalties of the weight regularizers, computed on the current weights."""
-        own = [reg(variable) for variable, reg in self._regularized]
-        return own + [loss for layer in self._sublayers() for loss in layer.regularization_losses()]
+        return [reg(variable) for variable, reg in self.regularized_weights()]
 
     def weight_constraints(self) -> list[tuple]:
         """``(variable, constraint)`` pairs, own and sublayers'; applied after each update."""

@@ -668,8 +668,8 @@ class _Wrapper(Layer):
             return [w for layer in self._inner_layers() for w in layer.weights]
         return [w for layer in self._inner_layers() for w in layer.non_trainable_weights]
 
-    def regularization_losses(self) -> list:
-        return [loss for layer in self._inner_layers() for loss in layer.regularization_losses()]
+    def regularized_weights(self) -> list[tuple]:
+        return [pair for layer in self._inner_layers() for pair in layer.regularized_weights()]
 
 
 @register("layer", "Bidirectional")

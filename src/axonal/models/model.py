@@ -69,6 +69,9 @@ class Model(Layer):
         self._heads: list[compile_utils.OutputHead] = []
         self._paths_checked = False
         self._constraint_pairs: list[tuple] = []
+        # the regularized weights while training steps run (fixed per epoch, as the variables
+        # are); None outside them, where each loss walks the layers
+        self._step_regularized: list[tuple] | None = None
         self._loss_total = 0.0
         self._loss_count = 0.0
         # a strategy from compile(distribute=...), e.g. axonal.distributed.DataParallel
@@ -124,10 +127,10 @@ class Model(Layer):
         pairs = own + [pair for layer in self.layers for pair in layer.weight_constraints()]
         return _unique(pairs, key=lambda pair: pair[0])
 
-    def regularization_losses(self) -> list[Tensor]:
-        """Penalties from every layer's regularizers."""
-        own = [reg(v) for v, reg in self._regularized] if self._graph is None else []
-        return own + [loss for layer in self.layers for loss in layer.regularization_losses()]
+    def regularized_weights(self) -> list[tuple]:
+        """Every layer's ``(variable, regularizer)`` pairs."""
+        own = list(self._regularized) if self._graph is None else []
+        return own + [pair for layer in self.layers for pair in layer.regularized_weights()]
 
     @property
     def input_shape(self):
@@ -565,8 +568,9 @@ class Model(Layer):
             if head.weight != 1.0:
                 value = F.multiply(value, head.weight)
             total = value if total is None else F.add(total, value)
-        for penalty in self.regularization_losses():
-            total = F.add(total, penalty)
+        pairs = self._step_regularized
+        for variable, regularizer in self.regularized_weights() if pairs is None else pairs:
+            total = F.add(total, regularizer(variable))
         return total, per_output
 
     def _reset_trackers(self) -> None:
@@ -757,6 +761,7 @@ class Model(Layer):
                     # per epoch, not per step: a callback may freeze layers between epochs
                     variables = self.trainable_weights
                     self._constraint_pairs = self.weight_constraints()
+                    self._step_regularized = self.regularized_weights()
                     self._reset_trackers()
                     cbs.call("on_epoch_begin", epoch, None)
                     epoch_arrays = arrays
@@ -819,6 +824,8 @@ class Model(Layer):
                 if dist is None:
                     raise
                 dist.fail(error)
+            finally:
+                self._step_regularized = None
         if dist is not None:
             dist.end_fit(self)
         if interrupt.requested:
