@@ -75,6 +75,14 @@ def _check_learning_rate(value: Any) -> float | Callable[[int], float]:
     return float(value)
 
 
+def _all_packed(grads: list, variables: list) -> bool:
+    """Whether each gradient is its variable's view of the packed gradient buffer."""
+    for grad, variable in zip(grads, variables, strict=True):
+        if grad is not getattr(variable, "grad_buffer", None):
+            return False
+    return True
+
+
 def _packed_grads(variables: list):
     """The one array behind the variables' ``grad_buffer`` views, when they tile it in order."""
     buffers = [getattr(variable, "grad_buffer", None) for variable in variables]
@@ -253,17 +261,16 @@ class Optimizer:
 
     def _apply_step(self, grads: list, variables: list, slots: list | None, flat) -> None:
         """Run the update rule on validated, clipped gradients: fused over ``flat`` if given."""
-        learning_rate = self.learning_rate
+        learning_rate = self._learning_rate
+        if callable(learning_rate):
+            learning_rate = float(learning_rate(self.iterations))
         coefficients = self._prepare_step(learning_rate, self.iterations + 1)
         shrink = 1.0 - self.weight_decay * learning_rate if self.weight_decay else None
         kept_grads, kept_variables = grads, variables
         if flat is not None:
             # every variable is a view of one buffer: one update over all of them at once
             data, grad_buffer, flat_slots, packed_grads = flat
-            if packed_grads is not None and all(
-                grad is getattr(variable, "grad_buffer", None)
-                for grad, variable in zip(kept_grads, kept_variables, strict=True)
-            ):
+            if packed_grads is not None and _all_packed(kept_grads, kept_variables):
                 # backward already wrote every gradient into the packed gradient buffer
                 grad_buffer = packed_grads
             else:
@@ -298,11 +305,15 @@ class Optimizer:
             return None
         for grad, variable, cached_data in zip(grads, variables, key, strict=True):
             data = variable.data
-            if (
-                data is not cached_data
-                or grad is None
-                or getattr(grad, "shape", None) != data.shape
-                or getattr(grad, "dtype", None) != data.dtype
+            if data is not cached_data:
+                return None
+            # a gradient backward wrote into the variable's packed buffer fits by construction
+            if grad is None or (
+                grad is not getattr(variable, "grad_buffer", None)
+                and (
+                    getattr(grad, "shape", None) != data.shape
+                    or getattr(grad, "dtype", None) != data.dtype
+                )
             ):
                 return None
         return cached[1]
