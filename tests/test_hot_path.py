@@ -351,7 +351,7 @@ def test_dense_array_inference_of_rank_3_input_and_extreme_logits(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0.0, -120.0, -800.0, 95.0, 800.0])
 def test_inference_softmax_matches_the_shifted_formula_where_exp_would_fail(dtype, offset):
-    from axonal.layers.core import _softmax_rows
+    from axonal.primitives.core import softmax_rows as _softmax_rows
 
     rng = np.random.default_rng(6)
     logits = (rng.standard_normal((4, 5)) * 3).astype(dtype)
@@ -359,10 +359,23 @@ def test_inference_softmax_matches_the_shifted_formula_where_exp_would_fail(dtyp
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     expected = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     for rows in (logits, logits[1:2]):
-        got = _softmax_rows(rows.copy())
-        assert got.dtype == dtype and np.isfinite(got).all()
         want = expected if len(rows) == 4 else expected[1:2]
-        np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-13)
+        kept = rows.copy()
+        # training (the Softmax primitive) keeps its input; inference may overwrite it
+        for got in (_softmax_rows(kept), _softmax_rows(rows.copy(), overwrite=True)):
+            assert got.dtype == dtype and np.isfinite(got).all()
+            np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-13)
+        np.testing.assert_array_equal(kept, rows)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("bad", [3, -1])
+def test_sparse_cross_entropy_refuses_a_label_outside_the_classes(fused, bad):
+    logits = Tensor(np.zeros((4, 3), dtype=np.float32), requires_grad=True)
+    labels = np.array([0, 1, bad, 2])
+    loss = F.sparse_softmax_cross_entropy_mean if fused else F.sparse_softmax_cross_entropy
+    with pytest.raises(ValueError, match=rf"label {bad}, outside the valid range \[0, 2\]"):
+        loss(logits, labels)
 
 
 def _penalized_sgd_model(penalty: float) -> Sequential:

@@ -223,55 +223,11 @@ def _activate_in_place(activation, out):
     if activation is activations_module.linear:
         return out
     if activation is activations_module.softmax:
-        return _softmax_rows(out)
+        return P.softmax_rows(out, overwrite=True)
     primitive = _ACTIVATION_PRIMITIVES.get(activation)
     if primitive is not None:
         return primitive().forward(out)
     return activation(Tensor(out)).data
-
-
-def _softmax_rows(logits):
-    """Softmax over the last axis of ``logits`` (which may be overwritten), for inference.
-
-    Without the usual shift by the row max when no row needs it: a NumPy call fewer and no
-    reductions through Python wrappers, which is a tenth of a one-row ``predict``. Logits are
-    capped first so exp cannot overflow (or warn); a row needs the shift when a logit reached
-    the cap or its exponentials are so small that dividing by their sum would lose precision,
-    and then every row is shifted by its max, as softmax always may be.
-    """
-    low, cap, high = _softmax_limits(logits.dtype)
-    exps = xp.minimum(logits, cap)
-    xp.exp(exps, out=exps)
-    totals = xp.add.reduce(exps, axis=-1, keepdims=True)
-    if totals.size == 1:
-        # one row (predict's latency case): a Python float is the cheapest check
-        fits = low < totals.item() < high
-    else:
-        fits = bool(totals.size) and low < xp.minimum.reduce(totals, axis=None)
-        fits = fits and xp.maximum.reduce(totals, axis=None) < high
-    if fits:
-        exps /= totals
-        return exps
-    logits -= xp.maximum.reduce(logits, axis=-1, keepdims=True)
-    xp.exp(logits, out=logits)
-    logits /= xp.add.reduce(logits, axis=-1, keepdims=True)
-    return logits
-
-
-def _softmax_limits(dtype) -> tuple[float, float, float]:
-    """``(low, cap, high)`` for ``_softmax_rows``: sums above ``low`` keep full precision;
-    exp(``cap``) times a million columns still fits the dtype; a sum of ``high`` = exp(cap)
-    or more means some logit was capped."""
-    limits = _SOFTMAX_LIMITS.get(dtype)
-    if limits is None:
-        info = xp.finfo(dtype)
-        cap = math.log(float(info.max)) - 20 * math.log(2.0)
-        limits = (float(info.tiny) ** 0.5, cap, math.exp(cap) * 0.999)
-        _SOFTMAX_LIMITS[dtype] = limits
-    return limits
-
-
-_SOFTMAX_LIMITS: dict = {}
 
 
 _ACTIVATION_PRIMITIVES = {

@@ -301,11 +301,56 @@ class Softplus(Function):
         return (g * sig,)
 
 
+def softmax_rows(logits, overwrite: bool = False):
+    """Softmax over the last axis of ``logits``, overwriting them when ``overwrite`` is set.
+
+    One row (``predict``'s latency case) skips the usual shift by the row max when it does not
+    need it: the logit is capped so exp cannot overflow (or warn), and the row is shifted after
+    all only if a logit reached the cap or its exponentials are so small that dividing by their
+    sum would lose precision. Several rows are shifted by their max straight away: checking
+    every row's sum costs more than the shift.
+    """
+    if logits.size == logits.shape[-1]:
+        low, cap, high = _softmax_limits(logits.dtype)
+        exps = xp.minimum(logits, cap)
+        xp.exp(exps, out=exps)
+        total = xp.add.reduce(exps, axis=None)
+        if low < total < high:
+            exps /= total
+            return exps
+    # (ufunc.reduce, not .max/.sum: their Python wrappers cost more than the maths on a batch)
+    shifted = xp.subtract(
+        logits, xp.maximum.reduce(logits, axis=-1, keepdims=True), out=logits if overwrite else None
+    )
+    xp.exp(shifted, out=shifted)
+    shifted /= xp.add.reduce(shifted, axis=-1, keepdims=True)
+    return shifted
+
+
+def _softmax_limits(dtype) -> tuple[float, float, float]:
+    """``(low, cap, high)`` for ``softmax_rows``: sums above ``low`` keep full precision;
+    exp(``cap``) times a million columns still fits the dtype; a sum of ``high`` = exp(cap)
+    or more means some logit was capped."""
+    limits = _SOFTMAX_LIMITS.get(dtype)
+    if limits is None:
+        info = xp.finfo(dtype)
+        cap = math.log(float(info.max)) - 20 * math.log(2.0)
+        limits = (float(info.tiny) ** 0.5, cap, math.exp(cap) * 0.999)
+        _SOFTMAX_LIMITS[dtype] = limits
+    return limits
+
+
+_SOFTMAX_LIMITS: dict = {}
+
+
 class Softmax(Function):
     """exp(a) / sum(exp(a)) along ``axis``."""
 
     def forward(self, a, axis=-1):
         self.axis = axis
+        if axis == -1 or axis == a.ndim - 1:
+            self.out = softmax_rows(a)
+            return self.out
         # shift by the max: softmax is shift-invariant and exp cannot overflow
         e = xp.exp(a - a.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
@@ -642,6 +687,31 @@ class Cast(Function):
 # ---------------------------------------------------------------- fused losses
 
 
+_ROW_STARTS: dict = {}
+
+
+def _label_positions(labels, classes: int):
+    """Flat indices of ``labels``' entries in a C-contiguous ``(len(labels), classes)`` array.
+
+    One flat gather is several times cheaper than ``array[rows, labels]``; the row offsets
+    are cached per shape (a fit uses one or two batch sizes).
+    """
+    # negative labels wrap to huge unsigned values: one reduction checks both ends
+    if labels.size and xp.maximum.reduce(labels.view(xp.uintp)) >= classes:
+        bad = labels[(labels < 0) | (labels >= classes)][0]
+        raise ValueError(
+            f"Sparse cross-entropy got label {bad}, outside the valid range [0, {classes - 1}] "
+            f"for {classes} classes."
+        )
+    key = (labels.shape[0], classes)
+    starts = _ROW_STARTS.get(key)
+    if starts is None:
+        if len(_ROW_STARTS) > 64:
+            _ROW_STARTS.clear()
+        starts = _ROW_STARTS[key] = xp.arange(0, key[0] * classes, classes)
+    return starts + labels
+
+
 class SparseSoftmaxCrossEntropy(Function):
     """Per-row -log softmax(logits)[label]; softmax and cross-entropy in one stable op.
 
@@ -651,18 +721,17 @@ class SparseSoftmaxCrossEntropy(Function):
     def forward(self, logits, labels):
         classes = logits.shape[-1]
         flat = logits.reshape(-1, classes)
-        rows = xp.arange(flat.shape[0])
-        cols = labels.reshape(-1)
-        shifted = flat - flat.max(axis=1, keepdims=True)
+        shifted = flat - xp.maximum.reduce(flat, axis=1, keepdims=True)
         exp = xp.exp(shifted)
-        total = exp.sum(axis=1)
+        total = xp.add.reduce(exp, axis=1)
         exp /= total[:, None]
-        self.probs, self.rows, self.cols, self.shape = exp, rows, cols, logits.shape
-        return (xp.log(total) - shifted[rows, cols]).reshape(labels.shape)
+        self.probs, self.shape = exp, logits.shape
+        self.positions = _label_positions(labels.reshape(-1), classes)
+        return (xp.log(total) - shifted.reshape(-1)[self.positions]).reshape(labels.shape)
 
     def backward(self, g):
         grad = self.probs.copy()
-        grad[self.rows, self.cols] -= 1
+        grad.reshape(-1)[self.positions] -= 1
         grad *= g.reshape(-1, 1)
         return grad.reshape(self.shape), None
 
@@ -675,22 +744,23 @@ class SparseSoftmaxCrossEntropyMean(SparseSoftmaxCrossEntropy):
     """
 
     def forward(self, logits, labels, probs=None):
-        if probs is not None and probs.ndim == 2 and labels.ndim == 1:
-            rows = xp.arange(probs.shape[0])
-            picked = probs[rows, labels]
+        if probs is not None and probs.ndim == 2 and labels.ndim == 1 and labels.size:
+            positions = _label_positions(labels, probs.shape[1])
+            picked = probs.reshape(-1)[positions]
             # far above the smallest normal float: -log(picked) keeps full precision
-            if picked.size and picked.min() > 1e-30:
-                self.probs, self.rows, self.cols, self.shape = probs, rows, labels, logits.shape
+            if xp.minimum.reduce(picked) > 1e-30:
+                self.probs, self.positions, self.shape = probs, positions, logits.shape
                 self.count = picked.size
-                return -xp.log(picked).sum() / self.count
+                return -xp.add.reduce(xp.log(picked)) / self.count
         per_row = super().forward(logits, labels)
         self.count = max(per_row.size, 1)
-        return per_row.sum() / self.count
+        return xp.add.reduce(per_row, axis=None) / self.count
 
     def backward(self, g):
-        grad = self.probs.copy()
-        grad[self.rows, self.cols] -= 1
-        grad *= g / self.count
+        scale = g / self.count
+        # (p - onehot) * scale, as p * scale with scale taken off at the labels
+        grad = xp.multiply(self.probs, scale)
+        grad.reshape(-1)[self.positions] -= scale
         return grad.reshape(self.shape), None
 
 
