@@ -159,13 +159,14 @@ class Dense(Layer):
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         kernel = self.kernel
-        if inputs.shape[-1] != kernel.data.shape[0]:
+        data, weights = inputs.data, kernel.data
+        if data.shape[-1] != weights.shape[0]:
             raise ValueError(
                 f"Layer '{self.name}' expects inputs with last dimension "
-                f"{kernel.data.shape[0]}, got shape {inputs.shape}."
+                f"{weights.shape[0]}, got shape {data.shape}."
             )
-        if inputs.dtype != kernel.data.dtype:
-            inputs = F.cast(inputs, kernel.data.dtype)
+        if data.dtype != weights.dtype:
+            inputs = F.cast(inputs, weights.dtype)
         if self.activation is activations_module.relu:
             return F.dense_relu(inputs, kernel, self.bias)
         return self.activation(F.dense(inputs, kernel, self.bias))
