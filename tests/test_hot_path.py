@@ -348,13 +348,14 @@ def test_dense_array_inference_of_rank_3_input_and_extreme_logits(dtype):
     np.testing.assert_allclose(flat, expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("columns", [5, 12])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0.0, -120.0, -800.0, 95.0, 800.0])
-def test_inference_softmax_matches_the_shifted_formula_where_exp_would_fail(dtype, offset):
+def test_inference_softmax_matches_the_shifted_formula_where_exp_would_fail(dtype, offset, columns):
     from axonal.primitives.core import softmax_rows as _softmax_rows
 
     rng = np.random.default_rng(6)
-    logits = (rng.standard_normal((4, 5)) * 3).astype(dtype)
+    logits = (rng.standard_normal((4, columns)) * 3).astype(dtype)
     logits[1] += offset  # one row far out: only it would overflow or underflow unshifted
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     expected = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
