@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from axonal.autograd import Function
 from axonal.backend import xp
+from axonal.primitives.core import column_sums
 
 __all__ = [
     "AvgPool1D",
@@ -353,11 +354,6 @@ def _crop_hw(x, pads):
     return x[:, top : x.shape[1] - bottom, left : x.shape[2] - right]
 
 
-def _column_sums(g2):
-    """Sum of the rows of a ``(rows, k)`` matrix: one GEMV (``sum(axis=0)`` is slow for small k)."""
-    return xp.ones(g2.shape[0], dtype=g2.dtype).dot(g2)
-
-
 # ---------------------------------------------------------------- convolution
 
 
@@ -435,7 +431,7 @@ class Conv2D(Function):
                 if self.has_bias:
                     gb = gk_full[taps]
             elif self.has_bias and self.needs_grad[2]:
-                gb = _column_sums(g2)
+                gb = column_sums(g2)
             if self.needs_grad[0]:
                 kernel2 = self.matrix[:taps]
                 if self.planar:
@@ -458,7 +454,7 @@ class Conv2D(Function):
                 gk = gk.reshape(groups, kh, kw, cg, og).transpose(1, 2, 3, 0, 4)
                 gk = gk.reshape(kh, kw, cg, o)
             if self.has_bias and self.needs_grad[2]:
-                gb = _column_sums(g2)
+                gb = column_sums(g2)
             if self.needs_grad[0]:
                 if self.planar:
                     gcols = xp.matmul(self.matrix, gg.transpose(0, 2, 1))
@@ -592,7 +588,7 @@ class Conv2DTranspose(Function):
         _release(buffer)
         if self.has_bias:
             if self.needs_grad[2]:
-                gb = _column_sums(g.reshape(-1, o))
+                gb = column_sums(g.reshape(-1, o))
             return gx, gk, gb
         return gx, gk
 

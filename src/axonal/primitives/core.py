@@ -349,16 +349,36 @@ def softmax_rows(logits, overwrite: bool = False):
 _ONES: dict = {}
 
 
+def _ones(length: int, dtype, column: bool):
+    """A cached read-only vector of ones (a ``(length, 1)`` column if ``column``)."""
+    key = (length, dtype.char, column)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        ones = xp.ones((length, 1) if column else length, dtype=dtype)
+        ones.flags.writeable = False
+        _ONES[key] = ones
+    return ones
+
+
 def row_sums(array):
     """Sums over the last axis, keeping it (length 1): a product with a column of ones.
 
     For the short rows of class scores this is several times faster than ``add.reduce``.
     """
-    key = (array.shape[-1], array.dtype.char)
-    ones = _ONES.get(key)
-    if ones is None:
-        ones = _ONES[key] = xp.ones((key[0], 1), dtype=array.dtype)
+    ones = _ones(array.shape[-1], array.dtype, column=True)
     return array.dot(ones) if array.ndim <= 2 else xp.matmul(array, ones)
+
+
+def column_sums(matrix, out=None):
+    """Sums over the rows of a 2-D ``matrix`` (a bias gradient): ones times the matrix.
+
+    A matrix-vector product is two to three times faster than ``add.reduce(axis=0)`` from a
+    handful of rows up to a few hundred.
+    """
+    ones = _ones(matrix.shape[0], matrix.dtype, column=False)
+    return ones.dot(matrix) if out is None else xp.dot(ones, matrix, out=out)
 
 
 def _softmax_limits(dtype) -> tuple[float, float, float]:
@@ -480,7 +500,7 @@ class Affine(Function):
             out = self.free_grad_buffer(2)
             if out is not None and out.dtype != g.dtype:
                 out = None
-            gb = xp.add.reduce(g.reshape(-1, g.shape[-1]), axis=0, out=out)
+            gb = column_sums(g.reshape(-1, g.shape[-1]), out=out)
         # one gradient per input: without a bias there are only two
         return (gx, gk, gb) if self.has_bias else (gx, gk)
 
