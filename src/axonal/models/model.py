@@ -72,8 +72,8 @@ class Model(Layer):
         # the regularized weights while training steps run (fixed per epoch, as the variables
         # are); None outside them, where each loss walks the layers
         self._step_regularized: list[tuple] | None = None
-        self._loss_total = 0.0
-        self._loss_count = 0.0
+        # [weighted loss sum, sample count]: updated in place each step, not by attribute writes
+        self._loss_tally = [0.0, 0.0]
         # a strategy from compile(distribute=...), e.g. axonal.distributed.DataParallel
         self._distribute = None
         self._graph: Graph | None = None
@@ -574,8 +574,7 @@ class Model(Layer):
         return total, per_output
 
     def _reset_trackers(self) -> None:
-        self._loss_total = 0.0
-        self._loss_count = 0.0
+        self._loss_tally = [0.0, 0.0]
         for head in self._heads:
             head.reset()
 
@@ -584,8 +583,9 @@ class Model(Layer):
         if n == 0:
             # an empty batch (Poisson sampling can draw one) has no loss to average in
             return
-        self._loss_total += float(loss.data) * n
-        self._loss_count += n
+        tally = self._loss_tally
+        tally[0] += float(loss.data) * n
+        tally[1] += n
         several = len(self._heads) > 1
         for head, value, y, pred, w in zip(
             self._heads, per_output, ys, preds, weights, strict=True
@@ -597,7 +597,7 @@ class Model(Layer):
 
     def _tracker_values(self) -> list[float]:
         """Every loss and metric accumulator, flat (summed over ranks in distributed fit)."""
-        values = [self._loss_total, self._loss_count]
+        values = list(self._loss_tally)
         for head in self._heads:
             values += [head.loss_total, head.loss_count]
             for m in head.metrics + head.weighted_metrics:
@@ -607,14 +607,15 @@ class Model(Layer):
     def _set_tracker_values(self, values: list[float]) -> None:
         """Put back what ``_tracker_values`` returned (in the same order)."""
         values = iter(values)
-        self._loss_total, self._loss_count = next(values), next(values)
+        self._loss_tally = [next(values), next(values)]
         for head in self._heads:
             head.loss_total, head.loss_count = next(values), next(values)
             for m in head.metrics + head.weighted_metrics:
                 m.total, m.count = next(values), next(values)
 
     def _logs(self) -> dict:
-        logs = {"loss": self._loss_total / self._loss_count if self._loss_count else 0.0}
+        total, count = self._loss_tally
+        logs = {"loss": total / count if count else 0.0}
         several = len(self._heads) > 1
         if several:
             for head in self._heads:
