@@ -137,11 +137,12 @@ def test_dense_layer_with_relu_uses_the_fused_op():
     assert isinstance(out._ctx, primitives.AffineRelu)
 
 
+@pytest.mark.parametrize("rows", [6, 300])  # small batches take a Python-float path
 @pytest.mark.parametrize("reuse_probs", [False, True])
-def test_fused_cross_entropy_mean_equals_composite(reuse_probs):
+def test_fused_cross_entropy_mean_equals_composite(reuse_probs, rows):
     rng = np.random.default_rng(4)
-    z = rng.standard_normal((6, 5))
-    labels = rng.integers(0, 5, 6)
+    z = rng.standard_normal((rows, 5))
+    labels = rng.integers(0, 5, rows)
     fused_z, plain_z = Tensor(z, requires_grad=True), Tensor(z, requires_grad=True)
     probs = F.softmax(fused_z).data if reuse_probs else None
     fused = F.sparse_softmax_cross_entropy_mean(fused_z, labels, probs=probs)
@@ -369,11 +370,13 @@ def test_inference_softmax_matches_the_shifted_formula_where_exp_would_fail(dtyp
         np.testing.assert_array_equal(kept, rows)
 
 
+@pytest.mark.parametrize("rows", [4, 300])
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("bad", [3, -1])
-def test_sparse_cross_entropy_refuses_a_label_outside_the_classes(fused, bad):
-    logits = Tensor(np.zeros((4, 3), dtype=np.float32), requires_grad=True)
-    labels = np.array([0, 1, bad, 2])
+def test_sparse_cross_entropy_refuses_a_label_outside_the_classes(fused, bad, rows):
+    logits = Tensor(np.zeros((rows, 3), dtype=np.float32), requires_grad=True)
+    labels = np.arange(rows) % 3
+    labels[rows // 2] = bad
     loss = F.sparse_softmax_cross_entropy_mean if fused else F.sparse_softmax_cross_entropy
     with pytest.raises(ValueError, match=rf"label {bad}, outside the valid range \[0, 2\]"):
         loss(logits, labels)

@@ -301,6 +301,11 @@ class Softplus(Function):
         return (g * sig,)
 
 
+# Up to this many rows, per-row checks and sums run on Python floats and ints: for a small
+# batch, min, max and sum over a list beat a NumPy reduction's fixed cost.
+_FEW_ROWS = 64
+
+
 def softmax_rows(logits, overwrite: bool = False):
     """Softmax over the last axis of ``logits``, overwriting them when ``overwrite`` is set.
 
@@ -328,8 +333,7 @@ def softmax_rows(logits, overwrite: bool = False):
     exps = xp.minimum(logits, cap)
     xp.exp(exps, out=exps)
     totals = row_sums(exps)
-    if totals.size <= 64:
-        # a small batch: Python's min and max over the sums beat two NumPy reductions
+    if totals.size <= _FEW_ROWS:
         sums = totals.ravel().tolist()
         fits = bool(sums) and low < min(sums) and max(sums) < high
     else:
@@ -753,8 +757,13 @@ def _label_positions(labels, classes: int):
     One flat gather is several times cheaper than ``array[rows, labels]``; the row offsets
     are cached per shape (a fit uses one or two batch sizes).
     """
-    # negative labels wrap to huge unsigned values: one reduction checks both ends
-    if labels.size and xp.maximum.reduce(labels.view(xp.uintp)) >= classes:
+    if labels.size <= _FEW_ROWS:
+        values = labels.tolist()
+        outside = bool(values) and (min(values) < 0 or max(values) >= classes)
+    else:
+        # negative labels wrap to huge unsigned values: one reduction checks both ends
+        outside = labels.size and xp.maximum.reduce(labels.view(xp.uintp)) >= classes
+    if outside:
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise ValueError(
             f"Sparse cross-entropy got label {bad}, outside the valid range [0, {classes - 1}] "
@@ -805,10 +814,14 @@ class SparseSoftmaxCrossEntropyMean(SparseSoftmaxCrossEntropy):
         if probs is not None and probs.ndim == 2 and labels.ndim == 1 and labels.size:
             positions = _label_positions(labels, probs.shape[1])
             picked = probs.reshape(-1)[positions]
+            self.probs, self.positions, self.shape = probs, positions, logits.shape
+            self.count = picked.size
             # far above the smallest normal float: -log(picked) keeps full precision
-            if xp.minimum.reduce(picked) > 1e-30:
-                self.probs, self.positions, self.shape = probs, positions, logits.shape
-                self.count = picked.size
+            if picked.size <= _FEW_ROWS:
+                values = picked.tolist()
+                if min(values) > 1e-30:
+                    return probs.dtype.type(-sum(map(math.log, values)) / self.count)
+            elif xp.minimum.reduce(picked) > 1e-30:
                 return -xp.add.reduce(xp.log(picked)) / self.count
         per_row = super().forward(logits, labels)
         self.count = max(per_row.size, 1)
