@@ -265,6 +265,7 @@ def apply(fn_cls, *inputs, **attrs):
     needs_grad = []
     tracked = False
     has_constant = False
+    may_upcast = False
     for x in inputs:
         if isinstance(x, Tensor):
             arrays.append(x.data)
@@ -275,7 +276,10 @@ def apply(fn_cls, *inputs, **attrs):
             arrays.append(x)
             needs_grad.append(False)
             has_constant = True
-    if has_constant:
+            # labels and indices (integer arrays) and absent inputs cannot upcast anything
+            if x is not None and not (isinstance(x, xp.ndarray) and x.dtype.kind != "f"):
+                may_upcast = True
+    if may_upcast:
         _cast_constants(fn_cls, inputs, arrays)
     fn = fn_cls()
     result = Tensor.__new__(Tensor)
@@ -295,11 +299,6 @@ def apply(fn_cls, *inputs, **attrs):
 
 
 def _cast_constants(fn_cls, inputs, arrays) -> None:
-    if all(
-        isinstance(x, Tensor) or (isinstance(x, xp.ndarray) and x.dtype.kind != "f") or x is None
-        for x in inputs
-    ):
-        return  # labels and indices: nothing that could upcast
     ref = next((x.data.dtype for x in inputs if isinstance(x, Tensor)), None)
     if ref is None or ref.kind != "f" or fn_cls is P.GetItem:
         return
