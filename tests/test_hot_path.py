@@ -413,3 +413,13 @@ def test_fit_counts_regularizers_of_layers_added_since_the_last_fit():
     kernel = model.layers[1].kernel.data
     assert second == pytest.approx(data_loss + 2.0 * float(np.sum(kernel**2)), rel=1e-5)
     assert model.evaluate(x, y, verbose=0) == pytest.approx(second, rel=1e-5)
+
+
+def test_small_finite_check_is_not_fooled_by_a_sum_that_overflows():
+    from axonal.data import check_finite
+
+    check_finite(np.array([[1e308, 1e308, -1e308]]), "x")  # finite values, overflowing sum
+    with pytest.raises(ValueError, match=r"x contains inf at row 0, column 1"):
+        check_finite(np.array([[1e308, np.inf, -np.inf]]), "x")
+    with pytest.raises(ValueError, match=r"x contains NaN at row 0, column 2"):
+        check_finite(np.array([[1.0, 2.0, np.nan]], dtype=np.float32), "x")

@@ -126,8 +126,9 @@ def check_finite(array, name: str) -> None:
     """Raise naming the first NaN or infinity in ``array`` (row, and column if any)."""
     if array.dtype.kind != "f":
         return
-    if array.size <= 16 and all(map(math.isfinite, array.ravel().tolist())):
-        # a row or two (predict's latency case): a Python scan beats isfinite + all
+    if array.size <= 16 and math.isfinite(sum(array.ravel().tolist())):
+        # a row or two (predict's latency case): a Python sum beats isfinite + all, and is
+        # finite only if every value is (an overflowing sum takes the exact check below)
         return
     finite = xp.isfinite(array)
     if finite.all():

@@ -183,7 +183,12 @@ class Dense(Layer):
             # predict's single-row latency is a handful of NumPy calls: make no more than those
             out = inputs.dot(kernel)
             if self.bias is not None:
-                out += self.bias.data
+                if len(out) == 1:
+                    # one row: a 1-D add skips NumPy's broadcasting set-up, most of its cost here
+                    row = out[0]
+                    row += self.bias.data
+                else:
+                    out += self.bias.data
             return _activate_in_place(self.activation, out)
         if (
             not isinstance(inputs, xp.ndarray)
