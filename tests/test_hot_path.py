@@ -423,3 +423,32 @@ def test_small_finite_check_is_not_fooled_by_a_sum_that_overflows():
         check_finite(np.array([[1e308, np.inf, -np.inf]]), "x")
     with pytest.raises(ValueError, match=r"x contains NaN at row 0, column 2"):
         check_finite(np.array([[1.0, 2.0, np.nan]], dtype=np.float32), "x")
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (70, 12), (2, 4, 11)])
+def test_softmax_of_integer_scores_is_float64(shape):
+    scores = np.arange(np.prod(shape)).reshape(shape) % 5
+    got = F.softmax(Tensor(scores)).data
+    exps = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, exps / exps.sum(axis=-1, keepdims=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [5, 100])  # the row-sum check runs in Python up to 64 rows
+@pytest.mark.parametrize("offset", [800.0, -800.0, np.nan])
+def test_softmax_rows_fall_back_to_the_shift_when_one_row_needs_it(rows, offset):
+    from axonal.primitives.core import softmax_rows
+
+    rng = np.random.default_rng(7)
+    logits = rng.standard_normal((rows, 6)).astype(np.float32)
+    logits[rows // 2] += offset
+    got = softmax_rows(logits.copy())
+    wide = logits.astype(np.float64)
+    exps = np.exp(wide - wide.max(axis=1, keepdims=True))
+    expected = exps / exps.sum(axis=1, keepdims=True)
+    if np.isnan(offset):
+        assert np.isnan(got[rows // 2]).all()
+        keep = np.arange(rows) != rows // 2
+        got, expected = got[keep], expected[keep]
+    assert got.dtype == np.float32 and np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=3e-6, atol=1e-30)

@@ -316,6 +316,9 @@ def softmax_rows(logits, overwrite: bool = False):
     only if a logit reached the cap or a row's exponentials are so small that dividing by their
     sum would lose precision.
     """
+    if logits.dtype.kind != "f":
+        # integer scores: float64, as NumPy's exp would give
+        logits, overwrite = logits.astype(xp.float64), True
     size = logits.size
     if size == logits.shape[-1] and 0 < size <= 8:
         # in float64, then rounded once: no less precise than the array path
