@@ -452,3 +452,23 @@ def test_softmax_rows_fall_back_to_the_shift_when_one_row_needs_it(rows, offset)
         got, expected = got[keep], expected[keep]
     assert got.dtype == np.float32 and np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, rtol=3e-6, atol=1e-30)
+
+
+def test_fit_uses_a_subclass_learning_rate_property():
+    class Halving(optimizers.SGD):
+        """SGD whose learning rate halves every step, through the property."""
+
+        @property
+        def learning_rate(self):
+            return 0.5**self.iterations
+
+        @learning_rate.setter
+        def learning_rate(self, value):
+            pass
+
+    model = Sequential([Dense(1, input_dim=1, use_bias=False, kernel_initializer="ones")])
+    model.compile(optimizer=Halving(), loss="mse")
+    x = np.ones((1, 1), dtype=np.float32)
+    model.fit(x, np.zeros((1, 1), dtype=np.float32), epochs=2, batch_size=1, verbose=0)
+    # w = 1 - 1 * (2 * 1) = -1, then -1 - 0.5 * (2 * -1) = 0
+    assert model.layers[0].kernel.data[0, 0] == pytest.approx(0.0, abs=1e-7)

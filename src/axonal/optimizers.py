@@ -261,9 +261,7 @@ class Optimizer:
 
     def _apply_step(self, grads: list, variables: list, slots: list | None, flat) -> None:
         """Run the update rule on validated, clipped gradients: fused over ``flat`` if given."""
-        learning_rate = self._learning_rate
-        if callable(learning_rate):
-            learning_rate = float(learning_rate(self.iterations))
+        learning_rate = self.learning_rate
         coefficients = self._prepare_step(learning_rate, self.iterations + 1)
         shrink = 1.0 - self.weight_decay * learning_rate if self.weight_decay else None
         kept_grads, kept_variables = grads, variables
