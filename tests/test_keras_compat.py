@@ -63,6 +63,14 @@ def _clean():
     return not [n for n in sys.modules if n in ("keras", "tensorflow") or n.startswith("keras.")]
 
 
+@pytest.fixture(autouse=True)
+def _real_keras_hidden(monkeypatch):
+    """run-keras in this process needs 'keras' and 'tensorflow' unimported: hide any real ones
+    an earlier test module loaded (other tests compare with real Keras), restored afterwards."""
+    for name in [n for n in sys.modules if keras_compat._is_ours(n)]:
+        monkeypatch.delitem(sys.modules, name)
+
+
 def test_run_keras_cli_subprocess(tmp_path):
     script = _write(tmp_path, TRAIN)
     env = dict(os.environ, PYTHONPATH=str(SRC))
