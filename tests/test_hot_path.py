@@ -472,3 +472,14 @@ def test_fit_uses_a_subclass_learning_rate_property():
     model.fit(x, np.zeros((1, 1), dtype=np.float32), epochs=2, batch_size=1, verbose=0)
     # w = 1 - 1 * (2 * 1) = -1, then -1 - 0.5 * (2 * -1) = 0
     assert model.layers[0].kernel.data[0, 0] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_sparse_cross_entropy_on_plain_probabilities_refuses_a_label_outside_the_classes():
+    from axonal.losses import sparse_categorical_crossentropy
+
+    # probabilities that no softmax made: the loss gathers them without the fused op
+    probs = Tensor(np.full((4, 3), 1 / 3, dtype=np.float32), requires_grad=True)
+    value = sparse_categorical_crossentropy(np.array([0, 1, 2, 1]), probs)
+    np.testing.assert_allclose(value.data, np.log(3.0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"label 3, outside the valid range \[0, 2\]"):
+        sparse_categorical_crossentropy(np.array([0, 1, 3, 1]), probs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from axonal import functional as F
+from axonal import primitives as P
 from axonal.backend import epsilon, xp
 from axonal.registry import deserialize as _deserialize
 from axonal.registry import lookup, register
@@ -165,15 +166,12 @@ def sparse_categorical_crossentropy(
         eps = epsilon()
         p = F.divide(y_pred, F.sum(y_pred, axis=-1, keepdims=True))
         log_p = F.log(F.clip(p, eps, 1.0 - eps))
-        picked = F.take(F.reshape(log_p, (-1,)), _flat_label_index(labels, y_pred.shape[-1]))
+        positions = P.label_positions(labels.reshape(-1), y_pred.shape[-1])
+        picked = F.take(F.reshape(log_p, (-1,)), positions.reshape(labels.shape))
         value = F.negative(F.reshape(picked, labels.shape))
     if keep is not None:
         value = F.multiply(value, keep.astype(value.dtype))
     return value
-
-
-def _flat_label_index(labels, classes: int):
-    return xp.arange(labels.size).reshape(labels.shape) * classes + labels
 
 
 # ---------------------------------------------------------------- Loss objects

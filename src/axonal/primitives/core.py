@@ -754,8 +754,10 @@ class Cast(Function):
 _ROW_STARTS: dict = {}
 
 
-def _label_positions(labels, classes: int):
+def label_positions(labels, classes: int):
     """Flat indices of ``labels``' entries in a C-contiguous ``(len(labels), classes)`` array.
+
+    ``labels`` is a 1-D integer (``intp``) array; a label outside ``[0, classes)`` raises.
 
     One flat gather is several times cheaper than ``array[rows, labels]``; the row offsets
     are cached per shape (a fit uses one or two batch sizes).
@@ -795,7 +797,7 @@ class SparseSoftmaxCrossEntropy(Function):
         total = row_sums(exp)
         exp /= total
         self.probs, self.shape = exp, logits.shape
-        self.positions = _label_positions(labels.reshape(-1), classes)
+        self.positions = label_positions(labels.reshape(-1), classes)
         picked = shifted.reshape(-1)[self.positions]
         return (xp.log(total.reshape(-1)) - picked).reshape(labels.shape)
 
@@ -815,7 +817,7 @@ class SparseSoftmaxCrossEntropyMean(SparseSoftmaxCrossEntropy):
 
     def forward(self, logits, labels, probs=None):
         if probs is not None and probs.ndim == 2 and labels.ndim == 1 and labels.size:
-            positions = _label_positions(labels, probs.shape[1])
+            positions = label_positions(labels, probs.shape[1])
             picked = probs.reshape(-1)[positions]
             self.probs, self.positions, self.shape = probs, positions, logits.shape
             self.count = picked.size
