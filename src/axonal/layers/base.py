@@ -10,7 +10,7 @@ from axonal import constraints as constraints_module
 from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal.backend import floatx, standardize_dtype, xp
-from axonal.layers.masking import _MASKS, attach_mask, mask_of
+from axonal.layers.masking import attach_mask, mask_of, masks_in_use
 from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
 from axonal.registry import register
 from axonal.tensor import Tensor, Variable, as_tensor, wrap
@@ -321,15 +321,8 @@ class Layer:
                 self.build_from_shape([(None,) + x.shape[1:] for x in inputs])
             else:
                 self.build_from_shape((None,) + inputs.shape[1:])
-        # _call_with_training, inlined: this runs for every layer of every training step
-        takes_training = _TAKES_TRAINING.get(type(self))
-        if takes_training is None:
-            takes_training = _takes_training(type(self))
-        if takes_training:
-            out = self.call(inputs, training=training, **kwargs)
-        else:
-            out = self.call(inputs, **kwargs)
-        if _MASKS and not several and not isinstance(out, (list, tuple)):
+        out = self._call_with_training(inputs, training, kwargs)
+        if masks_in_use() and not several and not isinstance(out, (list, tuple)):
             mask = mask_of(inputs)
             if mask is not None and mask_of(out) is None:
                 attach_mask(out, self.compute_mask(inputs, mask))

@@ -643,12 +643,7 @@ class Model(Layer):
             for v in variables:
                 v.grad = None
             loss.backward()
-            optimizer = self.optimizer
-            if type(optimizer).apply_gradients is optimizers_module.Optimizer.apply_gradients:
-                # Keras 3's own form, without building the pairs apply_gradients unzips again
-                optimizer.apply([v.grad for v in variables], variables)
-            else:
-                optimizer.apply_gradients([(v.grad, v) for v in variables])
+            self.optimizer.apply_gradients([(v.grad, v) for v in variables])
             self._apply_constraints()
         self._track(loss, per_output, ys, preds, weights)
 
