@@ -14,7 +14,7 @@ from axonal import primitives as P
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer, unique_name
-from axonal.layers.masking import _MASKS, mask_of, masks_in_use
+from axonal.layers.masking import mask_of, masks_in_use
 from axonal.layers.symbolic import SymbolicTensor
 from axonal.registry import register, serialize
 from axonal.tensor import Tensor
@@ -178,7 +178,7 @@ class Dense(Layer):
             and inputs.ndim == 2
             and inputs.dtype == kernel.dtype
             and inputs.shape[1] == kernel.shape[0]
-            and not _MASKS
+            and not masks_in_use()
         ):
             # predict's single-row latency is a handful of NumPy calls: make no more than those
             out = inputs.dot(kernel)
