@@ -483,3 +483,45 @@ def test_sparse_cross_entropy_on_plain_probabilities_refuses_a_label_outside_the
     np.testing.assert_allclose(value.data, np.log(3.0), rtol=1e-6)
     with pytest.raises(ValueError, match=r"label 3, outside the valid range \[0, 2\]"):
         sparse_categorical_crossentropy(np.array([0, 1, 3, 1]), probs)
+
+
+_HUGE_PAGE = 2 * 1024 * 1024
+
+
+def _address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("zero", [False, True])
+def test_flat_buffers_start_on_a_huge_page_from_2_mib(dtype, zero):
+    from axonal.backend import empty_flat
+
+    itemsize = np.dtype(dtype).itemsize
+    for size in (0, 10, _HUGE_PAGE // itemsize - 1, _HUGE_PAGE // itemsize, 3_000_001):
+        array = empty_flat(size, dtype, zero=zero)
+        assert array.shape == (size,) and array.dtype == dtype and array.flags.c_contiguous
+        assert array.flags.writeable
+        if zero:
+            assert not array.any()
+        if size * itemsize >= _HUGE_PAGE:
+            assert _address(array) % _HUGE_PAGE == 0
+            # a view of one 1-D array of its own dtype, as the fused optimizer step expects
+            assert array.base.ndim == 1 and array.base.dtype == dtype
+
+
+def test_a_large_models_weights_gradients_and_adam_state_start_on_huge_pages():
+    model = Sequential([Dense(600, input_dim=900, activation="relu"), Dense(4)])
+    model.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 900)).astype(np.float32)
+    y = rng.standard_normal((16, 4)).astype(np.float32)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    kernel = model.trainable_weights[0]
+    data, grads, slots, packed = model.optimizer._flat[1]
+    assert _address(kernel.data) % _HUGE_PAGE == 0
+    assert _address(kernel.grad_buffer) % _HUGE_PAGE == 0
+    assert packed is not None and _address(packed) == _address(kernel.grad_buffer)
+    for buffer in (data, grads, *slots.values(), model.optimizer._scratch_like(data)):
+        assert _address(buffer) % _HUGE_PAGE == 0
+    assert model.optimizer.iterations == 2

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from axonal import registry, schedules
-from axonal.backend import xp
+from axonal.backend import empty_flat, xp
 
 # The registry kind that learning-rate schedule classes (schedules.py) are registered under.
 SCHEDULE_KIND = schedules.KIND
@@ -290,7 +290,7 @@ class Optimizer:
         key = (data.shape, data.dtype, which)
         buffer = self._scratch.get(key)
         if buffer is None:
-            buffer = self._scratch[key] = xp.empty_like(data)
+            buffer = self._scratch[key] = empty_flat(data.size, data.dtype).reshape(data.shape)
         return buffer
 
     def _cached_flat_view(self, grads: list, variables: list):
@@ -353,15 +353,20 @@ class Optimizer:
         flat_data = base[offset : offset + (expected - start) // base.itemsize]
         flat_slots = {}
         for name in slots[0]:
-            buffer = xp.concatenate([table[name].reshape(-1) for table in slots])
-            buffer = buffer.astype(base.dtype, copy=False)
+            buffer = empty_flat(len(flat_data), base.dtype)
+            xp.concatenate([table[name].reshape(-1) for table in slots], out=buffer)
             position = 0
             for variable, table in zip(variables, slots, strict=True):
                 size = variable.data.size
                 table[name] = buffer[position : position + size].reshape(variable.data.shape)
                 position += size
             flat_slots[name] = buffer
-        view = (flat_data, xp.empty_like(flat_data), flat_slots, _packed_grads(variables))
+        view = (
+            flat_data,
+            empty_flat(len(flat_data), base.dtype),
+            flat_slots,
+            _packed_grads(variables),
+        )
         self._flat = (key, view)
         return view
 

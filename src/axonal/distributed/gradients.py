@@ -13,7 +13,7 @@ gradient buffer has a short tail after the gradients, summed in the same allredu
 
 from __future__ import annotations
 
-from axonal.backend import xp
+from axonal.backend import empty_flat, xp
 
 # the two flags after the per-variable "reached" elements
 _STOP = -2
@@ -40,8 +40,8 @@ class GradientBuffers:
         for index, (dtype, group) in enumerate(by_dtype.items()):
             total = sum(v.data.size for v in group)
             tail = len(variables) + 2 if index == 0 else 0
-            data = xp.empty(total, dtype=dtype)
-            grads = xp.zeros(total + tail, dtype=dtype)
+            data = empty_flat(total, dtype)
+            grads = empty_flat(total + tail, dtype, zero=True)
             position = 0
             for variable in group:
                 size = variable.data.size

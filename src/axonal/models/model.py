@@ -13,7 +13,7 @@ from axonal import data as data_utils
 from axonal import functional as F
 from axonal import losses as losses_module
 from axonal import optimizers as optimizers_module
-from axonal.backend import rng, xp
+from axonal.backend import empty_flat, rng, xp
 from axonal.callbacks import (
     CallbackList,
     History,
@@ -521,10 +521,10 @@ class Model(Layer):
             by_dtype.setdefault(variable.data.dtype, []).append(variable)
         for dtype, group in by_dtype.items():
             total = sum(v.data.size for v in group)
-            buffer = xp.empty(total, dtype=dtype)
+            buffer = empty_flat(total, dtype)
             # gradients get the same layout: backward writes them in place, the optimizer
             # reads them as one array
-            grad_buffer = xp.zeros(total, dtype=dtype)
+            grad_buffer = empty_flat(total, dtype, zero=True)
             position = 0
             for variable in group:
                 size = variable.data.size
