@@ -560,8 +560,9 @@ def test_mask_carries_state_and_output_through_padding():
     seq, h, c = layer(x, mask=mask)
     # trailing padding: the final state equals running the real steps only
     short_seq, short_h, short_c = layer(x[:1, :4])
-    np.testing.assert_allclose(h.data[0], short_h.data[0], rtol=1e-6)
-    np.testing.assert_allclose(c.data[0], short_c.data[0], rtol=1e-6)
+    # a batch of one and a batch of two run different GEMM kernels: equal to float32 rounding
+    np.testing.assert_allclose(h.data[0], short_h.data[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(c.data[0], short_c.data[0], rtol=1e-5, atol=1e-7)
     # masked steps repeat the previous output
     np.testing.assert_array_equal(seq.data[0, 4], seq.data[0, 3])
     np.testing.assert_array_equal(seq.data[1, 1], seq.data[1, 0])
