@@ -525,3 +525,28 @@ def test_a_large_models_weights_gradients_and_adam_state_start_on_huge_pages():
     for buffer in (data, grads, *slots.values(), model.optimizer._scratch_like(data)):
         assert _address(buffer) % _HUGE_PAGE == 0
     assert model.optimizer.iterations == 2
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int32"])
+@pytest.mark.parametrize("size", [0, 7, 1023, 1024, 65536, 65537, 3 * 65536 + 5])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_relu_values_equals_maximum_with_zero(dtype, size, in_place):
+    a = np.random.default_rng(size).standard_normal(size) * 10
+    a = a.astype(dtype)
+    if size > 3 and a.dtype.kind == "f":
+        a[1], a[2], a[3] = np.nan, -np.inf, -0.0
+    expected = np.maximum(a, 0)
+    out = primitives.relu_values(a, out=a) if in_place else primitives.relu_values(a)
+    assert out.dtype == expected.dtype and out.shape == a.shape
+    np.testing.assert_array_equal(out, expected)
+    assert (out is a) == in_place
+
+
+def test_relu_values_of_strided_and_multi_dimensional_arrays():
+    a = np.random.default_rng(0).standard_normal((64, 40, 60)).astype(np.float32)
+    np.testing.assert_array_equal(primitives.relu_values(a), np.maximum(a, 0))
+    view = a[:, ::2]  # not contiguous: the plain maximum
+    np.testing.assert_array_equal(primitives.relu_values(view), np.maximum(view, 0))
+    target = np.empty((60, 40, 64), np.float32).transpose(2, 1, 0)  # a non-contiguous out
+    primitives.relu_values(a, out=target)
+    np.testing.assert_array_equal(target, np.maximum(a, 0))

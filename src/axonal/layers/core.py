@@ -225,7 +225,7 @@ class Dense(Layer):
 def _activate_in_place(activation, out):
     """``activation(out)`` for a fresh array ``out`` that may be overwritten; returns the result."""
     if activation is activations_module.relu:
-        return xp.maximum(out, 0, out=out)
+        return P.relu_values(out, out=out)
     if activation is activations_module.linear:
         return out
     if activation is activations_module.softmax:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from axonal.autograd import Function
 from axonal.backend import xp
-from axonal.primitives.core import column_sums
+from axonal.primitives.core import column_sums, relu_values
 
 __all__ = [
     "AvgPool1D",
@@ -490,7 +490,7 @@ class Conv2DRelu(Conv2D):
 
     def forward(self, x, kernel, bias=None, **attrs):
         out = super().forward(x, kernel, bias, **attrs)
-        xp.maximum(out, 0, out=out)
+        relu_values(out, out=out)
         self.out = out
         return out
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from axonal.autograd import Function
 from axonal.backend import xp
+from axonal.primitives.core import relu_values
 
 
 def _sigmoid(z, out=None):
@@ -173,7 +174,7 @@ class SimpleRNNSequence(_Sequence):
         for s, t in enumerate(self.order):
             pre = self._project(s, h)
             pre += xproj[:, t]
-            new = xp.tanh(pre, out=pre) if activation == "tanh" else xp.maximum(pre, 0, out=pre)
+            new = xp.tanh(pre, out=pre) if activation == "tanh" else relu_values(pre, out=pre)
             self.fresh[s] = new
             h = self._emit(out, s, self._step_mask(t), new, h)
             self.hidden[s + 1] = h
