@@ -550,3 +550,24 @@ def test_relu_values_of_strided_and_multi_dimensional_arrays():
     target = np.empty((60, 40, 64), np.float32).transpose(2, 1, 0)  # a non-contiguous out
     primitives.relu_values(a, out=target)
     np.testing.assert_array_equal(target, np.maximum(a, 0))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "m, k, n",
+    [(26, 36_864, 6), (10, 5_000, 32), (1, 70_000, 3), (4, 100, 3), (151, 4_096, 16), (0, 10, 3)],
+)
+@pytest.mark.parametrize("with_out", [False, True])
+def test_inner_product_equals_one_product(dtype, m, k, n, with_out):
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((k, m)).astype(dtype).T  # a transposed view, as kernel gradients are
+    b = rng.standard_normal((k, n)).astype(dtype)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    out = np.full((m, n), np.nan, dtype) if with_out else None
+    result = primitives.inner_product(a, b, out=out)
+    assert result.dtype == dtype and result.shape == (m, n)
+    if with_out:
+        assert result is out
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    scale = np.sqrt(k) * 4  # the size of a sum of k products of standard normals, generously
+    np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance * scale)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from axonal.autograd import Function
 from axonal.backend import xp
-from axonal.primitives.core import column_sums, relu_values
+from axonal.primitives.core import column_sums, inner_product, relu_values
 
 __all__ = [
     "AvgPool1D",
@@ -426,7 +426,7 @@ class Conv2D(Function):
         gx = gk = gb = None
         if groups == 1:
             if self.needs_grad[1]:
-                gk_full = self.cols.T.dot(g2)
+                gk_full = inner_product(self.cols.T, g2)
                 gk = gk_full[:taps].reshape(kh, kw, cg, o)
                 if self.has_bias:
                     gb = gk_full[taps]
@@ -584,7 +584,7 @@ class Conv2DTranspose(Function):
         if self.needs_grad[0]:
             gx = cols.dot(kernel.reshape(kh * kw * o, cin)).reshape(x.shape)
         if self.needs_grad[1]:
-            gk = cols.T.dot(x.reshape(n * h * w, cin)).reshape(kernel.shape)
+            gk = inner_product(cols.T, x.reshape(n * h * w, cin)).reshape(kernel.shape)
         _release(buffer)
         if self.has_bias:
             if self.needs_grad[2]:

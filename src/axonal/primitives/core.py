@@ -426,6 +426,34 @@ def column_sums(matrix, out=None):
     return ones.dot(matrix) if out is None else xp.dot(ones, matrix, out=out)
 
 
+# OpenBLAS multiplies small matrices (M·N·K up to about a million) without packing them. A
+# product with a tiny result and a long inner axis (a kernel gradient summed over many rows) is
+# several times faster as a sum of such pieces: LeNet's first kernel gradient, (26 × 36,864) ·
+# (36,864 × 6), 470 -> 280 µs; (10 × 4,096) · (4,096 × 32) 107 -> 34 µs. Larger results lose.
+_SPLIT_RESULT_MAX = 512
+_SPLIT_PIECE_MNK = 1 << 19
+
+
+def inner_product(a, b, out=None):
+    """``a @ b`` for matrices ``a`` ``(M, K)`` and ``b`` ``(K, N)``, into ``out`` if given.
+
+    When the result is tiny and K long, it is a sum of products over slices of K (the same
+    value up to float rounding); otherwise one ``dot``.
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    if 0 < m * n <= _SPLIT_RESULT_MAX:
+        piece = 1 << ((_SPLIT_PIECE_MNK // (m * n)).bit_length() - 1)
+        if k >= 2 * piece:
+            out = (
+                a[:, :piece].dot(b[:piece]) if out is None else a[:, :piece].dot(b[:piece], out=out)
+            )
+            for start in range(piece, k, piece):
+                out += a[:, start : start + piece].dot(b[start : start + piece])
+            return out
+    return a.dot(b) if out is None else a.dot(b, out=out)
+
+
 def _softmax_limits(dtype) -> tuple[float, float, float]:
     """``(low, cap, high)`` for ``softmax_rows``: sums above ``low`` keep full precision;
     exp(``cap``) times a million columns still fits the dtype; a sum of ``high`` = exp(cap)
@@ -540,7 +568,9 @@ class Affine(Function):
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
             g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
             out = self.free_grad_buffer(1)
-            gk = x2.T.dot(g2) if out is None or out.dtype != g2.dtype else x2.T.dot(g2, out=out)
+            if out is not None and out.dtype != g2.dtype:
+                out = None
+            gk = inner_product(x2.T, g2, out=out)
         if self.has_bias and self.needs_grad[2]:
             out = self.free_grad_buffer(2)
             if out is not None and out.dtype != g.dtype:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from axonal.autograd import Function
 from axonal.backend import xp
-from axonal.primitives.core import relu_values
+from axonal.primitives.core import inner_product, relu_values
 
 
 def _sigmoid(z, out=None):
@@ -80,7 +80,7 @@ class _RecurrentProjection:
         """Gradient of the kernel from every step at once: ``saved`` and ``dz`` stacked on time."""
         units = self.kernel.shape[0]
         if self.masks is None:
-            return saved.reshape(-1, units).T.dot(dz.reshape(-1, dz.shape[-1]))
+            return inner_product(saved.reshape(-1, units).T, dz.reshape(-1, dz.shape[-1]))
         steps, batch = dz.shape[0], dz.shape[1]
         dz_gates = dz.reshape(steps, batch, self.gates, units).transpose(2, 0, 1, 3)
         dz_gates = dz_gates.reshape(self.gates, steps * batch, units)
