@@ -518,6 +518,35 @@ def test_max_pooling_gradient_goes_to_the_first_maximum():
     np.testing.assert_array_equal(x.grad.reshape(-1), [0.0, 1.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("op", [P.MaxPool2D, P.AvgPool2D])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("channels", [1, 6, 16])
+def test_pooling_of_channel_strided_input_equals_pooling_of_a_copy(op, dtype, channels):
+    # pooling copies whole pixels at a time when each pixel's channels are contiguous; a view
+    # that strides over the channels takes the plain copy, with the same results
+    rng = np.random.default_rng(channels)
+    wide = rng.standard_normal((3, 8, 10, 2 * channels)).astype(dtype)
+    strided = wide[..., ::2]
+    contiguous = np.ascontiguousarray(strided)
+    g = rng.standard_normal((3, 4, 5, channels)).astype(dtype)
+    results = []
+    for x in (strided, contiguous):
+        f = op()
+        out = f.forward(x, pool=(2, 2), strides=(2, 2))
+        results.append((out, f.backward(g)[0]))
+    (out_a, gx_a), (out_b, gx_b) = results
+    np.testing.assert_array_equal(out_a, out_b)
+    np.testing.assert_array_equal(gx_a, gx_b)
+    # and against a direct computation over the 2x2 windows
+    windows = contiguous.reshape(3, 4, 2, 5, 2, channels)
+    if op is P.MaxPool2D:
+        np.testing.assert_array_equal(out_b, windows.max(axis=(2, 4)))
+    else:
+        expected = windows.astype(np.float64).mean(axis=(2, 4))
+        tolerance = 1e-2 if dtype == "float16" else 1e-6
+        np.testing.assert_allclose(out_b, expected, rtol=tolerance, atol=tolerance)
+
+
 def test_upsampling_repeats_pixels():
     x = np.arange(4.0).reshape(1, 2, 2, 1)
     out = UpSampling2D((2, 1))(x).data[0, :, :, 0]
