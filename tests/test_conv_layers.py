@@ -547,6 +547,21 @@ def test_pooling_of_channel_strided_input_equals_pooling_of_a_copy(op, dtype, ch
         np.testing.assert_allclose(out_b, expected, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows, taps, channels", [(4096, 25, 6), (300, 9, 2), (300, 9, 16)])
+def test_tap_major_products_equal_one_product_per_tap(dtype, rows, taps, channels):
+    from axonal.primitives.conv import _tap_major_products
+
+    rng = np.random.default_rng(rows + channels)
+    g2 = rng.standard_normal((rows, 10)).astype(dtype)
+    kernel2 = rng.standard_normal((taps * channels, 10)).astype(dtype)
+    out = np.full((taps, rows, channels), np.nan, dtype)
+    _tap_major_products(g2, kernel2, out)
+    per_tap = kernel2.reshape(taps, channels, 10)
+    for t in range(taps):
+        np.testing.assert_allclose(out[t], g2 @ per_tap[t].T, rtol=1e-5, atol=1e-5)
+
+
 def test_upsampling_repeats_pixels():
     x = np.arange(4.0).reshape(1, 2, 2, 1)
     out = UpSampling2D((2, 1))(x).data[0, :, :, 0]
