@@ -571,3 +571,18 @@ def test_inner_product_equals_one_product(dtype, m, k, n, with_out):
     tolerance = 1e-5 if dtype == "float32" else 1e-12
     scale = np.sqrt(k) * 4  # the size of a sum of k products of standard normals, generously
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance * scale)
+
+
+@pytest.mark.parametrize("rows", [10, 2047, 2048, 9000])
+def test_dense_kernel_gradient_over_many_rows_equals_one_product(rows):
+    # from 2,048 rows a tiny kernel's gradient is summed in pieces (primitives.inner_product)
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, 3)).astype(np.float32)
+    kernel = Tensor(rng.standard_normal((3, 2)).astype(np.float32), requires_grad=True)
+    bias = Tensor(np.zeros(2, np.float32), requires_grad=True)
+    g = rng.standard_normal((rows, 2)).astype(np.float32)
+    F.dense(Tensor(x), kernel, bias).backward(g)
+    expected = x.astype(np.float64).T @ g.astype(np.float64)
+    assert kernel.grad.dtype == np.float32
+    np.testing.assert_allclose(kernel.grad, expected, rtol=0, atol=1e-5 * np.sqrt(rows) * 4)
+    np.testing.assert_allclose(bias.grad, g.astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-3)

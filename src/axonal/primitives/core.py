@@ -432,6 +432,8 @@ def column_sums(matrix, out=None):
 # (36,864 × 6), 470 -> 280 µs; (10 × 4,096) · (4,096 × 32) 107 -> 34 µs. Larger results lose.
 _SPLIT_RESULT_MAX = 512
 _SPLIT_PIECE_MNK = 1 << 19
+# the shortest K that splits (two pieces for the largest result): shorter ones skip the sums
+_SPLIT_MIN_K = 2 * (1 << ((_SPLIT_PIECE_MNK // _SPLIT_RESULT_MAX).bit_length() - 1))
 
 
 def inner_product(a, b, out=None):
@@ -442,7 +444,7 @@ def inner_product(a, b, out=None):
     """
     m, k = a.shape
     n = b.shape[1]
-    if 0 < m * n <= _SPLIT_RESULT_MAX:
+    if k >= _SPLIT_MIN_K and 0 < m * n <= _SPLIT_RESULT_MAX:
         piece = 1 << ((_SPLIT_PIECE_MNK // (m * n)).bit_length() - 1)
         if k >= 2 * piece:
             out = (
@@ -570,7 +572,11 @@ class Affine(Function):
             out = self.free_grad_buffer(1)
             if out is not None and out.dtype != g2.dtype:
                 out = None
-            gk = inner_product(x2.T, g2, out=out)
+            if len(x2) < _SPLIT_MIN_K:
+                # a training batch: one product (the common case, kept free of a call)
+                gk = x2.T.dot(g2) if out is None else x2.T.dot(g2, out=out)
+            else:
+                gk = inner_product(x2.T, g2, out=out)
         if self.has_bias and self.needs_grad[2]:
             out = self.free_grad_buffer(2)
             if out is not None and out.dtype != g.dtype:
