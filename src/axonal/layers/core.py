@@ -225,6 +225,9 @@ class Dense(Layer):
 def _activate_in_place(activation, out):
     """``activation(out)`` for a fresh array ``out`` that may be overwritten; returns the result."""
     if activation is activations_module.relu:
+        if out.size < P.RELU_BLOCK_MIN:
+            # predict's one-row case: skip relu_values' call, as it would for so few values
+            return xp.maximum(out, 0, out=out)
         return P.relu_values(out, out=out)
     if activation is activations_module.linear:
         return out

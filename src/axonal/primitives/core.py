@@ -379,7 +379,7 @@ def row_sums(array):
 
 
 # Arrays from this size up take relu_values' block path; below it a scalar compare is as fast.
-_RELU_BLOCK_MIN = 1024
+RELU_BLOCK_MIN = 1024
 _ZERO_BLOCK = 1 << 16
 _ZEROS: dict = {}
 
@@ -393,7 +393,7 @@ def relu_values(a, out=None):
     time (the block stays in cache; the result is the same).
     """
     if (
-        a.size < _RELU_BLOCK_MIN
+        a.size < RELU_BLOCK_MIN
         or a.dtype.kind != "f"
         or not a.flags.c_contiguous
         or (out is not None and (not out.flags.c_contiguous or out.dtype != a.dtype))
