@@ -407,9 +407,6 @@ def relu_values(a, out=None):
         out = xp.empty(a.shape, dtype=a.dtype)
     source, target = a.reshape(-1), out.reshape(-1)
     size = source.size
-    if size <= _ZERO_BLOCK:
-        xp.maximum(source, zeros[:size], out=target)
-        return out
     for start in range(0, size, _ZERO_BLOCK):
         stop = min(start + _ZERO_BLOCK, size)
         xp.maximum(source[start:stop], zeros[: stop - start], out=target[start:stop])
