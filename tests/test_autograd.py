@@ -277,3 +277,25 @@ def test_large_logits_give_the_limiting_values(dtype):
     # the label's logit is 2e4 below the row max: the loss is that gap, not inf
     loss = F.sparse_softmax_cross_entropy(z, [1, 0, 2]).data
     np.testing.assert_allclose(loss, [2e4, 2e4, 1e4 + 2.0], rtol=1e-6)
+
+
+def test_a_primitive_learns_before_forward_whether_a_graph_records_it():
+    from axonal.tensor import apply
+
+    seen = []
+
+    class Probe(autograd.Function):
+        def forward(self, a, b):
+            seen.append(getattr(self, "needs_grad", "unset"))
+            return a + b
+
+        def backward(self, g):
+            return g, g
+
+    x = Tensor(np.ones(3), requires_grad=True)
+    apply(Probe, x, np.ones(3))
+    with no_grad():
+        apply(Probe, x, np.ones(3))
+    apply(Probe, Tensor(np.ones(3)), np.ones(3))  # nothing requires a gradient
+    Probe().forward(np.ones(3), np.ones(3))  # called directly, outside the engine
+    assert seen == [[True, False], None, None, "unset"]

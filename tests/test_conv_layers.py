@@ -562,6 +562,21 @@ def test_tap_major_products_equal_one_product_per_tap(dtype, rows, taps, channel
         np.testing.assert_allclose(out[t], g2 @ per_tap[t].T, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("pads", [((0, 0), (0, 0)), ((0, 1), (0, 1))])
+def test_max_pooling_outside_a_graph_finds_the_first_maxima_only_when_asked(pads):
+    # ties everywhere (small integers), so the first-maximum rule decides each gradient
+    x = np.random.default_rng(0).integers(0, 3, size=(2, 5, 5, 3)).astype(np.float32)
+    recorded = P.MaxPool2D()
+    out = recorded.forward(x, pool=(2, 2), strides=(2, 2), pads=pads)
+    g = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    expected = recorded.backward(g)[0]
+    lazy = P.MaxPool2D()
+    lazy.needs_grad = None  # what the engine sets when no graph records the call
+    np.testing.assert_array_equal(lazy.forward(x, pool=(2, 2), strides=(2, 2), pads=pads), out)
+    assert lazy.first is None
+    np.testing.assert_array_equal(lazy.backward(g)[0], expected)
+
+
 def test_upsampling_repeats_pixels():
     x = np.arange(4.0).reshape(1, 2, 2, 1)
     out = UpSampling2D((2, 1))(x).data[0, :, :, 0]

@@ -17,8 +17,10 @@ class Function:
     """One differentiable primitive: ``forward(*arrays, **attrs)`` and ``backward(grad)``.
 
     Subclasses save what backward needs as attributes in ``forward``. ``needs_grad`` is set by the
-    engine before ``backward`` runs: a tuple of booleans, one per input, so a primitive can skip
-    gradients nobody asked for (the input batch of the first layer, for instance).
+    engine before ``forward`` runs: a tuple of booleans, one per input, so a primitive can skip
+    gradients nobody asked for (the input batch of the first layer, for instance); None when no
+    graph records the call (``no_grad``, inference), so ``forward`` may skip saving for backward.
+    A primitive called directly has no ``needs_grad`` at all.
     """
 
     __slots__ = ("inputs", "needs_grad", "__dict__")

@@ -282,14 +282,16 @@ def apply(fn_cls, *inputs, **attrs):
     if may_upcast:
         _cast_constants(fn_cls, inputs, arrays)
     fn = fn_cls()
+    recording = tracked and autograd._grad_enabled
+    # set before forward: a primitive may skip saving what only its backward would read
+    fn.needs_grad = needs_grad if recording else None
     result = Tensor.__new__(Tensor)
     result.data = fn.forward(*arrays, **attrs)
     result.grad = None
-    if tracked and autograd._grad_enabled:
+    if recording:
         fn.inputs = (
             [x if isinstance(x, Tensor) else None for x in inputs] if has_constant else inputs
         )
-        fn.needs_grad = needs_grad
         result.requires_grad = True
         result._ctx = fn
     else:

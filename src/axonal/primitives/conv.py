@@ -667,18 +667,33 @@ class MaxPool2D(Function):
         _copy_runs(buffer, _tap_windows(xpad, pool, (oh, ow), strides))
         cols = buffer.reshape(taps, n, oh, ow, c)
         out = cols.max(axis=0)
-        # the first maximum of each window: among the taps equal to the max, the one with the
-        # highest rank when earlier taps rank higher (a max over axis 0: no scan needed)
+        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
+        if getattr(self, "needs_grad", ()) is None:
+            # no graph records this call (inference): find the first maxima only if asked
+            self.first, self.xpad, self.out = None, xpad, out
+        else:
+            self.first = self._first_maxima(cols, out)
+        _release(buffer)
+        return out
+
+    @staticmethod
+    def _first_maxima(cols, out):
+        """Where each window's first maximum is: among the taps equal to the max, the one with
+        the highest rank when earlier taps rank higher (a max over axis 0: no scan needed)."""
+        taps = len(cols)
         rank_dtype = xp.uint8 if taps < 256 else xp.int64
         ranks = xp.arange(taps, 0, -1, dtype=rank_dtype).reshape(taps, 1, 1, 1, 1)
         scores = (cols == out) * ranks
-        _release(buffer)
-        self.first = scores == scores.max(axis=0)
-        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
-        return out
+        return scores == scores.max(axis=0)
 
     def backward(self, g):
         n, oh, ow, c = g.shape
+        if self.first is None:
+            pool = self.pool
+            cols = _tap_windows(self.xpad, pool, (oh, ow), self.strides)
+            cols = xp.ascontiguousarray(cols).reshape(pool[0] * pool[1], n, oh, ow, c)
+            self.first = self._first_maxima(cols, self.out)
+            self.xpad = self.out = None
         gcols = xp.multiply(self.first, g, out=_scratch(self.first.shape, g.dtype))
         gpad = _col2im_taps(
             gcols.reshape(self.pool[0], self.pool[1], n, oh, ow, c),
