@@ -577,6 +577,28 @@ def test_max_pooling_outside_a_graph_finds_the_first_maxima_only_when_asked(pads
     np.testing.assert_array_equal(lazy.backward(g)[0], expected)
 
 
+@pytest.mark.parametrize(
+    "strides, dilation, pads",
+    [
+        ((1, 1), (1, 1), ((0, 0), (0, 0))),
+        ((2, 1), (1, 2), ((1, 2), (0, 1))),
+        ((2, 2), (1, 1), ((1, 1), (1, 1))),
+    ],
+)
+def test_position_major_col2im_equals_the_batch_major_scatter(strides, dilation, pads):
+    from axonal.primitives.conv import _col2im_position_major, _col2im_taps, _crop_hw, _out_hw
+
+    n, h, w, c, kh, kw = 3, 9, 8, 5, 3, 2
+    padded = (n, h + sum(pads[0]), w + sum(pads[1]), c)
+    oh, ow = _out_hw(padded[1:3], (kh, kw), strides, dilation)
+    cols = np.random.default_rng(0).standard_normal((kh, kw, n, oh, ow, c)).astype(np.float32)
+    expected = _crop_hw(_col2im_taps(cols, padded, strides, dilation), pads)
+    by_position = np.ascontiguousarray(cols.transpose(0, 1, 3, 4, 2, 5))
+    got = _col2im_position_major(by_position, padded, strides, dilation, pads)
+    assert got.shape == (n, h, w, c) and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_upsampling_repeats_pixels():
     x = np.arange(4.0).reshape(1, 2, 2, 1)
     out = UpSampling2D((2, 1))(x).data[0, :, :, 0]

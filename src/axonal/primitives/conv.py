@@ -352,6 +352,32 @@ def _col2im_taps(cols, padded_shape, strides, dilation):
     return out
 
 
+def _col2im_position_major(cols, padded_shape, strides, dilation, pads):
+    """Adjoint of ``_windows`` for position-major columns ``(kh, kw, oh, ow, N, C)``: the input
+    gradient ``(N, H, W, C)``, the ``pads`` cropped off.
+
+    Accumulates in an ``(Hp, Wp, N, C)`` image, where each tap's slab lands as ``oh`` runs of
+    ``ow·N·C`` values (``N·C`` when strided) instead of ``N·oh`` runs of ``ow·C``, then copies
+    out a pixel at a time: 0.75–0.88× the time of the batch-major scatter on five convolution
+    shapes (LeNet's second: 787 -> 641 µs with its products), with the same sums in the same
+    order.
+    """
+    kh, kw, oh, ow, n, c = cols.shape
+    _, hp, wp, _ = padded_shape
+    sh, sw = strides
+    dh, dw = dilation
+    image = xp.zeros((hp, wp, n, c), dtype=cols.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            image[rows, cols_j] += cols[i, j]
+    (top, bottom), (left, right) = pads
+    out = xp.empty((n, hp - top - bottom, wp - left - right, c), dtype=cols.dtype)
+    _copy_runs(out, image[top : hp - bottom, left : wp - right].transpose(2, 0, 1, 3))
+    return out
+
+
 def _col2im_planar(cols, padded_shape, strides, dilation):
     """``_col2im`` for planar columns ``(kh, kw, C, N, oh, ow)``; returns NHWC ``padded_shape``.
 
@@ -491,14 +517,23 @@ class Conv2D(Function):
                     buffer = _scratch((taps, rows), g.dtype)
                     gcols = kernel2.dot(g2.T, out=buffer).reshape(kh, kw, cg, n, oh, ow)
                     gpad = _col2im_planar(gcols, self.padded_shape, self.strides, self.dilation)
+                    _release(buffer)
+                    gx = xp.ascontiguousarray(_crop_hw(gpad, self.pads))
                 else:
-                    # tap-major columns, each tap's slab contiguous for col2im
+                    # tap-major columns over position-major rows (oh, ow, N)
+                    by_position = _scratch((oh, ow, n, o), g.dtype)
+                    _copy_runs(by_position, g.transpose(1, 2, 0, 3))
                     buffer = _scratch((kh * kw, rows, cg), g.dtype)
-                    _tap_major_products(g2, kernel2, buffer)
-                    gcols = buffer.reshape(kh, kw, n, oh, ow, cg)
-                    gpad = _col2im_taps(gcols, self.padded_shape, self.strides, self.dilation)
-                _release(buffer)
-                gx = xp.ascontiguousarray(_crop_hw(gpad, self.pads))
+                    _tap_major_products(by_position.reshape(rows, o), kernel2, buffer)
+                    _release(by_position)
+                    gx = _col2im_position_major(
+                        buffer.reshape(kh, kw, oh, ow, n, cg),
+                        self.padded_shape,
+                        self.strides,
+                        self.dilation,
+                        self.pads,
+                    )
+                    _release(buffer)
         else:
             og = o // groups
             gg = g2.reshape(rows, groups, og).transpose(1, 0, 2)
