@@ -310,6 +310,16 @@ def _im2col(x, kernel_hw, out_hw, strides, dilation, pads, groups, planar, ones=
     return mat, mat
 
 
+def _tap_slices(kernel_hw, out_hw, strides, dilation):
+    """``(i, j, rows, columns)`` per kernel tap: the slices of the padded image its window
+    values land on, the same for every col2im layout."""
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = kernel_hw, out_hw, strides, dilation
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            yield i, j, rows, slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+
+
 def _col2im(cols, padded_shape, strides, dilation):
     """Adjoint of ``_windows``: add window values ``(N, oh, ow, kh, kw, C)`` into an image.
 
@@ -324,11 +334,8 @@ def _col2im(cols, padded_shape, strides, dilation):
         tiled = out[:, : oh * kh, : ow * kw].reshape(n, oh, kh, ow, kw, c)
         _copy_runs(tiled, cols.transpose(0, 1, 3, 2, 4, 5))
         return out
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            out[:, rows, cols_j] += cols[:, :, :, i, j]
+    for i, j, rows, columns in _tap_slices((kh, kw), (oh, ow), strides, dilation):
+        out[:, rows, columns] += cols[:, :, :, i, j]
     return out
 
 
@@ -344,11 +351,8 @@ def _col2im_taps(cols, padded_shape, strides, dilation):
         tiled = out[:, : oh * kh, : ow * kw].reshape(n, oh, kh, ow, kw, c)
         _copy_runs(tiled, cols.transpose(2, 3, 0, 4, 1, 5))
         return out
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            out[:, rows, cols_j] += cols[i, j]
+    for i, j, rows, columns in _tap_slices((kh, kw), (oh, ow), strides, dilation):
+        out[:, rows, columns] += cols[i, j]
     return out
 
 
@@ -364,14 +368,9 @@ def _col2im_position_major(cols, padded_shape, strides, dilation, pads):
     """
     kh, kw, oh, ow, n, c = cols.shape
     _, hp, wp, _ = padded_shape
-    sh, sw = strides
-    dh, dw = dilation
     image = xp.zeros((hp, wp, n, c), dtype=cols.dtype)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            image[rows, cols_j] += cols[i, j]
+    for i, j, rows, columns in _tap_slices((kh, kw), (oh, ow), strides, dilation):
+        image[rows, columns] += cols[i, j]
     (top, bottom), (left, right) = pads
     out = xp.empty((n, hp - top - bottom, wp - left - right, c), dtype=cols.dtype)
     _copy_runs(out, image[top : hp - bottom, left : wp - right].transpose(2, 0, 1, 3))
@@ -387,15 +386,10 @@ def _col2im_planar(cols, padded_shape, strides, dilation):
     if c == 1:
         # one channel: planar and tap-major are the same memory
         return _col2im_taps(cols.reshape(kh, kw, n, oh, ow, 1), padded_shape, strides, dilation)
-    sh, sw = strides
-    dh, dw = dilation
     _, hp, wp, _ = padded_shape
     out = xp.zeros((c, n, hp, wp), dtype=cols.dtype)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            cols_j = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            out[:, :, rows, cols_j] += cols[i, j]
+    for i, j, rows, columns in _tap_slices((kh, kw), (oh, ow), strides, dilation):
+        out[:, :, rows, columns] += cols[i, j]
     return out.transpose(1, 2, 3, 0)
 
 
