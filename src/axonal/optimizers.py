@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from axonal import registry, schedules
+from axonal import kernels, registry, schedules
 from axonal.backend import empty_flat, xp
 
 # The registry kind that learning-rate schedule classes (schedules.py) are registered under.
@@ -132,6 +132,11 @@ class Optimizer:
 
     # Names of scalar (not per-variable) entries of get_state besides 'iterations'.
     _scalar_state_names: tuple[str, ...] = ()
+
+    #: Whether updates with a compiled loop (Adam's) run it: ``"auto"`` when numba is installed
+    #: and the update is large, True always, False never (see ``axonal.kernels``). Results are
+    #: the same either way. ``Model.compile(jit_compile=...)`` sets it.
+    jit_compile: bool | str = "auto"
 
     def __init__(
         self,
@@ -931,15 +936,19 @@ class Adam(Optimizer):
         (alpha,) = coefficients
         m = slots["m"]
         v = slots["v"]
+        v_hat = slots.get("v_hat")
+        c1, c2 = 1.0 - self.beta_1, 1.0 - self.beta_2
+        if kernels.adam(self.jit_compile, data, grad, m, v, v_hat, (c1, c2, alpha, self.epsilon)):
+            return
+        # the same operations as the compiled kernel, in the same order: identical results
         scratch = xp.subtract(grad, m, out=self._scratch_like(data))
-        scratch *= 1.0 - self.beta_1
+        scratch *= c1
         m += scratch
         xp.square(grad, out=scratch)
         scratch -= v
-        scratch *= 1.0 - self.beta_2
+        scratch *= c2
         v += scratch
-        if self.amsgrad:
-            v_hat = slots["v_hat"]
+        if v_hat is not None:
             xp.maximum(v_hat, v, out=v_hat)
             v = v_hat
         xp.sqrt(v, out=scratch)

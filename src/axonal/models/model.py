@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from axonal import autograd
+from axonal import autograd, kernels
 from axonal import data as data_utils
 from axonal import functional as F
 from axonal import losses as losses_module
@@ -254,6 +254,7 @@ class Model(Layer):
         metrics: list | None = None,
         weighted_metrics: list | None = None,
         distribute: Any = None,
+        jit_compile: bool | str = "auto",
         **kwargs,
     ) -> None:
         """Configure training: optimizer, loss, metrics (names, functions or objects).
@@ -266,12 +267,15 @@ class Model(Layer):
             weighted_metrics: metrics that take ``sample_weight`` into account.
             distribute: None (one process), or a strategy such as
                 ``axonal.distributed.DataParallel()`` that ``fit`` trains with over MPI ranks.
+            jit_compile: ``"auto"`` runs the optimizer's update as one compiled loop when numba
+                is installed (``pip install 'axonal[fast]'``) and the model is large; True
+                always (raises if numba is missing); False never. Results are identical.
 
         Example:
             >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
             ...               metrics=["accuracy"])
         """
-        ignored = {"run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"}
+        ignored = {"run_eagerly", "steps_per_execution", "auto_scale_loss"}
         unknown = sorted(set(kwargs) - ignored)
         if unknown:
             raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(unknown)}.")
@@ -282,6 +286,7 @@ class Model(Layer):
                 "compile(distribute=...) takes None or a strategy such as "
                 f"axonal.distributed.DataParallel(), got {distribute!r}."
             )
+        jit_compile = kernels.check_mode(jit_compile)
         names = self.output_names
         new_optimizer = optimizers_module.get(optimizer)
         specs = compile_utils.per_output(loss, names, "loss")
@@ -303,7 +308,9 @@ class Model(Layer):
                     name, head_loss, loss_name, factors[i], metric_lists[i], weighted_lists[i]
                 )
             )
+        new_optimizer.jit_compile = jit_compile
         self.optimizer = new_optimizer
+        self.jit_compile = jit_compile
         self.loss = heads_losses[0] if len(heads_losses) == 1 else heads_losses
         self._heads = heads
         self._distribute = distribute

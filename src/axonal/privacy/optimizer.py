@@ -157,6 +157,15 @@ class DPOptimizer(optimizers_module.Optimizer):
         self.optimizer.learning_rate = value
 
     @property
+    def jit_compile(self) -> bool | str:
+        """The wrapped optimizer's ``jit_compile`` (its updates are the ones compiled)."""
+        return self.optimizer.jit_compile
+
+    @jit_compile.setter
+    def jit_compile(self, value: bool | str) -> None:
+        self.optimizer.jit_compile = value
+
+    @property
     def iterations(self) -> int:
         """Steps the wrapped optimizer has applied."""
         return self.optimizer.iterations
