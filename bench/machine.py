@@ -111,6 +111,7 @@ def describe() -> dict[str, Any]:
         "versions": {
             "axonal": axonal.__version__,
             "numpy": numpy.__version__,
+            "numba": _version("numba"),
             "torch": _version("torch"),
             "keras": _version("keras"),
             "scikit-learn": _version("scikit-learn"),
@@ -122,7 +123,7 @@ def describe() -> dict[str, Any]:
 
 
 def summary_line(info: dict[str, Any]) -> str:
-    """One line for the README: CPU, cores, Python, NumPy and its BLAS, torch."""
+    """One line for the README: CPU, cores, Python, NumPy and its BLAS, numba, torch…"""
     blas = info.get("blas")
     blas_text = ""
     if isinstance(blas, list) and blas:
@@ -137,6 +138,11 @@ def summary_line(info: dict[str, Any]) -> str:
         info["python"],
         f"NumPy {versions['numpy']}{blas_text}",
     ]
+    parts.append(
+        f"numba {versions['numba']} (axonal's compiled kernels)"
+        if versions.get("numba")
+        else "no numba (axonal on NumPy alone)"
+    )
     for name in ("torch", "keras", "scikit-learn"):
         if versions.get(name):
             parts.append(f"{name} {versions[name]}")

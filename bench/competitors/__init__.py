@@ -16,6 +16,9 @@ small interface, so a workload is written once against it:
 - ``fit(model, x, y, epochs, batch_size)``: train with a fresh shuffle every epoch.
 - ``predict_one(model)``: a function of one native input row, the library's single-sample call.
 - ``predict_many(model, x, batch_size)``: predictions for many rows (``None``: the default).
+- ``load_runtime()`` (optional): load what the library would otherwise load lazily during
+  training (axonal: numba and its compiled kernels), so the memory workloads' baseline holds
+  every library's code, as PyTorch's holds what ``import torch`` loads.
 
 Availability is decided without importing anything (``importlib.util.find_spec``), so a missing
 library costs nothing and the main process stays free of torch's and Keras's threads.
@@ -67,6 +70,13 @@ COMPETITORS: tuple[Competitor, ...] = (
             "explain_ig",
             "dp",
         ),
+    ),
+    Competitor(
+        "axonal_numpy",
+        "axonal, NumPy only",
+        "bench.competitors.axonal_numpy_impl",
+        ("numpy", "numba"),
+        ("mlp", "memory"),
     ),
     Competitor(
         "pytorch",

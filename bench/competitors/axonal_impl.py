@@ -1,5 +1,9 @@
 """axonal, written the way its README writes Keras programs: Sequential, compile, fit, predict.
 
+``compile`` keeps its default ``jit_compile="auto"``: with numba installed (the ``fast`` extra), a
+large model's optimizer update runs as one compiled loop; ``axonal_numpy_impl`` is the same code
+with ``jit_compile=False``, axonal on NumPy alone.
+
 CNNs are channels-last, ``(batch, height, width, channels)``, with Keras's layer names.
 """
 
@@ -23,8 +27,18 @@ def native(array: numpy.ndarray) -> numpy.ndarray:
     return array
 
 
-def build(sizes: Sequence[int], seed: int) -> Any:
-    """A compiled ``Sequential`` of Dense layers: ReLU hidden, softmax output, sparse CE, Adam."""
+def load_runtime() -> None:
+    """Load what axonal otherwise loads on its first large update: numba and its kernels."""
+    from axonal import kernels
+
+    kernels.prepare("float32")
+
+
+def build(sizes: Sequence[int], seed: int, jit_compile: bool | str = "auto") -> Any:
+    """A compiled ``Sequential`` of Dense layers: ReLU hidden, softmax output, sparse CE, Adam.
+
+    ``jit_compile`` is ``Model.compile``'s: "auto" uses numba's kernels where installed.
+    """
     from axonal.layers import Dense
     from axonal.models import Sequential
     from axonal.optimizers import Adam
@@ -36,7 +50,11 @@ def build(sizes: Sequence[int], seed: int) -> Any:
     layers += [Dense(units, activation="relu") for units in sizes[2:-1]]
     layers.append(Dense(sizes[-1], activation="softmax"))
     model = Sequential(layers)
-    model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        jit_compile=jit_compile,
+    )
     return model
 
 
@@ -46,7 +64,11 @@ def native_images(array: numpy.ndarray) -> numpy.ndarray:
 
 
 def build_cnn(
-    input_shape: Sequence[int], layers: Sequence[tuple[Any, ...]], classes: int, seed: int
+    input_shape: Sequence[int],
+    layers: Sequence[tuple[Any, ...]],
+    classes: int,
+    seed: int,
+    jit_compile: bool | str = "auto",
 ) -> Any:
     """A compiled ``Sequential`` CNN (see ``bench.workloads.cnn.LAYERS``), softmax output."""
     from axonal.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
@@ -69,7 +91,11 @@ def build_cnn(
             stack.append(Dense(spec[1], activation="relu"))
     stack.append(Dense(classes, activation="softmax"))
     model = Sequential(stack)
-    model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        jit_compile=jit_compile,
+    )
     return model
 
 

@@ -1,10 +1,13 @@
 """Peak memory while training the MLP for one epoch, in a fresh worker process per competitor.
 
-The worker imports the library, makes the data (float32, no float64 temporary) and converts it
-to the library's form; the RSS at that point is the baseline. It then builds the model and trains
-one epoch; the figure is the process's peak RSS (``ru_maxrss``) minus that baseline: the memory
-the model, its optimizer state, activations, gradients, batching and the library's lazily
-initialised runtime cost on top of the data.
+The worker imports the library, loads the code it would otherwise load on its first large
+update (``load_runtime``: axonal's numba kernels, where installed; PyTorch's code all comes with
+``import torch``), makes the data (float32, no float64 temporary) and converts it to the
+library's form; the RSS at that point is the baseline. It then builds the model and trains one
+epoch; the figure is the process's peak RSS (``ru_maxrss``) minus that baseline: the memory the
+model, its optimizer state, activations, gradients, batching and the library's lazily
+initialised state (thread pools, workspaces) cost on top of the data and the libraries' code.
+The peak RSS column is the whole process, code included.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class Session:
         self.settings = settings
         self.x = impl.native(x)
         self.y = impl.native(y)
+        load_runtime = getattr(impl, "load_runtime", None)
+        if load_runtime is not None:
+            load_runtime()
         gc.collect()
         self.baseline = current_rss_bytes()
         self.peak_before = peak_rss_bytes()
