@@ -14,12 +14,13 @@ numba is imported on the first update that uses it, never by ``import axonal``; 
 cached on disk where numba can write (otherwise compiled once per process). ``jit_compile``
 chooses per optimizer: ``"auto"`` (default) uses the kernels when numba is installed and an
 update covers at least ``AUTO_MIN_SIZE`` values (below that, the one-time import and compile
-cost would not pay back); ``True`` uses them at every size and raises if numba is missing;
+cost would not pay back); ``True`` uses them at every size (and warns if numba is missing);
 ``False`` never does.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy
@@ -37,14 +38,16 @@ _compiled: Any = None
 def check_mode(jit_compile: Any) -> bool | str:
     """Validate a ``jit_compile`` setting: ``"auto"``, True or False.
 
+    True without numba warns (once per call) and training runs on NumPy, with the same results:
+    Keras programs pass ``jit_compile=True`` for XLA and should still run unchanged.
+
     Raises:
         ValueError: any other value.
-        ImportError: True while numba is not installed.
     """
     if jit_compile is not True and jit_compile is not False and jit_compile != "auto":
         raise ValueError(f"jit_compile must be 'auto', True or False, got {jit_compile!r}.")
     if jit_compile is True and not available():
-        raise ImportError(_MISSING)
+        warnings.warn(_MISSING, stacklevel=3)
     return jit_compile
 
 
@@ -54,8 +57,8 @@ def available() -> bool:
 
 
 _MISSING = (
-    "jit_compile=True needs numba for axonal's compiled kernels: pip install 'axonal[fast]' "
-    "(or pip install numba), or use jit_compile='auto' or False."
+    "jit_compile=True: numba is not installed, so axonal's updates run as NumPy passes (same "
+    "results, slower on large models); pip install 'axonal[fast]' to compile them."
 )
 
 
@@ -102,8 +105,6 @@ def adam(
         return False
     compiled = _load()
     if not compiled:
-        if jit_compile is True:
-            raise ImportError(_MISSING)
         return False
     scalar = data.dtype.type
     # the NumPy path casts each Python float to the array's dtype before using it; so do we

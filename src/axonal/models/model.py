@@ -269,7 +269,7 @@ class Model(Layer):
                 ``axonal.distributed.DataParallel()`` that ``fit`` trains with over MPI ranks.
             jit_compile: ``"auto"`` runs the optimizer's update as one compiled loop when numba
                 is installed (``pip install 'axonal[fast]'``) and the model is large; True
-                always (raises if numba is missing); False never. Results are identical.
+                at every size (warns if numba is missing); False never. Results are identical.
 
         Example:
             >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
