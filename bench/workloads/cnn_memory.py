@@ -10,14 +10,13 @@ to that table.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 from bench.settings import Settings
 from bench.workloads import cnn
-from bench.workloads.memory import current_rss_bytes, mib_figures, peak_rss_bytes
+from bench.workloads.memory import baseline_rss_bytes, mib_figures, peak_rss_bytes
 
 
 class Session:
@@ -30,11 +29,7 @@ class Session:
         self.x = impl.native_images(x)
         self.y = impl.native(y)
         del x, y
-        load_runtime = getattr(impl, "load_runtime", None)
-        if load_runtime is not None:
-            load_runtime()
-        gc.collect()
-        self.baseline = current_rss_bytes()
+        self.baseline = baseline_rss_bytes(impl)
         self.peak_before = peak_rss_bytes()
 
     def sample(self) -> dict[str, float]:

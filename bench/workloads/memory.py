@@ -53,6 +53,15 @@ def current_rss_bytes() -> int:
     return peak_rss_bytes()
 
 
+def baseline_rss_bytes(impl: ModuleType) -> int:
+    """The RSS once the library's lazily loaded code is in (``load_runtime``) and garbage freed."""
+    load_runtime = getattr(impl, "load_runtime", None)
+    if load_runtime is not None:
+        load_runtime()
+    gc.collect()
+    return current_rss_bytes()
+
+
 class Session:
     """The data in the library's form, and the baseline RSS taken right after."""
 
@@ -62,11 +71,7 @@ class Session:
         self.settings = settings
         self.x = impl.native(x)
         self.y = impl.native(y)
-        load_runtime = getattr(impl, "load_runtime", None)
-        if load_runtime is not None:
-            load_runtime()
-        gc.collect()
-        self.baseline = current_rss_bytes()
+        self.baseline = baseline_rss_bytes(impl)
         self.peak_before = peak_rss_bytes()
 
     def sample(self) -> dict[str, float]:
