@@ -8,7 +8,9 @@ transposed-convolution kernel ``(kh, kw, out, in)`` is torch's ``(in, out, kh, k
 Keras's 'same' padding (TensorFlow's: the odd pad at the end, any stride) is spelled out as
 explicit pads computed here from the definition, since torch's ``padding='same'`` is
 symmetric and stride-1 only. Both sides get ``sum(out * R)`` for a fixed random R; outputs and
-the gradients w.r.t. the input and every weight must agree.
+the gradients w.r.t. the input and every weight must agree within the rounding of the sums behind
+each element (``tolerance.assert_sums_close``): how many terms it sums and their absolute sizes
+come from the torch side run in float64 on all-ones and on absolute-valued inputs.
 """
 
 from __future__ import annotations
@@ -41,12 +43,11 @@ from axonal.layers import (
 from axonal.tensor import Tensor
 from axonal.utils import clear_session
 from gradcheck import distinct
+from tolerance import assert_sums_close
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
-# (rtol, atol): float32 sums of a few dozen products round differently in the two libraries
-TOLERANCES = {np.float32: (2e-5, 2e-5), np.float64: (1e-10, 1e-12)}
 DTYPES = [np.float32, np.float64]
 
 
@@ -424,8 +425,34 @@ def test_row_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
+def _torch_float64(row: Row, x, weights, weighting) -> list:
+    """``row``'s torch side in float64: [output, d input, d weight...] as arrays."""
+    x_t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    w_t = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+    out = row.torch_fn(x_t, *w_t)
+    out.backward(torch.tensor(weighting, dtype=torch.float64))
+    return [out.detach().numpy(), x_t.grad.numpy()] + [w.grad.numpy() for w in w_t]
+
+
+def _sum_scales(row: Row, x, weights, weighting) -> tuple:
+    """Per element of each compared array: how many terms it sums, and their absolute sum.
+
+    Every row is sums of products with ReLU or max on top, so the same computation on all-ones
+    inputs counts the terms and on absolute values adds up their sizes. A max routes by the
+    actual values, which absolute values may change, so the run at the actual inputs (with
+    absolute weights and R) is taken too, and the larger of the two kept.
+    """
+    ones = _torch_float64(
+        row, np.ones_like(x), [np.ones_like(w) for w in weights], np.ones_like(weighting)
+    )
+    absolute = [np.abs(w) for w in weights], np.abs(weighting)
+    at_abs = _torch_float64(row, np.abs(x), *absolute)
+    at_x = _torch_float64(row, x, *absolute)
+    magnitudes = [np.maximum(a, np.abs(b)) for a, b in zip(at_abs, at_x, strict=True)]
+    return ones, magnitudes
+
+
 def _check(row: Row, dtype) -> None:
-    rtol, atol = TOLERANCES[dtype]
     rng = np.random.default_rng(5)
     x = distinct(*row.x_shape) if row.distinct_inputs else rng.standard_normal(row.x_shape)
     x = x.astype(dtype)
@@ -448,13 +475,13 @@ def _check(row: Row, dtype) -> None:
     assert tuple(theirs.shape) == out.shape, f"torch gives {tuple(theirs.shape)}"
     theirs.backward(torch.tensor(weighting))
 
-    np.testing.assert_allclose(out.data, theirs.detach().numpy(), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(ours_x.grad, theirs_x.grad.numpy(), rtol=rtol, atol=atol)
-    for variable, reference in zip(layer.weights, theirs_w, strict=True):
-        assert variable.grad.dtype == dtype
-        np.testing.assert_allclose(
-            variable.grad, reference.grad.numpy(), rtol=rtol, atol=atol, err_msg=variable.path
-        )
+    counts, magnitudes = _sum_scales(row, x, weights, weighting)
+    ours = [out.data, ours_x.grad] + [variable.grad for variable in layer.weights]
+    expected = [theirs.detach().numpy(), theirs_x.grad.numpy()] + [w.grad.numpy() for w in theirs_w]
+    names = ["output", "d input"] + [f"d {variable.path}" for variable in layer.weights]
+    for got, want, n, m, name in zip(ours, expected, counts, magnitudes, names, strict=True):
+        assert got.dtype == dtype, f"{name}: {got.dtype}"
+        assert_sums_close(got, want, fan_in=n, magnitude=m, err_msg=f"{row.id}: {name}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])

@@ -25,11 +25,13 @@ from axonal.registry import registered_names
 from axonal.tensor import Tensor
 from gradcheck import away_from, distinct, distinct_pair, positive, randn, uniform
 from test_gradcheck import AXES, BROADCAST_PAIRS, call_with_weights
+from tolerance import assert_sums_close
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
-# (rtol, atol) per dtype: both libraries round, so float32 gets float32's resolution
+# (rtol, atol) per dtype for elementwise rows: both libraries round each op, so float32 gets
+# float32's resolution; rows that sum (sums=True) get tolerance.assert_sums_close instead
 TOLERANCES = {np.float32: (1e-5, 1e-6), np.float64: (1e-10, 1e-12)}
 # axonal's erf is a rational approximation: |erf(x) - exact| < 1.2e-7 (see primitives.Erf)
 ERF_ERROR = 1.2e-7
@@ -40,7 +42,9 @@ class Row:
     """``ours(*Tensors)`` must equal ``theirs(*torch tensors)`` at ``inputs`` (float64 arrays).
 
     ``wrt``: inputs whose gradients are compared (default all). ``atol``: extra absolute
-    tolerance, only for a documented approximation (erf).
+    tolerance, only for a documented approximation (erf). ``sums``: the row is sums of
+    products (matmul, dense, sum, mean; ReLU on top at most), so its tolerance follows the
+    rounding of those sums: see ``assert_parity``.
     """
 
     id: str
@@ -49,11 +53,12 @@ class Row:
     inputs: tuple
     wrt: tuple | None = None
     atol: float = 0.0
+    sums: bool = False
 
 
-def row(id: str, ours: Callable, theirs: Callable, *inputs, wrt=None, atol=0.0) -> Row:
+def row(id: str, ours: Callable, theirs: Callable, *inputs, wrt=None, atol=0.0, sums=False) -> Row:
     """Build a row (positional inputs read like the call they stand for)."""
-    return Row(id, ours, theirs, tuple(inputs), wrt, atol)
+    return Row(id, ours, theirs, tuple(inputs), wrt, atol, sums)
 
 
 def _long(indices) -> torch.Tensor:
@@ -178,14 +183,15 @@ LINEAR_ALGEBRA = [
             torch.matmul,
             randn(*sa),
             randn(*sb),
+            sums=True,
         )
         for sa, sb in MATMUL_SHAPES
     ],
-    row("dense-2d-bias", F.dense, _dense_theirs, randn(4, 3), randn(3, 5), randn(5)),
-    row("dense-3d-bias", F.dense, _dense_theirs, randn(2, 4, 3), randn(3, 5), randn(5)),
-    row("dense-2d-no-bias", F.dense, _dense_theirs, randn(4, 3), randn(3, 5)),
-    row("dense-1d-bias", F.dense, _dense_theirs, randn(3), randn(3, 5), randn(5)),
-    row("dense-3d-no-bias", F.dense, _dense_theirs, randn(2, 4, 3), randn(3, 5)),
+    row("dense-2d-bias", F.dense, _dense_theirs, randn(4, 3), randn(3, 5), randn(5), sums=True),
+    row("dense-3d-bias", F.dense, _dense_theirs, randn(2, 4, 3), randn(3, 5), randn(5), sums=True),
+    row("dense-2d-no-bias", F.dense, _dense_theirs, randn(4, 3), randn(3, 5), sums=True),
+    row("dense-1d-bias", F.dense, _dense_theirs, randn(3), randn(3, 5), randn(5), sums=True),
+    row("dense-3d-no-bias", F.dense, _dense_theirs, randn(2, 4, 3), randn(3, 5), sums=True),
 ]
 
 # ---------------------------------------------------------------- reductions
@@ -216,6 +222,7 @@ def _reduction_rows() -> list:
                         lambda t, f=ours, a=axis, k=keepdims: f(t, a, k),
                         lambda t, f=theirs, a=axis, k=keepdims: f(t, _dims(a, t.ndim), k),
                         x,
+                        sums=name in ("sum", "mean"),
                     )
                 )
     return rows
@@ -1030,6 +1037,7 @@ def _dense_layer_rows() -> list:
                 theirs,
                 *inputs,
                 atol=ERF_ERROR if activation == "gelu" else 0.0,
+                sums=activation in (None, "relu"),
             )
         )
     return rows
@@ -1054,8 +1062,28 @@ OPS = (
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 
 
+def _sum_magnitudes(r: Row, wrt, weights) -> list:
+    """For a ``sums`` row: the torch side in float64 at absolute inputs and weighting R.
+
+    For sums of products that is, per output and gradient element, the sum of the absolute
+    values of its terms: the scale its rounding error is relative to.
+    """
+    inputs = [
+        torch.tensor(np.abs(x), dtype=torch.float64, requires_grad=i in wrt)
+        for i, x in enumerate(r.inputs)
+    ]
+    out = r.theirs(*inputs)
+    out.backward(torch.tensor(np.abs(weights), dtype=torch.float64))
+    return [out.detach().numpy()] + [inputs[i].grad.numpy() for i in wrt]
+
+
 def assert_parity(r: Row, dtype) -> None:
-    """Run both sides of ``r`` in ``dtype``; compare outputs and input gradients."""
+    """Run both sides of ``r`` in ``dtype``; compare outputs and input gradients.
+
+    Elementwise rows get ``TOLERANCES``. A ``sums`` row gets the rounding of its sums
+    (``tolerance.assert_sums_close``): no element sums more terms than the largest array
+    involved holds, and their absolute sizes come from ``_sum_magnitudes``.
+    """
     rtol, atol = TOLERANCES[dtype]
     atol += r.atol
     wrt = range(len(r.inputs)) if r.wrt is None else r.wrt
@@ -1069,21 +1097,22 @@ def assert_parity(r: Row, dtype) -> None:
     out = r.ours(*ours)
     expected = r.theirs(*theirs)
     assert out.dtype == dtype
-    np.testing.assert_allclose(
-        out.data, expected.detach().numpy(), rtol=rtol, atol=atol, err_msg=f"{r.id}: forward"
-    )
     weights = np.random.default_rng(99).standard_normal(out.shape).astype(dtype)
     out.backward(weights)
     expected.backward(torch.from_numpy(weights))
     for i in wrt:
         assert ours[i].grad.dtype == dtype, f"{r.id}: gradient of input {i} is {ours[i].grad.dtype}"
-        np.testing.assert_allclose(
-            ours[i].grad,
-            theirs[i].grad.numpy(),
-            rtol=rtol,
-            atol=atol,
-            err_msg=f"{r.id}: gradient of input {i}",
-        )
+    got = [out.data] + [ours[i].grad for i in wrt]
+    want = [expected.detach().numpy()] + [theirs[i].grad.numpy() for i in wrt]
+    what = ["forward"] + [f"gradient of input {i}" for i in wrt]
+    if r.sums:
+        fan_in = max([np.size(x) for x in r.inputs] + [out.size])
+        magnitudes = _sum_magnitudes(r, wrt, weights)
+        for g, w, m, name in zip(got, want, magnitudes, what, strict=True):
+            assert_sums_close(g, w, fan_in=fan_in, magnitude=m, err_msg=f"{r.id}: {name}")
+        return
+    for g, w, name in zip(got, want, what, strict=True):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"{r.id}: {name}")
 
 
 def test_row_ids_are_unique():

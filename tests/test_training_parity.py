@@ -32,14 +32,13 @@ from axonal.datasets import load_iris, standardize, train_test_split
 from axonal.layers import Dense
 from axonal.models import Sequential
 from axonal.utils import clear_session, set_random_seed
+from tolerance import assert_sums_close
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 EPOCHS = 3
 BATCH_SIZE = 10
-# float32: both frameworks round every step, and 36 steps compound it; float64 is near-exact
-TOLERANCES = {"float32": {"rtol": 1e-5, "atol": 1e-6}, "float64": {"rtol": 1e-10, "atol": 1e-12}}
 DTYPES = ["float32", "float64"]
 
 
@@ -183,9 +182,11 @@ def torch_forward(net: Network, linears: list, x):
     return linears[-1](out)
 
 
-def train_torch(net: Network, linears: list, make_optimizer, adam: bool, x, y) -> None:
+def train_torch(net: Network, linears: list, make_optimizer, adam: bool, x, y) -> tuple:
+    """Train ``linears`` in place; return (steps taken, per parameter the sum of |its changes|)."""
     params = [p for linear in linears for p in (linear.weight, linear.bias)]
     optimizer = make_optimizer(params)
+    moved = [np.zeros(p.shape) for p in params]
     step = 0
     for _ in range(EPOCHS):
         for start in range(0, len(x), BATCH_SIZE):
@@ -198,7 +199,11 @@ def train_torch(net: Network, linears: list, make_optimizer, adam: bool, x, y) -
             step += 1
             if adam:
                 keras_adam_eps(optimizer, step)
+            before = [p.detach().numpy().astype(np.float64) for p in params]
             optimizer.step()
+            for total, old, p in zip(moved, before, params, strict=True):
+                total += np.abs(p.detach().numpy() - old)
+    return step, moved
 
 
 def torch_weights(linears: list) -> list:
@@ -213,6 +218,8 @@ def torch_weights(linears: list) -> list:
 
 
 def train_both(net_id: str, optimizer_id: str, dtype: str):
+    """Train both sides; return initial, our and torch's final weights, history, and per weight
+    the number of terms summed into it and the sum of their absolute values."""
     net = NETWORKS[net_id]
     make_ours, make_theirs = OPTIMIZERS[optimizer_id]
     x, y = net.data()
@@ -222,7 +229,7 @@ def train_both(net_id: str, optimizer_id: str, dtype: str):
     linears = build_torch(net, initial, getattr(torch, dtype))
 
     history = model.fit(x, y, epochs=EPOCHS, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
-    train_torch(
+    steps, moved = train_torch(
         net,
         linears,
         make_theirs,
@@ -230,21 +237,31 @@ def train_both(net_id: str, optimizer_id: str, dtype: str):
         torch.from_numpy(x),
         torch.from_numpy(y),
     )
-    return initial, model.get_weights(), torch_weights(linears), history
+    # a final weight is its initial value plus one update per step, each a gradient summed over
+    # a batch: BATCH_SIZE * steps terms, sized by the initial value and the steps' movements
+    fan_in = steps * BATCH_SIZE
+    moved = [m.T if m.ndim == 2 else m for m in moved]  # Linear weight -> Keras kernel
+    magnitudes = [np.abs(w0.astype(np.float64)) + m for w0, m in zip(initial, moved, strict=True)]
+    return initial, model.get_weights(), torch_weights(linears), history, fan_in, magnitudes
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("optimizer_id", list(OPTIMIZERS))
 @pytest.mark.parametrize("net_id", list(NETWORKS))
 def test_fit_matches_a_torch_training_loop(net_id, optimizer_id, dtype):
-    initial, ours, theirs, history = train_both(net_id, optimizer_id, dtype)
+    initial, ours, theirs, history, fan_in, magnitudes = train_both(net_id, optimizer_id, dtype)
     assert len(history.history["loss"]) == EPOCHS
-    for i, (start, got, want) in enumerate(zip(initial, ours, theirs, strict=True)):
+    weights = zip(initial, ours, theirs, magnitudes, strict=True)
+    for i, (start, got, want, magnitude) in enumerate(weights):
         assert got.dtype == np.dtype(dtype)
         # training moved every weight array, so equal final weights are not a trivial match
         assert not np.allclose(got, start), f"weight {i} did not change"
-        np.testing.assert_allclose(
-            got, want, **TOLERANCES[dtype], err_msg=f"{net_id}/{optimizer_id}: weight {i}"
+        assert_sums_close(
+            got,
+            want,
+            fan_in=fan_in,
+            magnitude=magnitude,
+            err_msg=f"{net_id}/{optimizer_id}: weight {i}",
         )
 
 
