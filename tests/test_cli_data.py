@@ -231,7 +231,7 @@ def test_plot_option_without_matplotlib_fails_before_training(tmp_path, capsys, 
         "--plot", tmp_path / "c.png",
     )  # fmt: skip
     assert status == 1
-    assert "pip install axonal[plot]" in err
+    assert "pip install -e '.[plot]'" in err
     assert "Traceback" not in err
     assert not (tmp_path / "m.axonal").exists()
 

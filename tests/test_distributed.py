@@ -145,7 +145,7 @@ def test_launched_with_mpi_reads_the_launcher_environment(monkeypatch):
 
 def test_missing_mpi4py_names_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
-    with pytest.raises(ImportError, match=r"axonal\[mpi\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[mpi\]'"):
         runtime._mpi()
 
 

@@ -129,7 +129,7 @@ def test_jit_compile_true_without_numba_warns_and_trains_on_numpy(monkeypatch):
     monkeypatch.setattr(kernels, "_compiled", False)
     set_random_seed(0)
     model = Sequential([Dense(2, input_dim=3)])
-    with pytest.warns(UserWarning, match=r"pip install 'axonal\[fast\]'"):
+    with pytest.warns(UserWarning, match=r"pip install -e '\.\[fast\]'"):
         model.compile(optimizer="adam", loss="mse", jit_compile=True)
     before = model.get_weights()[0].copy()
     x = np.ones((4, 3), np.float32)

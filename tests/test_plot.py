@@ -183,7 +183,7 @@ def test_missing_matplotlib_gives_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     for module in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, module)
-    with pytest.raises(ImportError, match=r"pip install axonal\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[plot\]'"):
         axonal.plot.history(_history())
     with pytest.raises(ImportError, match="matplotlib"):
         _history().plot()

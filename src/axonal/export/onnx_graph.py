@@ -41,7 +41,8 @@ def import_onnx():
         import onnx
     except ImportError:
         raise ImportError(
-            "ONNX export needs the onnx package: pip install axonal[onnx] (or pip install onnx)."
+            "ONNX export needs the onnx package: pip install -e '.[onnx]' in the axonal checkout "
+            "(or pip install onnx)."
         ) from None
     return onnx
 
