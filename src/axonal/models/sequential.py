@@ -29,7 +29,11 @@ class Sequential(Model):
     ):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._layers: list[Layer] = []
+        self._layer_names: dict[str, Layer] = {}
         self._declared_input: tuple | None = None
+        # the last layer's output shape once every layer is built for the declared input, so
+        # add() builds only the new layer (a model of n layers is built in O(n), not O(n^2))
+        self._built_output_shape: tuple | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -55,9 +59,10 @@ class Sequential(Model):
             raise TypeError(
                 f"Sequential.add expects a Layer, got {type(layer).__name__}: {layer!r}."
             )
-        if any(existing is layer for existing in self._layers):
+        existing = self._layer_names.get(layer.name)
+        if existing is layer:
             raise ValueError(f"Layer '{layer.name}' is already in model '{self.name}'.")
-        if any(existing.name == layer.name for existing in self._layers):
+        if existing is not None:
             raise ValueError(
                 f"Model '{self.name}' already has a layer named '{layer.name}'; names must be "
                 "unique within a model."
@@ -68,14 +73,22 @@ class Sequential(Model):
         if not self._layers:
             self.dtype = layer.dtype
         self._layers.append(layer)
+        self._layer_names[layer.name] = layer
         self._structure_changed()
-        if self._declared_input is not None:
+        if self._declared_input is None:
+            return
+        if self._built_output_shape is not None and len(self._layers) > 1:
+            layer.build_from_shape(self._built_output_shape)
+            self._built_output_shape = layer.compute_output_shape(self._built_output_shape)
+            self.built = True
+        else:
             self._build_layers(self._declared_input)
 
     def _set_declared_input(self, shape: tuple, dtype: str) -> None:
         if self._layers:
             raise ValueError("An Input must come first in a Sequential model.")
         self._declared_input = tuple(shape)
+        self._built_output_shape = None
         self.dtype = dtype
 
     def pop(self) -> Layer:
@@ -83,7 +96,10 @@ class Sequential(Model):
         if not self._layers:
             raise IndexError(f"Model '{self.name}' has no layers to pop.")
         self._structure_changed()
-        return self._layers.pop()
+        self._built_output_shape = None
+        layer = self._layers.pop()
+        del self._layer_names[layer.name]
+        return layer
 
     @property
     def input_shape(self) -> tuple | None:
@@ -123,6 +139,8 @@ class Sequential(Model):
             shape = layer.compute_output_shape(shape)
         self.built = bool(self._layers)
         self.input_shape_built = input_shape
+        if input_shape == self._declared_input:
+            self._built_output_shape = shape
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         shape = tuple(input_shape)
