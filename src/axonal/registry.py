@@ -9,10 +9,15 @@ axonal run code it does not already have.
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Callable
 from typing import Any
 
 _TABLES: dict[str, dict[str, Any]] = {}
+# names longer than this are shown cut short and get no "did you mean" (difflib is quadratic)
+_SUGGEST_MAX_CHARS = 200
+# the objects being rebuilt, outermost first, for naming where in a config an error arose
+_REBUILDING = threading.local()
 
 
 def register(kind: str, *names: str) -> Callable:
@@ -43,6 +48,9 @@ def registered_names(kind: str) -> list[str]:
 def unknown_name_error(kind: str, name: str) -> ValueError:
     """Build the error for an unknown name: names it, suggests close ones, lists the valid ones."""
     valid = registered_names(kind)
+    if len(name) > _SUGGEST_MAX_CHARS:
+        shown = f"{name[:_SUGGEST_MAX_CHARS]!r}... ({len(name)} characters)"
+        return ValueError(f"Unknown {kind}: {shown}. Valid names: {', '.join(valid)}.")
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ValueError(f"Unknown {kind}: {name!r}.{hint} Valid names: {', '.join(valid)}.")
@@ -50,6 +58,8 @@ def unknown_name_error(kind: str, name: str) -> ValueError:
 
 def lookup(kind: str, name: str, custom_objects: dict | None = None) -> Any:
     """Return the object registered as ``name`` under ``kind`` (custom objects first)."""
+    if not isinstance(name, str):
+        raise ValueError(f"A {kind} name must be a string, got {type(name).__name__} {name!r:.80}.")
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     table = _TABLES.get(kind, {})
@@ -70,8 +80,33 @@ def deserialize(kind: str, config: dict, custom_objects: dict | None = None) -> 
             f"Cannot deserialize {kind}: expected a dict with 'class_name' and 'config', "
             f"got {config!r}."
         )
-    cls = lookup(kind, config["class_name"], custom_objects)
-    return cls.from_config(config.get("config", {}))
+    class_name = config["class_name"]
+    settings = config.get("config", {})
+    name = settings.get("name") if isinstance(settings, dict) else None
+    label = f"{class_name}" + (f" '{name}'" if isinstance(name, str) else "")
+    stack = _REBUILDING.__dict__.setdefault("stack", [])
+    stack.append(label[:_SUGGEST_MAX_CHARS])
+    try:
+        cls = lookup(kind, class_name, custom_objects)
+        if not isinstance(settings, dict):
+            raise ValueError(f"the config of {label} is not an object, got {settings!r:.80}.")
+        return cls.from_config(settings)
+    except Exception as exc:
+        # the innermost object being rebuilt is where the config went wrong
+        if not hasattr(exc, "config_path"):
+            try:
+                exc.config_path = " > ".join(stack)
+            except AttributeError:
+                pass
+        raise
+    finally:
+        stack.pop()
+
+
+def config_path(exc: BaseException) -> str | None:
+    """Where in a config ``exc`` was raised (``"Sequential 'm' > Dense 'dense_3'"``), when it
+    was raised while ``deserialize`` rebuilt an object; else None."""
+    return getattr(exc, "config_path", None)
 
 
 def kinds() -> list[str]:
