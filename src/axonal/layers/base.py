@@ -9,6 +9,7 @@ from typing import Any
 from axonal import constraints as constraints_module
 from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
+from axonal import weight_budget
 from axonal.backend import floatx, standardize_dtype, xp
 from axonal.layers.masking import attach_mask, mask_of, masks_in_use
 from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
@@ -184,7 +185,11 @@ class Layer:
         init = initializers_module.get(initializer or "glorot_uniform")
         dtype = standardize_dtype(dtype or self.dtype)
         shape = tuple(int(d) for d in shape)
-        value = xp.asarray(init(shape, dtype=dtype), dtype=dtype)
+        # a loader's budget is checked before anything is allocated
+        if weight_budget.reserve(f"{self.name}/{name}", shape):
+            value = xp.asarray(init(shape, dtype=dtype), dtype=dtype)
+        else:
+            value = xp.zeros(shape, dtype=dtype)
         variable = Variable(value, name=name, path=f"{self.name}/{name}", trainable=trainable)
         self._weights.append(variable)
         reg = regularizers_module.get(regularizer)
@@ -450,6 +455,8 @@ def infer_output_shape(fn, shapes: list, dtypes: list):
     from axonal.autograd import no_grad
 
     def run(size):
+        for shape in shapes:
+            weight_budget.check_probe(tuple(size if d is None else d for d in shape))
         xs = [
             as_tensor(xp.zeros([size if d is None else d for d in shape], dtype=dtype))
             for shape, dtype in zip(shapes, dtypes, strict=True)
@@ -503,6 +510,15 @@ def _encode(value, tensors: list):
     )
 
 
+def _constant_dtype(name):
+    """The dtype of a saved constant: plain numbers only (a config could name a string dtype
+    of gigabytes, or an object dtype)."""
+    dtype = xp.dtype(name)
+    if dtype.kind not in "biufc" or dtype.itemsize > 16:
+        raise ValueError(f"a constant's dtype must be a number type, got {name!r}.")
+    return dtype
+
+
 def _decode(value, tensors: list):
     if isinstance(value, dict):
         if "__tensor__" in value:
@@ -510,7 +526,7 @@ def _decode(value, tensors: list):
         if "__tuple__" in value:
             return tuple(_decode(v, tensors) for v in value["__tuple__"])
         if "__array__" in value:
-            return xp.asarray(value["__array__"], dtype=value["dtype"])
+            return xp.asarray(value["__array__"], dtype=_constant_dtype(value["dtype"]))
     if isinstance(value, list):
         return [_decode(v, tensors) for v in value]
     return value
