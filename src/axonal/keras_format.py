@@ -305,8 +305,10 @@ def model_from_keras_config(document: dict, where: str = "<config>"):
     except KerasImportError:
         raise
     except Exception as exc:
+        at = registry.config_path(exc)
+        at = f" at {at}" if at else ""
         raise KerasImportError(
-            f"{where}: the model cannot be rebuilt ({type(exc).__name__}: {exc})."
+            f"{where}: the model cannot be rebuilt{at} ({type(exc).__name__}: {exc})."
         ) from exc
     shape = config["config"].get("batch_input_shape")
     if not model.built and shape is not None:
@@ -434,29 +436,48 @@ def read_keras_weights(model, h5_bytes: bytes, document: dict, where: str) -> di
     return arrays
 
 
-def load_keras_archive(archive: zipfile.ZipFile, source, members: dict, read_member):
+def load_keras_archive(
+    archive: zipfile.ZipFile, source, members: dict, read_member, check_finite=None
+):
     """Import an open Keras 3 archive (members already checked) as an axonal model.
 
     ``read_member(info, limit, what)`` reads one member with a size bound; ``source`` makes the
-    errors (``source.error(problem)``).
+    errors (``source.error(problem)``); ``check_finite(arrays)`` sees the weights before they
+    are assigned. The model is built under a budget of the numbers ``model.weights.h5`` can
+    hold (its bytes over the smallest float size), so a config declaring huge layers is refused
+    before they are allocated, and no initializer runs.
     """
-    from axonal import saving
+    from axonal import load_checks, saving, weight_budget
 
     text = read_member(members[KERAS_CONFIG], saving.MAX_CONFIG_BYTES, KERAS_CONFIG)
     try:
         document = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise source.error(f"its config.json is not valid JSON ({exc}).") from None
+    problem = load_checks.config_problem(document)
+    if problem:
+        raise source.inner(KERAS_CONFIG).error(f"refused before building anything: {problem}")
     where = "config.json"
+    weights_info = members[KERAS_WEIGHTS]
+    budget = weights_info.file_size // 2
     try:
-        model = model_from_keras_config(document, where)
+        with weight_budget.rebuilding(budget, initialize=False):
+            model = model_from_keras_config(document, where)
         expected = sum(int(v.data.nbytes) for v in model.weights)
         # HDF5 adds headers per dataset and group: allow generous room over the raw bytes
         limit = 2 * expected + 16 * 1024 * 1024 + 64 * 1024 * len(model.weights)
-        raw = read_member(members[KERAS_WEIGHTS], limit, KERAS_WEIGHTS)
+        raw = read_member(weights_info, limit, KERAS_WEIGHTS)
         arrays = read_keras_weights(model, raw, document, KERAS_WEIGHTS)
     except KerasImportError as exc:
         raise source.error(f"this Keras archive cannot be imported: {exc}") from exc
+    except (Exception, RecursionError) as exc:
+        if isinstance(exc, (saving.UnsafeOrCorruptFileError, ImportError)):
+            raise
+        raise source.error(
+            f"this Keras archive cannot be imported ({type(exc).__name__}: {exc})."
+        ) from exc
+    if check_finite is not None:
+        check_finite(arrays)
     for variable in model.weights:
         variable.data[...] = arrays[variable.path]
     return model

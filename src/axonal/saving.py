@@ -36,13 +36,14 @@ import math
 import os
 import threading
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from axonal import autograd, keras_format, registry
+from axonal import autograd, keras_format, load_checks, registry, weight_budget
 from axonal import initializers as initializers_module
 from axonal import losses as losses_module
 from axonal import metrics as metrics_module
@@ -70,6 +71,8 @@ _RATIO_CHECK_BYTES = 64 * 1024
 _MAX_COMPRESSION_RATIO = 100
 # a subclassed model is built by a call on one zero sample of at most this many numbers
 _MAX_BUILD_ELEMENTS = 1 << 24
+# model_from_json's default parameter budget (a config has no stored weights to set one)
+DEFAULT_MAX_PARAMETERS = 1 << 28
 # numpy's own default: headers longer than this are refused before they are parsed
 _MAX_NPY_HEADER = 10000
 
@@ -349,6 +352,10 @@ def _model_document(model) -> dict:
         "axonal_version": _axonal_version(),
         "model": config,
     }
+    problem = load_checks.config_problem(config, "model")
+    if problem:
+        # what would be written could not be loaded back
+        raise ValueError(f"Cannot save model '{model.name}': {problem}")
     subclassed = "layers" not in config["config"]
     built_for = getattr(model, "input_shape_built", None)
     if subclassed and built_for is not None:
@@ -539,16 +546,10 @@ def _read_npy(data: bytes, spec: _ArraySpec, source: _Source) -> np.ndarray:
     """One ``.npy`` array: header checked against ``spec`` first, then read without pickle."""
     stream = io.BytesIO(data)
     try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            header = np.lib.format.read_array_header_1_0(stream, max_header_size=_MAX_NPY_HEADER)
-        elif version == (2, 0):
-            header = np.lib.format.read_array_header_2_0(stream, max_header_size=_MAX_NPY_HEADER)
-        else:
-            raise ValueError(f"unsupported .npy format version {version}")
+        shape, dtype = _npy_header(stream)
     except Exception as exc:  # a damaged header raises ValueError, SyntaxError, TypeError…
         raise source.error(f"not a valid .npy array ({type(exc).__name__}: {exc}).") from None
-    shape, _, dtype = header
+    _refuse_unplain_dtype(dtype, source)
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise source.error(
             f"the array has dtype {dtype} (Python objects or a structure); only plain numeric "
@@ -581,10 +582,26 @@ def _read_npz(
     specs: dict[str, _ArraySpec],
     required: set[str],
     source: _Source,
-) -> dict[str, np.ndarray]:
-    """Arrays of the ``.npz`` held in ``data``, each checked against ``specs`` by key."""
+    by_order: bool = False,
+    renamed: dict[str, str] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Arrays of the ``.npz`` held in ``data``, each checked against ``specs`` by key (see
+    ``_read_arrays``), and the stored keys that were matched by order."""
     with _open_zip(io.BytesIO(data), source) as archive:
-        return _read_arrays(archive, specs, required, source)
+        return _read_arrays(archive, specs, required, source, by_order, renamed)
+
+
+def _stored_keys(archive: zipfile.ZipFile) -> list[str]:
+    return [info.filename[: -len(".npy")] for info in archive.infolist()]
+
+
+def _order_renames(stored: list[str], specs: dict[str, _ArraySpec]) -> dict[str, str]:
+    """Stored key -> model key, pairing them in order, when the names differ but the counts
+    agree (as Keras matches weights: layers auto-named in another process are ``dense_2`` there
+    and ``dense`` here); empty when the names already match or the counts differ."""
+    if set(stored) == set(specs) or len(stored) != len(specs) or len(set(stored)) != len(stored):
+        return {}
+    return dict(zip(stored, specs, strict=True))
 
 
 def _read_arrays(
@@ -592,13 +609,28 @@ def _read_arrays(
     specs: dict[str, _ArraySpec],
     required: set[str],
     source: _Source,
-) -> dict[str, np.ndarray]:
+    by_order: bool = False,
+    renamed: dict[str, str] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Arrays of an open ``.npz`` archive, each checked against ``specs`` by key.
 
     Every member name, declared size and array header is checked before the array is read; a
-    key in ``required`` that is missing, or a member not named in ``specs``, is an error.
+    key in ``required`` that is missing, or a member not named in ``specs``, is an error. With
+    ``by_order``, weights whose names all differ from the model's are paired with the model's
+    weights in order (shapes still checked); ``renamed`` maps weight paths inside keys such as
+    an optimizer slot's ``dense_2/kernel/m``.
     """
-    wanted = {key + ".npy": key for key in specs}
+    stored = _stored_keys(archive)
+    renames = _order_renames(stored, specs) if by_order else {}
+    for key in stored if renamed else ():
+        weight, _, slot = key.rpartition("/")
+        if weight in renamed:
+            renames[key] = f"{renamed[weight]}/{slot}"
+    if renames:
+        named = {key + ".npy": renames.get(key, key) for key in stored}
+        wanted = {name: key for name, key in named.items() if key in specs}
+    else:
+        wanted = {key + ".npy": key for key in specs}
     members = _checked_members(
         archive, source, lambda name: name in wanted, _listing(sorted(wanted))
     )
@@ -620,7 +652,52 @@ def _read_arrays(
         spec = specs[key]
         raw = _read_member(archive, info, spec.max_bytes + _PER_ARRAY_OVERHEAD, source, name)
         arrays[key] = _read_npy(raw, spec, source.inner(name))
-    return arrays
+    return arrays, renames
+
+
+def _npz_elements(data: bytes, source: _Source) -> int:
+    """How many numbers the arrays of the ``.npz`` in ``data`` hold, from their headers alone:
+    the budget a model rebuilt from the same archive must stay within."""
+    total = 0
+    with _open_zip(io.BytesIO(data), source) as archive:
+        members = _checked_members(
+            archive, source, lambda name: name.endswith(".npy"), "'.npy' arrays"
+        )
+        for name, info in members.items():
+            _check_size(info, MAX_FILE_BYTES, source, name)
+            try:
+                with archive.open(info) as member:
+                    shape, dtype = _npy_header(member)
+            except UnsafeOrCorruptFileError:
+                raise
+            except Exception as exc:
+                raise source.inner(name).error(
+                    f"not a valid .npy array ({type(exc).__name__}: {exc})."
+                ) from None
+            _refuse_unplain_dtype(dtype, source.inner(name))
+            total += math.prod(shape)
+    return total
+
+
+def _refuse_unplain_dtype(dtype: np.dtype, source: _Source) -> None:
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise source.error(
+            f"the array has dtype {dtype} (Python objects or a structure); only plain numeric "
+            "arrays are read, never pickled objects. Refused."
+        )
+
+
+def _npy_header(stream) -> tuple[tuple, np.dtype]:
+    """``(shape, dtype)`` from an ``.npy`` stream's header, at most ``_MAX_NPY_HEADER`` long."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        header = np.lib.format.read_array_header_1_0(stream, max_header_size=_MAX_NPY_HEADER)
+    elif version == (2, 0):
+        header = np.lib.format.read_array_header_2_0(stream, max_header_size=_MAX_NPY_HEADER)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    shape, _, dtype = header
+    return tuple(shape), dtype
 
 
 def _listing(names: list[str], limit: int = 8) -> str:
@@ -682,6 +759,9 @@ def _parse_document(text: bytes | str, source: _Source) -> dict:
         raise source.error(f"the config is not valid JSON ({exc}).") from None
     if not isinstance(document, dict):
         raise source.error("the config is not a JSON object.")
+    problem = load_checks.config_problem(document)
+    if problem:
+        raise source.error(f"refused before building anything: {problem}")
     if "format" not in document and "class_name" in document:
         # a bare {'class_name', 'config'} (Keras's to_json shape)
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "model": document}
@@ -706,12 +786,32 @@ def _parse_document(text: bytes | str, source: _Source) -> dict:
     return document
 
 
-def _build_model(document: dict, source: _Source, custom_objects: dict | None):
-    """The model the config describes, resolving every class name through the registry."""
+def _build_model(
+    document: dict,
+    source: _Source,
+    custom_objects: dict | None,
+    max_parameters: int | None,
+    initialize: bool,
+):
+    """The model the config describes, resolving every class name through the registry.
+
+    Built under a parameter budget (``weight_budget``): a weight that would take the model past
+    ``max_parameters`` is refused before it is allocated; ``initialize=False`` skips the
+    initializers of weights the file replaces.
+    """
     config = document["model"]
     try:
-        with custom_object_scope(custom_objects):
+        with (
+            custom_object_scope(custom_objects),
+            weight_budget.rebuilding(max_parameters, initialize),
+        ):
             model = registry.deserialize("layer", config)
+            if isinstance(model, Layer) and hasattr(model, "compile"):
+                shape = document.get("build_input_shape")
+                if shape is not None and not model.weights:
+                    _build_by_calling(model, shape, source)
+    except UnsafeOrCorruptFileError:
+        raise
     except Exception as exc:
         hint = ""
         if "Unknown" in str(exc):
@@ -719,20 +819,19 @@ def _build_model(document: dict, source: _Source, custom_objects: dict | None):
                 " A custom class or function must be registered with "
                 "@axonal.saving.register_serializable() or passed as custom_objects=."
             )
+        where = registry.config_path(exc)
+        at = f" at {where}" if where else ""
         raise source.error(
-            f"the model cannot be rebuilt from its config ({type(exc).__name__}: {exc}).{hint}"
+            f"the model cannot be rebuilt from its config{at} ({type(exc).__name__}: {exc}).{hint}"
         ) from exc
     if not isinstance(model, Layer) or not hasattr(model, "compile"):
         raise source.error(
             f"the config describes a {type(model).__name__}, not a model (Model or Sequential)."
         )
-    shape = document.get("build_input_shape")
-    if shape is not None and not model.weights:
-        _build_by_calling(model, shape, source, custom_objects)
     return model
 
 
-def _build_by_calling(model, shape, source: _Source, custom_objects: dict | None) -> None:
+def _build_by_calling(model, shape, source: _Source) -> None:
     """Create a subclassed model's weights by calling it once on zeros of the saved shape."""
     try:
         several = isinstance(shape, list) and bool(shape) and isinstance(shape[0], list)
@@ -740,7 +839,7 @@ def _build_by_calling(model, shape, source: _Source, custom_objects: dict | None
         if any(math.prod(d) > _MAX_BUILD_ELEMENTS or min(d, default=1) < 1 for d in dims):
             raise ValueError(f"refusing an input of shape {shape} to build the model")
         zeros = [np.zeros(d, dtype=model.dtype) for d in dims]
-        with custom_object_scope(custom_objects), autograd.no_grad():
+        with autograd.no_grad():
             model(zeros if several else zeros[0], training=False)
     except Exception as exc:
         raise source.error(
@@ -818,7 +917,12 @@ def _restore_optimizer(model, state: dict, source: _Source) -> None:
         raise source.error(f"the optimizer state does not fit ({exc}).") from exc
 
 
-def load_model(path: str | os.PathLike, custom_objects: dict | None = None, compile: bool = True):
+def load_model(
+    path: str | os.PathLike,
+    custom_objects: dict | None = None,
+    compile: bool = True,
+    allow_nonfinite: bool = True,
+):
     """Load a model saved by ``Model.save`` / ``save_model``, without running code from the file.
 
     Restores the architecture, every weight, and (with ``compile=True``) the compile settings
@@ -828,12 +932,20 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None, comp
     members and imported through ``axonal.keras_format`` (needs ``h5py``); any file name works,
     the extension is never looked at.
 
+    Nothing is trusted: the config's structure is checked before anything is built; the model
+    is built under a budget of the parameters the file stores (a config declaring larger layers
+    is refused before they are allocated), without running initializers; every array is checked
+    against the model before any is read; and one sample of zeros of the model's declared input
+    is run through it, so a model that loads also predicts.
+
     Args:
         path: the file ``Model.save`` wrote (any name, ``.axonal`` or ``.keras``…), or a Keras 3
             ``.keras`` archive.
         custom_objects: name -> class or function for custom objects not registered with
             ``register_serializable``.
         compile: restore the compile settings and optimizer state (default True).
+        allow_nonfinite: weights holding NaN or infinity load with a warning naming them (the
+            default); False refuses such a file.
 
     Returns:
         The model.
@@ -849,49 +961,75 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None, comp
     path = os.fspath(path)
     source = _Source(path)
     _file_bytes_limit(path)
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, _one_error(source):
         archive = _open_zip(handle, source)
         with archive:
             names = [info.filename for info in archive.infolist()]
             if WEIGHTS_NAME not in names and keras_format.is_keras_archive(names):
-                return _load_keras(archive, source)
-            expected = (CONFIG_NAME, WEIGHTS_NAME, OPTIMIZER_NAME)
-            members = _checked_members(
-                archive, source, lambda name: name in expected, _listing(list(expected))
-            )
-            for name in (CONFIG_NAME, WEIGHTS_NAME):
-                if name not in members:
-                    raise source.error(f"the archive has no {name!r} member.")
-            config_source = source.inner(CONFIG_NAME)
-            text = _read_member(
-                archive, members[CONFIG_NAME], MAX_CONFIG_BYTES, config_source, "config.json"
-            )
-            document = _parse_document(text, config_source)
-            model = _build_model(document, config_source, custom_objects)
+                model = _load_keras(archive, source, allow_nonfinite)
+            else:
+                model = _load_axonal(archive, source, custom_objects, compile, allow_nonfinite)
+        problem = load_checks.probe_problem(model)
+        if problem:
+            raise source.error(f"the model it describes does not run: {problem}")
+    return model
 
-            specs = _weight_specs(model)
-            weights_source = source.inner(WEIGHTS_NAME)
-            weights_limit = _npz_limit(specs)
-            raw = _read_member(archive, members[WEIGHTS_NAME], weights_limit, source, WEIGHTS_NAME)
-            arrays = _read_npz(raw, specs, set(specs), weights_source)
+
+@contextlib.contextmanager
+def _one_error(source: _Source) -> Iterator[None]:
+    """Whatever goes wrong while loading surfaces as ``UnsafeOrCorruptFileError`` naming the
+    file: a check this module lacks must still never let a raw exception through."""
+    try:
+        yield
+    except (UnsafeOrCorruptFileError, ImportError):
+        raise
+    except (Exception, RecursionError) as exc:
+        raise source.error(f"it cannot be read ({type(exc).__name__}: {exc}).") from exc
+
+
+def _load_axonal(
+    archive: zipfile.ZipFile,
+    source: _Source,
+    custom_objects: dict | None,
+    compile: bool,
+    allow_nonfinite: bool,
+):
+    """The model of an open ``.axonal`` archive: config, weights, compile settings, state."""
+    expected = (CONFIG_NAME, WEIGHTS_NAME, OPTIMIZER_NAME)
+    members = _checked_members(
+        archive, source, lambda name: name in expected, _listing(list(expected))
+    )
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        if name not in members:
+            raise source.error(f"the archive has no {name!r} member.")
+    config_source = source.inner(CONFIG_NAME)
+    text = _read_member(
+        archive, members[CONFIG_NAME], MAX_CONFIG_BYTES, config_source, "config.json"
+    )
+    document = _parse_document(text, config_source)
+    weights_source = source.inner(WEIGHTS_NAME)
+    # the weights are read before the model is built: their headers set its budget
+    raw = _read_member(archive, members[WEIGHTS_NAME], MAX_FILE_BYTES, source, WEIGHTS_NAME)
+    stored = _npz_elements(raw, weights_source)
+    model = _build_model(document, config_source, custom_objects, stored, initialize=False)
+
+    specs = _weight_specs(model)
+    arrays, renamed = _read_npz(raw, specs, set(specs), weights_source, by_order=True)
+    del raw
+    _check_finite(arrays, weights_source, allow_nonfinite)
+
+    settings = document.get("compile")
+    state = None
+    if compile and settings is not None:
+        _compile_model(model, settings, config_source, custom_objects)
+        if OPTIMIZER_NAME in members:
+            opt_specs, required = _optimizer_specs(model)
+            opt_source = source.inner(OPTIMIZER_NAME)
+            raw = _read_member(
+                archive, members[OPTIMIZER_NAME], _npz_limit(opt_specs), source, OPTIMIZER_NAME
+            )
+            state, _ = _read_npz(raw, opt_specs, required, opt_source, renamed=renamed)
             del raw
-
-            settings = document.get("compile")
-            state = None
-            if compile and settings is not None:
-                _compile_model(model, settings, config_source, custom_objects)
-                if OPTIMIZER_NAME in members:
-                    opt_specs, required = _optimizer_specs(model)
-                    opt_source = source.inner(OPTIMIZER_NAME)
-                    raw = _read_member(
-                        archive,
-                        members[OPTIMIZER_NAME],
-                        _npz_limit(opt_specs),
-                        source,
-                        OPTIMIZER_NAME,
-                    )
-                    state = _read_npz(raw, opt_specs, required, opt_source)
-                    del raw
     # everything was read and checked: only now does the model change
     _assign_weights(model, arrays)
     if state is not None:
@@ -899,7 +1037,23 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None, comp
     return model
 
 
-def _load_keras(archive: zipfile.ZipFile, source: _Source):
+def _check_finite(arrays: dict, source: _Source, allow_nonfinite: bool) -> None:
+    """Warn about (or, with ``allow_nonfinite=False``, refuse) arrays holding NaN or infinity."""
+    bad = load_checks.nonfinite_weights(arrays)
+    if not bad:
+        return
+    problem = f"weight(s) {_listing(bad)} hold NaN or infinity"
+    if not allow_nonfinite:
+        raise source.error(f"{problem}; refused (allow_nonfinite=False).")
+    warnings.warn(
+        f"{source.error(problem).args[0]}; the model will predict NaN. Pass "
+        "allow_nonfinite=False to refuse such files.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _load_keras(archive: zipfile.ZipFile, source: _Source, allow_nonfinite: bool):
     """Import a Keras 3 ``.keras`` archive (see ``axonal.keras_format``); nothing is executed."""
     expected = (keras_format.KERAS_CONFIG, keras_format.KERAS_METADATA, keras_format.KERAS_WEIGHTS)
     members = _checked_members(
@@ -909,18 +1063,24 @@ def _load_keras(archive: zipfile.ZipFile, source: _Source):
     def read(info: zipfile.ZipInfo, limit: int, what: str) -> bytes:
         return _read_member(archive, info, limit, source, what)
 
-    return keras_format.load_keras_archive(archive, source, members, read)
+    def check_finite(arrays: dict) -> None:
+        _check_finite(arrays, source.inner(keras_format.KERAS_WEIGHTS), allow_nonfinite)
+
+    return keras_format.load_keras_archive(archive, source, members, read, check_finite)
 
 
 def _npz_limit(specs: dict[str, _ArraySpec]) -> int:
     return sum(spec.max_bytes + _PER_ARRAY_OVERHEAD for spec in specs.values()) + _ZIP_SLACK
 
 
-def load_weights(model, path: str | os.PathLike) -> None:
+def load_weights(model, path: str | os.PathLike, allow_nonfinite: bool = True) -> None:
     """Set ``model``'s weights from a ``save_weights`` file (or a whole ``.axonal`` archive).
 
     Every array's name, shape and dtype is checked against the model before any weight
-    changes.
+    changes. Arrays are matched by weight path; when none of the names match but their number
+    does (layers auto-named differently in the process that saved them), they are matched in
+    order, as Keras does, shapes still checked. Arrays holding NaN or infinity load with a
+    warning, or are refused with ``allow_nonfinite=False``.
 
     Raises:
         UnsafeOrCorruptFileError: the file is corrupted, hostile, or holds weights for another
@@ -938,12 +1098,13 @@ def load_weights(model, path: str | os.PathLike) -> None:
             f"Model '{model.name}' is not built, so it has no weights to load into: build it "
             "(declare the input shape or call it on data) first."
         )
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, _one_error(source):
         archive = _open_zip(handle, source)
         with archive:
             names = {info.filename for info in archive.infolist()}
             if CONFIG_NAME not in names:
-                arrays = _read_arrays(archive, specs, set(specs), source)
+                arrays, _ = _read_arrays(archive, specs, set(specs), source, by_order=True)
+                weights_source = source
             else:
                 expected = (CONFIG_NAME, WEIGHTS_NAME, OPTIMIZER_NAME)
                 members = _checked_members(
@@ -954,16 +1115,29 @@ def load_weights(model, path: str | os.PathLike) -> None:
                 raw = _read_member(
                     archive, members[WEIGHTS_NAME], _npz_limit(specs), source, WEIGHTS_NAME
                 )
-                arrays = _read_npz(raw, specs, set(specs), source.inner(WEIGHTS_NAME))
+                weights_source = source.inner(WEIGHTS_NAME)
+                arrays, _ = _read_npz(raw, specs, set(specs), weights_source, by_order=True)
+        _check_finite(arrays, weights_source, allow_nonfinite)
     _assign_weights(model, arrays)
 
 
-def model_from_json(json_string: str, custom_objects: dict | None = None):
+def model_from_json(
+    json_string: str,
+    custom_objects: dict | None = None,
+    max_parameters: int | None = DEFAULT_MAX_PARAMETERS,
+):
     """Rebuild a model's architecture (fresh weights) from ``Model.to_json()``'s text.
 
+    Args:
+        json_string: the text ``Model.to_json()`` (or Keras's ``to_json``) returned.
+        custom_objects: name -> class or function for unregistered custom objects.
+        max_parameters: refuse a config whose weights would hold more numbers than this, before
+            allocating them (default 2**28, 1 GiB of float32); None for no limit.
+
     Raises:
-        UnsafeOrCorruptFileError: the text is not such a JSON document, or names a class the
-            registry does not know.
+        UnsafeOrCorruptFileError: the text is not such a JSON document, names a class the
+            registry does not know, exceeds ``max_parameters``, or describes layers that do not
+            fit together (one sample of zeros is run through the model to prove it).
 
     Example:
         >>> clone = model_from_json(model.to_json())
@@ -971,8 +1145,13 @@ def model_from_json(json_string: str, custom_objects: dict | None = None):
     source = _Source("<json string>")
     if not isinstance(json_string, (str, bytes)):
         raise TypeError(f"model_from_json expects a JSON string, got {type(json_string).__name__}.")
-    document = _parse_document(json_string, source)
-    return _build_model(document, source, custom_objects)
+    with _one_error(source):
+        document = _parse_document(json_string, source)
+        model = _build_model(document, source, custom_objects, max_parameters, initialize=True)
+        problem = load_checks.probe_problem(model)
+        if problem:
+            raise source.error(f"the model it describes does not run: {problem}")
+    return model
 
 
 __all__ = [

@@ -360,11 +360,50 @@ class _NeuralNetBase(BaseEstimator):
         return state
 
     def __setstate__(self, state: dict) -> None:
+        where = f"<pickled {type(self).__name__}>"
+        if not isinstance(state, dict):
+            raise saving.UnsafeOrCorruptFileError(f"Cannot load {where}: its state is not a dict.")
         state = dict(state)
         archive = state.pop("_model_archive", None)
         super().__setstate__(state)
-        if archive is not None:
-            self.model_ = _model_from_bytes(archive)
+        if archive is None:
+            return
+        if not isinstance(archive, bytes):
+            raise saving.UnsafeOrCorruptFileError(
+                f"Cannot load {where}: its network is a {type(archive).__name__}, not the bytes "
+                "of an .axonal archive."
+            )
+        model = _model_from_bytes(archive)
+        problem = self._fitted_state_problem(model)
+        if problem:
+            raise saving.UnsafeOrCorruptFileError(f"Cannot load {where}: {problem}")
+        self.model_ = model
+
+    def _fitted_state_problem(self, model: Model) -> str | None:
+        """Why the unpickled attributes and network do not belong together, or None: the
+        network must take ``n_features_in_`` columns and give ``n_outputs_`` values a row."""
+        n_features = getattr(self, "n_features_in_", None)
+        n_outputs = getattr(self, "n_outputs_", None)
+        for name, value in (("n_features_in_", n_features), ("n_outputs_", n_outputs)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                return f"{name} is {value!r:.80}, not a positive integer."
+        dtype = getattr(self, "_dtype", None) or model.dtype
+        try:
+            with np.errstate(all="ignore"):
+                out = model.predict(np.zeros((1, int(n_features)), dtype=dtype), verbose=0)
+        except Exception as exc:
+            return (
+                f"its network does not take rows of n_features_in_={n_features} columns "
+                f"({type(exc).__name__}: {exc})."
+            )
+        width = int(np.prod(np.shape(out)[1:]))
+        if width != n_outputs:
+            return f"its network gives {width} values a row, but n_outputs_ is {n_outputs}."
+        return self._labels_problem()
+
+    def _labels_problem(self) -> str | None:
+        """Why the unpickled label attributes are inconsistent, or None."""
+        return None
 
 
 class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
@@ -556,6 +595,24 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
             return
         super()._check_output_width(width, meta)
 
+    def _labels_problem(self) -> str | None:
+        classes = getattr(self, "classes_", None)
+        if not isinstance(classes, np.ndarray) or classes.ndim != 1:
+            return f"classes_ is {classes!r:.80}, not a 1-D array of labels."
+        target_type = getattr(self, "_target_type", None)
+        if target_type == "binary":
+            fits = len(classes) == 2 and self.n_outputs_ in (1, 2)
+        elif target_type in ("multiclass", "multilabel-indicator"):
+            fits = len(classes) == self.n_outputs_
+        else:
+            return f"its target type is {target_type!r:.80}, not one a classifier is fitted for."
+        if not fits:
+            return (
+                f"classes_ holds {len(classes)} labels for a {target_type} network of "
+                f"{self.n_outputs_} outputs."
+            )
+        return None
+
     def _commit_meta(self, meta: dict) -> None:
         self.classes_ = meta["classes_"]
         self.n_outputs_ = meta["n_outputs_"]
@@ -675,7 +732,7 @@ def _model_to_bytes(model: Model) -> bytes:
 
 
 def _model_from_bytes(data: bytes) -> Model:
-    """The inverse of ``_model_to_bytes``, through axonal's safe loader."""
+    """The inverse of ``_model_to_bytes``, through axonal's safe loader (its one error)."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.axonal")
         with open(path, "wb") as handle:
