@@ -154,3 +154,50 @@ def test_axonal_train_in_a_fresh_process():
     )
     assert result.returncode == 0, result.stderr
     assert RESULT_LINE.search(result.stdout), result.stdout
+
+
+# ---------------------------------------------------------------- a reader that goes away
+
+
+class _ClosedPipe:
+    """A stdout whose reader has gone: every write fails as a closed pipe does."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self):
+        raise OSError("not a real file")
+
+
+def test_a_closed_pipe_stops_quietly(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["--help"]) == 141  # 128 + SIGPIPE, what a Unix tool killed by it reports
+    assert main(["train", "--epochs", "1", "--verbose", "0"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_predict_piped_into_head_has_no_broken_pipe_message(tmp_path):
+    # `axonal predict ... | head -1`: more rows than a pipe buffers, then the reader closes
+    pytest.importorskip("axonal.saving")
+    from axonal.layers import Dense, Input
+    from axonal.models import Sequential
+
+    model = Sequential([Input((2,)), Dense(3, activation="softmax")])
+    model.save(tmp_path / "m.axonal")
+    rows = "\n".join(f"{i % 7},{i % 5}" for i in range(20_000))
+    (tmp_path / "x.csv").write_text("a,b\n" + rows + "\n", encoding="utf-8")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "axonal", "predict", str(tmp_path / "m.axonal"),
+         str(tmp_path / "x.csv"), "--out", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )  # fmt: skip
+    assert child.stdout.readline().startswith(b"prediction,")
+    child.stdout.close()  # what head does after its line
+    _, err = child.communicate(timeout=120)
+    assert err.decode() == "", err.decode()
+    assert child.returncode == 141

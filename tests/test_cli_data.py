@@ -383,8 +383,12 @@ def test_bad_csv_in_a_fresh_process_has_no_traceback(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["train", "--target", "y"], "--target need --data FILE.csv"),
-        (["train", "--hidden", "8", "--plot", "c.png"], "--hidden, --plot need --data"),
+        (["train", "--target", "y"], "--target only works together with --data FILE.csv."),
+        (
+            ["train", "--hidden", "8", "--plot", "c.png", "--out", "m.axonal"],
+            "--hidden, --out and --plot only work together with --data FILE.csv.",
+        ),
+        (["train", "--early-stopping", "3"], "takes only --epochs, --batch-size, --seed and"),
         (["train", "--data", "x.csv"], "--data needs --target COLUMN"),
         (["train", "--hidden", "64,x"], "--hidden: expected comma-separated positive integers"),
         (["train", "--validation-split", "1.5"], "--validation-split: expected a fraction"),
@@ -411,6 +415,23 @@ def test_unknown_activation_and_missing_output_folder(tmp_path, capsys):
     )
     assert status == 2
     assert "does not exist" in err
+
+
+def test_early_stopping_without_validation_rows_is_refused(tmp_path, capsys):
+    # it would watch the training loss instead, silently: refuse and say what to pass
+    data = _animals(tmp_path, rows_per_class=5)
+    out = tmp_path / "m.axonal"
+    status, stdout, err = _train(
+        capsys, "--data", data, "--target", "animal", "--early-stopping", "3",
+        "--validation-split", "0", "--out", out,
+    )  # fmt: skip
+    assert status == 2
+    assert (
+        "--early-stopping watches the validation loss, but --validation-split 0 holds no rows "
+        "out; give --validation-split a fraction above 0"
+    ) in err
+    assert "Traceback" not in err and stdout == ""
+    assert not out.exists()
 
 
 def test_validation_split_that_leaves_no_row(tmp_path, capsys):

@@ -194,7 +194,10 @@ def _add_train(commands) -> None:
         "--early-stopping",
         type=_non_negative_int,
         metavar="PATIENCE",
-        help="stop after PATIENCE epochs without improvement and keep the best weights",
+        help=(
+            "stop after PATIENCE epochs without a better validation loss and keep the best "
+            "weights (needs validation rows: a --validation-split above 0)"
+        ),
     )
     train.add_argument(
         "--seed",
@@ -508,9 +511,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.data is None:
         given = [flag for attr, flag in _DATA_OPTIONS.items() if getattr(args, attr) is not None]
         if given:
+            options = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+            verb = "works" if len(given) == 1 else "work"
             raise _UsageError(
-                f"{', '.join(given)} need --data FILE.csv; without it axonal trains its iris "
-                "example"
+                f"{options} only {verb} together with --data FILE.csv. Without --data, axonal "
+                "train runs its built-in iris example, which takes only --epochs, --batch-size, "
+                "--seed and --verbose."
             )
     # under mpirun every rank trains its share of each batch; only rank 0 prints and writes
     args.distribute = _data_parallel_if_launched()
@@ -625,6 +631,12 @@ def _train_csv(args: argparse.Namespace) -> int:
     else:
         class_names, y = None, _regression_targets(path, rows, header, args.target)
 
+    if args.early_stopping is not None and split == 0:
+        raise _UsageError(
+            "--early-stopping watches the validation loss, but --validation-split 0 holds no "
+            "rows out; give --validation-split a fraction above 0 (0.2 when left out) or drop "
+            "--early-stopping"
+        )
     n = len(rows)
     n_val = int(n * split)
     if split and n_val == 0:
@@ -690,7 +702,7 @@ def _train_csv(args: argparse.Namespace) -> int:
     if args.early_stopping is not None:
         callbacks.append(
             callbacks_module.EarlyStopping(
-                monitor="val_loss" if validation is not None else "loss",
+                monitor="val_loss",  # validation rows are there: checked above
                 patience=args.early_stopping,
                 restore_best_weights=True,
                 verbose=1 if verbose != 0 else 0,
@@ -903,6 +915,21 @@ def _explain(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- main
 
 
+# 128 + SIGPIPE: the status a Unix tool has when the reader of its output goes away
+_BROKEN_PIPE_STATUS = 141
+
+
+def _stop_writing_to_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not hit the closed pipe again."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing is flushed to a pipe at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``axonal`` command line and return its exit status.
 
@@ -911,14 +938,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 on success, 2 for a usage error (argparse's convention) or a bad CSV file, 1 when the
-        library rejects a value or a file cannot be written, 130 when interrupted. ``--help``
-        and ``--version`` print and return 0.
+        library rejects a value or a file cannot be written, 130 when interrupted, 141 (quietly)
+        when whatever reads the output stops reading (``axonal predict ... | head``).
+        ``--help`` and ``--version`` print and return 0.
 
     Example:
         >>> main(["train", "--epochs", "5", "--verbose", "0"])  # doctest: +SKIP
         test loss: 0.9871  test accuracy: 0.6333
         0
     """
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # a pipe closed early fails here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # the reader (head, less) has gone: stop quietly, as Unix tools do
+        _stop_writing_to_stdout()
+        return _BROKEN_PIPE_STATUS
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """``main`` without the broken-pipe handling."""
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -937,6 +977,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a value the library rejected, or a missing extra: the message names the problem
         print(f"{prefix} {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise  # not a file problem: main stops quietly
     except OSError as error:
         # a file that could not be read or written (permissions, a full disk)
         print(f"{prefix} {error}", file=sys.stderr)
