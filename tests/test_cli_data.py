@@ -112,6 +112,30 @@ def test_classification_with_string_labels_train_predict_summary(tmp_path, capsy
     assert "target: animal (classes: cat, dog, eel)" in summary
 
 
+def test_the_bundled_iris_table_trains_with_sklearns_class_order(tmp_path, capsys):
+    # the README's command: species names in the CSV, classes numbered as scikit-learn does
+    _needs_saving()
+    data = SRC / "axonal" / "datasets" / "iris.csv"
+    model_path = tmp_path / "iris.axonal"
+    status, out, err = _train(
+        capsys, "--data", data, "--target", "species", "--epochs", 40, "--seed", 0,
+        "--verbose", 2, "--out", model_path,
+    )  # fmt: skip
+    assert status == 0, err
+    assert "holds text labels; 3 classes: setosa, versicolor, virginica" in out
+    predictions = tmp_path / "predictions.csv"
+    assert main(["predict", str(model_path), str(data), "--out", str(predictions)]) == 0
+    capsys.readouterr()
+    header, rows = _read(predictions)
+    assert header == [
+        "species", "probability_setosa", "probability_versicolor", "probability_virginica"
+    ]  # fmt: skip
+    _, table = _read(data)
+    assert np.mean([p[0] == t[4] for p, t in zip(rows, table, strict=True)]) >= 0.8
+    assert main(["summary", str(model_path)]) == 0
+    assert "target: species (classes: setosa, versicolor, virginica)" in capsys.readouterr().out
+
+
 def test_regression_train_predict_in_the_targets_units(tmp_path, capsys):
     _needs_saving()
     data = _prices(tmp_path)

@@ -1,8 +1,10 @@
 """The bundled iris table and the split / standardise helpers agree with scikit-learn exactly."""
 
+import csv
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy
@@ -26,6 +28,18 @@ def test_load_iris_matches_scikit_learn_exactly():
     assert y.shape == (150,)
     numpy.testing.assert_array_equal(x, reference.data)
     numpy.testing.assert_array_equal(y, reference.target)
+
+
+def test_bundled_iris_csv_names_the_species_as_scikit_learn_numbers_them():
+    # the table is the real iris data: species names, not class numbers
+    reference = sklearn_datasets.load_iris()
+    table = resources.files("axonal.datasets").joinpath("iris.csv")
+    with table.open("r", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["species"] for row in rows] == [
+        str(reference.target_names[k]) for k in reference.target
+    ]
+    assert list(reference.target_names) == ["setosa", "versicolor", "virginica"]
 
 
 def test_load_iris_needs_no_scikit_learn():

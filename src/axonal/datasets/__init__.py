@@ -33,6 +33,8 @@ __all__ = [
 
 _IRIS_FILE = "iris.csv"
 _IRIS_HEADER = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+# scikit-learn's target_names: a species' position is its class number
+_IRIS_SPECIES = ("setosa", "versicolor", "virginica")
 
 
 def load_iris() -> tuple[numpy.ndarray, numpy.ndarray]:
@@ -43,7 +45,8 @@ def load_iris() -> tuple[numpy.ndarray, numpy.ndarray]:
     Returns:
         ``(x, y)``: ``x`` is a float64 array of shape ``(150, 4)`` holding sepal length, sepal
         width, petal length and petal width in cm; ``y`` is an int64 array of shape ``(150,)``
-        holding the species as 0 (setosa), 1 (versicolor) or 2 (virginica).
+        holding the species as 0 (setosa), 1 (versicolor) or 2 (virginica), as scikit-learn
+        numbers them (the CSV holds the names).
 
     Example:
         >>> x, y = load_iris()
@@ -61,9 +64,15 @@ def load_iris() -> tuple[numpy.ndarray, numpy.ndarray]:
             )
         features = []
         labels = []
-        for row in reader:
+        classes = {name: i for i, name in enumerate(_IRIS_SPECIES)}
+        for line, row in enumerate(reader, start=2):
             features.append([float(value) for value in row[:4]])
-            labels.append(int(row[4]))
+            if row[4] not in classes:
+                raise ValueError(
+                    f"{_IRIS_FILE}, line {line}: expected a species among "
+                    f"{', '.join(_IRIS_SPECIES)}, received {row[4]!r}."
+                )
+            labels.append(classes[row[4]])
     return numpy.array(features, dtype=numpy.float64), numpy.array(labels, dtype=numpy.int64)
 
 
