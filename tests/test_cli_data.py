@@ -107,7 +107,8 @@ def test_classification_with_string_labels_train_predict_summary(tmp_path, capsy
     assert main(["summary", str(model_path)]) == 0
     summary = capsys.readouterr().out
     assert "(Normalization)" in summary
-    assert "(ColumnNames)" in summary
+    # the column names are listed below the table, not as a layer of it
+    assert "ColumnNames" not in summary and "column_names" not in summary
     assert "features: length, weight" in summary
     assert "target: animal (classes: cat, dog, eel)" in summary
 

@@ -347,6 +347,22 @@ def test_summary_counts_frozen_layers_as_non_trainable(capsys):
     assert "Trainable params: 15" in text and "Non-trainable params: 20" in text
 
 
+def test_summary_leaves_out_the_column_names_layer(capsys):
+    # ColumnNames carries `axonal train --data`'s column names; it computes nothing to show
+    from axonal import Model
+    from axonal.layers.preprocessing import ColumnNames
+
+    sequential = Sequential([Input((2,)), Dense(3), ColumnNames(["a", "b"], "y", ["p", "q", "r"])])
+    x = Input((2,))
+    functional = Model(x, ColumnNames(["a", "b"], "y")(Dense(1, name="out")(x)))
+    for model, layers in [(sequential, 2), (functional, 2)]:
+        model.summary()
+        text = capsys.readouterr().out
+        assert "ColumnNames" not in text and "column_names" not in text
+        assert text.count("(Dense)") == 1 and "Total params:" in text
+        assert len(model.layers) == layers  # still a layer of the model, saved with it
+
+
 def test_frozen_layer_is_not_trained(iris):
     x, y = iris
     model = iris_net()

@@ -550,6 +550,39 @@ def test_functional_graph_with_shared_layer_and_nested_model(tmp_path):
     assert len(kernels) == 3
 
 
+def test_outputs_are_named_after_the_layer_that_computed_them_not_column_names(tmp_path):
+    # ColumnNames (what `axonal train --data` appends) passes its input on unchanged
+    model = seq(
+        (3,), L.Dense(2, activation="softmax", name="species"), ColumnNames(["a", "b", "c"], "y")
+    )
+    proto = to_onnx(model, tmp_path / "sequential.onnx")
+    assert [o.name for o in proto.graph.output] == ["species"]
+    a, b = Input(shape=(3,), name="a"), Input(shape=(2,), name="b")
+    first = L.Dense(2, name="first")(a)
+    model = Model([a, b], [ColumnNames(["a", "b", "c"], "y")(first), L.Dense(1, name="second")(b)])
+    proto = to_onnx(model, tmp_path / "functional.onnx")
+    assert [o.name for o in proto.graph.output] == ["first", "second"]
+    # an output that is an input passed through is still distinct from that input
+    x = Input(shape=(2,), name="x")
+    proto = to_onnx(Model(x, ColumnNames(["u", "v"], "y")(x)), tmp_path / "through.onnx")
+    assert [o.name for o in proto.graph.output] == ["x_output"]
+
+
+def test_cli_export_names_the_output_after_the_trained_output_layer(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    rows = [f"{i % 5},{i % 3},{'pq'[i % 2]}" for i in range(20)]
+    table.write_text("u,v,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    model_path, onnx_path = tmp_path / "m.axonal", tmp_path / "m.onnx"
+    argv = ["train", "--data", str(table), "--target", "label", "--epochs", "1", "--verbose", "0"]
+    assert main([*argv, "--out", str(model_path)]) == 0
+    assert main(["export", str(model_path), "--onnx", str(onnx_path)]) == 0
+    capsys.readouterr()
+    from axonal.models import load_model
+
+    dense = [layer for layer in load_model(model_path).layers if type(layer).__name__ == "Dense"]
+    assert [o.name for o in onnx.load(str(onnx_path)).graph.output] == [dense[-1].name]
+
+
 def test_nested_functional_model_inside_sequential(tmp_path):
     x = Input(shape=(3,))
     block = Model(x, L.Add()([x, L.Dense(3)(x)]))

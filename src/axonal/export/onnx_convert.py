@@ -224,11 +224,34 @@ def build_model_proto(model, opset: int):
     return b.make_model(graph_inputs, graph_outputs, model.name, doc)
 
 
+def _computing_output_names(model) -> list:
+    """``model.output_names``, but naming each output after the layer that computed it.
+
+    A layer marked ``metadata_only`` (ColumnNames, which ``axonal train --data`` appends) is the
+    identity and only carries metadata, so an output it passes on is named after the layer
+    before it: ``dense_2``, not ``column_names``.
+    """
+    names = list(model.output_names)
+    if isinstance(model, Sequential):
+        computing = [layer for layer in model.layers if not getattr(layer, "metadata_only", False)]
+        if computing and computing[-1] is not model.layers[-1]:
+            names = [computing[-1].name]
+        return names
+    for i, tensor in enumerate(model.outputs):
+        original = tensor
+        while tensor.node is not None and getattr(tensor.node.layer, "metadata_only", False):
+            tensor = tensor.node.inputs[0]
+        if tensor is not original:
+            names[i] = tensor.name if tensor.index == 0 else f"{tensor.name}_{tensor.index}"
+    return names
+
+
 def _output_names(model, specs: list) -> list:
-    """The model's output names, made distinct from its input names where they clash."""
+    """The output names (see ``_computing_output_names``), made distinct from the input names
+    and from each other where they clash."""
     taken = {name for name, _, _ in specs}
     names = []
-    for name in model.output_names:
+    for name in _computing_output_names(model):
         unique = name
         while unique in taken:
             unique += "_output"

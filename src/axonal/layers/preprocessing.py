@@ -312,6 +312,9 @@ class ColumnNames(Layer):
     """
 
     supports_masking = True
+    # computes nothing (the identity) and only carries metadata in its config: model summaries
+    # leave it out and an ONNX export names the output after the layer that computed it
+    metadata_only = True
 
     def __init__(
         self,

@@ -1055,11 +1055,14 @@ class Model(Layer):
             return [
                 (f"{layer.name} ({_type_name(layer)})", "?", f"{layer.count_params():,}")
                 for layer in self.layers
+                if not getattr(layer, "metadata_only", False)
             ]
         rows = [
             (f"{t.name} (InputLayer)", shape_str(t.shape), "0", "-") for t in self._graph.inputs
         ]
         for layer in self._graph.layers:
+            if getattr(layer, "metadata_only", False):
+                continue  # an identity that carries metadata (ColumnNames): not a step to show
             nodes = [n for n in self._graph.nodes if n.layer is layer]
             shapes = [shape_str(o.shape) for o in nodes[0].outputs]
             sources = [label for n in nodes for label in self._graph.inbound(n)]

@@ -167,6 +167,8 @@ class Sequential(Model):
         shape = self.input_shape
         for layer in self._layers:
             shape = None if shape is None else layer.compute_output_shape(shape)
+            if getattr(layer, "metadata_only", False):
+                continue  # an identity that carries metadata (ColumnNames): not a step to show
             out = "?" if shape is None else shape_str(shape)
             count = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
             rows.append((f"{layer.name} ({type(layer).__name__})", out, count))
