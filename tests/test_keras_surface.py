@@ -194,6 +194,20 @@ def test_config_set_floatx_and_epsilon_round_trip():
         config.set_floatx("int8")
 
 
+@pytest.mark.parametrize("value", ["float16", "bfloat16", "int8"])
+def test_set_floatx_refuses_what_axonal_does_not_compute_in(value):
+    with pytest.raises(ValueError, match=rf"floatx '{value}'.*float32 or float64 only"):
+        config.set_floatx(value)
+    assert config.floatx() == "float32"
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_set_floatx_names_keras_mixed_precision(policy):
+    with pytest.raises(ValueError, match=rf"'{policy}' is a Keras mixed-precision policy"):
+        config.set_floatx(policy)
+    assert config.floatx() == "float32"
+
+
 # ---------------------------------------------------------------------------- constraints
 
 

@@ -522,3 +522,26 @@ def test_nested_layers_reaches_every_depth_once():
     for layer in expected:
         assert layer.name in names
     assert block.parts[0].name in names
+
+
+# ---------------------------------------------------------------- dtypes
+
+
+@pytest.mark.parametrize("dtype", ["float16", np.float16, "longdouble", "complex64"])
+def test_a_float_type_other_than_float32_or_float64_is_refused(dtype):
+    name = np.dtype(dtype).name
+    with pytest.raises(ValueError, match=rf"Unsupported dtype '{name}'.*float32 or float64 only"):
+        Dense(2, dtype=dtype)
+
+
+def test_keras_mixed_precision_and_unknown_dtypes_are_named():
+    with pytest.raises(ValueError, match="'mixed_float16' is a Keras mixed-precision policy"):
+        Dense(2, dtype="mixed_float16")
+    with pytest.raises(ValueError, match="Unknown dtype 'bfloat16'"):
+        Dense(2, dtype="bfloat16")
+
+
+def test_supported_dtypes_still_pass():
+    assert Dense(2, dtype="float64").dtype == "float64"
+    assert Dense(2, dtype=np.float32).dtype == "float32"
+    assert Input((3,), dtype="int32").dtype == "int32"  # indices for an Embedding

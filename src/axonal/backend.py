@@ -24,12 +24,32 @@ def floatx() -> str:
     return _FLOATX
 
 
+# the float types axonal computes in: no half precision (NumPy has no fast float16 matmul, and
+# Keras's mixed precision keeps float32 weights anyway); integer types are for indices
+FLOAT_TYPES = ("float32", "float64")
+
+
+def _mixed_precision_error(name: str, what: str) -> ValueError:
+    return ValueError(
+        f"{what} {name!r} is a Keras mixed-precision policy (keras.mixed_precision, computing "
+        f"in float16 or bfloat16); axonal has no mixed precision and computes in one float "
+        f"type, {' or '.join(FLOAT_TYPES)}: use 'float32' (Keras's default) instead."
+    )
+
+
 def set_floatx(value: str) -> None:
-    """Set the default float type for new layers and data: ``'float32'`` or ``'float64'``."""
+    """Set the default float type for new layers and data: ``'float32'`` or ``'float64'``.
+
+    Raises:
+        ValueError: any other value (``'float16'``, a mixed-precision policy name...).
+    """
     global _FLOATX
-    if value not in ("float16", "float32", "float64"):
+    if isinstance(value, str) and value.startswith("mixed_"):
+        raise _mixed_precision_error(value, "floatx")
+    if value not in FLOAT_TYPES:
         raise ValueError(
-            f"Unknown floatx {value!r}: expected one of 'float16', 'float32', 'float64'."
+            f"Unsupported floatx {value!r}: axonal computes in {' or '.join(FLOAT_TYPES)} only "
+            "(no float16 or bfloat16)."
         )
     _FLOATX = value
 
@@ -124,7 +144,30 @@ def empty_flat(size: int, dtype, zero: bool = False) -> numpy.ndarray:
 
 
 def standardize_dtype(dtype) -> str:
-    """Return a dtype's canonical name (``'float32'``), accepting names, NumPy dtypes and None."""
+    """Return a dtype's canonical name (``'float32'``), accepting names, NumPy dtypes and None.
+
+    Layers, weights, initializers and metrics take their dtype through here, so this is where
+    an unsupported one is refused: floats must be float32 or float64; integer and bool types
+    pass (indices, counters).
+
+    Raises:
+        ValueError: float16 and other float types, complex types, Keras mixed-precision policy
+            names (``'mixed_float16'``) and names NumPy does not know (``'bfloat16'``).
+    """
     if dtype is None:
         return _FLOATX
-    return numpy.dtype(dtype).name
+    if isinstance(dtype, str) and dtype.startswith("mixed_"):
+        raise _mixed_precision_error(dtype, "dtype")
+    try:
+        name = numpy.dtype(dtype).name
+    except TypeError:
+        raise ValueError(
+            f"Unknown dtype {dtype!r}: axonal's layers compute in {' or '.join(FLOAT_TYPES)} "
+            "(integer types for indices)."
+        ) from None
+    if numpy.dtype(name).kind in "fc" and name not in FLOAT_TYPES:
+        raise ValueError(
+            f"Unsupported dtype {name!r}: axonal computes in {' or '.join(FLOAT_TYPES)} only "
+            "(no float16, bfloat16 or complex types)."
+        )
+    return name
