@@ -151,8 +151,8 @@ def standardize_dtype(dtype) -> str:
     pass (indices, counters).
 
     Raises:
-        ValueError: float16 and other float types, complex types, Keras mixed-precision policy
-            names (``'mixed_float16'``) and names NumPy does not know (``'bfloat16'``).
+        ValueError: float16 and other float types (``'bfloat16'``, known to NumPy or not),
+            complex types and Keras mixed-precision policy names (``'mixed_float16'``).
     """
     if dtype is None:
         return _FLOATX
@@ -162,10 +162,11 @@ def standardize_dtype(dtype) -> str:
         name = numpy.dtype(dtype).name
     except TypeError:
         raise ValueError(
-            f"Unknown dtype {dtype!r}: axonal's layers compute in {' or '.join(FLOAT_TYPES)} "
+            f"Unknown dtype {dtype!r}: axonal computes in {' or '.join(FLOAT_TYPES)} only "
             "(integer types for indices)."
         ) from None
-    if numpy.dtype(name).kind in "fc" and name not in FLOAT_TYPES:
+    # kind V: the ml_dtypes types (bfloat16, float8_*) that importing Keras or JAX registers
+    if numpy.dtype(name).kind in "fcV" and name not in FLOAT_TYPES:
         raise ValueError(
             f"Unsupported dtype {name!r}: axonal computes in {' or '.join(FLOAT_TYPES)} only "
             "(no float16, bfloat16 or complex types)."
