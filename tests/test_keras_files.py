@@ -258,7 +258,6 @@ def test_axonal_save_accepts_a_keras_file_name(tmp_path):
 
 
 def test_real_keras_model_loads_with_equal_predictions(tmp_path):
-    os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(2)
     inputs = keras.Input((6, 6, 2))

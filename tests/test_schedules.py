@@ -2,7 +2,6 @@
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -355,7 +354,6 @@ def test_fit_with_a_schedule_and_the_keras_import_path():
 
 @pytest.fixture(scope="module")
 def keras_schedules():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras")
     return keras
 
