@@ -241,6 +241,15 @@ def test_wrong_keyword_in_a_functional_call_is_refused_at_load(tmp_path):
         load_model(_edited(tmp_path, model, edit))
 
 
+def test_the_load_probe_leaves_stateful_layers_free_of_its_batch_size(tmp_path):
+    model = Sequential([Input((3, 2)), layers.LSTM(4, stateful=True), Dense(1)])
+    model.save(tmp_path / "stateful.axonal")
+    loaded = load_model(tmp_path / "stateful.axonal")
+    assert loaded.predict(np.zeros((5, 3, 2), "float32"), verbose=0).shape == (5, 1)
+    text = model.to_json()
+    assert model_from_json(text).predict(np.zeros((2, 3, 2)), verbose=0).shape == (2, 1)
+
+
 def test_nonfinite_weights_warn_by_default_and_can_be_refused(tmp_path):
     model = _mlp()
     weights = model.get_weights()
@@ -371,6 +380,15 @@ def test_sklearn_archive_must_fit_the_estimators_attributes():
     for key, value in (("n_outputs_", 5), ("n_features_in_", "4"), ("classes_", np.arange(5))):
         with pytest.raises(UnsafeOrCorruptFileError, match=key.rstrip("_")):
             object.__new__(NeuralNetClassifier).__setstate__(dict(state, **{key: value}))
+    for key, value in (("_batch_size", []), ("_target_type", np.array([])), ("_label_dtype", "x")):
+        with pytest.raises(UnsafeOrCorruptFileError, match=key):
+            object.__new__(NeuralNetClassifier).__setstate__(dict(state, **{key: value}))
+    without = {k: v for k, v in state.items() if k != "_batch_size"}
+    with pytest.raises(UnsafeOrCorruptFileError, match="lacks.*_batch_size"):
+        object.__new__(NeuralNetClassifier).__setstate__(without)
+    without = {k: v for k, v in state.items() if k != "_model_archive"}
+    with pytest.raises(UnsafeOrCorruptFileError, match="fitted attributes.*no network"):
+        object.__new__(NeuralNetClassifier).__setstate__(without)
     with pytest.raises(UnsafeOrCorruptFileError, match="not the bytes"):
         object.__new__(NeuralNetClassifier).__setstate__(dict(state, _model_archive=[1, 2]))
     with warnings.catch_warnings():

@@ -102,6 +102,8 @@ def probe_problem(model) -> str | None:
         if len(concrete) < 1 or math.prod(concrete) > weight_budget.MAX_PROBE_ELEMENTS:
             return None
         arrays.append(np.zeros(concrete, dtype=dtype))
+    # a stateful RNN would keep the probe's batch size of 1: its states are put back after
+    carried = [(layer, layer.states) for layer in model.nested_layers() if hasattr(layer, "states")]
     try:
         with no_grad(), np.errstate(all="ignore"):
             model(arrays[0] if len(arrays) == 1 else arrays, training=False)
@@ -114,6 +116,9 @@ def probe_problem(model) -> str | None:
             f"a sample of its declared input shape cannot run through it{at} "
             f"({type(exc).__name__}: {exc})."
         )
+    finally:
+        for layer, states in carried:
+            layer.states = states
     return None
 
 

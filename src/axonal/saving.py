@@ -72,7 +72,7 @@ _MAX_COMPRESSION_RATIO = 100
 # a subclassed model is built by a call on one zero sample of at most this many numbers
 _MAX_BUILD_ELEMENTS = 1 << 24
 # model_from_json's default parameter budget (a config has no stored weights to set one)
-DEFAULT_MAX_PARAMETERS = 1 << 28
+DEFAULT_MAX_PARAMETERS = 1 << 25
 # numpy's own default: headers longer than this are refused before they are parsed
 _MAX_NPY_HEADER = 10000
 
@@ -1132,7 +1132,8 @@ def model_from_json(
         json_string: the text ``Model.to_json()`` (or Keras's ``to_json``) returned.
         custom_objects: name -> class or function for unregistered custom objects.
         max_parameters: refuse a config whose weights would hold more numbers than this, before
-            allocating them (default 2**28, 1 GiB of float32); None for no limit.
+            allocating them (default 2**25, about 33.5 million: 128 MiB of float32, a
+            ResNet-50's 25.6 million fit); None for no limit.
 
     Raises:
         UnsafeOrCorruptFileError: the text is not such a JSON document, names a class the

@@ -365,32 +365,47 @@ class _NeuralNetBase(BaseEstimator):
             raise saving.UnsafeOrCorruptFileError(f"Cannot load {where}: its state is not a dict.")
         state = dict(state)
         archive = state.pop("_model_archive", None)
-        super().__setstate__(state)
         if archive is None:
+            claimed = [name for name in self._fitted_attributes() if name in state]
+            if claimed:
+                raise saving.UnsafeOrCorruptFileError(
+                    f"Cannot load {where}: its state holds fitted attributes "
+                    f"({', '.join(claimed)}) but no network."
+                )
+            super().__setstate__(state)
             return
         if not isinstance(archive, bytes):
             raise saving.UnsafeOrCorruptFileError(
                 f"Cannot load {where}: its network is a {type(archive).__name__}, not the bytes "
                 "of an .axonal archive."
             )
+        super().__setstate__(state)
         model = _model_from_bytes(archive)
         problem = self._fitted_state_problem(model)
         if problem:
             raise saving.UnsafeOrCorruptFileError(f"Cannot load {where}: {problem}")
         self.model_ = model
 
+    def _fitted_attributes(self) -> tuple[str, ...]:
+        """What ``fit`` sets beside the network, and ``predict`` relies on."""
+        return ("n_features_in_", "n_outputs_", "_batch_size")
+
     def _fitted_state_problem(self, model: Model) -> str | None:
-        """Why the unpickled attributes and network do not belong together, or None: the
-        network must take ``n_features_in_`` columns and give ``n_outputs_`` values a row."""
-        n_features = getattr(self, "n_features_in_", None)
-        n_outputs = getattr(self, "n_outputs_", None)
-        for name, value in (("n_features_in_", n_features), ("n_outputs_", n_outputs)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                return f"{name} is {value!r:.80}, not a positive integer."
-        dtype = getattr(self, "_dtype", None) or model.dtype
+        """Why the unpickled attributes and network do not belong together, or None: every
+        fitted attribute is there and well-formed, and the network takes ``n_features_in_``
+        columns and gives ``n_outputs_`` values a row."""
+        missing = [name for name in self._fitted_attributes() if not hasattr(self, name)]
+        if missing:
+            return f"its state lacks the fitted attribute(s) {', '.join(missing)}."
+        for name in ("n_features_in_", "n_outputs_"):
+            if not _is_count(getattr(self, name)):
+                return f"{name} is {getattr(self, name)!r:.80}, not a positive integer."
+        if self._batch_size is not None and not _is_count(self._batch_size):
+            return f"_batch_size is {self._batch_size!r:.80}, not a positive integer or None."
+        n_features, n_outputs = int(self.n_features_in_), int(self.n_outputs_)
         try:
             with np.errstate(all="ignore"):
-                out = model.predict(np.zeros((1, int(n_features)), dtype=dtype), verbose=0)
+                out = model.predict(np.zeros((1, n_features), dtype=model.dtype), verbose=0)
         except Exception as exc:
             return (
                 f"its network does not take rows of n_features_in_={n_features} columns "
@@ -399,11 +414,15 @@ class _NeuralNetBase(BaseEstimator):
         width = int(np.prod(np.shape(out)[1:]))
         if width != n_outputs:
             return f"its network gives {width} values a row, but n_outputs_ is {n_outputs}."
-        return self._labels_problem()
+        return self._targets_problem()
 
-    def _labels_problem(self) -> str | None:
-        """Why the unpickled label attributes are inconsistent, or None."""
+    def _targets_problem(self) -> str | None:
+        """Why the unpickled target attributes are inconsistent, or None."""
         return None
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
 
 
 class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
@@ -595,17 +614,22 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
             return
         super()._check_output_width(width, meta)
 
-    def _labels_problem(self) -> str | None:
-        classes = getattr(self, "classes_", None)
+    def _fitted_attributes(self) -> tuple[str, ...]:
+        return (*super()._fitted_attributes(), "classes_", "_target_type", "_label_dtype")
+
+    def _targets_problem(self) -> str | None:
+        classes = self.classes_
         if not isinstance(classes, np.ndarray) or classes.ndim != 1:
             return f"classes_ is {classes!r:.80}, not a 1-D array of labels."
-        target_type = getattr(self, "_target_type", None)
-        if target_type == "binary":
+        if self._label_dtype is not None and not isinstance(self._label_dtype, np.dtype):
+            return f"_label_dtype is {self._label_dtype!r:.80}, not a NumPy dtype."
+        target_type = self._target_type
+        if isinstance(target_type, str) and target_type == "binary":
             fits = len(classes) == 2 and self.n_outputs_ in (1, 2)
-        elif target_type in ("multiclass", "multilabel-indicator"):
+        elif isinstance(target_type, str) and target_type in ("multiclass", "multilabel-indicator"):
             fits = len(classes) == self.n_outputs_
         else:
-            return f"its target type is {target_type!r:.80}, not one a classifier is fitted for."
+            return f"_target_type is {target_type!r:.80}, not one a classifier is fitted for."
         if not fits:
             return (
                 f"classes_ holds {len(classes)} labels for a {target_type} network of "
@@ -696,6 +720,16 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
     def _commit_meta(self, meta: dict) -> None:
         self.n_outputs_ = meta["n_outputs_"]
         self._single_target = meta["target_type_"] == "continuous"
+
+    def _fitted_attributes(self) -> tuple[str, ...]:
+        return (*super()._fitted_attributes(), "_single_target")
+
+    def _targets_problem(self) -> str | None:
+        if not isinstance(self._single_target, bool):
+            return f"_single_target is {self._single_target!r:.80}, not True or False."
+        if self._single_target and self.n_outputs_ != 1:
+            return f"a single target, but n_outputs_ is {self.n_outputs_}."
+        return None
 
 
 def _is_loss(spec, function) -> bool:
