@@ -35,7 +35,7 @@ from bench.competitors import (
 )
 from bench.report import LEGEND, markdown, ratios, spread
 from bench.settings import Settings, choose
-from bench.workloads import ALL, IN_WORKER, OPT_IN, cnn, digits_cnn, iris, mlp
+from bench.workloads import ALL, IN_WORKER, OPT_IN, cnn, digits_cnn, iris, load, mlp
 
 DEFAULT_OUTPUT = REPO / "bench" / "results.json"
 
@@ -489,5 +489,12 @@ def _subtitle(name: str, settings: Settings) -> str:
             f"epoch{'s' if settings.digits_epochs != 1 else ''}, "
             f"{digits_cnn.steps(settings):,} steps; best of {settings.repeat}; "
             "test accuracy: median"
+        )
+    if name == "load":
+        return (
+            f"shared N = {settings.load_layers:,} ({load.layer_count(settings.load_layers):,} "
+            f"layers), large N = {settings.load_layers_large:,} "
+            f"({load.layer_count(settings.load_layers_large):,} layers, axonal only); "
+            f"best of {settings.repeat}"
         )
     return ""

@@ -45,6 +45,10 @@ class Settings:
     digits_epochs: int = 20
     digits_batch_size: int = 64
     digits_train_rows: int | None = None
+    # load: load_model of Input → Dense → N tiny layers → Dense; the shared N (both libraries,
+    # the ratio) and the large N (axonal alone: Keras's load grows as N², see workloads/load.py)
+    load_layers: int = 200
+    load_layers_large: int = 10_000
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -77,6 +81,8 @@ QUICK = Settings(
     cnn_memory_images=256,
     digits_epochs=1,
     digits_train_rows=256,
+    load_layers=20,
+    load_layers_large=300,
 )
 
 

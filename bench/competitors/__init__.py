@@ -69,6 +69,7 @@ COMPETITORS: tuple[Competitor, ...] = (
             "digits_cnn",
             "explain_ig",
             "dp",
+            "load",
         ),
     ),
     Competitor(
@@ -98,7 +99,7 @@ COMPETITORS: tuple[Competitor, ...] = (
         "Keras 3",
         "bench.competitors.keras_impl",
         ("keras",),
-        ("iris", "mlp", "predict", "cnn", "digits_cnn"),
+        ("iris", "mlp", "predict", "cnn", "digits_cnn", "load"),
     ),
     Competitor(
         "sklearn",

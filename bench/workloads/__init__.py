@@ -49,8 +49,19 @@ class Ratio:
     reference: str = "pytorch"
 
 
-IN_WORKER = ("iris", "mlp", "predict", "cnn", "digits_cnn", "explain_ig", "dp")
-ALL = ("iris", "mlp", "predict", "startup", "memory", "cnn", "digits_cnn", "explain_ig", "dp")
+IN_WORKER = ("iris", "mlp", "predict", "cnn", "digits_cnn", "explain_ig", "dp", "load")
+ALL = (
+    "iris",
+    "mlp",
+    "predict",
+    "startup",
+    "memory",
+    "cnn",
+    "digits_cnn",
+    "explain_ig",
+    "dp",
+    "load",
+)
 # run only when named with --only: ``distributed`` starts MPI jobs of its own
 OPT_IN = ("distributed",)
 
