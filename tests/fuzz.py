@@ -1088,7 +1088,8 @@ def mutate_document(rng: random.Random, document: Any, keras: bool = False) -> t
             layers = rng.choice(lists)
             entry = copy.deepcopy(rng.choice(layers))
             layers.insert(rng.randrange(len(layers) + 1), entry)
-            name = (entry.get("config") or {}).get("name") if isinstance(entry, dict) else None
+            config = entry.get("config") if isinstance(entry, dict) else None
+            name = config.get("name") if isinstance(config, dict) else None
             return document, f"duplicate layer {name!r}"
         op = "set"
     if op == "top":

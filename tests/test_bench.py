@@ -13,7 +13,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("iris", "mlp", "predict", "startup", "memory", "cnn", "digits_cnn", "explain_ig", "dp")
+WORKLOADS = (
+    "iris",
+    "mlp",
+    "predict",
+    "startup",
+    "memory",
+    "cnn",
+    "digits_cnn",
+    "explain_ig",
+    "dp",
+    "load",
+)
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 # the figures each workload reports for axonal
 AXONAL_FIGURES = {
@@ -25,6 +36,7 @@ AXONAL_FIGURES = {
     "cnn": ("images_per_s", "step_ms", "gflops", "peak_delta_mb", "peak_mb"),
     "digits_cnn": ("fit_s", "images_per_s", "step_ms", "test_accuracy"),
     "explain_ig": ("ig_ms", "images_per_s"),
+    "load": ("load_ms", "load_us_per_layer", "large_load_s", "large_from_json_s"),
     "dp": (
         "mlp_plain_ms",
         "mlp_dp_ms",

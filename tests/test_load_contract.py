@@ -241,6 +241,26 @@ def test_wrong_keyword_in_a_functional_call_is_refused_at_load(tmp_path):
         load_model(_edited(tmp_path, model, edit))
 
 
+def test_a_plain_model_without_a_graph_is_refused():
+    with pytest.raises(UnsafeOrCorruptFileError, match="needs its graph"):
+        model_from_json(json.dumps({"class_name": "Model", "config": {"name": "m"}}))
+
+
+def test_declared_input_without_a_batch_axis_is_refused():
+    document = json.loads(_mlp().to_json())
+    document["model"]["config"]["batch_input_shape"] = [4]
+    with pytest.raises(UnsafeOrCorruptFileError, match="does not run.*'dense'"):
+        model_from_json(json.dumps(document))
+
+
+def test_a_one_input_model_declared_as_a_list_takes_one_array():
+    x = Input((4,))
+    model = Model([x], Dense(2)(x))
+    assert model.predict(np.zeros((3, 4)), verbose=0).shape == (3, 2)
+    assert model.predict([np.zeros((3, 4))], verbose=0).shape == (3, 2)
+    assert model_from_json(model.to_json()).predict(np.zeros((2, 4)), verbose=0).shape == (2, 2)
+
+
 def test_the_load_probe_leaves_stateful_layers_free_of_its_batch_size(tmp_path):
     model = Sequential([Input((3, 2)), layers.LSTM(4, stateful=True), Dense(1)])
     model.save(tmp_path / "stateful.axonal")

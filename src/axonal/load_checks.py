@@ -2,7 +2,7 @@
 
 - ``config_problem``: a config's shape (nesting depth, number of objects, string sizes, non-finite
   numbers) is checked before anything is built from it;
-- ``probe_problem``: after loading, one sample of zeros of the model's declared input runs
+- ``probe_problem``: after loading, two samples of zeros of the model's declared input run
   through the model, so a config whose layers do not fit together is refused at load, naming the
   layer, instead of failing at the first ``predict``;
 - ``nonfinite_weights``: which loaded arrays hold NaN or infinity.
@@ -28,6 +28,8 @@ MAX_CONFIG_DEPTH = 64
 MAX_CONFIG_OBJECTS = 200_000
 # a config string (a name, an activation, a vocabulary entry) longer than this is refused
 MAX_CONFIG_STRING = 64 * 1024
+# samples in the batch of zeros run through a loaded model
+PROBE_BATCH = 2
 
 
 def config_problem(document, root: str = "config") -> str | None:
@@ -91,29 +93,32 @@ def _failing_layer(exc: BaseException) -> str | None:
 
 
 def probe_problem(model) -> str | None:
-    """Run one sample of zeros of the model's declared input through it; why it failed, or
+    """Run two samples of zeros of the model's declared input through it; why it failed, or
     None (also when the model declares no input shape, so nothing can be tried)."""
     specs = _input_specs(model)
     if not specs:
         return None
     arrays = []
     for shape, dtype in specs:
-        concrete = tuple(1 if d is None else int(d) for d in shape)
+        # two samples whatever batch size the file declares: a batch of one would hide a
+        # declared shape that lacks its batch axis (the batch then read as a feature axis)
+        concrete = tuple(1 if d is None else int(d) for d in shape[1:])
+        concrete = (PROBE_BATCH, *concrete)
         if len(concrete) < 1 or math.prod(concrete) > weight_budget.MAX_PROBE_ELEMENTS:
             return None
         arrays.append(np.zeros(concrete, dtype=dtype))
-    # a stateful RNN would keep the probe's batch size of 1: its states are put back after
+    # a stateful RNN would keep the probe's batch size: its states are put back after
     carried = [(layer, layer.states) for layer in model.nested_layers() if hasattr(layer, "states")]
     try:
         with no_grad(), np.errstate(all="ignore"):
             model(arrays[0] if len(arrays) == 1 else arrays, training=False)
     except RecursionError:
-        return "running one sample through it exceeds Python's recursion limit."
+        return "running two samples through it exceeds Python's recursion limit."
     except Exception as exc:
         where = _failing_layer(exc)
         at = f" at {where}" if where else ""
         return (
-            f"a sample of its declared input shape cannot run through it{at} "
+            f"samples of its declared input shape cannot run through it{at} "
             f"({type(exc).__name__}: {exc})."
         )
     finally:

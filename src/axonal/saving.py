@@ -935,7 +935,7 @@ def load_model(
     Nothing is trusted: the config's structure is checked before anything is built; the model
     is built under a budget of the parameters the file stores (a config declaring larger layers
     is refused before they are allocated), without running initializers; every array is checked
-    against the model before any is read; and one sample of zeros of the model's declared input
+    against the model before any is read; and two samples of zeros of the model's declared input
     is run through it, so a model that loads also predicts.
 
     Args:
@@ -1138,7 +1138,7 @@ def model_from_json(
     Raises:
         UnsafeOrCorruptFileError: the text is not such a JSON document, names a class the
             registry does not know, exceeds ``max_parameters``, or describes layers that do not
-            fit together (one sample of zeros is run through the model to prove it).
+            fit together (two samples of zeros are run through the model to prove it).
 
     Example:
         >>> clone = model_from_json(model.to_json())

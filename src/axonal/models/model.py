@@ -187,7 +187,9 @@ class Model(Layer):
             )
         if isinstance(inputs, dict):
             inputs = [inputs[name] for name in self.input_names]
-        values = [inputs] if self._single_input else list(inputs)
+        # one array for a model of one input, even one declared as a list (as Keras takes it)
+        alone = not isinstance(inputs, (list, tuple)) and len(self._graph.inputs) == 1
+        values = [inputs] if self._single_input or alone else list(inputs)
         if len(values) != len(self._graph.inputs):
             raise ValueError(
                 f"Model '{self.name}' takes {len(self._graph.inputs)} inputs "
@@ -223,6 +225,12 @@ class Model(Layer):
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
         """Rebuild a functional model (new layers, same names and connections)."""
         if "input_layers" not in config:
+            if cls is Model:
+                raise ValueError(
+                    "A functional Model's config needs its graph ('layers', 'input_layers', "
+                    "'output_layers'); this one has none, and a plain Model without a graph "
+                    "cannot compute anything."
+                )
             return cls(**config)
         inputs, outputs = Graph.from_config(config, custom_objects)
         return cls(
