@@ -470,7 +470,7 @@ def load_keras_archive(
         arrays = read_keras_weights(model, raw, document, KERAS_WEIGHTS)
     except KerasImportError as exc:
         raise source.error(f"this Keras archive cannot be imported: {exc}") from exc
-    except (Exception, RecursionError) as exc:
+    except Exception as exc:  # RecursionError and MemoryError included
         if isinstance(exc, (saving.UnsafeOrCorruptFileError, ImportError)):
             raise
         raise source.error(

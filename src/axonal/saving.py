@@ -983,7 +983,7 @@ def _one_error(source: _Source) -> Iterator[None]:
         yield
     except (UnsafeOrCorruptFileError, ImportError):
         raise
-    except (Exception, RecursionError) as exc:
+    except Exception as exc:  # RecursionError and MemoryError included
         raise source.error(f"it cannot be read ({type(exc).__name__}: {exc}).") from exc
 
 
