@@ -121,13 +121,6 @@ def test_every_python_example_in_the_readme_runs(capsys, tmp_path, monkeypatch):
 
 # a `pip install` of axonal names the checkout, quoted for zsh: `pip install -e '.[plot]'`
 _PIP_AXONAL = re.compile(r"pip install[^`\n]*?(?:axonal\[|(?<!')\.\[)")
-# files whose hints are being rewritten in parallel (issue 16); drop each once it is done
-_HINTS_PENDING = {
-    "src/axonal/keras_format.py",
-    "src/axonal/saving.py",
-    "src/axonal/sklearn.py",
-    "src/axonal/models/model.py",
-}
 
 
 def _hint_files():
@@ -141,8 +134,6 @@ def test_install_hints_install_extras_from_the_checkout_quoted():
     wrong = []
     for path in _hint_files():
         name = path.relative_to(ROOT).as_posix()
-        if name in _HINTS_PENDING:
-            continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if _PIP_AXONAL.search(line):
                 wrong.append(f"{name}:{number}: {line.strip()}")

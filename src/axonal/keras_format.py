@@ -10,7 +10,7 @@ Nothing in the file is executed: class names resolve only through ``axonal.regis
 refused with an error naming it, config keys axonal does not know are dropped only when their
 value cannot change what the model computes, and every weight's shape and dtype is checked
 against the rebuilt model before any weight is assigned. The weights are read with ``h5py``,
-an optional dependency (``pip install axonal[keras-files]``).
+an optional dependency (``pip install -e '.[keras-files]'`` in the checkout).
 
 Example:
     >>> model = axonal.saving.load_model("keras_model.keras")  # detected and imported
@@ -117,7 +117,7 @@ def _plain_object(value: dict, where: str) -> Any:
     class_name = value.get("class_name")
     if class_name in ("DTypePolicy", "DTypePolicyMap", "FloatDTypePolicy"):
         name = (value.get("config") or {}).get("name", "float32")
-        if name not in ("float32", "float64", "float16"):
+        if name not in ("float32", "float64"):
             raise KerasImportError(f"{where}: the dtype policy {name!r} is not supported.")
         return name
     config = value.get("config") or {}
@@ -325,7 +325,7 @@ def _require_h5py():
     except ImportError:
         raise ImportError(
             "Reading a Keras .keras archive needs h5py for its model.weights.h5: install it "
-            "with `pip install axonal[keras-files]` (or `pip install h5py`)."
+            "with `pip install -e '.[keras-files]'` in the axonal checkout (or `pip install h5py`)."
         ) from None
     return h5py
 

@@ -38,7 +38,8 @@ try:
     )
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        f"axonal.sklearn needs scikit-learn 1.6 or newer: pip install 'axonal[sklearn]' ({exc})."
+        "axonal.sklearn needs scikit-learn 1.6 or newer: pip install -e '.[sklearn]' in the "
+        f"axonal checkout ({exc})."
     ) from exc
 
 from axonal import backend, losses, optimizers, saving

@@ -276,7 +276,7 @@ class Model(Layer):
             distribute: None (one process), or a strategy such as
                 ``axonal.distributed.DataParallel()`` that ``fit`` trains with over MPI ranks.
             jit_compile: ``"auto"`` runs the optimizer's update as one compiled loop when numba
-                is installed (``pip install 'axonal[fast]'``) and the model is large; True
+                is installed (``pip install -e '.[fast]'``) and the model is large; True
                 at every size (warns if numba is missing); False never. Results are identical.
 
         Example:
