@@ -57,7 +57,7 @@ from unittest import mock
 import numpy as np
 
 import axonal
-from axonal import saving
+from axonal import saving, weight_budget
 from axonal.saving import UnsafeOrCorruptFileError
 
 KINDS = ("axonal", "keras", "json", "weights", "sklearn")
@@ -65,8 +65,9 @@ KINDS = ("axonal", "keras", "json", "weights", "sklearn")
 TIME_BUDGET = 5.0
 # bytes of address space a mutant's child may add to what the parent already maps
 MEMORY_BUDGET = 4 << 30
-# a declared input larger than this many numbers is not fed to predict (it is a failure)
-MAX_INPUT_ELEMENTS = 1 << 26
+# a declared input of two samples larger than this is not fed to predict: the loader's own
+# probe skips such inputs too (it never allocates them), so nothing is promised about running them
+MAX_INPUT_ELEMENTS = weight_budget.MAX_PROBE_ELEMENTS
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(axonal.__file__))
 _FIXED_CLOCK = time.struct_time((2020, 1, 1, 0, 0, 0, 2, 1, 0))
@@ -1702,17 +1703,16 @@ def _dimension(value: Any) -> int | None:
     return int(value)
 
 
-def _inputs(shapes: list, fill: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """Two samples for each declared input shape (its batch axis, whatever it says, is 2)."""
+def _inputs(shapes: list, fill: str, rng: np.random.Generator) -> list[np.ndarray] | None:
+    """Two samples for each declared input shape (its batch axis, whatever it says, is 2);
+    None when they would be larger than ``MAX_INPUT_ELEMENTS``."""
     arrays = []
     for shape in shapes:
         if not isinstance(shape, (tuple, list)):
             raise ContractError(f"the model declares the input shape {_short(shape)}")
         dims = [2] + [8 if d is None else d for d in map(_dimension, list(shape)[1:])]
         if math.prod(dims) > MAX_INPUT_ELEMENTS:
-            raise ContractError(
-                f"the model declares the input shape {tuple(shape)!r}, too large to feed"
-            )
+            return None
         if fill == "zeros":
             arrays.append(np.zeros(dims, dtype="float32"))
         else:
@@ -1741,6 +1741,8 @@ def _check_model(case: Case, model: Any) -> None:
     else:
         shapes = [declared]
     inputs = _inputs(shapes, case.base.fill, np.random.default_rng(0))
+    if inputs is None:
+        return
     output = model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)
     rows = _rows(output)
     if any(r != 2 for r in rows):

@@ -94,7 +94,8 @@ def _failing_layer(exc: BaseException) -> str | None:
 
 def probe_problem(model) -> str | None:
     """Run two samples of zeros of the model's declared input through it; why it failed, or
-    None (also when the model declares no input shape, so nothing can be tried)."""
+    None (also when the model declares no input shape, or one whose two samples hold more than
+    ``weight_budget.MAX_PROBE_ELEMENTS`` numbers: nothing is tried then)."""
     specs = _input_specs(model)
     if not specs:
         return None
