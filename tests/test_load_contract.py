@@ -253,6 +253,16 @@ def test_declared_input_without_a_batch_axis_is_refused():
         model_from_json(json.dumps(document))
 
 
+@pytest.mark.parametrize("axis", [True, 2.5, "4", -1, 0, [4]])
+def test_declared_axis_lengths_must_be_positive_integers(axis):
+    document = json.loads(_mlp().to_json())
+    document["model"]["config"]["batch_input_shape"] = [None, axis]
+    with pytest.raises(UnsafeOrCorruptFileError, match="positive integers or None"):
+        model_from_json(json.dumps(document))
+    with pytest.raises(ValueError, match="positive integers or None"):
+        Input((axis,))
+
+
 def test_a_one_input_model_declared_as_a_list_takes_one_array():
     x = Input((4,))
     model = Model([x], Dense(2)(x))

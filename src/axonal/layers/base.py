@@ -405,20 +405,29 @@ def _is_float(x) -> bool:
 def _batch_shape(input_shape, input_dim, batch_input_shape, batch_size, name) -> tuple | None:
     """The layer's declared batch input shape from Keras's several spellings, or None."""
     if batch_input_shape is not None:
-        return tuple(None if d is None else int(d) for d in batch_input_shape)
+        return checked_shape(batch_input_shape, name, "batch_input_shape")
     if input_shape is None and input_dim is not None:
         input_shape = (input_dim,)
     if input_shape is None:
         return None
     if isinstance(input_shape, int):
         input_shape = (input_shape,)
-    for d in input_shape:
-        if d is not None and (not isinstance(d, (int, xp.integer)) or d < 1):
+    return (batch_size,) + checked_shape(input_shape, name, "input_shape")
+
+
+def checked_shape(shape, name: str, what: str = "input_shape") -> tuple:
+    """``shape`` as a tuple of positive ints and None, or a ValueError naming the layer: a
+    declared shape comes from users and from files (``true``, ``2.5`` or ``"3"`` are no axis
+    lengths, though ``int()`` would take them)."""
+    if not isinstance(shape, (list, tuple)):
+        raise ValueError(f"Layer '{name}': {what} must be a tuple of axis lengths, got {shape!r}.")
+    for d in shape:
+        plain_int = isinstance(d, (int, xp.integer)) and not isinstance(d, bool)
+        if d is not None and (not plain_int or d < 1):
             raise ValueError(
-                f"Layer '{name}': input_shape must hold positive integers or None, "
-                f"got {tuple(input_shape)}."
+                f"Layer '{name}': {what} must hold positive integers or None, got {tuple(shape)}."
             )
-    return (batch_size,) + tuple(None if d is None else int(d) for d in input_shape)
+    return tuple(None if d is None else int(d) for d in shape)
 
 
 def _unique_vars(weights: list) -> list:

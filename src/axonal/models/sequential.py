@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from axonal.layers.base import Layer
+from axonal.layers.base import Layer, checked_shape
 from axonal.layers.core import InputLayer
 from axonal.layers.symbolic import SymbolicTensor, shape_str
 from axonal.models.model import Model
@@ -194,7 +194,7 @@ class Sequential(Model):
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         shape = config.get("batch_input_shape")
         if shape is not None:
-            model._declared_input = tuple(shape)
+            model._declared_input = checked_shape(shape, model.name, "batch_input_shape")
         for layer_config in config.get("layers", []):
             model.add(deserialize("layer", layer_config, custom_objects))
         return model
