@@ -1,4 +1,5 @@
-"""Input validation, sample weights, validation split and batching for fit/evaluate/predict.
+"""Input validation, sample weights, validation split and batching of in-memory arrays (and
+DataFrames) for fit/evaluate/predict.
 
 Every check here runs before training touches a weight, and every message speaks in the user's
 terms: which argument, which row and column, what was expected and what was received.

@@ -1,0 +1,40 @@
+"""Data for fit/evaluate/predict: validation of in-memory arrays (``arrays``), and the adapters
+for data that streams.
+
+Everything a training loop needs from its data is importable from here; the submodules are:
+
+- ``arrays``: input validation, sample weights, validation split and batch slicing for NumPy
+  arrays and DataFrames.
+"""
+
+from axonal.data.arrays import (
+    TARGET_HINT,
+    batch_slices,
+    check_columns,
+    check_finite,
+    check_lengths,
+    check_positive_int,
+    check_sparse_labels,
+    column_names,
+    is_dataframe,
+    sample_weights,
+    split_validation,
+    times_sample_weight,
+    to_array,
+)
+
+__all__ = [
+    "TARGET_HINT",
+    "batch_slices",
+    "check_columns",
+    "check_finite",
+    "check_lengths",
+    "check_positive_int",
+    "check_sparse_labels",
+    "column_names",
+    "is_dataframe",
+    "sample_weights",
+    "split_validation",
+    "times_sample_weight",
+    "to_array",
+]
