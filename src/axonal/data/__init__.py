@@ -5,6 +5,8 @@ Everything a training loop needs from its data is importable from here; the subm
 
 - ``arrays``: input validation, sample weights, validation split and batch slicing for NumPy
   arrays and DataFrames.
+- ``dataset``: ``Dataset``, a tf.data-like pipeline of NumPy elements (``structure``: the
+  nested tuples / dicts its elements are made of).
 """
 
 from axonal.data.arrays import (
@@ -22,9 +24,15 @@ from axonal.data.arrays import (
     times_sample_weight,
     to_array,
 )
+from axonal.data.dataset import AUTOTUNE, INFINITE, UNKNOWN, Dataset, TensorSpec
 
 __all__ = [
+    "AUTOTUNE",
+    "Dataset",
+    "INFINITE",
     "TARGET_HINT",
+    "TensorSpec",
+    "UNKNOWN",
     "batch_slices",
     "check_columns",
     "check_finite",
