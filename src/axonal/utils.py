@@ -1,9 +1,11 @@
 """Utilities: seeding, label encoding, normalisation and sequence padding (``keras.utils``),
-and ``check_gradients`` for people writing their own layers."""
+``PyDataset`` / ``Sequence`` for batches computed in Python, and ``check_gradients`` for people
+writing their own layers."""
 
 from __future__ import annotations
 
 from axonal.backend import floatx, set_random_seed, xp
+from axonal.data import PyDataset, Sequence
 from axonal.gradcheck import check_gradients
 from axonal.layers.base import reset_names
 from axonal.preprocessing.sequence import pad_sequences
@@ -71,6 +73,8 @@ def clear_session() -> None:
 
 
 __all__ = [
+    "PyDataset",
+    "Sequence",
     "check_gradients",
     "clear_session",
     "normalize",

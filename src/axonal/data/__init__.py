@@ -7,6 +7,8 @@ Everything a training loop needs from its data is importable from here; the subm
   arrays and DataFrames.
 - ``dataset``: ``Dataset``, a tf.data-like pipeline of NumPy elements (``structure``: the
   nested tuples / dicts its elements are made of).
+- ``py_dataset``: ``PyDataset`` (Keras's ``keras.utils.PyDataset``, alias ``Sequence``) and
+  ``epoch_batches``, which reads one epoch of it with worker threads or processes.
 """
 
 from axonal.data.arrays import (
@@ -25,14 +27,18 @@ from axonal.data.arrays import (
     to_array,
 )
 from axonal.data.dataset import AUTOTUNE, INFINITE, UNKNOWN, Dataset, TensorSpec
+from axonal.data.py_dataset import PyDataset, Sequence, epoch_batches
 
 __all__ = [
     "AUTOTUNE",
     "Dataset",
     "INFINITE",
+    "PyDataset",
+    "Sequence",
     "TARGET_HINT",
     "TensorSpec",
     "UNKNOWN",
+    "epoch_batches",
     "batch_slices",
     "check_columns",
     "check_finite",
