@@ -298,6 +298,32 @@ class Layer:
         """Output shape for ``input_shape`` (default: unchanged)."""
         return tuple(input_shape)
 
+    def output_shape_for(self, input_shape, dtype, kwargs: dict | None = None):
+        """The output shape for inputs of ``input_shape`` and ``dtype`` (lists of them for
+        several inputs): ``compute_output_shape``, or, for a user's layer that does not define
+        it, the shape of what ``call`` returns on zeros, as Keras learns it symbolically."""
+        cls = type(self)
+        if cls.compute_output_shape is not Layer.compute_output_shape or cls.__module__.startswith(
+            "axonal."
+        ):
+            return self.compute_output_shape(input_shape)
+        single = not isinstance(input_shape, list)
+        extra = kwargs or {}
+        try:
+            return infer_output_shape(
+                lambda xs: self(xs[0] if single else xs, **extra),
+                [input_shape] if single else input_shape,
+                [dtype] if single else dtype,
+            )
+        except weight_budget.ParameterBudgetError:
+            raise
+        except Exception as exc:
+            raise ValueError(
+                f"Layer '{self.name}' ({cls.__name__}) has no compute_output_shape, and running "
+                f"its call on zeros of shape {input_shape} to learn its output shape failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         """The layer's computation (default: identity)."""
         return inputs
@@ -357,18 +383,8 @@ class Layer:
         flat = [inputs] if single else list(inputs)
         shapes = flat[0].shape if single else [t.shape for t in flat]
         self.build_from_shape(shapes)
-        if type(self).compute_output_shape is Layer.compute_output_shape and not type(
-            self
-        ).__module__.startswith("axonal."):
-            # a user's layer written the Keras way: run it once on zeros to learn the shape
-            dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
-            out_shape = infer_output_shape(
-                lambda xs: self(xs[0] if single else xs, **kwargs),
-                shapes if not single else [shapes],
-                dtypes,
-            )
-        else:
-            out_shape = self.compute_output_shape(shapes)
+        dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
+        out_shape = self.output_shape_for(shapes, dtypes[0] if single else dtypes, kwargs)
         multiple = isinstance(out_shape, list)
         node = Node(self, flat, single, dict(kwargs))
         out_shapes = out_shape if multiple else [out_shape]

@@ -79,7 +79,7 @@ class Sequential(Model):
             return
         if self._built_output_shape is not None and len(self._layers) > 1:
             layer.build_from_shape(self._built_output_shape)
-            self._built_output_shape = layer.compute_output_shape(self._built_output_shape)
+            self._built_output_shape = layer.output_shape_for(self._built_output_shape, self.dtype)
             self.built = True
         else:
             self._build_layers(self._declared_input)
@@ -136,7 +136,7 @@ class Sequential(Model):
         shape = input_shape
         for layer in self._layers:
             layer.build_from_shape(shape)
-            shape = layer.compute_output_shape(shape)
+            shape = layer.output_shape_for(shape, self.dtype)
         self.built = bool(self._layers)
         self.input_shape_built = input_shape
         if input_shape == self._declared_input:
@@ -145,7 +145,7 @@ class Sequential(Model):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         shape = tuple(input_shape)
         for layer in self._layers:
-            shape = layer.compute_output_shape(shape)
+            shape = layer.output_shape_for(shape, self.dtype)
         return shape
 
     def call(self, inputs, training: bool = False) -> Tensor:
@@ -166,7 +166,7 @@ class Sequential(Model):
         rows = []
         shape = self.input_shape
         for layer in self._layers:
-            shape = None if shape is None else layer.compute_output_shape(shape)
+            shape = None if shape is None else layer.output_shape_for(shape, self.dtype)
             if getattr(layer, "metadata_only", False):
                 continue  # an identity that carries metadata (ColumnNames): not a step to show
             out = "?" if shape is None else shape_str(shape)

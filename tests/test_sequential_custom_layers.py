@@ -1,0 +1,62 @@
+"""A user's layer without ``compute_output_shape`` inside a ``Sequential``: its output shape
+comes from running its ``call`` (as Keras learns it symbolically), and a ``call`` that fails on
+that run is named."""
+
+import numpy as np
+import pytest
+
+import axonal
+from axonal import layers
+from axonal.models import Sequential
+
+
+class Project(layers.Layer):
+    """Changes the feature width and defines no compute_output_shape, as many Keras layers."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones")
+
+    def call(self, x):
+        return axonal.ops.matmul(x, self.w)
+
+
+class Broken(layers.Layer):
+    def call(self, x):
+        raise RuntimeError("this layer cannot run")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    axonal.utils.clear_session()
+
+
+def test_declared_input_flows_through_a_width_changing_custom_layer():
+    model = Sequential([layers.Input((10,)), Project(8), layers.Dense(2)])
+    assert model.layers[1].kernel.data.shape == (8, 2)
+    assert model.output_shape == (None, 2)
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).normal(size=(16, 10)).astype("float32")
+    model.fit(x, np.zeros((16, 2)), epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).shape == (16, 2)
+
+
+def test_custom_layer_built_on_first_data_and_added_later():
+    model = Sequential([Project(8)])
+    model.add(layers.Dense(2))
+    model.compile("adam", "mse")
+    model.fit(np.zeros((4, 10)), np.zeros((4, 2)), verbose=0)
+    assert model.predict(np.zeros((3, 10)), verbose=0).shape == (3, 2)
+
+    declared = Sequential([layers.Input((5,))])
+    declared.add(Project(3))
+    declared.add(layers.Dense(1))
+    assert declared.output_shape == (None, 1)
+
+
+def test_a_custom_layer_whose_call_fails_is_named():
+    with pytest.raises(ValueError, match="Layer 'broken' .*cannot run"):
+        Sequential([layers.Input((4,)), Broken(), layers.Dense(2)])
