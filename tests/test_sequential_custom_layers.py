@@ -1,6 +1,6 @@
 """A user's layer without ``compute_output_shape`` inside a ``Sequential``: its output shape
 comes from running its ``call`` (as Keras learns it symbolically), and a ``call`` that fails on
-that run is named."""
+that run is named. Also the open time axis of a sequence output in the target check."""
 
 import numpy as np
 import pytest
@@ -60,3 +60,18 @@ def test_custom_layer_built_on_first_data_and_added_later():
 def test_a_custom_layer_whose_call_fails_is_named():
     with pytest.raises(ValueError, match="Layer 'broken' .*cannot run"):
         Sequential([layers.Input((4,)), Broken(), layers.Dense(2)])
+
+
+def test_categorical_crossentropy_takes_any_length_on_an_open_time_axis():
+    # regression: outputs (None, None, 46) refused one-hot targets (30, 27, 46)
+    tokens = axonal.Input((None,), dtype="int32")
+    hidden = layers.LSTM(16, return_sequences=True)(layers.Embedding(50, 8)(tokens))
+    model = axonal.Model(tokens, layers.Dense(46, activation="softmax")(hidden))
+    model.compile("adam", "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 50, size=(30, 27))
+    y = np.eye(46, dtype="float32")[rng.integers(0, 46, size=(30, 27))]
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    with pytest.raises(ValueError, match="one-hot targets of shape"):
+        model.fit(x, y[:, :, :45], epochs=1, verbose=0)

@@ -507,11 +507,11 @@ class Model(Layer):
                 data_utils.check_sparse_labels(y, classes, name)
             return y.astype(xp.int64, copy=False)
         if loss_fn is losses_module.categorical_crossentropy:
-            want = out_shape[1:]
-            if y.shape[1:] != tuple(want):
+            if not _fits_sample_shape(tuple(y.shape[1:]), tuple(out_shape[1:])):
                 raise ValueError(
                     f"categorical_crossentropy needs one-hot targets of shape (samples, "
-                    f"{', '.join(str(d) for d in want)}), got {name} with shape {y.shape}; "
+                    f"{', '.join(str(d) for d in out_shape[1:])}), got {name} with shape "
+                    f"{y.shape}; "
                     "for integer labels use sparse_categorical_crossentropy "
                     "(or axonal.utils.to_categorical)."
                 )
@@ -1224,6 +1224,14 @@ def _bytes(n: int) -> str:
     return f"{n:.2f} GB"
 
 
+def _fits_sample_shape(got: tuple, want: tuple) -> bool:
+    """Whether target samples of shape ``got`` match output samples of shape ``want``, where an
+    axis the output leaves open (a sequence's time axis, None) takes any length."""
+    return len(got) == len(want) and all(
+        w is None or w == g for w, g in zip(want, got, strict=True)
+    )
+
+
 def _check_target_shape(y, out_shape: tuple, name: str, loss_name: str) -> None:
     """Targets must match the output sample for sample, before a broadcast makes nonsense."""
     want = tuple(out_shape[1:])
@@ -1233,7 +1241,7 @@ def _check_target_shape(y, out_shape: tuple, name: str, loss_name: str) -> None:
         got = got + (1,)
     elif len(got) == len(want) + 1 and got[-1] == 1:
         got = got[:-1]
-    if len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got, strict=True)):
+    if _fits_sample_shape(got, want):
         return
     raise ValueError(
         f"{loss_name} compares each target with the model output in the same place: the model "
