@@ -75,3 +75,36 @@ def test_categorical_crossentropy_takes_any_length_on_an_open_time_axis():
     assert np.isfinite(history.history["loss"][0])
     with pytest.raises(ValueError, match="one-hot targets of shape"):
         model.fit(x, y[:, :, :45], epochs=1, verbose=0)
+
+
+class _Rows:
+    """Has __len__ and a __getitem__ that never raises IndexError: NumPy iterates it forever."""
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, index):
+        return np.zeros(3)
+
+
+def _endless():
+    while True:
+        yield np.zeros((2, 3)), np.zeros((2, 2))
+
+
+@pytest.mark.parametrize("make", [_Rows, _endless], ids=["len-getitem", "generator"])
+def test_fit_refuses_what_it_cannot_take_at_once_naming_it(make):
+    # regression: a __len__/__getitem__ object hung fit and grew to gigabytes
+    model = Sequential([layers.Input((3,)), layers.Dense(2)])
+    model.compile("adam", "mse")
+    before = model.get_weights()
+    data = make()
+    for call in (
+        lambda: model.fit(data, np.zeros((10, 2)), verbose=0),
+        lambda: model.evaluate(data, np.zeros((10, 2)), verbose=0),
+        lambda: model.predict(data, verbose=0),
+    ):
+        with pytest.raises(TypeError, match=f"got a {type(data).__name__}.*batches_of"):
+            call()
+    for got, want in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -21,6 +21,15 @@ def to_array(value, name: str, hint: str | None = None):
     """
     if value is None:
         raise ValueError(f"{name} is None; expected an array.")
+    if not _array_like(value):
+        # NumPy would read a generator as one object, and iterate a __len__/__getitem__
+        # object index by index without end
+        raise TypeError(
+            f"{name} must be an array (NumPy, a list, a DataFrame or anything with __array__); "
+            f"got a {type(value).__name__}. Streaming data (generators, PyDataset, "
+            "axonal.data.Dataset) is not taken by fit/evaluate/predict yet: read its batches "
+            "with axonal.data.batches_of(...) and train with model.train_on_batch(x, y)."
+        )
     if is_dataframe(value):
         _check_numeric_columns(value, name)
         value = _frame_to_numpy(value)
@@ -39,6 +48,18 @@ def to_array(value, name: str, hint: str | None = None):
     if array.ndim == 0:
         raise ValueError(f"{name} must have a batch axis; got a scalar.")
     return array
+
+
+def _array_like(value) -> bool:
+    """Whether NumPy can take ``value`` as an array without iterating an unknown object."""
+    if isinstance(value, (xp.ndarray, xp.generic, list, tuple, range, int, float, complex)):
+        return True
+    return (
+        hasattr(value, "__array__")
+        or hasattr(value, "__array_interface__")
+        or hasattr(value, "to_numpy")
+        or is_dataframe(value)
+    )
 
 
 # what to do about string / categorical targets, for Model.fit and Model.evaluate
