@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import sys
@@ -288,6 +289,7 @@ class Model(Layer):
         if unknown:
             raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(unknown)}.")
         if loss is None:
+            _refuse_step_overrides(self, "train_step")
             raise ValueError("compile() needs a loss, e.g. loss='mse'.")
         if distribute is not None and not hasattr(distribute, "train_step"):
             raise TypeError(
@@ -705,6 +707,7 @@ class Model(Layer):
             >>> history = model.fit(x, y, epochs=10, batch_size=32, validation_split=0.2)
             >>> history.history["loss"][-1]
         """
+        _refuse_step_overrides(self, "train_step")
         self._require_compiled("fit")
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
@@ -915,6 +918,7 @@ class Model(Layer):
         Example:
             >>> loss, accuracy = model.evaluate(x_test, y_test)
         """
+        _refuse_step_overrides(self, "test_step")
         self._require_compiled("evaluate")
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
@@ -943,6 +947,7 @@ class Model(Layer):
         Example:
             >>> probabilities = model.predict(x_test)
         """
+        _refuse_step_overrides(self, "predict_step")
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
         )
@@ -1222,6 +1227,24 @@ def _bytes(n: int) -> str:
             return f"{n:.2f} {unit}"
         n /= 1024
     return f"{n:.2f} GB"
+
+
+@functools.cache
+def _step_overrides(cls: type) -> frozenset:
+    """The Keras step methods a subclass defines (Model itself defines none of them yet)."""
+    return frozenset(n for n in ("train_step", "test_step", "predict_step") if hasattr(cls, n))
+
+
+def _refuse_step_overrides(model, name: str) -> None:
+    """Refuse, naming the Keras feature, a step override that fit/evaluate/predict would
+    otherwise ignore silently."""
+    if name in _step_overrides(type(model)):
+        raise NotImplementedError(
+            f"{type(model).__name__} overrides {name}, Keras's way of customizing what "
+            "fit/evaluate/predict do; axonal does not call step overrides yet. Write the loop "
+            "yourself: batches from axonal.data.batches_of(...), gradients with "
+            "axonal.GradientTape, updates with optimizer.apply_gradients."
+        )
 
 
 def _fits_sample_shape(got: tuple, want: tuple) -> bool:

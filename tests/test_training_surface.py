@@ -1,6 +1,7 @@
-"""A user's layer without ``compute_output_shape`` inside a ``Sequential``: its output shape
-comes from running its ``call`` (as Keras learns it symbolically), and a ``call`` that fails on
-that run is named. Also the open time axis of a sequence output in the target check."""
+"""Where Keras programs step off ``fit(x, y)``: a user's layer without ``compute_output_shape``
+inside a ``Sequential`` (its shape comes from running ``call``; a failing ``call`` is named), the
+open time axis of a sequence output in the target check, and what fit cannot take yet (data
+that streams, step overrides) refused at once, naming it."""
 
 import numpy as np
 import pytest
@@ -108,3 +109,37 @@ def test_fit_refuses_what_it_cannot_take_at_once_naming_it(make):
             call()
     for got, want in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+class _CustomFit(axonal.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(1)
+
+    def call(self, inputs, training=False):
+        return self.dense(inputs)
+
+    def train_step(self, data):
+        return {"custom": 42}
+
+    def test_step(self, data):
+        return {"custom": 42}
+
+    def predict_step(self, data):
+        return data
+
+
+def test_step_overrides_are_refused_naming_the_feature_not_ignored():
+    # regression: a train_step override was silently ignored (fit trained as usual)
+    model = _CustomFit()
+    x, y = np.zeros((4, 3)), np.zeros((4, 1))
+    with pytest.raises(NotImplementedError, match="overrides train_step"):
+        model.compile("adam")
+    model.compile("adam", "mse")
+    for call, name in (
+        (lambda: model.fit(x, y, verbose=0), "train_step"),
+        (lambda: model.evaluate(x, y, verbose=0), "test_step"),
+        (lambda: model.predict(x, verbose=0), "predict_step"),
+    ):
+        with pytest.raises(NotImplementedError, match=f"overrides {name}.*GradientTape"):
+            call()
