@@ -16,17 +16,6 @@ def values(dataset):
     return [np.asarray(e).tolist() for e in dataset]
 
 
-@pytest.fixture
-def no_thread_leak():
-    before = threading.active_count()
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 2.0
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before, threading.enumerate()
-
-
 # ---- sources ---------------------------------------------------------------------------------
 
 

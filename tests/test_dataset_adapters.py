@@ -1,9 +1,6 @@
 """axonal.data.adapt / batches_of: every streaming source becomes (x, y, sample_weight) batches
 one epoch at a time; anything else is refused at once, naming what it got."""
 
-import gc
-import threading
-import time
 import warnings
 
 import numpy as np
@@ -40,17 +37,6 @@ class Batches(PyDataset):
 
     def on_epoch_end(self):
         self.ended += 1
-
-
-@pytest.fixture
-def no_thread_leak():
-    before = threading.active_count()
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 2.0
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before, threading.enumerate()
 
 
 def test_generator_batches_become_x_y_none():

@@ -48,17 +48,6 @@ class Numbers(PyDataset):
         self.events.append("end")
 
 
-@pytest.fixture
-def no_thread_leak():
-    before = threading.active_count()
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 2.0
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before, threading.enumerate()
-
-
 def firsts(batches):
     return [int(y[0]) for _, y in batches]
 

@@ -15,16 +15,15 @@ Example:
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from axonal import backend
 from axonal.backend import xp
 from axonal.data import structure
+from axonal.data.parallel import ordered_map
 
 # tf.data's constants, with tf's values
 AUTOTUNE = -1
@@ -476,21 +475,12 @@ class _ParallelMap(_Map):
 
     def _iterate(self):
         source = iter(self._input)
-        pool = ThreadPoolExecutor(self._workers, thread_name_prefix="axonal-data-map")
-        # a window of two calls per worker keeps them busy while bounding memory
-        window = 2 * self._workers
-        pending = collections.deque()
         try:
-            for element in source:
-                pending.append(pool.submit(self._apply, element))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            # a window of two calls per worker keeps them busy while bounding memory
+            yield from ordered_map(
+                self._apply, source, self._workers, 2 * self._workers, "axonal-data-map"
+            )
         finally:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True)
             _close(source)
 
 

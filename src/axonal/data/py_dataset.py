@@ -7,7 +7,8 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+
+from axonal.data.parallel import ordered_map
 
 
 class PyDataset:
@@ -196,19 +197,7 @@ def _read_epoch(py_dataset, indices, workers: int, use_multiprocessing: bool, qu
 
 def _thread_batches(py_dataset, indices, workers: int, queue_size: int):
     """Batches computed by ``workers`` threads, at most ``queue_size`` ahead, in order."""
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="axonal-pydataset")
-    pending = collections.deque()
-    try:
-        for index in indices:
-            pending.append(pool.submit(py_dataset.__getitem__, index))
-            if len(pending) >= queue_size:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
+    return ordered_map(py_dataset.__getitem__, indices, workers, queue_size, "axonal-pydataset")
 
 
 # the dataset a worker process reads (set once per process by the pool's initializer)
