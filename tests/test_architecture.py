@@ -19,6 +19,7 @@ FORBIDDEN = {
     "autograd": {"primitives", "tensor", "functional", "ops", "layers", "models", "losses"},
     "primitives": {"tensor", "functional", "ops", "layers", "models", "losses"},
     "tensor": {"functional", "ops", "layers", "models", "losses", "metrics", "optimizers"},
+    "tape": {"functional", "ops", "layers", "models", "losses", "metrics", "optimizers"},
     "functional": {"ops", "layers", "models", "losses", "metrics", "optimizers"},
     "initializers": {"layers", "models"},
     "activations": {"layers", "models"},

@@ -33,11 +33,13 @@ from axonal.autograd import enable_grad, no_grad
 from axonal.backend import floatx, set_floatx
 from axonal.layers import Input
 from axonal.models import Model, Sequential
+from axonal.tape import GradientTape
 from axonal.tensor import Tensor, Variable
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GradientTape",
     "Input",
     "Model",
     "Sequential",

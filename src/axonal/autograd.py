@@ -119,30 +119,35 @@ def _chain_order(root) -> list | None:
         node = following
 
 
-def _topological_order(root) -> list:
-    """Non-leaf nodes reachable from ``root``, each after every node that consumes it, reversed.
+def _topological_order(roots) -> list:
+    """Non-leaf nodes reachable from ``roots``, each after every node that consumes it, reversed.
 
     Leaves are left out: their gradients are final as soon as they arrive, so the walk
-    accumulates them on the spot instead of scheduling them.
+    accumulates them on the spot instead of scheduling them. A depth-first walk from several
+    roots sharing one visited set still gives a topological order when reversed.
     """
     order = []
-    visited = {id(root)}
-    stack = [(root, iter(root._ctx.inputs))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if (
-                parent is not None
-                and parent._ctx is not None
-                and parent.requires_grad
-                and id(parent) not in visited
-            ):
-                visited.add(id(parent))
-                stack.append((parent, iter(parent._ctx.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    visited = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root._ctx.inputs))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if (
+                    parent is not None
+                    and parent._ctx is not None
+                    and parent.requires_grad
+                    and id(parent) not in visited
+                ):
+                    visited.add(id(parent))
+                    stack.append((parent, iter(parent._ctx.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     order.reverse()
     return order
 
@@ -171,7 +176,7 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
     previous = _grad_enabled
     _grad_enabled = False
     try:
-        for node in _chain_order(root) or _topological_order(root):
+        for node in _chain_order(root) or _topological_order((root,)):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
@@ -191,6 +196,110 @@ def backward_from(root, grad=None, retain_graph: bool = False) -> None:
                 node._ctx = None
     finally:
         _grad_enabled = previous
+
+
+def gradients(roots: list, seeds: list, sources: list, retain_graph: bool = False) -> list:
+    """Gradients of ``sum_i <seeds[i], roots[i]>`` with respect to each of ``sources``.
+
+    The walk of ``backward_from``, except that it writes no ``.grad`` (nor a packed gradient
+    buffer): the gradient of each source is returned, a new array that nothing else holds, or
+    None where the source is not connected to any root. Sources may be leaves (variables,
+    watched inputs) or tensors inside the graph. This is what ``GradientTape.gradient`` runs.
+
+    Args:
+        roots: tensors to differentiate; each seeded with the array of the same index in
+            ``seeds`` (its shape).
+        sources: tensors to differentiate with respect to (a tensor may appear several times).
+        retain_graph: keep the graph for another walk; otherwise it is freed as it is walked.
+
+    Returns:
+        A list with one array or None per source.
+    """
+    global _grad_enabled
+    wanted = {id(source) for source in sources}
+    # id(source) -> (gradient so far, whether this walk made that array and nothing else holds it)
+    found: dict = {}
+    grads: dict = {}
+    nodes = []
+    for root, seed in zip(roots, seeds, strict=True):
+        key = id(root)
+        if root._ctx is None or not root.requires_grad:
+            if key in wanted:
+                _gather(found, key, seed)
+            continue
+        if key in grads:
+            grads[key] = grads[key] + seed
+        else:
+            grads[key] = seed
+            nodes.append(root)
+    order = (_chain_order(nodes[0]) if len(nodes) == 1 else None) or _topological_order(nodes)
+    # a primitive may write a leaf's gradient into the leaf's packed buffer (see
+    # ``free_grad_buffer``): that buffer belongs to ``.grad`` and the optimizer, not to us
+    buffers = []
+    for node in order:
+        for parent in node._ctx.inputs:
+            if getattr(parent, "grad_buffer", None) is not None:
+                buffers.append((parent, parent.grad_buffer))
+                parent.grad_buffer = None
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        for node in order:
+            key = id(node)
+            g = grads.pop(key, None)
+            if g is None:
+                continue
+            if key in wanted:
+                # a copy: g is also handed on, and a backward may pass it (or a view) upstream
+                found[key] = (g.copy() if key not in found else found[key][0] + g, True)
+            ctx = node._ctx
+            for parent, parent_grad in zip(ctx.inputs, ctx.backward(g), strict=True):
+                if parent_grad is None or parent is None:
+                    continue
+                if parent_grad.shape != parent.data.shape:
+                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                parent_key = id(parent)
+                if parent._ctx is None:
+                    if parent_key in wanted:
+                        _gather(found, parent_key, parent_grad)
+                    continue
+                if not parent.requires_grad:
+                    continue
+                # out of place: a backward may hand the same array to two inputs
+                if parent_key in grads:
+                    grads[parent_key] = grads[parent_key] + parent_grad
+                else:
+                    grads[parent_key] = parent_grad
+            if not retain_graph:
+                node._ctx = None
+    finally:
+        _grad_enabled = previous
+        for parent, buffer in buffers:
+            parent.grad_buffer = buffer
+    results = []
+    given = set()
+    for source in sources:
+        key = id(source)
+        entry = found.get(key)
+        if entry is None:
+            results.append(None)
+            continue
+        g, owned = entry
+        # an array a backward handed out may also be held elsewhere (another source's result,
+        # a seed, a read-only broadcast view): the caller gets one of its own
+        if not owned or key in given:
+            g = g.copy()
+        given.add(key)
+        results.append(g)
+    return results
+
+
+def _gather(found: dict, key: int, g) -> None:
+    """Add ``g`` to the gradient found so far for the source with id ``key``."""
+    if key in found:
+        found[key] = (found[key][0] + g, True)
+    else:
+        found[key] = (g, False)
 
 
 _ONES: dict = {}
