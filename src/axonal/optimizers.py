@@ -101,6 +101,15 @@ def _packed_grads(variables: list):
     return base[offset : offset + (expected - start) // base.itemsize]
 
 
+def _is_pair(item: Any) -> bool:
+    """Whether ``item`` unpacks into exactly two values."""
+    try:
+        _, _ = item
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class Optimizer:
     """Base class: clipping, weight decay, step counting, lazily created state keyed by path.
 
@@ -207,7 +216,15 @@ class Optimizer:
                 variable it belongs to.
         """
         pairs = list(grads_and_vars)
-        self.apply([grad for grad, _ in pairs], [variable for _, variable in pairs])
+        try:
+            grads = [grad for grad, _ in pairs]
+        except (TypeError, ValueError):
+            bad = next(pair for pair in pairs if not _is_pair(pair))
+            raise TypeError(
+                "apply_gradients() expects (gradient, variable) pairs, such as "
+                f"zip(grads, model.trainable_weights); got the element {bad!r}."
+            ) from None
+        self.apply(grads, [variable for _, variable in pairs])
 
     def apply(self, grads: Iterable[Any], variables: Iterable[Variable]) -> None:
         """Apply one step: ``grads[i]`` updates ``variables[i]`` in place (Keras 3 form).
@@ -263,6 +280,66 @@ class Optimizer:
         kept_grads = self._clip_gradients(kept_grads)
         flat = None if self.clipnorm else self._flat_view(kept_variables, slots)
         self._apply_step(kept_grads, kept_variables, slots, flat)
+
+    # ----------------------------------------------------------------- PyTorch-style loop
+
+    def build(self, variables: Iterable[Variable]) -> None:
+        """Remember the variables this optimizer trains and create their state now (Keras 3).
+
+        ``step()`` and ``zero_grad()`` without arguments then act on these variables.
+
+        Args:
+            variables: the variables, such as ``model.trainable_weights``.
+        """
+        variables = list(variables)
+        for variable in variables:
+            self._slots_for(variable)
+        self._built_variables = variables
+
+    def step(self, variables: Iterable[Variable] | None = None) -> None:
+        """Apply one step from the variables' ``.grad`` (what ``loss.backward()`` left there).
+
+        As in PyTorch, ``backward()`` adds into ``.grad`` and ``step()`` does not clear it:
+        call ``zero_grad()`` after each step, or the next step also applies this one's
+        gradient. A variable whose ``.grad`` is None is skipped.
+
+        Args:
+            variables: the variables to update; defaults to those given to ``build``.
+
+        Example:
+            >>> loss = loss_fn(y, model(x, training=True))
+            >>> loss.backward()
+            >>> optimizer.step(model.trainable_weights)
+            >>> optimizer.zero_grad(model.trainable_weights)
+        """
+        variables = self._variables_for("step", variables)
+        if variables and all(getattr(v, "grad", None) is None for v in variables):
+            raise ValueError(
+                f"step() found no gradient: every one of the {len(variables)} variables has "
+                ".grad None. Call loss.backward() before optimizer.step()."
+            )
+        self.apply([getattr(variable, "grad", None) for variable in variables], variables)
+
+    def zero_grad(self, variables: Iterable[Variable] | None = None) -> None:
+        """Set each variable's ``.grad`` to None, so the next ``backward()`` starts afresh.
+
+        Args:
+            variables: the variables to clear; defaults to those given to ``build``.
+        """
+        for variable in self._variables_for("zero_grad", variables):
+            variable.grad = None
+
+    def _variables_for(self, method: str, variables) -> list:
+        if variables is not None:
+            return list(variables)
+        built = getattr(self, "_built_variables", None)
+        if built is None:
+            raise ValueError(
+                f"{method}() needs the variables: pass them, as in "
+                f"optimizer.{method}(model.trainable_weights), or call "
+                "optimizer.build(model.trainable_weights) once first."
+            )
+        return built
 
     def _apply_step(self, grads: list, variables: list, slots: list | None, flat) -> None:
         """Run the update rule on validated, clipped gradients: fused over ``flat`` if given."""
