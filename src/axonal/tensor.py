@@ -86,7 +86,13 @@ class Tensor:
         self.grad = None
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Backpropagate from this tensor (a scalar unless ``grad`` is given); frees the graph."""
+        """Backpropagate from this tensor (a scalar unless ``grad`` is given); frees the graph.
+
+        As in PyTorch, each leaf that requires grad (every trainable ``Variable``) *adds* its
+        gradient into ``.grad``: a second ``backward`` without clearing accumulates. Clear with
+        ``optimizer.zero_grad(variables)`` or ``Tensor.zero_grad``. ``GradientTape.gradient``
+        returns gradients instead and never touches ``.grad``.
+        """
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() on a tensor that does not require grad: no input of the computation "
