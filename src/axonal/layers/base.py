@@ -318,11 +318,14 @@ class Layer:
         except weight_budget.ParameterBudgetError:
             raise
         except Exception as exc:
-            raise ValueError(
+            # the same exception, its message saying which layer and why it was run (as Keras
+            # does for a failure while it traces a layer symbolically)
+            exc.args = (
                 f"Layer '{self.name}' ({cls.__name__}) has no compute_output_shape, and running "
                 f"its call on zeros of shape {input_shape} to learn its output shape failed: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+                f"{exc}",
+            )
+            raise
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         """The layer's computation (default: identity)."""
