@@ -31,6 +31,7 @@ FORBIDDEN = {
     "plot": {"models", "layers"},
     "regularizers": {"layers", "models"},
     "data": {"models", "layers"},
+    "trainers": {"models", "layers", "saving", "cli"},
     "callbacks": {"models", "layers"},
     "layers": {"models"},
     "distributed": {"models", "layers", "cli"},

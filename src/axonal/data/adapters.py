@@ -116,7 +116,7 @@ def _describe_xyw(batch) -> str:
     return ", ".join(parts)
 
 
-def _refuse(data) -> None:
+def check_streaming(data) -> None:
     """Raise TypeError for what this layer does not take, or return for what it takes."""
     kind = type(data).__name__
     if isinstance(data, (Dataset, PyDataset)):
@@ -337,7 +337,7 @@ def adapt(data, steps=None) -> StreamingAdapter:
         >>> [x.shape for x, y, w in source.epoch()]
         [(2, 3)]
     """
-    _refuse(data)
+    check_streaming(data)
     if steps is not None:
         if isinstance(steps, bool) or not isinstance(steps, (int, xp.integer)) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1 or None, got {steps!r}.")

@@ -26,9 +26,9 @@ def to_array(value, name: str, hint: str | None = None):
         # object index by index without end
         raise TypeError(
             f"{name} must be an array (NumPy, a list, a DataFrame or anything with __array__); "
-            f"got a {type(value).__name__}. Streaming data (generators, PyDataset, "
-            "axonal.data.Dataset) is not taken by fit/evaluate/predict yet: read its batches "
-            "with axonal.data.batches_of(...) and train with model.train_on_batch(x, y)."
+            f"got a {type(value).__name__}. Data that streams is a generator or iterable of "
+            "batches, an axonal.data.Dataset or a PyDataset (an object with __len__ and "
+            "__getitem__ must subclass axonal.utils.PyDataset)."
         )
     if is_dataframe(value):
         _check_numeric_columns(value, name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import sys
@@ -30,6 +29,8 @@ from axonal.models import compile_utils
 from axonal.models.functional import Graph, flatten_structure
 from axonal.registry import register
 from axonal.tensor import Tensor, Variable
+from axonal.trainers import step_loop
+from axonal.trainers.trainer import Trainer, overridden_steps
 
 _SPARSE_LOSSES = (losses_module.sparse_categorical_crossentropy,)
 # shuffled data up to this size is copied once per epoch; larger data is gathered per batch
@@ -45,7 +46,7 @@ _ELEMENTWISE_LOSSES = (
 
 
 @register("layer", "Model", "Functional")
-class Model(Layer):
+class Model(Trainer, Layer):
     """A trainable graph of layers with the Keras training API.
 
     Three ways to make one, as in Keras: ``Model(inputs, outputs)`` over symbolic tensors from
@@ -288,8 +289,14 @@ class Model(Layer):
         unknown = sorted(set(kwargs) - ignored)
         if unknown:
             raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(unknown)}.")
+        if loss is None and "train_step" in overridden_steps(type(self)):
+            # the override computes its own loss (Keras allows compile without one then)
+            self.optimizer = optimizers_module.get(optimizer)
+            self.optimizer.jit_compile = self.jit_compile = kernels.check_mode(jit_compile)
+            self.loss, self._heads, self._distribute = None, [], None
+            self.compiled = True
+            return
         if loss is None:
-            _refuse_step_overrides(self, "train_step")
             raise ValueError("compile() needs a loss, e.g. loss='mse'.")
         if distribute is not None and not hasattr(distribute, "train_step"):
             raise TypeError(
@@ -692,6 +699,8 @@ class Model(Layer):
         initial_epoch: int = 0,
         validation_batch_size: int | None = None,
         validation_freq: int = 1,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
     ) -> History:
         """Train for ``epochs`` epochs on arrays ``x``, ``y``; returns a ``History``.
 
@@ -707,7 +716,6 @@ class Model(Layer):
             >>> history = model.fit(x, y, epochs=10, batch_size=32, validation_split=0.2)
             >>> history.history["loss"][-1]
         """
-        _refuse_step_overrides(self, "train_step")
         self._require_compiled("fit")
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
@@ -722,6 +730,29 @@ class Model(Layer):
         )
         verbose = resolve_verbose(verbose)
         callback_list = list(callbacks or [])
+        if self._runs_steps("train_step", x, validation_data, steps_per_epoch):
+            if class_weight is not None or validation_split:
+                raise ValueError(
+                    "class_weight and validation_split take in-memory arrays and the built-in "
+                    "train_step; pass validation_data (and sample weights in the batches)."
+                )
+            return step_loop.fit(
+                self,
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=callback_list,
+                validation_data=validation_data,
+                shuffle=shuffle,
+                sample_weight=sample_weight,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps,
+                validation_batch_size=val_batch,
+                validation_freq=validation_freq,
+            )
 
         xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
         validation = None
@@ -912,17 +943,32 @@ class Model(Layer):
         sample_weight=None,
         callbacks: list | None = None,
         return_dict: bool = False,
+        steps: int | None = None,
     ):
         """Loss and metrics on ``x``, ``y``: a scalar without metrics, else ``[loss, *metrics]``.
+
+        ``x`` may also be data that streams (a generator, a ``PyDataset``, a ``Dataset``), read
+        for ``steps`` batches or to its end.
 
         Example:
             >>> loss, accuracy = model.evaluate(x_test, y_test)
         """
-        _refuse_step_overrides(self, "test_step")
         self._require_compiled("evaluate")
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
         )
+        if self._runs_steps("test_step", x, None, steps):
+            return step_loop.evaluate(
+                self,
+                x,
+                y,
+                batch_size=batch_size,
+                verbose=verbose,
+                sample_weight=sample_weight,
+                steps=steps,
+                callbacks=callbacks,
+                return_dict=return_dict,
+            )
         verbose = resolve_verbose(verbose)
         xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, None)
         self._ensure_built(xs)
@@ -941,16 +987,20 @@ class Model(Layer):
         batch_size: int | None = None,
         verbose: int | str = "auto",
         callbacks: list | None = None,
+        steps: int | None = None,
     ):
         """Model outputs for ``x`` as a NumPy array (a list for several outputs), without a graph.
+
+        ``x`` may also be data that streams (a generator, a ``PyDataset``, a ``Dataset``).
 
         Example:
             >>> probabilities = model.predict(x_test)
         """
-        _refuse_step_overrides(self, "predict_step")
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
         )
+        if self._runs_steps("predict_step", x, None, steps):
+            return step_loop.predict(self, x, batch_size=batch_size, steps=steps)
         # a progress bar per predict call floods loops; show it only on a terminal
         verbose = resolve_verbose(verbose)
         if not callbacks and self._takes_plain_batch(x, batch_size):
@@ -1012,30 +1062,49 @@ class Model(Layer):
         return xs
 
     # ------------------------------------------------------------ single batches
+    def _runs_steps(self, step: str, x, validation_data, steps: int | None) -> bool:
+        """Whether fit/evaluate/predict go through the Keras step loop: the model overrides
+        ``step``, the data streams, or a number of steps is given."""
+        if steps is not None or step in overridden_steps(type(self)):
+            return True
+        if type(x) is not xp.ndarray and step_loop.is_streaming(x):
+            return True
+        return validation_data is not None and step_loop.is_streaming(validation_data)
+
     def train_on_batch(
         self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False
     ):
         """One gradient step on one batch; returns its loss (and metrics)."""
         self._require_compiled("train_on_batch")
-        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
-        self._ensure_built(xs)
-        self._pack_trainable_weights()
-        self._resolve_metrics(ys, out_shapes)
         self._reset_trackers()
-        self._constraint_pairs = self.weight_constraints()
-        self._train_step(xs, ys, weights)
-        return self._result(self._logs(), return_dict)
+        return self._result(self._fit_batch(x, y, sample_weight, class_weight), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         """Loss (and metrics) on one batch, without updating weights."""
         self._require_compiled("test_on_batch")
+        self._reset_trackers()
+        return self._result(self._evaluate_batch(x, y, sample_weight), return_dict)
+
+    def _fit_batch(self, x, y, sample_weight, class_weight=None) -> dict:
+        """One validated gradient step, added to the epoch's running loss and metrics."""
+        self._require_compiled("fit")
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
+        self._ensure_built(xs)
+        self._pack_trainable_weights()
+        self._resolve_metrics(ys, out_shapes)
+        self._constraint_pairs = self.weight_constraints()
+        self._train_step(xs, ys, weights)
+        return self._logs()
+
+    def _evaluate_batch(self, x, y, sample_weight) -> dict:
+        """One validated batch's loss and metrics, added to the running totals."""
+        self._require_compiled("evaluate")
         xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, None)
         self._ensure_built(xs)
         self._resolve_metrics(ys, out_shapes)
-        self._reset_trackers()
         with autograd.no_grad():
             self._test_step(xs, ys, weights)
-        return self._result(self._logs(), return_dict)
+        return self._logs()
 
     def predict_on_batch(self, x):
         """Outputs for one batch as an array (a list for several outputs)."""
@@ -1227,24 +1296,6 @@ def _bytes(n: int) -> str:
             return f"{n:.2f} {unit}"
         n /= 1024
     return f"{n:.2f} GB"
-
-
-@functools.cache
-def _step_overrides(cls: type) -> frozenset:
-    """The Keras step methods a subclass defines (Model itself defines none of them yet)."""
-    return frozenset(n for n in ("train_step", "test_step", "predict_step") if hasattr(cls, n))
-
-
-def _refuse_step_overrides(model, name: str) -> None:
-    """Refuse, naming the Keras feature, a step override that fit/evaluate/predict would
-    otherwise ignore silently."""
-    if name in _step_overrides(type(model)):
-        raise NotImplementedError(
-            f"{type(model).__name__} overrides {name}, Keras's way of customizing what "
-            "fit/evaluate/predict do; axonal does not call step overrides yet. Write the loop "
-            "yourself: batches from axonal.data.batches_of(...), gradients with "
-            "axonal.GradientTape, updates with optimizer.apply_gradients."
-        )
 
 
 def _fits_sample_shape(got: tuple, want: tuple) -> bool:
