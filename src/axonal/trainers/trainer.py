@@ -21,6 +21,8 @@ part a NumPy array (or a list / dict of them for several inputs or outputs).
 
 from __future__ import annotations
 
+import functools
+
 from axonal import metrics as metrics_module
 
 STEP_NAMES = ("train_step", "test_step", "predict_step")
@@ -89,8 +91,10 @@ class Trainer:
             metric.reset_state()
 
 
+@functools.cache
 def overridden_steps(cls: type) -> frozenset:
-    """The step methods ``cls`` defines itself instead of inheriting ``Trainer``'s."""
+    """The step methods ``cls`` defines itself instead of inheriting ``Trainer``'s (cached per
+    class: ``predict`` asks on every call)."""
     return frozenset(n for n in STEP_NAMES if getattr(cls, n) is not getattr(Trainer, n))
 
 
