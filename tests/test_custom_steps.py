@@ -318,3 +318,15 @@ def test_a_batch_that_does_not_fit_is_named_by_its_number():
 
     with pytest.raises(ValueError, match="batch 1 of epoch 1.*3 features instead of 4"):
         _classifier().fit(ragged(), verbose=0)
+
+
+def test_in_memory_tuples_are_not_read_as_batches():
+    # regression: validation_data=([x1, x2], y) went to the step loop as a list of batches
+    a, b = axonal.Input((2,), name="a"), axonal.Input((2,), name="b")
+    model = Model([a, b], Dense(1)(axonal.layers.Concatenate()([a, b])))
+    model.compile("sgd", "mse")
+    x1, x2 = np.ones((8, 2), "float32"), np.zeros((8, 2), "float32")
+    y = np.ones((8, 1), "float32")
+    history = model.fit([x1, x2], y, validation_data=([x1, x2], y), epochs=2, verbose=0)
+    assert len(history.history["val_loss"]) == 2
+    assert model.evaluate((x1, x2), y, verbose=0) == pytest.approx(history.history["val_loss"][-1])

@@ -85,7 +85,13 @@ def batches(x, y, sample_weight, batch_size: int, shuffle: bool, steps: int | No
 
 
 def is_streaming(x) -> bool:
-    """Whether ``x`` is data that streams (what ``axonal.data.adapt`` takes)."""
+    """Whether ``x`` is data that streams (what ``axonal.data.adapt`` takes).
+
+    A tuple is in-memory data, as in Keras: several inputs, or ``validation_data=(x, y)``
+    whose ``x`` is a list of input arrays; batches come in a list or another iterable.
+    """
+    if isinstance(x, tuple):
+        return False
     try:
         adapters.check_streaming(x)
     except TypeError:
