@@ -267,10 +267,15 @@ def _model_config(document: dict, where: str) -> dict:
                     raise KerasImportError(
                         f"{node_where}: the keyword argument {key}={value!r} is not supported."
                     )
-            if len(args) != 1:
-                raise KerasImportError(f"{node_where}: takes {len(args)} positional arguments.")
+            if not args:
+                raise KerasImportError(f"{node_where}: the call has no positional argument.")
             refs, single = _refs(args[0], node_where)
-            calls.append({"args": refs, "single": single, "kwargs": kwargs})
+            # positional tensors after the first (an endpoint layer's targets) stay separate
+            extra = [_ref(arg, node_where) for arg in args[1:]]
+            call = {"args": refs + extra, "single": single, "kwargs": kwargs}
+            if extra:
+                call["extra_args"] = len(extra)
+            calls.append(call)
         converted["inbound_nodes"] = calls
         entries.append(converted)
     inputs, single_input = _refs(config.get("input_layers"), f"{where}: input_layers")

@@ -65,7 +65,9 @@ class Tensor:
         return self.data.item()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        # a reduction's data may be a NumPy scalar, which NumPy does not take from __array__
+        data = xp.asarray(self.data)
+        return data if dtype is None else data.astype(dtype)
 
     def __len__(self) -> int:
         return len(self.data)

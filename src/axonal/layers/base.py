@@ -31,6 +31,39 @@ def reset_names() -> None:
     _NAME_COUNTS.clear()
 
 
+class _CallContext:
+    """Which top-level call is running: losses from ``add_loss`` belong to one such call, and
+    a new one starts when a layer is called outside any other layer's call (as in Keras)."""
+
+    __slots__ = ("outermost", "number", "losses_added")
+
+    def __init__(self):
+        self.outermost = None
+        self.number = 0
+        # whether any layer ever called add_loss (fit's tuned step skips the walk until then)
+        self.losses_added = False
+
+
+CALLS = _CallContext()
+
+
+def begin_top_level_call(layer) -> None:
+    """Start a new top-level call of ``layer`` (its ``losses`` forget the previous call's);
+    for callers that run a model's ``call`` without ``__call__``, such as ``fit``."""
+    CALLS.number += 1
+    layer.__dict__["_call_number"] = CALLS.number
+
+
+def _looks_like_metric(value) -> bool:
+    # duck typing: layers sit below metrics in the import order
+    return (
+        not isinstance(value, type)
+        and callable(getattr(value, "update_state", None))
+        and callable(getattr(value, "result", None))
+        and callable(getattr(value, "reset_state", None))
+    )
+
+
 def snake_case(name: str) -> str:
     """``BatchNormalization`` -> ``batch_normalization``; ``Conv2D`` -> ``conv2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -228,6 +261,16 @@ class Layer:
         return _unique_vars(own + [w for layer in subs for w in layer.non_trainable_weights])
 
     @property
+    def trainable_variables(self) -> list[Variable]:
+        """Alias of ``trainable_weights`` (Keras 3 and TensorFlow spell it so)."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[Variable]:
+        """Alias of ``non_trainable_weights``."""
+        return self.non_trainable_weights
+
+    @property
     def variables(self) -> list[Variable]:
         """Alias of ``weights``."""
         return self.weights
@@ -276,10 +319,49 @@ class Layer:
         own = list(self._constrained)
         return own + [pair for layer in self._sublayers() for pair in layer.weight_constraints()]
 
+    def add_loss(self, loss) -> None:
+        """Add a loss term computed in ``call`` (a scalar Tensor): ``compute_loss`` adds it to
+        the training loss. Terms are kept until the next top-level call, as in Keras.
+
+        Example:
+            >>> class ActivityPenalty(Layer):
+            ...     def call(self, x):
+            ...         self.add_loss(0.01 * axonal.ops.sum(x * x))
+            ...         return x
+        """
+        number = CALLS.number
+        entries = self.__dict__.get("_added_losses")
+        if entries is None or (entries and entries[0][0] != number):
+            entries = []
+            self.__dict__["_added_losses"] = entries
+        entries.append((number, loss))
+        CALLS.losses_added = True
+
+    def added_losses(self) -> list:
+        """The ``add_loss`` terms of this layer and its sublayers from its latest call."""
+        # a top-level call numbers itself; terms older than its latest one are stale (a layer
+        # only ever called inside others keeps the terms of the last call that added any)
+        number = self.__dict__.get("_call_number", 0)
+        found = []
+        for layer in self.nested_layers():
+            for entry_number, loss in layer.__dict__.get("_added_losses") or ():
+                if entry_number >= number:
+                    found.append(loss)
+        return found
+
     @property
     def losses(self) -> list[Tensor]:
-        """Keras name for ``regularization_losses()``."""
-        return self.regularization_losses()
+        """The weight regularizers' penalties and the ``add_loss`` terms of the latest call."""
+        return self.regularization_losses() + self.added_losses()
+
+    @property
+    def metrics(self) -> list:
+        """Metric objects assigned as attributes of this layer and its sublayers (an endpoint
+        layer's own accuracy, say); Keras reports and resets them with the model's."""
+        found = []
+        for layer in self.nested_layers():
+            found.extend(v for v in vars(layer).values() if _looks_like_metric(v))
+        return found
 
     # ------------------------------------------------------------ building and calling
     def build(self, input_shape: tuple) -> None:
@@ -339,20 +421,32 @@ class Layer:
         """
         return self(inputs, training=False).data
 
-    def __call__(self, inputs, training: bool = False, **kwargs):
-        """Build on first use, then ``call``; arrays are converted to tensors of the layer dtype."""
+    def __call__(self, inputs, *args, training: bool = False, **kwargs):
+        """Build on first use, then ``call``; arrays are converted to tensors of the layer dtype.
+
+        Positional arguments after ``inputs`` (an endpoint layer's targets and sample weights,
+        say) are passed to ``call`` as they are; the layer builds from ``inputs`` alone.
+        """
+        if CALLS.outermost is None:
+            return self._top_level_call(inputs, args, training, kwargs)
+        if args:
+            return self._call_with_extra_args(inputs, args, training, kwargs)
         several = False
         if not isinstance(inputs, Tensor):
             if is_symbolic(inputs):
                 return self._call_symbolic(inputs, kwargs)
-            several = isinstance(inputs, (list, tuple))
-            if several:
+            several = isinstance(inputs, (list, tuple, dict))
+            if isinstance(inputs, dict):
+                # inputs by name (a model's); the layer builds from their shapes in order
+                inputs = {k: self._as_input_tensor(x) for k, x in inputs.items()}
+            elif several:
                 inputs = [self._as_input_tensor(x) for x in inputs]
             else:
                 inputs = self._as_input_tensor(inputs)
         if not self.built:
             if several:
-                self.build_from_shape([(None,) + x.shape[1:] for x in inputs])
+                values = inputs.values() if isinstance(inputs, dict) else inputs
+                self.build_from_shape([(None,) + x.shape[1:] for x in values])
             else:
                 self.build_from_shape((None,) + inputs.shape[1:])
         out = self._call_with_training(inputs, training, kwargs)
@@ -361,6 +455,34 @@ class Layer:
             if mask is not None and mask_of(out) is None:
                 attach_mask(out, self.compute_mask(inputs, mask))
         return out
+
+    def _top_level_call(self, inputs, args: tuple, training, kwargs: dict):
+        """A call from outside any layer's call: ``add_loss`` terms start afresh."""
+        begin_top_level_call(self)
+        CALLS.outermost = self
+        try:
+            return self(inputs, *args, training=training, **kwargs)
+        finally:
+            CALLS.outermost = None
+
+    def _call_with_extra_args(self, inputs, args: tuple, training, kwargs: dict):
+        """A call with positional arguments after ``inputs``: symbolic when any is symbolic."""
+        if is_symbolic(inputs) or any(isinstance(a, SymbolicTensor) for a in args):
+            return self._call_symbolic(inputs, kwargs, args)
+        inputs = self._converted(inputs)
+        args = tuple(
+            self._as_input_tensor(a) if isinstance(a, (xp.ndarray, Tensor)) else a for a in args
+        )
+        if not self.built:
+            self.build_from_shape(_batch_shapes(inputs))
+        if _takes_training(type(self)):
+            return self.call(inputs, *args, training=training, **kwargs)
+        return self.call(inputs, *args, **kwargs)
+
+    def _converted(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            return [self._as_input_tensor(x) for x in inputs]
+        return self._as_input_tensor(inputs)
 
     def _call_with_training(self, inputs, training, kwargs: dict):
         """``call``, passing ``training`` only when the subclass's ``call`` takes it."""
@@ -380,16 +502,30 @@ class Layer:
             return wrap(x)
         return as_tensor(x, dtype=self.dtype if _is_float(x) else None)
 
-    def _call_symbolic(self, inputs, kwargs: dict):
-        """Record a call on symbolic tensors: build, infer the output shape, return symbols."""
+    def _call_symbolic(self, inputs, kwargs: dict, args: tuple = ()):
+        """Record a call on symbolic tensors: build, infer the output shape, return symbols.
+
+        Extra positional ``args`` must be symbolic tensors too (they become the node's last
+        inputs); the layer builds from ``inputs`` alone.
+        """
         single = isinstance(inputs, SymbolicTensor)
         flat = [inputs] if single else list(inputs)
+        for i, arg in enumerate(args):
+            if not isinstance(arg, SymbolicTensor):
+                raise TypeError(
+                    f"Layer '{self.name}' was called on symbolic tensors with positional "
+                    f"argument {i + 2} a {type(arg).__name__}; in a functional model every "
+                    "positional argument must be a tensor from Input(...) or a layer."
+                )
         shapes = flat[0].shape if single else [t.shape for t in flat]
         self.build_from_shape(shapes)
         dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
-        out_shape = self.output_shape_for(shapes, dtypes[0] if single else dtypes, kwargs)
+        if args:
+            out_shape = self._extra_args_output_shape(flat, single, args, kwargs)
+        else:
+            out_shape = self.output_shape_for(shapes, dtypes[0] if single else dtypes, kwargs)
         multiple = isinstance(out_shape, list)
-        node = Node(self, flat, single, dict(kwargs))
+        node = Node(self, flat + list(args), single, dict(kwargs), len(args))
         out_shapes = out_shape if multiple else [out_shape]
         node.outputs = [
             SymbolicTensor(shape, self.dtype, self.name, node, i)
@@ -398,6 +534,23 @@ class Layer:
         # the calls in order: a shared layer's second call is node 1 in saved configs
         self._symbolic_nodes.append(node)
         return node.outputs if multiple else node.outputs[0]
+
+    def _extra_args_output_shape(self, flat: list, single: bool, args: tuple, kwargs: dict):
+        """Output shape of a call with extra positional tensors: ``compute_output_shape`` of
+        ``inputs`` for axonal's layers, else what ``call`` returns on zeros."""
+        cls = type(self)
+        if cls.compute_output_shape is not Layer.compute_output_shape or cls.__module__.startswith(
+            "axonal."
+        ):
+            return self.compute_output_shape(flat[0].shape if single else [t.shape for t in flat])
+        tensors = flat + list(args)
+        count = len(flat)
+
+        def run(xs):
+            first = xs[0] if single else xs[:count]
+            return self(first, *xs[count:], **kwargs)
+
+        return infer_output_shape(run, [t.shape for t in tensors], [t.dtype for t in tensors])
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -414,6 +567,12 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _batch_shapes(inputs):
+    if isinstance(inputs, list):
+        return [(None,) + x.shape[1:] for x in inputs]
+    return (None,) + inputs.shape[1:]
 
 
 def _is_float(x) -> bool:

@@ -98,17 +98,27 @@ class Node:
     """One call of ``layer`` on symbolic inputs: what a functional model replays.
 
     ``single`` says whether the layer was called with one tensor (not a list), so replaying
-    passes the same structure.
+    passes the same structure; the last ``extra_args`` inputs were positional arguments after
+    the first (``layer(logits, targets)``).
     """
 
-    __slots__ = ("layer", "inputs", "single", "outputs", "kwargs")
+    __slots__ = ("layer", "inputs", "single", "outputs", "kwargs", "extra_args")
 
-    def __init__(self, layer, inputs: list, single: bool, kwargs: dict[str, Any]):
+    def __init__(
+        self, layer, inputs: list, single: bool, kwargs: dict[str, Any], extra_args: int = 0
+    ):
         self.layer = layer
         self.inputs = inputs
         self.single = single
         self.outputs: list[SymbolicTensor] = []
         self.kwargs = kwargs
+        self.extra_args = extra_args
+
+    def call_args(self, values: list) -> tuple:
+        """``(inputs, *extra args)`` for replaying this call on ``values`` (one per input)."""
+        count = len(values) - self.extra_args
+        first = values[0] if self.single else values[:count]
+        return (first, *values[count:])
 
 
 def is_symbolic(inputs) -> bool:

@@ -28,8 +28,8 @@ class OutputHead:
         self.weighted_specs = weighted_specs
         self.metrics: list = []
         self.weighted_metrics: list = []
-        self.loss_total = 0.0
-        self.loss_count = 0.0
+        # this output's loss (reported as '<name>_loss' when the model has several outputs)
+        self.loss_tracker = metrics_module.Mean(name=f"{name}_loss")
 
     def resolve_metrics(self, y_shape: tuple, pred_shape: tuple) -> None:
         """Turn the specs into Metric objects now that target and output shapes are known."""
@@ -52,8 +52,7 @@ class OutputHead:
 
     def reset(self) -> None:
         """Zero the running loss and every metric."""
-        self.loss_total = 0.0
-        self.loss_count = 0.0
+        self.loss_tracker.reset_state()
         for m in self.metrics + self.weighted_metrics:
             m.reset_state()
 

@@ -76,8 +76,8 @@ class Graph:
         """Replay the graph on concrete ``values`` (one per input); returns the outputs."""
         env = {id(t): v for t, v in zip(self.inputs, values, strict=True)}
         for node in self.nodes:
-            args = [env[id(t)] for t in node.inputs]
-            out = node.layer(args[0] if node.single else args, training=training, **node.kwargs)
+            args = node.call_args([env[id(t)] for t in node.inputs])
+            out = node.layer(*args, training=training, **node.kwargs)
             outs = out if isinstance(out, (list, tuple)) else [out]
             for symbol, value in zip(node.outputs, outs, strict=True):
                 env[id(symbol)] = value
@@ -106,13 +106,14 @@ class Graph:
             )
         calls: dict[int, list] = {}
         for node in self.nodes:
-            calls.setdefault(id(node.layer), []).append(
-                {
-                    "args": [_tensor_ref(t) for t in node.inputs],
-                    "single": node.single,
-                    "kwargs": node.kwargs,
-                }
-            )
+            call = {
+                "args": [_tensor_ref(t) for t in node.inputs],
+                "single": node.single,
+                "kwargs": node.kwargs,
+            }
+            if node.extra_args:
+                call["extra_args"] = node.extra_args
+            calls.setdefault(id(node.layer), []).append(call)
         for layer in self.layers:
             entry = serialize(layer)
             entry["name"] = layer.name
@@ -154,7 +155,18 @@ class Graph:
                 refs = [tuple(ref) for ref in call["args"]]
                 if all(ref in produced for ref in refs):
                     args = [produced[ref] for ref in refs]
-                    out = layer(args[0] if call["single"] else args, **call.get("kwargs", {}))
+                    extra = call.get("extra_args", 0)
+                    if type(extra) is not int or not 0 <= extra < len(args):
+                        raise ValueError(
+                            f"A call of layer {layer.name!r} has extra_args={extra!r}; it must "
+                            f"be a whole number below its {len(args)} arguments."
+                        )
+                    first = args[: len(args) - extra]
+                    out = layer(
+                        first[0] if call["single"] else first,
+                        *args[len(args) - extra :],
+                        **call.get("kwargs", {}),
+                    )
                     index = call_counts.get(layer.name, 0)
                     call_counts[layer.name] = index + 1
                     outs = out if isinstance(out, list) else [out]

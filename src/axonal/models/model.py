@@ -12,6 +12,7 @@ from axonal import autograd, kernels
 from axonal import data as data_utils
 from axonal import functional as F
 from axonal import losses as losses_module
+from axonal import metrics as metrics_module
 from axonal import optimizers as optimizers_module
 from axonal.backend import empty_flat, rng, xp
 from axonal.callbacks import (
@@ -22,7 +23,7 @@ from axonal.callbacks import (
     ProgbarLogger,
     resolve_verbose,
 )
-from axonal.layers.base import Layer, infer_output_shape
+from axonal.layers.base import CALLS, Layer, begin_top_level_call, infer_output_shape
 from axonal.layers.masking import mask_of, masks_in_use
 from axonal.layers.symbolic import shape_str
 from axonal.models import compile_utils
@@ -30,6 +31,7 @@ from axonal.models.functional import Graph, flatten_structure
 from axonal.registry import register
 from axonal.tensor import Tensor, Variable
 from axonal.trainers import step_loop
+from axonal.trainers.compile_metrics import CompileMetrics
 from axonal.trainers.trainer import Trainer, overridden_steps
 
 _SPARSE_LOSSES = (losses_module.sparse_categorical_crossentropy,)
@@ -74,8 +76,9 @@ class Model(Trainer, Layer):
         # the regularized weights while training steps run (fixed per epoch, as the variables
         # are); None outside them, where each loss walks the layers
         self._step_regularized: list[tuple] | None = None
-        # [weighted loss sum, sample count]: updated in place each step, not by attribute writes
-        self._loss_tally = [0.0, 0.0]
+        # the running loss ('loss' in the logs) and compile(metrics=...) as Keras 3's metrics
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._compile_metrics = CompileMetrics(self)
         # a strategy from compile(distribute=...), e.g. axonal.distributed.DataParallel
         self._distribute = None
         self._graph: Graph | None = None
@@ -289,15 +292,6 @@ class Model(Trainer, Layer):
         unknown = sorted(set(kwargs) - ignored)
         if unknown:
             raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(unknown)}.")
-        if loss is None and "train_step" in overridden_steps(type(self)):
-            # the override computes its own loss (Keras allows compile without one then)
-            self.optimizer = optimizers_module.get(optimizer)
-            self.optimizer.jit_compile = self.jit_compile = kernels.check_mode(jit_compile)
-            self.loss, self._heads, self._distribute = None, [], None
-            self.compiled = True
-            return
-        if loss is None:
-            raise ValueError("compile() needs a loss, e.g. loss='mse'.")
         if distribute is not None and not hasattr(distribute, "train_step"):
             raise TypeError(
                 "compile(distribute=...) takes None or a strategy such as "
@@ -308,8 +302,12 @@ class Model(Trainer, Layer):
         new_optimizer = optimizers_module.get(optimizer)
         specs = compile_utils.per_output(loss, names, "loss")
         heads_losses = [None if spec is None else losses_module.get(spec) for spec in specs]
-        if all(head_loss is None for head_loss in heads_losses):
+        # no loss at all is allowed (Keras): add_loss terms, an overridden compute_loss or
+        # train_step supply it, and fit says so when nothing does
+        if loss is not None and all(head_loss is None for head_loss in heads_losses):
             raise ValueError(f"compile() needs a loss for at least one output of {names}.")
+        if distribute is not None and loss is None:
+            raise ValueError("compile(distribute=...) needs a loss for the strategy to train.")
         factors = compile_utils.loss_weights(loss_weights, names)
         metric_lists = compile_utils.metric_lists(metrics, names, "metrics")
         weighted_lists = compile_utils.metric_lists(weighted_metrics, names, "weighted_metrics")
@@ -574,7 +572,13 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------ steps
     def _forward(self, xs: list, training: bool) -> list:
-        out = self._call_with_training(xs[0] if len(xs) == 1 else xs, training, {})
+        # a top-level call, as model(x) would be: add_loss terms start afresh
+        begin_top_level_call(self)
+        CALLS.outermost = self
+        try:
+            out = self._call_with_training(xs[0] if len(xs) == 1 else xs, training, {})
+        finally:
+            CALLS.outermost = None
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
     def _compute_loss(self, ys: list, preds: list, weights: list) -> tuple[Tensor, list]:
@@ -595,10 +599,13 @@ class Model(Trainer, Layer):
         pairs = self._step_regularized
         for variable, regularizer in self.regularized_weights() if pairs is None else pairs:
             total = F.add(total, regularizer(variable))
+        if CALLS.losses_added:
+            for term in self.added_losses():
+                total = F.add(total, term if term.data.ndim == 0 else F.sum(term))
         return total, per_output
 
     def _reset_trackers(self) -> None:
-        self._loss_tally = [0.0, 0.0]
+        self._loss_tracker.reset_state()
         for head in self._heads:
             head.reset()
 
@@ -607,23 +614,24 @@ class Model(Trainer, Layer):
         if n == 0:
             # an empty batch (Poisson sampling can draw one) has no loss to average in
             return
-        tally = self._loss_tally
-        tally[0] += float(loss.data) * n
-        tally[1] += n
+        # totals added directly: Mean.update_state's checks cost more than this whole step
+        tracker = self._loss_tracker
+        tracker.total += float(loss.data) * n
+        tracker.count += n
         several = len(self._heads) > 1
         for head, value, y, pred, w in zip(
             self._heads, per_output, ys, preds, weights, strict=True
         ):
             if several and value is not None:
-                head.loss_total += float(value.data) * n
-                head.loss_count += n
+                head.loss_tracker.total += float(value.data) * n
+                head.loss_tracker.count += n
             head.update_metrics(y, pred.data, w)
 
     def _tracker_values(self) -> list[float]:
         """Every loss and metric accumulator, flat (summed over ranks in distributed fit)."""
-        values = list(self._loss_tally)
+        values = [self._loss_tracker.total, self._loss_tracker.count]
         for head in self._heads:
-            values += [head.loss_total, head.loss_count]
+            values += [head.loss_tracker.total, head.loss_tracker.count]
             for m in head.metrics + head.weighted_metrics:
                 values += [m.total, m.count]
         return values
@@ -631,21 +639,19 @@ class Model(Trainer, Layer):
     def _set_tracker_values(self, values: list[float]) -> None:
         """Put back what ``_tracker_values`` returned (in the same order)."""
         values = iter(values)
-        self._loss_tally = [next(values), next(values)]
+        self._loss_tracker.total, self._loss_tracker.count = next(values), next(values)
         for head in self._heads:
-            head.loss_total, head.loss_count = next(values), next(values)
+            head.loss_tracker.total, head.loss_tracker.count = next(values), next(values)
             for m in head.metrics + head.weighted_metrics:
                 m.total, m.count = next(values), next(values)
 
     def _logs(self) -> dict:
-        total, count = self._loss_tally
-        logs = {"loss": total / count if count else 0.0}
+        logs = {"loss": self._loss_tracker.result()}
         several = len(self._heads) > 1
         if several:
             for head in self._heads:
                 if head.loss is not None:
-                    count = head.loss_count
-                    logs[f"{head.name}_loss"] = head.loss_total / count if count else 0.0
+                    logs[f"{head.name}_loss"] = head.loss_tracker.result()
         for head in self._heads:
             for m in head.metrics + head.weighted_metrics:
                 logs[f"{head.name}_{m.name}" if several else m.name] = m.result()
@@ -1066,6 +1072,8 @@ class Model(Trainer, Layer):
         """Whether fit/evaluate/predict go through the Keras step loop: the model overrides
         ``step``, the data streams, or a number of steps is given."""
         if steps is not None or step in overridden_steps(type(self)):
+            return True
+        if step != "predict_step" and not self._compiled_loss_only():
             return True
         if type(x) is not xp.ndarray and step_loop.is_streaming(x):
             return True

@@ -118,6 +118,10 @@ def _logs(values) -> dict:
         )
     out = {}
     for key, value in values.items():
+        if isinstance(value, dict):
+            # a metric whose result is a dict (compile_metrics): its entries, as Keras flattens
+            out.update(_logs(value))
+            continue
         value = getattr(value, "data", value)
         array = np.asarray(value)
         out[key] = float(array) if array.size == 1 else array
