@@ -552,6 +552,29 @@ class Layer:
 
         return infer_output_shape(run, [t.shape for t in tensors], [t.dtype for t in tensors])
 
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer was last called on (Keras's ``layer.input``)."""
+        node = self._latest_node("input")
+        first = node.inputs[: len(node.inputs) - node.extra_args]
+        return first[0] if node.single else first
+
+    @property
+    def output(self):
+        """The symbolic tensor(s) this layer's last symbolic call made (``layer.output``), to
+        build a functional model from part of another: ``Model(m.input, layer.output)``."""
+        outputs = self._latest_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    def _latest_node(self, what: str):
+        if not self._symbolic_nodes:
+            raise ValueError(
+                f"Layer '{self.name}' has never been called on a symbolic input, so it has no "
+                f"{what}: call it on Input(...) or on another layer's output, or put it in a "
+                "Sequential model that declares its input shape."
+            )
+        return self._symbolic_nodes[-1]
+
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:
         """Constructor arguments as JSON values (rebuild with ``from_config``)."""

@@ -104,6 +104,29 @@ class Model(Trainer, Layer):
         # a subclassed model: the layers assigned as attributes, in assignment order
         return self._sublayers()
 
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` of ``layers``.
+
+        Example:
+            >>> model.get_layer("dense_1").output
+        """
+        found = self.layers
+        if (name is None) == (index is None):
+            raise ValueError("get_layer takes a name or an index (one of them).")
+        if index is not None:
+            if not -len(found) <= index < len(found):
+                raise ValueError(
+                    f"get_layer got index {index}, but model '{self.name}' has {len(found)} layers."
+                )
+            return found[index]
+        for layer in found:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named {name!r} in model '{self.name}'; its layers are "
+            f"{[layer.name for layer in found]}."
+        )
+
     @property
     def weights(self) -> list[Variable]:
         """Every layer's weights, layer by layer (each layer: trainable, then the rest)."""
@@ -156,6 +179,33 @@ class Model(Trainer, Layer):
         return list(self._graph.outputs) if self._graph is not None else []
 
     @property
+    def input(self):
+        """The symbolic input (a list, or a dict by name, for several), as Keras's
+        ``model.input``."""
+        inputs = self.inputs
+        if not inputs:
+            raise ValueError(
+                f"Model '{self.name}' has no symbolic input: a subclassed model only gets "
+                "concrete inputs; build it as Model(inputs, outputs) or a Sequential with an "
+                "Input."
+            )
+        if self._input_keys:
+            return dict(zip(self._input_keys, inputs, strict=True))
+        return inputs[0] if len(inputs) == 1 and self._single_input else inputs
+
+    @property
+    def output(self):
+        """The symbolic output (a list for several), as Keras's ``model.output``."""
+        outputs = self.outputs
+        if not outputs:
+            raise ValueError(
+                f"Model '{self.name}' has no symbolic output: a subclassed model only gets "
+                "concrete outputs; build it as Model(inputs, outputs) or a Sequential with an "
+                "Input."
+            )
+        return outputs[0] if len(outputs) == 1 and self._single_output else outputs
+
+    @property
     def input_names(self) -> list[str]:
         """Names of the inputs, in order (keys for dict-shaped ``x``)."""
         if self._graph is None:
@@ -200,6 +250,7 @@ class Model(Trainer, Layer):
                 f"Model '{self.name}' takes {len(self._graph.inputs)} inputs "
                 f"({', '.join(self.input_names)}), got {len(values)}."
             )
+        values = [adjust_rank(v, t.shape) for v, t in zip(values, self._graph.inputs, strict=True)]
         outputs = self._graph.run(values, training)
         return outputs[0] if self._single_output else outputs
 
@@ -390,6 +441,7 @@ class Model(Trainer, Layer):
             array = data_utils.to_array(value, label)
             array = array.astype(self._input_dtype(array, i), copy=False)
             data_utils.check_finite(array, label)
+            array = adjust_rank(array, shape)
             self._check_input_shape(array, label, shape)
             arrays.append(array)
         return arrays
@@ -1015,6 +1067,7 @@ class Model(Trainer, Layer):
             data_utils.check_finite(x, "x")
             expected = self.input_shape
             if expected is None or x.shape[1:] != tuple(expected[1:]):
+                x = adjust_rank(x, expected)
                 self._check_input_shape(x, "x")  # raises, unless an axis is left open (None)
             with autograd.no_grad():
                 return self.infer(x)
@@ -1261,6 +1314,22 @@ class Model(Trainer, Layer):
 
             text = json.dumps(json.loads(text), **kwargs)
         return text
+
+
+def adjust_rank(x, batch_shape):
+    """``x`` with a trailing axis of 1 added or dropped where that makes its rank the declared
+    input's, as Keras does: images of shape (N, 28, 28) fed to ``Input((28, 28, 1))``."""
+    if batch_shape is None:
+        return x
+    ndim = getattr(x, "ndim", None)
+    want = len(batch_shape)
+    if ndim is None or ndim == want:
+        return x
+    if ndim == want - 1 and batch_shape[-1] == 1:
+        return x[..., None]
+    if ndim == want + 1 and x.shape[-1] == 1:
+        return x[..., 0]
+    return x
 
 
 def _check_overwrite(filepath, overwrite: bool) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from axonal.layers.base import Layer, checked_shape
-from axonal.layers.core import InputLayer
+from axonal.layers.core import Input, InputLayer
 from axonal.layers.symbolic import SymbolicTensor, shape_str
 from axonal.models.model import Model
 from axonal.registry import register
@@ -100,6 +100,35 @@ class Sequential(Model):
         layer = self._layers.pop()
         del self._layer_names[layer.name]
         return layer
+
+    @property
+    def inputs(self) -> list:
+        """The symbolic input, once the input shape is known (``[]`` before)."""
+        graph = self._symbolic_graph()
+        return [] if graph is None else [graph[0]]
+
+    @property
+    def outputs(self) -> list:
+        """The symbolic output, once the input shape is known (``[]`` before)."""
+        graph = self._symbolic_graph()
+        return [] if graph is None else [graph[1]]
+
+    def _symbolic_graph(self) -> tuple | None:
+        """``(input, output)`` symbols of the layers called in order on ``Input(shape)``,
+        made once per set of layers, so ``layer.output`` of each layer is defined."""
+        shape = self.input_shape
+        if shape is None or not self._layers:
+            return None
+        key = (tuple(shape), tuple(id(layer) for layer in self._layers))
+        cached = self.__dict__.get("_symbolic")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        inputs = Input(tuple(shape[1:]), dtype=self.dtype)
+        x = inputs
+        for layer in self._layers:
+            x = layer(x)
+        self.__dict__["_symbolic"] = (key, (inputs, x))
+        return inputs, x
 
     @property
     def input_shape(self) -> tuple | None:
