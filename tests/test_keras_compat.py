@@ -189,3 +189,124 @@ def test_keras_programs_run_through_run_keras(tmp_path, script, marker, floor):
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith(marker))
     assert float(line.split()[1]) >= floor, result.stdout
+
+
+TF_DATA_FIT = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int32")
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(64, seed=0)
+        .batch(16)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    model = keras.Sequential([
+        keras.Input(shape=(4,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(2, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    history = model.fit(dataset, epochs=8, verbose=0)
+    print("LOSS", history.history["loss"][0], history.history["loss"][-1])
+    """
+)
+
+GRADIENT_TAPE_LOOP = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(256, seed=0).batch(32)
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam(learning_rate=0.05)
+    loss_fn = keras.losses.MeanSquaredError()
+    epoch_losses = []
+    for epoch in range(10):
+        losses = []
+        for x_batch, y_batch in dataset:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y_batch, model(x_batch, training=True))
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+            losses.append(float(loss))
+        epoch_losses.append(np.mean(losses))
+    print("LOSS", epoch_losses[0], epoch_losses[-1])
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [TF_DATA_FIT, GRADIENT_TAPE_LOOP],
+    ids=["fit-tf-data-dataset", "gradient-tape-loop"],
+)
+def test_tf_data_and_gradient_tape_train_through_run_keras(tmp_path, script):
+    path = _write(tmp_path, script)
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    result = subprocess.run(
+        [sys.executable, "-m", "axonal", "run-keras", str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("LOSS"))
+    first, last = (float(value) for value in line.split()[1:])
+    assert last < 0.5 * first, result.stdout
+
+
+def test_tf_names_resolve_to_axonal_whichever_way_imported(tmp_path):
+    script = _write(
+        tmp_path,
+        textwrap.dedent(
+            """
+            import tensorflow as tf
+            import tensorflow.data
+            from tensorflow import data
+            from tensorflow.data import AUTOTUNE, Dataset
+            from tensorflow.data.experimental import AUTOTUNE as EXPERIMENTAL_AUTOTUNE
+
+            # read while the run lasts: afterwards tf.keras no longer resolves
+            utils = tf.keras.utils
+            """
+        ),
+    )
+    names = keras_compat.run(script, [])
+    tf = names["tf"]
+    assert tf.data is names["data"] is names["tensorflow"].data
+    assert tf.data.Dataset is names["Dataset"] is axonal.data.Dataset
+    assert tf.data.AUTOTUNE == names["AUTOTUNE"] == axonal.data.AUTOTUNE
+    assert tf.data.experimental.AUTOTUNE == names["EXPERIMENTAL_AUTOTUNE"] == axonal.data.AUTOTUNE
+    assert tf.GradientTape is axonal.GradientTape
+    assert names["utils"].PyDataset is axonal.data.PyDataset
+    assert names["utils"].Sequence is axonal.data.Sequence
+    assert not [n for n in sys.modules if keras_compat._is_ours(n)]
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        ("tf.constant([1.0])", "tensorflow.constant"),
+        ("tf.data.TFRecordDataset('x.tfrecord')", "tensorflow.data.TFRecordDataset"),
+        ("tf.data.experimental.sample_from_datasets([])", "tensorflow.data.experimental.sample"),
+        ("from tensorflow.data import TextLineDataset\nTextLineDataset('x')", "TextLineDataset"),
+        ("import tensorflow.image", "tensorflow.image"),
+    ],
+)
+def test_other_tensorflow_names_still_fail_by_name(tmp_path, call, name):
+    script = _write(tmp_path, f"import tensorflow as tf\n{call}\n")
+    with pytest.raises(NotImplementedError, match=f"{name}.* is not supported"):
+        keras_compat.run(script, [])
+    assert not [n for n in sys.modules if keras_compat._is_ours(n)]

@@ -3,17 +3,19 @@
 ``python -m axonal.keras_compat script.py [args]`` or ``axonal run-keras script.py [args]`` runs
 the script with ``keras``, ``keras.*``, ``tensorflow.keras`` and ``tensorflow.keras.*`` resolved
 to axonal's modules (``keras.layers`` → ``axonal.layers``, ``keras.ops`` → ``axonal.ops``…).
-``import tensorflow as tf`` gives a stub: ``tf.keras`` works, any other attribute raises
-``NotImplementedError`` naming it. Nothing is changed outside the run: the import hook and the
-aliased modules are removed afterwards.
+``import tensorflow as tf`` gives a stub: ``tf.keras`` and the few TensorFlow names axonal has
+its own counterpart for (``_TF_NAMES``: ``tf.data.Dataset``, ``tf.data.AUTOTUNE``,
+``tf.GradientTape``…) work, any other attribute raises ``NotImplementedError`` naming it when
+called. Nothing is changed outside the run: the import hook and the aliased modules are removed
+afterwards.
 
 Not supported (a script using them fails with an error naming the missing piece):
-    - TensorFlow APIs other than ``tf.keras`` (``tf.data``, ``tf.random.set_seed``, ``tf.function``,
-      ``tf.GradientTape``…) and backend-specific code (JAX / PyTorch tensors).
+    - TensorFlow APIs other than ``tf.keras`` and ``_TF_NAMES`` (``tf.constant``,
+      ``tf.random.set_seed``, ``tf.function``, ``tf.data.TFRecordDataset``…) and
+      backend-specific code (JAX / PyTorch tensors).
     - Keras features axonal has not implemented: distribution strategies, mixed precision,
-      ``keras.ops`` functions outside ``axonal.ops``, custom ``train_step`` overrides, ``fit`` on a
-      ``tf.data.Dataset`` or ``PyDataset``, ``Lambda`` layers in saved files, symbolic slicing
-      (``x[:, 0]``) in the functional API, and keras submodules axonal does not have.
+      ``keras.ops`` functions outside ``axonal.ops``, ``Lambda`` layers in saved files, symbolic
+      slicing (``x[:, 0]``) in the functional API, and keras submodules axonal does not have.
 
 Example:
     >>> from axonal import keras_compat
@@ -54,8 +56,36 @@ def _split(fullname: str) -> str | None:
     return None
 
 
+# TensorFlow name -> the axonal object that stands in for it under run-keras; every other
+# ``tensorflow.*`` name (but ``tensorflow.keras``, the alias of ``axonal``) is a failing stub
+_TF_NAMES = {
+    "tensorflow.GradientTape": "axonal.GradientTape",
+    "tensorflow.TensorSpec": "axonal.data.TensorSpec",
+    "tensorflow.data.Dataset": "axonal.data.Dataset",
+    "tensorflow.data.AUTOTUNE": "axonal.data.AUTOTUNE",
+    "tensorflow.data.INFINITE_CARDINALITY": "axonal.data.INFINITE",
+    "tensorflow.data.UNKNOWN_CARDINALITY": "axonal.data.UNKNOWN",
+    "tensorflow.data.experimental.AUTOTUNE": "axonal.data.AUTOTUNE",
+    "tensorflow.data.experimental.INFINITE_CARDINALITY": "axonal.data.INFINITE",
+    "tensorflow.data.experimental.UNKNOWN_CARDINALITY": "axonal.data.UNKNOWN",
+}
+
+# the stub packages that hold those names, so ``import tensorflow.data`` and
+# ``from tensorflow.data.experimental import AUTOTUNE`` work like the attribute path
+_TF_PACKAGES = {
+    name.rsplit(".", depth)[0] for name in _TF_NAMES for depth in range(1, name.count("."))
+}
+
+
+def _tf_counterpart(name: str):
+    """The axonal object ``_TF_NAMES`` maps the TensorFlow name ``name`` to."""
+    module, _, attr = _TF_NAMES[name].rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
 class _TensorFlowStub(types.ModuleType):
-    """``tensorflow``: only ``tensorflow.keras`` works; anything else names itself and fails."""
+    """``tensorflow`` or one of its packages: ``tensorflow.keras`` and ``_TF_NAMES`` resolve to
+    axonal; any other name is a stub that names itself and fails when called."""
 
     def __init__(self, name: str = "tensorflow"):
         super().__init__(name)
@@ -64,9 +94,13 @@ class _TensorFlowStub(types.ModuleType):
     def __getattr__(self, attr: str):
         if attr.startswith("__"):
             raise AttributeError(attr)
-        if self.__name__ == "tensorflow" and attr == "keras":
-            return importlib.import_module("tensorflow.keras")
-        return _TensorFlowStub(f"{self.__name__}.{attr}")
+        name = f"{self.__name__}.{attr}"
+        if name in _TF_NAMES:
+            return _tf_counterpart(name)
+        # through the import system, so ``tf.data`` is the module ``import tensorflow.data`` gives
+        if name == "tensorflow.keras" or name in _TF_PACKAGES:
+            return importlib.import_module(name)
+        return _TensorFlowStub(name)
 
     def __call__(self, *args, **kwargs):
         raise NotImplementedError(_tf_message(self.__name__))
@@ -76,9 +110,11 @@ class _TensorFlowStub(types.ModuleType):
 
 
 def _tf_message(name: str) -> str:
+    """Why ``name`` (a ``tensorflow.*`` name) fails, and what does work instead."""
     return (
-        f"{name} is not supported by axonal's Keras compatibility; only tensorflow.keras is "
-        "(resolved to axonal). Replace the TensorFlow call with NumPy or axonal code."
+        f"{name} is not supported by axonal's Keras compatibility; only tensorflow.keras and "
+        f"{', '.join(_TF_NAMES)} are (resolved to axonal). Replace the TensorFlow call with "
+        "NumPy or axonal code."
     )
 
 
@@ -92,7 +128,7 @@ class _Loader(importlib.abc.Loader):
 
     def create_module(self, spec):
         if self.target is None:
-            return _TensorFlowStub()
+            return _TensorFlowStub(spec.name)
         try:
             module = importlib.import_module(self.target)
         except ImportError as error:
@@ -114,10 +150,11 @@ class _Loader(importlib.abc.Loader):
 
 
 class KerasFinder(importlib.abc.MetaPathFinder):
-    """Resolve ``keras`` / ``tensorflow.keras`` to axonal modules, ``tensorflow`` to a stub."""
+    """Resolve ``keras`` / ``tensorflow.keras`` to axonal modules, ``tensorflow`` and the
+    packages of ``_TF_NAMES`` (``tensorflow.data``…) to stubs."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname == "tensorflow":
+        if fullname == "tensorflow" or fullname in _TF_PACKAGES:
             return importlib.util.spec_from_loader(fullname, _Loader(None), is_package=True)
         rest = _split(fullname)
         if rest is None:
