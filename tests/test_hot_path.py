@@ -11,6 +11,7 @@ from axonal import optimizers, primitives
 from axonal.autograd import Function
 from axonal.layers import Dense, Dropout
 from axonal.models import Sequential
+from axonal.parameter_buffer import ParameterBuffer
 from axonal.tensor import Tensor
 
 
@@ -42,11 +43,7 @@ OPTIMIZERS = [
 def _packed_and_separate(dtype):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-    buffer = np.concatenate([a.ravel() for a in arrays])
-    packed, position = [], 0
-    for i, a in enumerate(arrays):
-        packed.append(Var(buffer[position : position + a.size].reshape(a.shape), f"w{i}"))
-        position += a.size
+    packed = [Var(a.copy(), f"w{i}") for i, a in enumerate(arrays)]
     separate = [Var(a.copy(), f"w{i}") for i, a in enumerate(arrays)]
     return packed, separate
 
@@ -56,6 +53,7 @@ def _packed_and_separate(dtype):
 def test_fused_update_over_a_packed_buffer_equals_per_variable_updates(make, dtype):
     packed, separate = _packed_and_separate(dtype)
     fused, plain = make(), make()
+    fused.use_buffer(ParameterBuffer(packed))
     rng = np.random.default_rng(1)
     for _ in range(6):
         grads = [rng.standard_normal(v.data.shape).astype(dtype) for v in packed]
@@ -248,7 +246,7 @@ def test_repacked_weights_are_still_the_ones_the_optimizer_updates():
     x = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
     y = np.arange(20) % 3
     model.fit(x, y, epochs=1, verbose=0)
-    model._packed_key = None  # force a new buffer: every variable's array is replaced
+    model._packed = None  # force a new buffer: every variable's array is replaced
     model._pack_trainable_weights()
     before = model.get_weights()
     model.fit(x, y, epochs=1, verbose=0)
@@ -314,7 +312,9 @@ def test_gradients_written_into_the_packed_buffer_equal_ordinary_ones_even_when_
         np.testing.assert_allclose(old - new, grad, rtol=2e-5, atol=1e-6)
     # the next step still takes gradients from the buffers, not stale arrays
     model.train_on_batch(x, y)
-    assert model.optimizer._flat[1][3] is not None
+    buffer = model.optimizer._flat[0]
+    assert buffer.holds(model.trainable_weights)
+    assert buffer.grads_in_place([w.grad_buffer for w in model.trainable_weights])
 
 
 @pytest.mark.parametrize("rows", [1, 3])
@@ -518,7 +518,8 @@ def test_a_large_models_weights_gradients_and_adam_state_start_on_huge_pages():
     y = rng.standard_normal((16, 4)).astype(np.float32)
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     kernel = model.trainable_weights[0]
-    data, grads, slots, packed = model.optimizer._flat[1]
+    buffer, (data, grads, slots) = model.optimizer._flat
+    packed = buffer.grads
     assert _address(kernel.data) % _HUGE_PAGE == 0
     assert _address(kernel.grad_buffer) % _HUGE_PAGE == 0
     assert packed is not None and _address(packed) == _address(kernel.grad_buffer)

@@ -75,32 +75,6 @@ def _check_learning_rate(value: Any) -> float | Callable[[int], float]:
     return float(value)
 
 
-def _all_packed(grads: list, variables: list) -> bool:
-    """Whether each gradient is its variable's view of the packed gradient buffer."""
-    for grad, variable in zip(grads, variables, strict=True):
-        if grad is not getattr(variable, "grad_buffer", None):
-            return False
-    return True
-
-
-def _packed_grads(variables: list):
-    """The one array behind the variables' ``grad_buffer`` views, when they tile it in order."""
-    buffers = [getattr(variable, "grad_buffer", None) for variable in variables]
-    if any(b is None for b in buffers):
-        return None
-    base = buffers[0].base
-    if base is None or base.ndim != 1:
-        return None
-    start = buffers[0].__array_interface__["data"][0]
-    expected = start
-    for buffer in buffers:
-        if buffer.base is not base or buffer.__array_interface__["data"][0] != expected:
-            return None
-        expected += buffer.nbytes
-    offset = (start - base.__array_interface__["data"][0]) // base.itemsize
-    return base[offset : offset + (expected - start) // base.itemsize]
-
-
 def _is_pair(item: Any) -> bool:
     """Whether ``item`` unpacks into exactly two values."""
     try:
@@ -181,7 +155,9 @@ class Optimizer:
         # State restored by set_state for variables not seen yet: adopted on their first step,
         # when their shape and dtype are known.
         self._pending_slots: dict[str, dict[str, Any]] = {}
-        # (the variables' arrays, (flat data, flat grad, flat slots)) for the fused path
+        # the packed weights handed over by use_buffer, and the fused view built over them:
+        # (buffer, (flat data, flat gradient scratch, flat slots))
+        self._buffer = None
         self._flat: tuple | None = None
         self._scratch: dict = {}
 
@@ -246,7 +222,7 @@ class Optimizer:
             )
         if not grads:
             return
-        flat = self._cached_flat_view(grads, variables)
+        flat = self._fused_view(grads, variables)
         if flat is not None:
             self._apply_step(self._clip_gradients(grads), variables, None, flat)
             return
@@ -278,8 +254,19 @@ class Optimizer:
         slots = [self._slots_for(variable) for variable in kept_variables]
 
         kept_grads = self._clip_gradients(kept_grads)
-        flat = None if self.clipnorm else self._flat_view(kept_variables, slots)
-        self._apply_step(kept_grads, kept_variables, slots, flat)
+        self._apply_step(kept_grads, kept_variables, slots, None)
+
+    def use_buffer(self, buffer) -> None:
+        """Update the variables of ``buffer`` (an ``axonal.parameter_buffer.ParameterBuffer``)
+        with one fused step over its flat arrays whenever ``apply`` gets exactly them; any
+        other call takes the per-variable path. ``fit`` hands the model's packed weights here.
+
+        Args:
+            buffer: the packed variables, or None to stop fusing.
+        """
+        if buffer is not self._buffer:
+            self._buffer = buffer
+            self._flat = None
 
     # ----------------------------------------------------------------- PyTorch-style loop
 
@@ -349,10 +336,10 @@ class Optimizer:
         kept_grads, kept_variables = grads, variables
         if flat is not None:
             # every variable is a view of one buffer: one update over all of them at once
-            data, grad_buffer, flat_slots, packed_grads = flat
-            if packed_grads is not None and _all_packed(kept_grads, kept_variables):
+            buffer, (data, grad_buffer, flat_slots) = flat
+            if buffer.grads_in_place(kept_grads):
                 # backward already wrote every gradient into the packed gradient buffer
-                grad_buffer = packed_grads
+                grad_buffer = buffer.grads
             else:
                 xp.concatenate([grad.reshape(-1) for grad in kept_grads], out=grad_buffer)
             if shrink is not None:
@@ -375,82 +362,42 @@ class Optimizer:
             buffer = self._scratch[key] = empty_flat(data.size, data.dtype).reshape(data.shape)
         return buffer
 
-    def _cached_flat_view(self, grads: list, variables: list):
-        """The fused view from an earlier step, if these exact variables and gradients fit it."""
-        cached = self._flat
-        if cached is None or self.clipnorm:
+    def _fused_view(self, grads: list, variables: list):
+        """``(buffer, (data, gradient scratch, flat slots))`` when ``variables`` are exactly the
+        buffer from ``use_buffer`` and every gradient fits; else None (per-variable path)."""
+        buffer = self._buffer
+        if buffer is None or self.clipnorm or not buffer.holds(variables):
             return None
-        key = cached[0]
-        if len(key) != len(variables):
-            return None
-        for grad, variable, cached_data in zip(grads, variables, key, strict=True):
-            data = variable.data
-            if data is not cached_data:
-                return None
-            # a gradient backward wrote into the variable's packed buffer fits by construction
-            if grad is None or (
-                grad is not getattr(variable, "grad_buffer", None)
-                and (
+        if not buffer.grads_in_place(grads):
+            for grad, variable in zip(grads, variables, strict=True):
+                data = variable.data
+                if grad is None or (
                     getattr(grad, "shape", None) != data.shape
                     or getattr(grad, "dtype", None) != data.dtype
-                )
-            ):
-                return None
-        return cached[1]
+                ):
+                    return None
+        flat = self._flat
+        if flat is None or flat[0] is not buffer:
+            flat = self._flat = (buffer, self._flat_slots(buffer))
+        return flat
 
-    def _flat_view(self, variables: list, slots: list):
-        """``(data, grad_buffer, slots)`` over all variables when they tile one buffer, else None.
-
-        A model packs its trainable weights into one contiguous buffer, in order; then every
-        elementwise update rule can run once over the whole buffer instead of once per variable.
-        The per-variable slots become views of flat slot buffers, so ``get_state`` and
-        ``set_state`` keep working by path.
-        """
-        # the arrays themselves, not their ids: holding them keeps an id from being reused
-        key = tuple(variable.data for variable in variables)
-        if (
-            self._flat is not None
-            and all(a is b for a, b in zip(self._flat[0], key, strict=False))
-            and len(self._flat[0]) == len(key)
-        ):
-            return self._flat[1]
-        self._flat = None
-        first = variables[0].data
-        base = first.base
-        if base is None or base.ndim != 1 or not base.flags.c_contiguous:
-            return None
-        start = first.__array_interface__["data"][0]
-        expected = start
-        for variable in variables:
-            data = variable.data
-            if (
-                data.base is not base
-                or data.dtype != base.dtype
-                or not data.flags.c_contiguous
-                or data.__array_interface__["data"][0] != expected
-            ):
-                return None
-            expected += data.nbytes
-        offset = (start - base.__array_interface__["data"][0]) // base.itemsize
-        flat_data = base[offset : offset + (expected - start) // base.itemsize]
+    def _flat_slots(self, buffer) -> tuple:
+        """The fused arrays over ``buffer``: its data, a gradient scratch and one flat array per
+        slot, each variable's slot becoming a view of it (so ``get_state`` works by path)."""
+        variables = buffer.variables
+        data = buffer.data
+        slots = [self._slots_for(variable) for variable in variables]
         flat_slots = {}
-        for name in slots[0]:
-            buffer = empty_flat(len(flat_data), base.dtype)
-            xp.concatenate([table[name].reshape(-1) for table in slots], out=buffer)
+        for name in slots[0] if slots else ():
+            flat = empty_flat(data.size, data.dtype)
+            xp.concatenate([table[name].reshape(-1) for table in slots], out=flat)
             position = 0
             for variable, table in zip(variables, slots, strict=True):
                 size = variable.data.size
-                table[name] = buffer[position : position + size].reshape(variable.data.shape)
+                table[name] = flat[position : position + size].reshape(variable.data.shape)
                 position += size
-            flat_slots[name] = buffer
-        view = (
-            flat_data,
-            empty_flat(len(flat_data), base.dtype),
-            flat_slots,
-            _packed_grads(variables),
-        )
-        self._flat = (key, view)
-        return view
+            flat_slots[name] = flat
+        return data, empty_flat(data.size, data.dtype), flat_slots
 
     def _clip_gradients(self, grads: list) -> list:
         """Return the gradients clipped as configured; the caller's arrays are never modified."""

@@ -217,6 +217,7 @@ class DataParallel:
         if variables is not self._variables:
             if buffers is None or not buffers.matches(variables):
                 buffers = self._buffers = GradientBuffers(variables)
+                model.optimizer.use_buffer(buffers.fused())
             self._variables = variables
         total = self._step_totals[self._step_index]
         self._step_index += 1

@@ -13,7 +13,8 @@ gradient buffer has a short tail after the gradients, summed in the same allredu
 
 from __future__ import annotations
 
-from axonal.backend import empty_flat, xp
+from axonal.backend import xp
+from axonal.parameter_buffer import ParameterBuffer
 
 # the two flags after the per-variable "reached" elements
 _STOP = -2
@@ -35,31 +36,24 @@ class GradientBuffers:
         by_dtype: dict = {}
         for variable in variables:
             by_dtype.setdefault(variable.data.dtype, []).append(variable)
-        self.buffers = []
-        view_of = {}
-        for index, (dtype, group) in enumerate(by_dtype.items()):
-            total = sum(v.data.size for v in group)
-            tail = len(variables) + 2 if index == 0 else 0
-            data = empty_flat(total, dtype)
-            grads = empty_flat(total + tail, dtype, zero=True)
-            position = 0
-            for variable in group:
-                size = variable.data.size
-                shape = variable.data.shape
-                view = data[position : position + size].reshape(shape)
-                view[...] = variable.data
-                variable.data = view
-                variable.grad_buffer = grads[position : position + size].reshape(shape)
-                view_of[id(variable)] = variable.grad_buffer
-                position += size
-            self.buffers.append(grads)
+        # the first dtype's gradient array carries the tail
+        self.parameter_buffers = [
+            ParameterBuffer(group, tail=len(variables) + 2 if index == 0 else 0)
+            for index, group in enumerate(by_dtype.values())
+        ]
+        self.buffers = [buffer.grad_array for buffer in self.parameter_buffers]
         if not self.buffers:
             # no trainable variables: the flags still travel
             self.buffers.append(xp.zeros(2, dtype=xp.float32))
-        self.views = [view_of[id(v)] for v in variables]
+        self.views = [variable.grad_buffer for variable in variables]
         first = self.buffers[0]
         self.tail = first[first.size - len(variables) - 2 :]
         self.reached = self.tail[: len(variables)]
+
+    def fused(self):
+        """The one ``ParameterBuffer`` the optimizer can update in a fused step (None when the
+        variables have several dtypes)."""
+        return self.parameter_buffers[0] if len(self.parameter_buffers) == 1 else None
 
     def matches(self, variables: list) -> bool:
         """Whether these are the variables laid out here, still pointing at these buffers."""

@@ -14,7 +14,7 @@ from axonal import functional as F
 from axonal import losses as losses_module
 from axonal import metrics as metrics_module
 from axonal import optimizers as optimizers_module
-from axonal.backend import empty_flat, rng, xp
+from axonal.backend import rng, xp
 from axonal.callbacks import (
     CallbackList,
     History,
@@ -28,6 +28,7 @@ from axonal.layers.masking import mask_of, masks_in_use
 from axonal.layers.symbolic import shape_str
 from axonal.models import compile_utils
 from axonal.models.functional import Graph, flatten_structure
+from axonal.parameter_buffer import ParameterBuffer
 from axonal.registry import register
 from axonal.tensor import Tensor, Variable
 from axonal.trainers import step_loop
@@ -581,36 +582,22 @@ class Model(Trainer, Layer):
         return y
 
     def _pack_trainable_weights(self) -> None:
-        """Move the trainable weights into one contiguous buffer per dtype, in order.
-
-        Each variable's array becomes a view of the buffer, so the optimizer can update all of
-        them with one fused step. Values are unchanged; done again only when the set changes.
-        """
+        """Pack the trainable weights into one ``ParameterBuffer`` and hand it to the optimizer,
+        which then updates all of them with one fused step. Values are unchanged; packed again
+        only when the set of weights changes or a weight was given a new array."""
         variables = self.trainable_weights
         key = tuple(id(v) for v in variables)
-        if key == getattr(self, "_packed_key", None):
-            return
-        by_dtype: dict = {}
-        for variable in variables:
-            by_dtype.setdefault(variable.data.dtype, []).append(variable)
-        for dtype, group in by_dtype.items():
-            total = sum(v.data.size for v in group)
-            buffer = empty_flat(total, dtype)
-            # gradients get the same layout: backward writes them in place, the optimizer
-            # reads them as one array
-            grad_buffer = empty_flat(total, dtype, zero=True)
-            position = 0
-            for variable in group:
-                size = variable.data.size
-                view = buffer[position : position + size].reshape(variable.data.shape)
-                view[...] = variable.data
-                variable.data = view
-                if hasattr(variable, "grad_buffer"):
-                    variable.grad_buffer = grad_buffer[position : position + size].reshape(
-                        view.shape
-                    )
-                position += size
-        self._packed_key = key
+        packed = self.__dict__.get("_packed")
+        if (
+            packed is None
+            or packed[0] != key
+            or (packed[1] is not None and not packed[1].holds(variables))
+        ):
+            buffers = ParameterBuffer.pack(variables)
+            # weights of several dtypes take the per-variable path
+            packed = self._packed = (key, buffers[0] if len(buffers) == 1 else None)
+        if self.optimizer is not None:
+            self.optimizer.use_buffer(packed[1])
 
     def _ensure_built(self, xs: list) -> None:
         if not self.built:

@@ -165,6 +165,10 @@ class DPOptimizer(optimizers_module.Optimizer):
     def jit_compile(self, value: bool | str) -> None:
         self.optimizer.jit_compile = value
 
+    def use_buffer(self, buffer) -> None:
+        """Hand the packed weights to the wrapped optimizer, which applies the noisy step."""
+        self.optimizer.use_buffer(buffer)
+
     @property
     def iterations(self) -> int:
         """Steps the wrapped optimizer has applied."""
