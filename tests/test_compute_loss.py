@@ -276,3 +276,13 @@ def test_the_endpoint_pattern_matches_keras():
     assert got["loss"] == pytest.approx(expected["loss"], rel=1e-4)
     for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+def test_a_one_input_model_takes_its_input_wrapped_in_a_tuple_and_cast_takes_a_bool():
+    inputs = axonal.Input((3,))
+    model = axonal.Model(inputs, layers.Flatten()(inputs))
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(np.asarray(model((x,))), x)
+    np.testing.assert_array_equal(np.asarray(model([x])), x)
+    assert float(np.asarray(ops.cast(False, "float32"))) == 0.0
+    assert np.asarray(ops.cast(True, "float32")).dtype == np.float32

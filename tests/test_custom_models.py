@@ -187,11 +187,6 @@ class _Probe(axonal.Model):
         return {"loss": 0.0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="axonal packs fit(x)'s batch as (x,); Keras 3 hands train_step the x batch itself "
-    "(data_adapter_utils.pack_x_y_sample_weight), which the keras.io VAE relies on",
-)
 def test_fit_on_x_alone_hands_train_step_the_batch_itself():
     x = np.ones((8, 3), "float32")
     model = _Probe()

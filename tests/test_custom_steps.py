@@ -210,8 +210,8 @@ class _Doubling(Model):
         return self.dense(inputs)
 
     def predict_step(self, data):
-        (x,) = data
-        return 2.0 * self.predict_on_batch(x)
+        # Keras hands a batch of x alone as it is, not as (x,)
+        return 2.0 * self.predict_on_batch(data)
 
 
 def test_predict_runs_an_overridden_predict_step_per_batch():
@@ -332,3 +332,26 @@ def test_in_memory_tuples_are_not_read_as_batches():
     history = model.fit([x1, x2], y, validation_data=([x1, x2], y), epochs=2, verbose=0)
     assert len(history.history["val_loss"]) == 2
     assert model.evaluate((x1, x2), y, verbose=0) == pytest.approx(history.history["val_loss"][-1])
+
+
+def test_evaluate_lists_values_in_the_order_of_model_metrics():
+    class Ordered(axonal.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = Dense(1)
+            self.first = axonal.metrics.Mean(name="a")
+            self.second = axonal.metrics.Mean(name="b")
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+        def test_step(self, data):
+            self.first.update_state(1.0)
+            self.second.update_state(2.0)
+            return {"zeta": 3.0, "b": self.second.result(), "a": self.first.result()}
+
+    model = Ordered()
+    model.compile(optimizer="sgd")
+    x = np.ones((4, 3), "float32")
+    # Keras: the metrics' order first, then the other keys sorted
+    assert model.evaluate(x, x[:, :1], verbose=0) == [1.0, 2.0, 3.0]

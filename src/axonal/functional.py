@@ -223,6 +223,8 @@ def take(x, indices, axis: int = 0) -> Tensor:
 
 def cast(x, dtype) -> Tensor:
     """Cast to ``dtype`` (differentiable between float types)."""
+    if not isinstance(x, Tensor):
+        x = P.xp.asarray(x)  # a Python bool or number has no dtype to cast from
     return apply(P.Cast, x, dtype=P.xp.dtype(dtype))
 
 

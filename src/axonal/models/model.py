@@ -243,6 +243,8 @@ class Model(Trainer, Layer):
             )
         if isinstance(inputs, dict):
             inputs = [inputs[name] for name in self.input_names]
+        if len(self._graph.inputs) == 1 and isinstance(inputs, (list, tuple)) and len(inputs) == 1:
+            inputs = inputs[0]  # model((x,)) or model([x]) for one input, as Keras takes it
         # one array for a model of one input, even one declared as a list (as Keras takes it)
         alone = not isinstance(inputs, (list, tuple)) and len(self._graph.inputs) == 1
         values = [inputs] if self._single_input or alone else list(inputs)

@@ -227,8 +227,20 @@ def evaluate(model, x, y, *, batch_size, verbose, sample_weight, steps, callback
     cbs.call("on_test_end", logs)
     if return_dict:
         return logs
-    values = list(logs.values())
+    values = _in_metrics_order(model, logs)
     return values[0] if len(values) == 1 else values
+
+
+def _in_metrics_order(model, logs: dict) -> list:
+    """The log values in the order of ``model.metrics`` (a dict-valued metric by its keys),
+    then any other keys sorted, as Keras's ``evaluate`` lists them."""
+    names = []
+    for metric in model.metrics:
+        result = metric.result()
+        names += list(result) if isinstance(result, dict) else [metric.name]
+    ordered = [logs[name] for name in names if name in logs]
+    ordered += [logs[key] for key in sorted(logs) if key not in names]
+    return ordered
 
 
 def predict(model, x, *, batch_size: int, steps: int | None):

@@ -53,9 +53,11 @@ def unpack_x_y_sample_weight(data) -> tuple:
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None) -> tuple:
-    """The batch tuple Keras hands a step: ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
+    """The batch Keras hands a step: ``x`` alone (as it is; wrapped as ``(x,)`` when it is a
+    list or tuple of inputs, so it cannot pass for ``(x, y)``), ``(x, y)`` or
+    ``(x, y, sample_weight)``."""
     if y is None:
-        return (x,)
+        return (x,) if isinstance(x, (list, tuple)) else x
     if sample_weight is None:
         return (x, y)
     return (x, y, sample_weight)
