@@ -286,3 +286,23 @@ def test_a_one_input_model_takes_its_input_wrapped_in_a_tuple_and_cast_takes_a_b
     np.testing.assert_array_equal(np.asarray(model([x])), x)
     assert float(np.asarray(ops.cast(False, "float32"))) == 0.0
     assert np.asarray(ops.cast(True, "float32")).dtype == np.float32
+
+
+@pytest.mark.parametrize("path", ["fit", "tape", "private"])
+def test_the_optimizer_projects_constrained_weights_after_every_update(path):
+    x, y = _regression(64)
+    y = -np.abs(y)  # pulls the weights negative: the constraint must hold them at zero or above
+    inputs = axonal.Input((6,))
+    outputs = layers.Dense(1, kernel_constraint="non_neg")(inputs)
+    model = (KerasGuideModel if path == "tape" else axonal.Model)(inputs, outputs)
+    if path == "private":
+        optimizer = axonal.privacy.DPOptimizer(
+            axonal.optimizers.SGD(0.1), l2_norm_clip=100.0, noise_multiplier=0.0, seed=0
+        )
+    else:
+        optimizer = axonal.optimizers.SGD(0.1)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+    kernel = model.layers[-1].kernel.data
+    assert kernel.min() >= 0.0
+    assert (kernel == 0.0).any()  # the projection did act

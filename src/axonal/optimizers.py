@@ -75,6 +75,15 @@ def _check_learning_rate(value: Any) -> float | Callable[[int], float]:
     return float(value)
 
 
+def _apply_constraints(variables: list) -> None:
+    """Project each updated variable that has a constraint back onto it (as Keras's optimizer
+    does after every update)."""
+    for variable in variables:
+        constraint = getattr(variable, "constraint", None)
+        if constraint is not None:
+            variable.data[...] = constraint(variable.data)
+
+
 def _is_pair(item: Any) -> bool:
     """Whether ``item`` unpacks into exactly two values."""
     try:
@@ -225,6 +234,7 @@ class Optimizer:
         flat = self._fused_view(grads, variables)
         if flat is not None:
             self._apply_step(self._clip_gradients(grads), variables, None, flat)
+            _apply_constraints(variables)
             return
         kept_grads = []
         kept_variables = []
@@ -255,6 +265,7 @@ class Optimizer:
 
         kept_grads = self._clip_gradients(kept_grads)
         self._apply_step(kept_grads, kept_variables, slots, None)
+        _apply_constraints(kept_variables)
 
     def use_buffer(self, buffer) -> None:
         """Update the variables of ``buffer`` (an ``axonal.parameter_buffer.ParameterBuffer``)

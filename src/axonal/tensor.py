@@ -217,15 +217,24 @@ class Variable(Tensor):
     """
 
     # grad_buffer: where backward may write this variable's gradient directly (a view of the
-    # model's packed gradient buffer), sparing an allocation and a copy per step
-    __slots__ = ("name", "path", "trainable", "grad_buffer")
+    # model's packed gradient buffer), sparing an allocation and a copy per step.
+    # constraint: a projection the optimizer applies after each update (Keras's kernel_constraint)
+    __slots__ = ("name", "path", "trainable", "grad_buffer", "constraint")
 
-    def __init__(self, data, name: str, path: str | None = None, trainable: bool = True):
+    def __init__(
+        self,
+        data,
+        name: str,
+        path: str | None = None,
+        trainable: bool = True,
+        constraint=None,
+    ):
         super().__init__(data, requires_grad=trainable)
         self.name = name
         self.path = path or name
         self.trainable = trainable
         self.grad_buffer = None
+        self.constraint = constraint
 
     @property
     def value(self):

@@ -248,7 +248,6 @@ class DataParallel:
         grads = buffers.gradients()
         if grads is not None:
             model.optimizer.apply_gradients(zip(grads, variables, strict=True))
-            model._apply_constraints()
         if loss is not None:
             model._track(loss, per_output, ys, preds, weights)
         return False

@@ -231,6 +231,7 @@ class Layer:
         projection = constraints_module.get(constraint)
         if projection is not None:
             self._constrained.append((variable, projection))
+            variable.constraint = projection
         return variable
 
     @property

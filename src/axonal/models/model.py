@@ -73,7 +73,6 @@ class Model(Trainer, Layer):
         self.history: History | None = None
         self._heads: list[compile_utils.OutputHead] = []
         self._paths_checked = False
-        self._constraint_pairs: list[tuple] = []
         # the regularized weights while training steps run (fixed per epoch, as the variables
         # are); None outside them, where each loss walks the layers
         self._step_regularized: list[tuple] | None = None
@@ -705,7 +704,6 @@ class Model(Trainer, Layer):
         if private_step is not None:
             # a DP optimizer needs per-example gradients, which it computes itself
             loss, per_output, preds = private_step(self, xs, ys, weights, variables)
-            self._apply_constraints()
             self._track(loss, per_output, ys, preds, weights)
             return
         preds = self._forward(xs, training=True)
@@ -715,14 +713,7 @@ class Model(Trainer, Layer):
                 v.grad = None
             loss.backward()
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
-            self._apply_constraints()
         self._track(loss, per_output, ys, preds, weights)
-
-    def _apply_constraints(self) -> None:
-        # Keras projects constrained weights back after each update
-        for variable, constraint in self._constraint_pairs:
-            if variable.trainable:
-                variable.data[...] = constraint(variable.data)
 
     def _test_step(self, xs: list, ys: list, weights: list) -> None:
         preds = self._forward(xs, training=False)
@@ -857,7 +848,6 @@ class Model(Trainer, Layer):
                     epoch_now, steps_done = epoch, 0
                     # per epoch, not per step: a callback may freeze layers between epochs
                     variables = self.trainable_weights
-                    self._constraint_pairs = self.weight_constraints()
                     self._step_regularized = self.regularized_weights()
                     self._reset_trackers()
                     cbs.call("on_epoch_begin", epoch, None)
@@ -1142,7 +1132,6 @@ class Model(Trainer, Layer):
         self._ensure_built(xs)
         self._pack_trainable_weights()
         self._resolve_metrics(ys, out_shapes)
-        self._constraint_pairs = self.weight_constraints()
         self._train_step(xs, ys, weights)
         return self._logs()
 

@@ -88,9 +88,6 @@ class Trainer:
             seed = [np.ones_like(loss.data)]
             grads = autograd.gradients([loss], seed, variables)
             self.optimizer.apply(grads, variables)
-            for variable, constraint in self.weight_constraints():
-                if variable.trainable:
-                    variable.data[...] = constraint(variable.data)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def test_step(self, data) -> dict:
