@@ -101,3 +101,36 @@ def test_no_pickle_or_eval_in_package():
         text = path.read_text()
         for banned in ("import pickle", "allow_pickle=True", "eval(", "exec("):
             assert banned not in text, f"{path.name} contains {banned!r}"
+
+
+PLUG_INS = ["distributed", "privacy", "explain", "export", "saving", "gradcheck"]
+# names those modules give the model they work on
+_MODEL_NAMES = {"model", "net", "network"}
+
+
+def _private_model_accesses(path: pathlib.Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            continue
+        if node.attr.startswith("__"):
+            continue
+        owner = node.value
+        is_model = (isinstance(owner, ast.Name) and owner.id in _MODEL_NAMES) or (
+            isinstance(owner, ast.Attribute)
+            and owner.attr in {"model", "_model", "layer"}
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id == "self"
+        )
+        if is_model:
+            found.append(f"{path.name}:{node.lineno} .{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("module", PLUG_INS)
+def test_plug_ins_use_only_the_models_public_interface(module):
+    """DESIGN.md: distributed, privacy, explain, export and saving never call a Model's
+    underscore methods; they use its public batch interface (compute_outputs, compute_losses,
+    track_batch, metric_totals, prepare_batch, output_heads, graph...)."""
+    found = [hit for path in _module_files(module) for hit in _private_model_accesses(path)]
+    assert not found, f"{module} reaches into the model's private members: {found}"

@@ -102,7 +102,7 @@ def test_gradient_buffers_hold_every_gradient_backward_produced():
     def backward():
         for v in variables:
             v.grad = None
-        total, _ = model._compute_loss(ys, model._forward(xs, training=True), weights)
+        total, _ = model.compute_losses(ys, model.compute_outputs(xs, training=True), weights)
         total.backward()
         return [None if v.grad is None else v.grad.copy() for v in variables]
 

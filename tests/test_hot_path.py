@@ -300,7 +300,7 @@ def test_gradients_written_into_the_packed_buffer_equal_ordinary_ones_even_when_
     x = np.random.default_rng(5).standard_normal((6, 3)).astype(np.float32)
     y = np.random.default_rng(6).standard_normal((6, 1)).astype(np.float32)
     # reference gradients from the plain engine, before any packing
-    loss, _ = model._compute_loss([y], model._forward([x], training=True), [None])
+    loss, _ = model.compute_losses([y], model.compute_outputs([x], training=True), [None])
     loss.backward()
     expected = [w.grad.copy() for w in model.trainable_weights]
     for w in model.trainable_weights:

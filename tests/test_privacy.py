@@ -43,8 +43,8 @@ def _one_at_a_time(model, x, y, sample_weight=None):
     for i in range(len(x)):
         w = None if sample_weight is None else sample_weight[i : i + 1]
         xs, ys, ws, _ = model._prepare(x[i : i + 1], y[i : i + 1], w)
-        preds = model._forward(xs, training=True)
-        loss, _ = model._compute_loss(ys, preds, ws)
+        preds = model.compute_outputs(xs, training=True)
+        loss, _ = model.compute_losses(ys, preds, ws)
         for v in model.trainable_weights:
             v.grad = None
         loss.backward()
@@ -58,8 +58,8 @@ def _one_at_a_time(model, x, y, sample_weight=None):
 def _ghost_route(model, x, y, clip):
     """Norms and clipped sums the DP step uses (ghost norms where a weight is used once)."""
     xs, ys, ws, _ = model._prepare(x, y)
-    preds = model._forward(xs, training=True)
-    _, per_output = model._compute_loss(ys, preds, ws)
+    preds = model.compute_outputs(xs, training=True)
+    _, per_output = model.compute_losses(ys, preds, ws)
     root = sum_of_example_losses(model, ys, preds, ws, per_output)
     found = PerExampleGradients(root, model.trainable_weights, len(x))
     sums, norms = found.clipped_sums(clip)
@@ -226,7 +226,7 @@ def test_with_dropout_the_per_example_gradients_sum_to_the_batch_gradient(float6
     found = per_example_gradients(model, x, y)
     set_random_seed(5)
     xs, ys, ws, _ = model._prepare(x, y)
-    loss, _ = model._compute_loss(ys, model._forward(xs, training=True), ws)
+    loss, _ = model.compute_losses(ys, model.compute_outputs(xs, training=True), ws)
     loss.backward()
     for v in model.trainable_weights:
         np.testing.assert_allclose(found[v.path].sum(axis=0) / BATCH, v.grad, rtol=1e-9)

@@ -381,7 +381,7 @@ def _prepare_inputs(model, x, caller: str, need_float: bool = True) -> tuple[lis
             f"{caller}() explains an axonal Model (Sequential, functional or subclassed); got "
             f"{type(model).__name__}."
         )
-    xs = model._prepare_inputs(x)
+    xs = model.prepare_inputs(x)
     if len(xs[0]) == 0:
         raise ValueError(f"{caller}() got x with no samples (shape {xs[0].shape}).")
     if need_float:
@@ -509,7 +509,7 @@ def _weights_frozen(model) -> Iterator[None]:
 
 def _scores_tensor(model, inputs: list, output: str) -> Tensor:
     """The model's output for ``inputs`` as a ``(rows, classes)`` Tensor."""
-    outs = model._forward(inputs, training=False)
+    outs = model.compute_outputs(inputs, training=False)
     if len(outs) != 1:
         raise ValueError(
             f"Model '{model.name}' has {len(outs)} outputs; attributions are computed for a "
@@ -630,7 +630,7 @@ def _scorer(model, metric, table, y) -> tuple[Callable, bool]:
         if not getattr(model, "compiled", False):
             raise ValueError("metric='loss' needs a compiled model (its loss); call compile().")
         # validate once, up front; evaluate() re-validates per call
-        model._prepare(table, y)
+        model.prepare_batch(table, y)
 
         def score_loss(x):
             logs = model.evaluate(x, y, batch_size=len(x), verbose=0, return_dict=True)

@@ -285,7 +285,7 @@ class _LayerSubject:
     def __init__(self, layer: Layer, x, y, training: bool):
         self.layer = layer
         self.training = training
-        is_model = hasattr(layer, "_prepare_x") and hasattr(layer, "_forward")
+        is_model = hasattr(layer, "prepare_batch") and hasattr(layer, "compute_outputs")
         if y is not None and not (is_model and getattr(layer, "compiled", False)):
             raise ValueError(
                 "check_gradients() uses y with a compiled Model's loss; compile the model, or "
@@ -296,7 +296,7 @@ class _LayerSubject:
         self.x, self.y = x, y
         if is_model:
             # validates x and builds the model in its own dtype, before anything is swapped
-            self.inputs = layer._prepare_inputs(x)
+            self.inputs = layer.prepare_inputs(x)
             self.input_names = (
                 ["input"] if len(self.inputs) == 1 else [f"input '{n}'" for n in layer.input_names]
             )
@@ -334,7 +334,7 @@ class _LayerSubject:
             for layer in layers:
                 layer.dtype = dtype
             if self.has_loss:
-                _, ys, weights, _ = self.layer._prepare(self.x, self.y)
+                _, ys, weights = self.layer.prepare_batch(self.x, self.y)
                 self.targets, self.sample_weights = ys, weights
             yield
         finally:
@@ -347,13 +347,13 @@ class _LayerSubject:
 
     def outputs(self, tensors: list) -> list:
         if self.is_model:
-            return self.layer._forward(tensors, training=self.training)
+            return self.layer.compute_outputs(tensors, training=self.training)
         out = self.layer(tensors if self.several else tensors[0], training=self.training)
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
     def loss(self, tensors: list) -> Tensor:
         preds = self.outputs(tensors)
-        value, _ = self.layer._compute_loss(self.targets, preds, self.sample_weights)
+        value, _ = self.layer.compute_losses(self.targets, preds, self.sample_weights)
         return value
 
 

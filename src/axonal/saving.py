@@ -321,7 +321,7 @@ def _metric_config(spec) -> str | dict:
 def _compile_config(model) -> dict | None:
     if not getattr(model, "compiled", False) or model.optimizer is None:
         return None
-    heads = model._heads
+    heads = model.output_heads
     return {
         "optimizer": registry.serialize(model.optimizer),
         "loss": [_loss_config(head.loss) for head in heads],

@@ -86,7 +86,7 @@ class DataParallel:
                     f"DataParallel cannot train with {type(optimizer).__name__}: it computes "
                     f"its own steps or batches ({hook}); use it in a single process."
                 )
-        for head in model._heads:
+        for head in model.output_heads:
             for metric in head.metrics + head.weighted_metrics:
                 if not (hasattr(metric, "total") and hasattr(metric, "count")):
                     raise ValueError(
@@ -227,8 +227,8 @@ class DataParallel:
         interrupt = guard is not None and guard.pending
         loss = None
         if count and not (stop or interrupt):
-            preds = model._forward(xs, training=True)
-            loss, per_output = model._compute_loss(ys, preds, weights)
+            preds = model.compute_outputs(xs, training=True)
+            loss, per_output = model.compute_losses(ys, preds, weights)
         if loss is not None and loss.requires_grad:
             for variable in variables:
                 variable.grad = None
@@ -249,15 +249,15 @@ class DataParallel:
         if grads is not None:
             model.optimizer.apply_gradients(zip(grads, variables, strict=True))
         if loss is not None:
-            model._track(loss, per_output, ys, preds, weights)
+            model.track_batch(loss, per_output, ys, preds, weights)
         return False
 
     # ------------------------------------------------------------ epoch end
     def reduce_metrics(self, model) -> None:
         """Sum the loss and metric accumulators over all ranks, so ``_logs()`` is global."""
-        values = xp.array(model._tracker_values(), dtype=xp.float64)
+        values = xp.array(model.metric_totals(), dtype=xp.float64)
         self._comm.Allreduce(self._mpi.IN_PLACE, values, op=self._mpi.SUM)
-        model._set_tracker_values([float(v) for v in values])
+        model.set_metric_totals([float(v) for v in values])
 
     def end_epoch(self, model) -> None:
         """Global loss and metrics for the epoch's logs; the same moving statistics everywhere."""

@@ -120,7 +120,7 @@ def convert_model(b: GraphBuilder, model, inputs: list) -> list:
             values = convert_layer(b, layer, values, single)
             single = len(values) == 1
         return values
-    graph = model._graph
+    graph = model.graph
     if graph is None:
         raise layer_error(model, _why_unsupported(model))
     env = {id(t): v for t, v in zip(graph.inputs, inputs, strict=True)}
@@ -198,9 +198,9 @@ def _input_specs(model) -> list:
         first = model.layers[0] if model.layers else None
         dtype = "int64" if getattr(first, "integer_inputs", False) else model.dtype
         return [("input", tuple(shape), dtype)]
-    if model._graph is None:
+    if model.graph is None:
         raise layer_error(model, _why_unsupported(model))
-    return [(t.name, tuple(t.shape), t.dtype) for t in model._graph.inputs]
+    return [(t.name, tuple(t.shape), t.dtype) for t in model.graph.inputs]
 
 
 def build_model_proto(model, opset: int):

@@ -71,7 +71,7 @@ class Model(Trainer, Layer):
         self.compiled = False
         self.stop_training = False
         self.history: History | None = None
-        self._heads: list[compile_utils.OutputHead] = []
+        self._output_heads: list[compile_utils.OutputHead] = []
         self._paths_checked = False
         # the regularized weights while training steps run (fixed per epoch, as the variables
         # are); None outside them, where each loss walks the layers
@@ -380,7 +380,7 @@ class Model(Trainer, Layer):
         self.optimizer = new_optimizer
         self.jit_compile = jit_compile
         self.loss = heads_losses[0] if len(heads_losses) == 1 else heads_losses
-        self._heads = heads
+        self._output_heads = heads
         self._distribute = distribute
         self.compiled = True
 
@@ -392,14 +392,14 @@ class Model(Trainer, Layer):
 
     def _resolve_metrics(self, ys: list, out_shapes: list) -> None:
         """Resolve each output's metrics now that target and output shapes are known."""
-        for head, y, out_shape in zip(self._heads, ys, out_shapes, strict=True):
+        for head, y, out_shape in zip(self._output_heads, ys, out_shapes, strict=True):
             if not head.resolved:
                 head.resolve_metrics(y.shape, out_shape)
 
     def _structure_changed(self) -> None:
         """Layers were added or removed: check weight names and resolve 'accuracy' again."""
         self._paths_checked = False
-        for head in self._heads:
+        for head in self._output_heads:
             head.metrics = []
             head.weighted_metrics = []
 
@@ -494,7 +494,9 @@ class Model(Trainer, Layer):
         out_shapes = self._output_shapes(xs)
         ys = [
             self._check_targets(array, shape, label, head)
-            for array, shape, label, head in zip(ys, out_shapes, y_labels, self._heads, strict=True)
+            for array, shape, label, head in zip(
+                ys, out_shapes, y_labels, self._output_heads, strict=True
+            )
         ]
         if class_weight is not None and len(names) > 1:
             raise ValueError("class_weight is only supported for models with a single output.")
@@ -600,6 +602,29 @@ class Model(Trainer, Layer):
         if self.optimizer is not None:
             self.optimizer.use_buffer(packed[1])
 
+    @property
+    def output_heads(self) -> list:
+        """One ``OutputHead`` per model output once compiled: its loss, loss weight and
+        metrics (what saving and the training strategies read)."""
+        return self._output_heads
+
+    def prepare_batch(self, x, y, sample_weight=None, class_weight=None) -> tuple:
+        """``(xs, ys, weights)``: the data validated and converted as ``fit`` takes it, one
+        array per input / output each; builds the model and resolves the metrics.
+
+        Raises:
+            ValueError: the data does not fit the model (nothing has changed then).
+        """
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
+        self._ensure_built(xs)
+        self._resolve_metrics(ys, out_shapes)
+        return xs, ys, weights
+
+    @property
+    def graph(self):
+        """The layer graph of a functional model (None for Sequential and subclassed ones)."""
+        return self._graph
+
     def _ensure_built(self, xs: list) -> None:
         if not self.built:
             if len(xs) == 1:
@@ -611,7 +636,9 @@ class Model(Trainer, Layer):
             self._paths_checked = True
 
     # ------------------------------------------------------------ steps
-    def _forward(self, xs: list, training: bool) -> list:
+    def compute_outputs(self, xs: list, training: bool) -> list:
+        """The model's outputs (Tensors, one per output) for prepared inputs ``xs`` (one array
+        per input), as one top-level call: part of the batch interface strategies use."""
         # a top-level call, as model(x) would be: add_loss terms start afresh
         begin_top_level_call(self)
         CALLS.outermost = self
@@ -621,11 +648,13 @@ class Model(Trainer, Layer):
             CALLS.outermost = None
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
-    def _compute_loss(self, ys: list, preds: list, weights: list) -> tuple[Tensor, list]:
-        """Total loss (weighted sum over outputs plus regularization) and each output's loss."""
+    def compute_losses(self, ys: list, preds: list, weights: list) -> tuple[Tensor, list]:
+        """The total loss (each output's compiled loss times its weight, plus regularization
+        and ``add_loss`` terms) and each output's loss, for prepared targets ``ys``, outputs
+        ``preds`` and sample weights (one entry per output each)."""
         total = None
         per_output = []
-        for head, y, pred, w in zip(self._heads, ys, preds, weights, strict=True):
+        for head, y, pred, w in zip(self._output_heads, ys, preds, weights, strict=True):
             if head.loss is None:
                 per_output.append(None)
                 continue
@@ -646,10 +675,12 @@ class Model(Trainer, Layer):
 
     def _reset_trackers(self) -> None:
         self._loss_tracker.reset_state()
-        for head in self._heads:
+        for head in self._output_heads:
             head.reset()
 
-    def _track(self, loss: Tensor, per_output: list, ys: list, preds: list, weights: list):
+    def track_batch(self, loss: Tensor, per_output: list, ys: list, preds: list, weights: list):
+        """Add one batch to the running loss and compiled metrics (``compute_losses``'s results
+        and the batch it ran on)."""
         n = len(ys[0])
         if n == 0:
             # an empty batch (Poisson sampling can draw one) has no loss to average in
@@ -658,41 +689,41 @@ class Model(Trainer, Layer):
         tracker = self._loss_tracker
         tracker.total += float(loss.data) * n
         tracker.count += n
-        several = len(self._heads) > 1
+        several = len(self._output_heads) > 1
         for head, value, y, pred, w in zip(
-            self._heads, per_output, ys, preds, weights, strict=True
+            self._output_heads, per_output, ys, preds, weights, strict=True
         ):
             if several and value is not None:
                 head.loss_tracker.total += float(value.data) * n
                 head.loss_tracker.count += n
             head.update_metrics(y, pred.data, w)
 
-    def _tracker_values(self) -> list[float]:
+    def metric_totals(self) -> list[float]:
         """Every loss and metric accumulator, flat (summed over ranks in distributed fit)."""
         values = [self._loss_tracker.total, self._loss_tracker.count]
-        for head in self._heads:
+        for head in self._output_heads:
             values += [head.loss_tracker.total, head.loss_tracker.count]
             for m in head.metrics + head.weighted_metrics:
                 values += [m.total, m.count]
         return values
 
-    def _set_tracker_values(self, values: list[float]) -> None:
-        """Put back what ``_tracker_values`` returned (in the same order)."""
+    def set_metric_totals(self, values: list[float]) -> None:
+        """Put back what ``metric_totals`` returned (in the same order)."""
         values = iter(values)
         self._loss_tracker.total, self._loss_tracker.count = next(values), next(values)
-        for head in self._heads:
+        for head in self._output_heads:
             head.loss_tracker.total, head.loss_tracker.count = next(values), next(values)
             for m in head.metrics + head.weighted_metrics:
                 m.total, m.count = next(values), next(values)
 
     def _logs(self) -> dict:
         logs = {"loss": self._loss_tracker.result()}
-        several = len(self._heads) > 1
+        several = len(self._output_heads) > 1
         if several:
-            for head in self._heads:
+            for head in self._output_heads:
                 if head.loss is not None:
                     logs[f"{head.name}_loss"] = head.loss_tracker.result()
-        for head in self._heads:
+        for head in self._output_heads:
             for m in head.metrics + head.weighted_metrics:
                 logs[f"{head.name}_{m.name}" if several else m.name] = m.result()
         return logs
@@ -704,21 +735,21 @@ class Model(Trainer, Layer):
         if private_step is not None:
             # a DP optimizer needs per-example gradients, which it computes itself
             loss, per_output, preds = private_step(self, xs, ys, weights, variables)
-            self._track(loss, per_output, ys, preds, weights)
+            self.track_batch(loss, per_output, ys, preds, weights)
             return
-        preds = self._forward(xs, training=True)
-        loss, per_output = self._compute_loss(ys, preds, weights)
+        preds = self.compute_outputs(xs, training=True)
+        loss, per_output = self.compute_losses(ys, preds, weights)
         if loss.requires_grad:
             for v in variables:
                 v.grad = None
             loss.backward()
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
-        self._track(loss, per_output, ys, preds, weights)
+        self.track_batch(loss, per_output, ys, preds, weights)
 
     def _test_step(self, xs: list, ys: list, weights: list) -> None:
-        preds = self._forward(xs, training=False)
-        loss, per_output = self._compute_loss(ys, preds, weights)
-        self._track(loss, per_output, ys, preds, weights)
+        preds = self.compute_outputs(xs, training=False)
+        loss, per_output = self.compute_losses(ys, preds, weights)
+        self.track_batch(loss, per_output, ys, preds, weights)
 
     # ------------------------------------------------------------ fit
     def fit(
@@ -1050,7 +1081,7 @@ class Model(Trainer, Layer):
                 self._check_input_shape(x, "x")  # raises, unless an axis is left open (None)
             with autograd.no_grad():
                 return self.infer(x)
-        xs = self._prepare_inputs(x)
+        xs = self.prepare_inputs(x)
         n = len(xs[0])
         if n <= batch_size and not callbacks:
             # one batch, nobody listening: skip the callback and progress machinery
@@ -1091,7 +1122,8 @@ class Model(Trainer, Layer):
             and getattr(self, "_feature_names", None) is None
         )
 
-    def _prepare_inputs(self, x) -> list:
+    def prepare_inputs(self, x) -> list:
+        """``x`` validated and converted: one array per model input (the model is built)."""
         xs = self._prepare_x(x)
         data_utils.check_lengths(
             {f"x['{n}']": a for n, a in zip(self.input_names, xs, strict=False)}
@@ -1147,7 +1179,7 @@ class Model(Trainer, Layer):
 
     def predict_on_batch(self, x):
         """Outputs for one batch as an array (a list for several outputs)."""
-        return self._predict_batch(self._prepare_inputs(x))
+        return self._predict_batch(self.prepare_inputs(x))
 
     def _predict_batch(self, xs: list):
         with autograd.no_grad():

@@ -56,7 +56,7 @@ def sum_of_example_losses(model, ys: list, preds: list, weights: list, per_outpu
     """
     total = None
     batch = len(ys[0])
-    parts = zip(model._heads, ys, preds, weights, per_output, strict=True)
+    parts = zip(model.output_heads, ys, preds, weights, per_output, strict=True)
     for head, y, pred, weight, value in parts:
         if value is None:
             continue
@@ -111,13 +111,12 @@ def per_example_gradients(model, x, y, sample_weight=None) -> dict[str, np.ndarr
         raise RuntimeError(
             "per_example_gradients() needs a compiled model: the loss defines the gradients."
         )
-    xs, ys, weights, out_shapes = model._prepare(x, y, sample_weight, None)
-    model._ensure_built(xs)
+    xs, ys, weights = model.prepare_batch(x, y, sample_weight)
     check_private_model(model)
     variables = model.trainable_weights
     batch = len(xs[0])
-    preds = model._forward(xs, training=True)
-    _, per_output = model._compute_loss(ys, preds, weights)
+    preds = model.compute_outputs(xs, training=True)
+    _, per_output = model.compute_losses(ys, preds, weights)
     root = sum_of_example_losses(model, ys, preds, weights, per_output)
     found = PerExampleGradients(root, variables, batch, materialize_all=True).materialized()
     return {v.path: found[id(v)] for v in variables if id(v) in found}

@@ -284,11 +284,11 @@ class DPOptimizer(optimizers_module.Optimizer):
         penalties: dict[int, np.ndarray] = {}
         if batch == 0:
             sums: dict[int, np.ndarray] = {}
-            loss, per_output, preds = Tensor(0.0), [None] * len(model._heads), []
+            loss, per_output, preds = Tensor(0.0), [None] * len(model.output_heads), []
             self.last_norms = np.zeros(0)
         else:
-            preds = model._forward(xs, training=True)
-            loss, per_output = model._compute_loss(ys, preds, weights)
+            preds = model.compute_outputs(xs, training=True)
+            loss, per_output = model.compute_losses(ys, preds, weights)
             root = sum_of_example_losses(model, ys, preds, weights, per_output)
             if root is None or not root.requires_grad or not variables:
                 # nothing to train (every weight frozen): no update, no privacy spent

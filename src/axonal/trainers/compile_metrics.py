@@ -62,20 +62,22 @@ class CompileMetrics(metrics_module.Metric):
     def metrics(self) -> list:
         """The metric objects, output by output (empty until the first update resolves
         ``'accuracy'`` against the targets' shape)."""
-        return [m for head in self._model._heads for m in head.metrics + head.weighted_metrics]
+        return [
+            m for head in self._model.output_heads for m in head.metrics + head.weighted_metrics
+        ]
 
     def has_metrics(self) -> bool:
         """Whether ``compile`` was given any metric."""
-        return any(head.metric_specs or head.weighted_specs for head in self._model._heads)
+        return any(head.metric_specs or head.weighted_specs for head in self._model.output_heads)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         """Update every compiled metric with one batch (one entry per output, or one array)."""
         model = self._model
-        names = [head.name for head in model._heads]
+        names = [head.name for head in model.output_heads]
         ys = [None if y is None else as_array(y) for y in per_output(y_true, names, "y")]
         preds = [as_array(p) for p in per_output(y_pred, names, "y_pred")]
         weights = per_output(sample_weight, names, "sample_weight")
-        for head, y, pred, weight in zip(model._heads, ys, preds, weights, strict=True):
+        for head, y, pred, weight in zip(model.output_heads, ys, preds, weights, strict=True):
             if y is None:
                 continue
             if not head.resolved:
@@ -84,7 +86,7 @@ class CompileMetrics(metrics_module.Metric):
 
     def result(self) -> dict:
         """``{name: value}`` for every compiled metric (prefixed by output for several)."""
-        heads = self._model._heads
+        heads = self._model.output_heads
         several = len(heads) > 1
         out = {}
         for head in heads:

@@ -114,7 +114,7 @@ class Trainer:
         loss, and neither ``compute_loss`` nor ``compute_metrics`` overridden."""
         if overridden_steps(type(self)) & {"compute_loss", "compute_metrics"}:
             return False
-        return any(head.loss is not None for head in self._heads)
+        return any(head.loss is not None for head in self._output_heads)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The total loss of one batch: the compiled loss plus every term in ``self.losses``
@@ -137,7 +137,7 @@ class Trainer:
         """
         del x, training
         terms = []
-        if any(head.loss is not None for head in self._heads):
+        if any(head.loss is not None for head in self._output_heads):
             terms.append(self._compiled_loss_value(y, y_pred, sample_weight))
         for term in self.losses:
             term = term if isinstance(term, Tensor) else as_tensor(term)
@@ -153,13 +153,13 @@ class Trainer:
         return total
 
     def _compiled_loss_value(self, y, y_pred, sample_weight) -> Tensor:
-        names = [head.name for head in self._heads]
+        names = [head.name for head in self._output_heads]
         ys = per_output(y, names, "y")
         preds = per_output(y_pred, names, "y_pred")
         weights = per_output(sample_weight, names, "sample_weight")
-        several = len(self._heads) > 1
+        several = len(self._output_heads) > 1
         total = None
-        for head, target, pred, weight in zip(self._heads, ys, preds, weights, strict=True):
+        for head, target, pred, weight in zip(self._output_heads, ys, preds, weights, strict=True):
             if head.loss is None:
                 continue
             if target is None:
@@ -215,8 +215,8 @@ class Trainer:
             found.append(self._loss_tracker)
             if self._compile_metrics.has_metrics():
                 found.append(self._compile_metrics)
-            if len(self._heads) > 1:
-                found += [head.loss_tracker for head in self._heads if head.loss is not None]
+            if len(self._output_heads) > 1:
+                found += [head.loss_tracker for head in self._output_heads if head.loss is not None]
         internal = {id(self._loss_tracker), id(self._compile_metrics)}
         for layer in self.nested_layers():
             if layer is not self and isinstance(layer, Trainer):
