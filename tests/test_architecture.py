@@ -31,7 +31,7 @@ FORBIDDEN = {
     "plot": {"models", "layers"},
     "regularizers": {"layers", "models"},
     "data": {"models", "layers"},
-    "trainers": {"models", "layers", "saving", "cli"},
+    "trainers": {"models", "saving", "cli"},  # beside models: may use layers, never models
     "callbacks": {"models", "layers"},
     "layers": {"models"},
     "distributed": {"models", "layers", "cli"},

@@ -95,7 +95,7 @@ def test_gradient_buffers_hold_every_gradient_backward_produced():
     model.compile(optimizer="sgd", loss=[loss, None])
     x = np.random.default_rng(0).integers(0, 12, size=(8, 5))
     y = [np.arange(8) % 3, np.zeros((8, 2), "float32")]
-    xs, ys, weights, _ = model._prepare(x, y)
+    xs, ys, weights = model.prepare_batch(x, y)
     variables = model.trainable_weights
     before = [v.data.copy() for v in variables]
 

@@ -254,13 +254,13 @@ def test_repacked_weights_are_still_the_ones_the_optimizer_updates():
 
 
 def test_large_data_gathered_per_batch_trains_exactly_like_a_shuffled_epoch_copy(monkeypatch):
-    from axonal.models import model as model_module
+    from axonal.trainers import array_loop as model_module
 
     x = np.random.default_rng(1).standard_normal((40, 4)).astype(np.float32)
     y = np.arange(40) % 3
     results = []
     for limit in (1 << 40, 0):  # copy the shuffled epoch, then gather batch by batch
-        monkeypatch.setattr(model_module, "_EPOCH_COPY_BYTES", limit)
+        monkeypatch.setattr(model_module, "EPOCH_COPY_BYTES", limit)
         model = _iris_like_model(seed=3)
         model.fit(x, y, epochs=3, batch_size=7, verbose=0)
         results.append(model.get_weights())

@@ -25,6 +25,7 @@ from axonal.privacy.gradients import sum_of_example_losses
 from axonal.privacy.per_example import PerExampleGradients
 from axonal.registry import registered_names
 from axonal.saving import load_model
+from axonal.trainers.strategy import PrivateStrategy
 from axonal.utils import set_random_seed
 
 BATCH = 5
@@ -42,7 +43,7 @@ def _one_at_a_time(model, x, y, sample_weight=None):
     grads = {}
     for i in range(len(x)):
         w = None if sample_weight is None else sample_weight[i : i + 1]
-        xs, ys, ws, _ = model._prepare(x[i : i + 1], y[i : i + 1], w)
+        xs, ys, ws = model.prepare_batch(x[i : i + 1], y[i : i + 1], w)
         preds = model.compute_outputs(xs, training=True)
         loss, _ = model.compute_losses(ys, preds, ws)
         for v in model.trainable_weights:
@@ -57,7 +58,7 @@ def _one_at_a_time(model, x, y, sample_weight=None):
 
 def _ghost_route(model, x, y, clip):
     """Norms and clipped sums the DP step uses (ghost norms where a weight is used once)."""
-    xs, ys, ws, _ = model._prepare(x, y)
+    xs, ys, ws = model.prepare_batch(x, y)
     preds = model.compute_outputs(xs, training=True)
     _, per_output = model.compute_losses(ys, preds, ws)
     root = sum_of_example_losses(model, ys, preds, ws, per_output)
@@ -225,7 +226,7 @@ def test_with_dropout_the_per_example_gradients_sum_to_the_batch_gradient(float6
     set_random_seed(5)
     found = per_example_gradients(model, x, y)
     set_random_seed(5)
-    xs, ys, ws, _ = model._prepare(x, y)
+    xs, ys, ws = model.prepare_batch(x, y)
     loss, _ = model.compute_losses(ys, model.compute_outputs(xs, training=True), ws)
     loss.backward()
     for v in model.trainable_weights:
@@ -280,8 +281,9 @@ def test_poisson_step_divides_by_the_expected_batch_size():
     model = _mlp(optimizer)
     optimizer.epoch_batches(n=40, batch_size=8)  # q = 0.2: 8 expected per batch
     want = _hand_step(model, x, y, clip=0.3, learning_rate=0.5, denominator=8)
-    xs, ys, ws, _ = model._prepare(x, y)
-    model._train_step(xs, ys, ws)  # what fit does with a drawn batch of 12
+    xs, ys, ws = model.prepare_batch(x, y)
+    # what fit does with a drawn batch of 12
+    PrivateStrategy(optimizer).train_step(model, xs, ys, ws, model.trainable_weights)
     for v in model.trainable_weights:
         np.testing.assert_allclose(v.data, want[v.path], rtol=1e-5, atol=1e-6)
 

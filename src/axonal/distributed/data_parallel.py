@@ -23,9 +23,10 @@ from axonal.backend import rng, xp
 from axonal.callbacks import InterruptGuard
 from axonal.distributed import runtime
 from axonal.distributed.gradients import GradientBuffers
+from axonal.trainers.strategy import Strategy
 
 
-class DataParallel:
+class DataParallel(Strategy):
     """Train one model on several MPI processes: each rank takes a shard of every batch.
 
     Pass it to ``compile`` and start the script with ``mpirun``; nothing else changes:
@@ -62,7 +63,6 @@ class DataParallel:
         self.rank = self._comm.Get_rank()
         self._buffers: GradientBuffers | None = None
         self._variables: list | None = None
-        self._model = None
         self._guard: _AgreedInterrupt | None = None
         self._step_totals: list[int] = []
         self._step_index = 0
@@ -103,7 +103,6 @@ class DataParallel:
                 "parameters": sum(int(w.data.size) for w in model.weights),
             }
         )
-        self._model = model
         self._variables = None
         for weight in model.weights:
             self._broadcast_array(weight.data)
@@ -206,13 +205,12 @@ class DataParallel:
         return parts, order
 
     # ------------------------------------------------------------ the step
-    def train_step(self, xs: list, ys: list, weights: list, variables: list) -> bool:
+    def train_step(self, model, xs: list, ys: list, weights: list, variables: list) -> bool:
         """Forward and backward on this rank's slice, one allreduce, the update.
 
         Returns True, without updating anything, when some rank asked to stop: every rank
         gets the same answer from the same allreduce and leaves the epoch after the same step.
         """
-        model = self._model
         buffers = self._buffers
         if variables is not self._variables:
             if buffers is None or not buffers.matches(variables):

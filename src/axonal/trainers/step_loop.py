@@ -18,7 +18,7 @@ from axonal import data as data_utils
 from axonal.backend import rng
 from axonal.callbacks import CallbackList, History, ProgbarLogger, resolve_verbose
 from axonal.data import adapters
-from axonal.trainers.trainer import overridden_steps, pack_x_y_sample_weight
+from axonal.trainers.packing import pack_x_y_sample_weight
 
 
 class ArrayBatches:
@@ -148,7 +148,7 @@ def fit(
 ) -> History:
     """Train ``model`` by calling ``model.train_step(batch)`` on every batch of each epoch."""
     source = batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
-    builtin_step = "train_step" not in overridden_steps(type(model))
+    builtin_step = not model.overrides("train_step")
     history = History()
     builtin = [history] + ([ProgbarLogger()] if verbose else [])
     cbs = CallbackList(

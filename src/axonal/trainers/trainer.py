@@ -22,51 +22,60 @@ part a NumPy array (or a list / dict of them for several inputs or outputs).
 from __future__ import annotations
 
 import functools
+import math
+from typing import Any
 
 import numpy as np
 
-from axonal import autograd
+from axonal import autograd, kernels
+from axonal import data as data_utils
 from axonal import functional as F
+from axonal import losses as losses_module
 from axonal import metrics as metrics_module
+from axonal import optimizers as optimizers_module
+from axonal.backend import xp
+from axonal.callbacks import (
+    CallbackList,
+    History,
+    Progbar,
+    resolve_verbose,
+)
+from axonal.layers.base import CALLS
+from axonal.layers.masking import mask_of, masks_in_use
+from axonal.parameter_buffer import ParameterBuffer
 from axonal.tensor import Tensor, as_tensor
-from axonal.trainers.compile_metrics import as_array, per_output
+from axonal.trainers import array_loop, compile_utils, step_loop
+from axonal.trainers import strategy as strategy_module
+from axonal.trainers.batch_data import BatchData, adjust_rank
+from axonal.trainers.compile_metrics import CompileMetrics, as_array, per_output
+from axonal.trainers.packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 # what a subclass may override to change fit / evaluate / predict (checked once per class)
 STEP_NAMES = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
 
 
-def unpack_x_y_sample_weight(data) -> tuple:
-    """``(x, y, sample_weight)`` from a batch packed as Keras packs it (missing parts None).
-
-    Example:
-        >>> x, y, sample_weight = unpack_x_y_sample_weight((x_batch, y_batch))
-    """
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if not 1 <= len(data) <= 3:
-        raise ValueError(
-            f"A batch is x, (x,), (x, y) or (x, y, sample_weight); got a tuple of {len(data)}."
-        )
-    return data + (None,) * (3 - len(data))
-
-
-def pack_x_y_sample_weight(x, y=None, sample_weight=None) -> tuple:
-    """The batch Keras hands a step: ``x`` alone (as it is; wrapped as ``(x,)`` when it is a
-    list or tuple of inputs, so it cannot pass for ``(x, y)``), ``(x, y)`` or
-    ``(x, y, sample_weight)``."""
-    if y is None:
-        return (x,) if isinstance(x, (list, tuple)) else x
-    if sample_weight is None:
-        return (x, y)
-    return (x, y, sample_weight)
-
-
-class Trainer:
+class Trainer(BatchData):
     """The per-batch steps ``fit`` / ``evaluate`` / ``predict`` run, overridable as in Keras,
     and the pieces a custom step is built from: ``compute_loss``, ``compute_metrics``,
     ``metrics``, ``get_metrics_result``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._output_heads: list = []
+        self._paths_checked = False
+        # the regularized weights while training steps run (fixed per epoch, as the variables
+        # are); None outside them, where each loss walks the layers
+        self._step_regularized: list[tuple] | None = None
+        # the running loss ('loss' in the logs) and compile(metrics=...) as Keras 3's metrics
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._compile_metrics = CompileMetrics(self)
+        # a strategy from compile(distribute=...), e.g. axonal.distributed.DataParallel
+        self._distribute = None
 
     def train_step(self, data) -> dict:
         """One training step on one batch; returns the logs (loss and metrics so far this epoch).
@@ -108,6 +117,16 @@ class Trainer:
         """The model's outputs for one batch, as NumPy arrays."""
         x, _, _ = unpack_x_y_sample_weight(data)
         return self.predict_on_batch(x)
+
+    @property
+    def distribute_strategy(self):
+        """The strategy from ``compile(distribute=...)`` (None: one process)."""
+        return self._distribute
+
+    def overrides(self, step: str) -> bool:
+        """Whether this model's class overrides ``step`` (``train_step``, ``compute_loss``...)
+        instead of inheriting ``Trainer``'s."""
+        return step in overridden_steps(type(self))
 
     def _compiled_loss_only(self) -> bool:
         """Whether the tuned built-in step gives what Keras's generic one would: a compiled
@@ -250,6 +269,484 @@ class Trainer:
         ``compiled_loss`` tracks (as in Keras 2)."""
         return _CompiledMetricsShim(self)
 
+    # losses that compare each target value with the output value at the same place
+
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: list | None = None,
+        weighted_metrics: list | None = None,
+        distribute: Any = None,
+        jit_compile: bool | str = "auto",
+        **kwargs,
+    ) -> None:
+        """Configure training: optimizer, loss, metrics (names, functions or objects).
+
+        Args:
+            optimizer: name (Keras defaults) or Optimizer instance. Default ``'rmsprop'``.
+            loss: name, function ``f(y_true, y_pred)`` or Loss instance.
+            loss_weights: a scale for the loss (one output), or a one-element list/dict.
+            metrics: e.g. ``['accuracy']``; evaluated unweighted.
+            weighted_metrics: metrics that take ``sample_weight`` into account.
+            distribute: None (one process), or a strategy such as
+                ``axonal.distributed.DataParallel()`` that ``fit`` trains with over MPI ranks.
+            jit_compile: ``"auto"`` runs the optimizer's update as one compiled loop when numba
+                is installed (``pip install -e '.[fast]'``) and the model is large; True
+                at every size (warns if numba is missing); False never. Results are identical.
+
+        Example:
+            >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+            ...               metrics=["accuracy"])
+        """
+        ignored = {"run_eagerly", "steps_per_execution", "auto_scale_loss"}
+        unknown = sorted(set(kwargs) - ignored)
+        if unknown:
+            raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(unknown)}.")
+        if distribute is not None and not hasattr(distribute, "train_step"):
+            raise TypeError(
+                "compile(distribute=...) takes None or a strategy such as "
+                f"axonal.distributed.DataParallel(), got {distribute!r}."
+            )
+        jit_compile = kernels.check_mode(jit_compile)
+        names = self.output_names
+        new_optimizer = optimizers_module.get(optimizer)
+        specs = compile_utils.per_output(loss, names, "loss")
+        heads_losses = [None if spec is None else losses_module.get(spec) for spec in specs]
+        # no loss at all is allowed (Keras): add_loss terms, an overridden compute_loss or
+        # train_step supply it, and fit says so when nothing does
+        if loss is not None and all(head_loss is None for head_loss in heads_losses):
+            raise ValueError(f"compile() needs a loss for at least one output of {names}.")
+        if distribute is not None and loss is None:
+            raise ValueError("compile(distribute=...) needs a loss for the strategy to train.")
+        factors = compile_utils.loss_weights(loss_weights, names)
+        metric_lists = compile_utils.metric_lists(metrics, names, "metrics")
+        weighted_lists = compile_utils.metric_lists(weighted_metrics, names, "weighted_metrics")
+        heads = []
+        for i, name in enumerate(names):
+            head_loss = heads_losses[i]
+            loss_name = None if head_loss is None else compile_utils.loss_name(specs[i], head_loss)
+            # resolve now so an unknown name fails here, not after the first epoch
+            for spec in metric_lists[i] + weighted_lists[i]:
+                compile_utils.resolve_metric(spec, loss_name)
+            heads.append(
+                compile_utils.OutputHead(
+                    name, head_loss, loss_name, factors[i], metric_lists[i], weighted_lists[i]
+                )
+            )
+        new_optimizer.jit_compile = jit_compile
+        self.optimizer = new_optimizer
+        self.jit_compile = jit_compile
+        self.loss = heads_losses[0] if len(heads_losses) == 1 else heads_losses
+        self._output_heads = heads
+        self._distribute = distribute
+        self.compiled = True
+
+    def _require_compiled(self, method: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(
+                f"You must call compile() before {method}(): the model has no loss or optimizer."
+            )
+
+    def _resolve_metrics(self, ys: list, out_shapes: list) -> None:
+        """Resolve each output's metrics now that target and output shapes are known."""
+        for head, y, out_shape in zip(self._output_heads, ys, out_shapes, strict=True):
+            if not head.resolved:
+                head.resolve_metrics(y.shape, out_shape)
+
+    def _structure_changed(self) -> None:
+        """Layers were added or removed: check weight names and resolve 'accuracy' again."""
+        self._paths_checked = False
+        for head in self._output_heads:
+            head.metrics = []
+            head.weighted_metrics = []
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """Names of the values ``evaluate`` returns: ``['loss', *metrics]``."""
+        return list(self._logs())
+
+    def _pack_trainable_weights(self) -> None:
+        """Pack the trainable weights into one ``ParameterBuffer`` and hand it to the optimizer,
+        which then updates all of them with one fused step. Values are unchanged; packed again
+        only when the set of weights changes or a weight was given a new array."""
+        variables = self.trainable_weights
+        key = tuple(id(v) for v in variables)
+        packed = self.__dict__.get("_packed")
+        if (
+            packed is None
+            or packed[0] != key
+            or (packed[1] is not None and not packed[1].holds(variables))
+        ):
+            buffers = ParameterBuffer.pack(variables)
+            # weights of several dtypes take the per-variable path
+            packed = self._packed = (key, buffers[0] if len(buffers) == 1 else None)
+        if self.optimizer is not None:
+            self.optimizer.use_buffer(packed[1])
+
+    @property
+    def output_heads(self) -> list:
+        """One ``OutputHead`` per model output once compiled: its loss, loss weight and
+        metrics (what saving and the training strategies read)."""
+        return self._output_heads
+
+    def compute_losses(self, ys: list, preds: list, weights: list) -> tuple[Tensor, list]:
+        """The total loss (each output's compiled loss times its weight, plus regularization
+        and ``add_loss`` terms) and each output's loss, for prepared targets ``ys``, outputs
+        ``preds`` and sample weights (one entry per output each)."""
+        total = None
+        per_output = []
+        for head, y, pred, w in zip(self._output_heads, ys, preds, weights, strict=True):
+            if head.loss is None:
+                per_output.append(None)
+                continue
+            if masks_in_use():
+                w = _with_timestep_mask(w, mask_of(pred))
+            value = head.loss(y, pred, w)
+            per_output.append(value)
+            if head.weight != 1.0:
+                value = F.multiply(value, head.weight)
+            total = value if total is None else F.add(total, value)
+        pairs = self._step_regularized
+        for variable, regularizer in self.regularized_weights() if pairs is None else pairs:
+            total = F.add(total, regularizer(variable))
+        if CALLS.losses_added:
+            for term in self.added_losses():
+                total = F.add(total, term if term.data.ndim == 0 else F.sum(term))
+        return total, per_output
+
+    def _reset_trackers(self) -> None:
+        self._loss_tracker.reset_state()
+        for head in self._output_heads:
+            head.reset()
+
+    def track_batch(self, loss: Tensor, per_output: list, ys: list, preds: list, weights: list):
+        """Add one batch to the running loss and compiled metrics (``compute_losses``'s results
+        and the batch it ran on)."""
+        n = len(ys[0])
+        if n == 0:
+            # an empty batch (Poisson sampling can draw one) has no loss to average in
+            return
+        # totals added directly: Mean.update_state's checks cost more than this whole step
+        tracker = self._loss_tracker
+        tracker.total += float(loss.data) * n
+        tracker.count += n
+        several = len(self._output_heads) > 1
+        for head, value, y, pred, w in zip(
+            self._output_heads, per_output, ys, preds, weights, strict=True
+        ):
+            if several and value is not None:
+                head.loss_tracker.total += float(value.data) * n
+                head.loss_tracker.count += n
+            head.update_metrics(y, pred.data, w)
+
+    def metric_totals(self) -> list[float]:
+        """Every loss and metric accumulator, flat (summed over ranks in distributed fit)."""
+        values = [self._loss_tracker.total, self._loss_tracker.count]
+        for head in self._output_heads:
+            values += [head.loss_tracker.total, head.loss_tracker.count]
+            for m in head.metrics + head.weighted_metrics:
+                values += [m.total, m.count]
+        return values
+
+    def set_metric_totals(self, values: list[float]) -> None:
+        """Put back what ``metric_totals`` returned (in the same order)."""
+        values = iter(values)
+        self._loss_tracker.total, self._loss_tracker.count = next(values), next(values)
+        for head in self._output_heads:
+            head.loss_tracker.total, head.loss_tracker.count = next(values), next(values)
+            for m in head.metrics + head.weighted_metrics:
+                m.total, m.count = next(values), next(values)
+
+    def _logs(self) -> dict:
+        logs = {"loss": self._loss_tracker.result()}
+        several = len(self._output_heads) > 1
+        if several:
+            for head in self._output_heads:
+                if head.loss is not None:
+                    logs[f"{head.name}_loss"] = head.loss_tracker.result()
+        for head in self._output_heads:
+            for m in head.metrics + head.weighted_metrics:
+                logs[f"{head.name}_{m.name}" if several else m.name] = m.result()
+        return logs
+
+    def _test_step(self, xs: list, ys: list, weights: list) -> None:
+        preds = self.compute_outputs(xs, training=False)
+        loss, per_output = self.compute_losses(ys, preds, weights)
+        self.track_batch(loss, per_output, ys, preds, weights)
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: list | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple | None = None,
+        shuffle: bool = True,
+        class_weight: dict | None = None,
+        sample_weight=None,
+        initial_epoch: int = 0,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+    ) -> History:
+        """Train for ``epochs`` epochs on arrays ``x``, ``y``; returns a ``History``.
+
+        ``x`` and ``y`` are arrays, or lists / dicts of arrays for models with several inputs
+        or outputs. All input is validated before any weight changes: a bad call raises and
+        leaves the model as it was.
+
+        Ctrl-C stops training at the next step boundary: the weights and the History of the
+        completed epochs are kept, ``on_train_end`` runs, one line says so and ``fit`` returns
+        the History (a second Ctrl-C raises ``KeyboardInterrupt`` at once).
+
+        Example:
+            >>> history = model.fit(x, y, epochs=10, batch_size=32, validation_split=0.2)
+            >>> history.history["loss"][-1]
+        """
+        self._require_compiled("fit")
+        batch_size = (
+            32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
+        )
+        epochs = data_utils.check_positive_int(epochs, "epochs", minimum=0)
+        initial_epoch = data_utils.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
+        validation_freq = data_utils.check_positive_int(validation_freq, "validation_freq")
+        val_batch = (
+            batch_size
+            if validation_batch_size is None
+            else data_utils.check_positive_int(validation_batch_size, "validation_batch_size")
+        )
+        verbose = resolve_verbose(verbose)
+        callback_list = list(callbacks or [])
+        if self._runs_steps("train_step", x, validation_data, steps_per_epoch):
+            if class_weight is not None or validation_split:
+                raise ValueError(
+                    "class_weight and validation_split take in-memory arrays and the built-in "
+                    "train_step; pass validation_data (and sample weights in the batches)."
+                )
+            return step_loop.fit(
+                self,
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=callback_list,
+                validation_data=validation_data,
+                shuffle=shuffle,
+                sample_weight=sample_weight,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps,
+                validation_batch_size=val_batch,
+                validation_freq=validation_freq,
+            )
+
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
+        validation = None
+        if validation_data is not None:
+            validation = self._prepare_validation(validation_data)
+        elif validation_split:
+            arrays = xs + ys + weights
+            train, held_out = data_utils.split_validation(arrays, validation_split)
+            xs, ys, weights = array_loop.regroup(train, len(xs), len(ys))
+            validation = array_loop.regroup(held_out, len(xs), len(ys))
+        self._ensure_built(xs)
+        self._pack_trainable_weights()
+        self._resolve_metrics(ys, out_shapes)
+
+        return array_loop.fit(
+            self,
+            strategy_module.for_model(self),
+            xs,
+            ys,
+            weights,
+            validation,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callback_list,
+            shuffle=shuffle,
+            initial_epoch=initial_epoch,
+            validation_batch_size=val_batch,
+            validation_freq=validation_freq,
+        )
+
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight=None,
+        callbacks: list | None = None,
+        return_dict: bool = False,
+        steps: int | None = None,
+    ):
+        """Loss and metrics on ``x``, ``y``: a scalar without metrics, else ``[loss, *metrics]``.
+
+        ``x`` may also be data that streams (a generator, a ``PyDataset``, a ``Dataset``), read
+        for ``steps`` batches or to its end.
+
+        Example:
+            >>> loss, accuracy = model.evaluate(x_test, y_test)
+        """
+        self._require_compiled("evaluate")
+        batch_size = (
+            32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
+        )
+        if self._runs_steps("test_step", x, None, steps):
+            return step_loop.evaluate(
+                self,
+                x,
+                y,
+                batch_size=batch_size,
+                verbose=verbose,
+                sample_weight=sample_weight,
+                steps=steps,
+                callbacks=callbacks,
+                return_dict=return_dict,
+            )
+        verbose = resolve_verbose(verbose)
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, None)
+        self._ensure_built(xs)
+        self._resolve_metrics(ys, out_shapes)
+        steps = math.ceil(len(xs[0]) / batch_size)
+        cbs = CallbackList(
+            callbacks or [], model=self, params={"verbose": verbose, "epochs": 1, "steps": steps}
+        )
+        progbar = Progbar(steps, verbose) if verbose else None
+        logs = array_loop.evaluate(self, xs, ys, weights, batch_size, cbs, progbar)
+        return self._result(logs, return_dict)
+
+    def predict(
+        self,
+        x,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        callbacks: list | None = None,
+        steps: int | None = None,
+    ):
+        """Model outputs for ``x`` as a NumPy array (a list for several outputs), without a graph.
+
+        ``x`` may also be data that streams (a generator, a ``PyDataset``, a ``Dataset``).
+
+        Example:
+            >>> probabilities = model.predict(x_test)
+        """
+        batch_size = (
+            32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
+        )
+        if self._runs_steps("predict_step", x, None, steps):
+            return step_loop.predict(self, x, batch_size=batch_size, steps=steps)
+        # a progress bar per predict call floods loops; show it only on a terminal
+        verbose = resolve_verbose(verbose)
+        if not callbacks and self._takes_plain_batch(x, batch_size):
+            # the common small call (one array, one batch): validated as below, minus the
+            # conversions an array of the model's dtype does not need
+            data_utils.check_finite(x, "x")
+            expected = self.input_shape
+            if expected is None or x.shape[1:] != tuple(expected[1:]):
+                x = adjust_rank(x, expected)
+                self._check_input_shape(x, "x")  # raises, unless an axis is left open (None)
+            with autograd.no_grad():
+                return self.infer(x)
+        xs = self.prepare_inputs(x)
+        n = len(xs[0])
+        if n <= batch_size and not callbacks:
+            # one batch, nobody listening: skip the callback and progress machinery
+            return self._predict_batch(xs)
+        steps = math.ceil(n / batch_size)
+        cbs = CallbackList(
+            callbacks or [], model=self, params={"verbose": verbose, "epochs": 1, "steps": steps}
+        )
+        progbar = Progbar(steps, 1) if verbose == 1 and n > batch_size else None
+        cbs.call("on_predict_begin", None)
+        outputs = []
+        for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
+            cbs.call("on_predict_batch_begin", step, None)
+            outputs.append(self._predict_batch([x[part] for x in xs]))
+            cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
+            if progbar is not None:
+                progbar.update(step + 1)
+        if progbar is not None:
+            progbar.update(steps, finalize=True)
+        cbs.call("on_predict_end", None)
+        if not outputs:
+            return self._predict_batch(xs)
+        if len(outputs) == 1:
+            return outputs[0]
+        if isinstance(outputs[0], list):
+            return [xp.concatenate(parts) for parts in zip(*outputs, strict=True)]
+        return xp.concatenate(outputs)
+
+    def _runs_steps(self, step: str, x, validation_data, steps: int | None) -> bool:
+        """Whether fit/evaluate/predict go through the Keras step loop: the model overrides
+        ``step``, the data streams, or a number of steps is given."""
+        if steps is not None or step in overridden_steps(type(self)):
+            return True
+        if step != "predict_step" and not self._compiled_loss_only():
+            return True
+        if type(x) is not xp.ndarray and step_loop.is_streaming(x):
+            return True
+        return validation_data is not None and step_loop.is_streaming(validation_data)
+
+    def train_on_batch(
+        self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False
+    ):
+        """One gradient step on one batch; returns its loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        self._reset_trackers()
+        return self._result(self._fit_batch(x, y, sample_weight, class_weight), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        """Loss (and metrics) on one batch, without updating weights."""
+        self._require_compiled("test_on_batch")
+        self._reset_trackers()
+        return self._result(self._evaluate_batch(x, y, sample_weight), return_dict)
+
+    def _fit_batch(self, x, y, sample_weight, class_weight=None) -> dict:
+        """One validated gradient step, added to the epoch's running loss and metrics."""
+        self._require_compiled("fit")
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
+        self._ensure_built(xs)
+        self._pack_trainable_weights()
+        self._resolve_metrics(ys, out_shapes)
+        strategy_module.local_for_model(self).train_step(
+            self, xs, ys, weights, self.trainable_weights
+        )
+        return self._logs()
+
+    def _evaluate_batch(self, x, y, sample_weight) -> dict:
+        """One validated batch's loss and metrics, added to the running totals."""
+        self._require_compiled("evaluate")
+        xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, None)
+        self._ensure_built(xs)
+        self._resolve_metrics(ys, out_shapes)
+        with autograd.no_grad():
+            self._test_step(xs, ys, weights)
+        return self._logs()
+
+    def predict_on_batch(self, x):
+        """Outputs for one batch as an array (a list for several outputs)."""
+        return self._predict_batch(self.prepare_inputs(x))
+
+    def _predict_batch(self, xs: list):
+        with autograd.no_grad():
+            return self.infer(xs[0] if len(xs) == 1 else xs)
+
+    @staticmethod
+    def _result(logs: dict, return_dict: bool):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
 
 class _CompiledMetricsShim:
     """What ``model.compiled_metrics`` returns: an object with Keras 2's ``update_state``."""
@@ -280,6 +777,20 @@ def _batch_size(x) -> int:
     while isinstance(x, (list, tuple, dict)):
         x = next(iter(x.values())) if isinstance(x, dict) else x[0]
     return len(getattr(x, "data", x))
+
+
+def _with_timestep_mask(sample_weight, mask):
+    """Fold an output's timestep mask into the sample weights, as Keras does for losses.
+
+    Masked steps weigh 0 and the rest are scaled so ``sum_over_batch_size`` averages over the
+    real steps only.
+    """
+    if mask is None:
+        return sample_weight
+    mask = xp.asarray(mask, dtype=xp.float32)
+    real = float(mask.sum())
+    weights = mask * (mask.size / real) if real else mask
+    return data_utils.times_sample_weight(weights, sample_weight)
 
 
 @functools.cache
