@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+import axonal
 from axonal.data import AUTOTUNE, INFINITE, UNKNOWN, Dataset, TensorSpec
 
 
@@ -397,3 +398,69 @@ def test_batch_and_prefetch_over_a_200_mb_memmap_keep_memory_bounded(tmp_path):
     # a pipeline that materialised the set would add its 200 MiB (twice that with the map's
     # copy); batches of 2 MiB, a few in flight, and a buffer of 256 row views stay far below
     assert growth_mib < 50, f"anonymous RSS grew by {growth_mib:.0f} MiB"
+
+
+@pytest.mark.parametrize("drop_remainder", [False, True])
+def test_batching_slices_directly_gives_what_stacking_rows_gives(drop_remainder):
+    rng = np.random.default_rng(0)
+    features = {"a": rng.random((23, 3)).astype(np.float32), "b": np.arange(23)}
+    labels = rng.integers(0, 4, size=(23, 1))
+    direct = Dataset.from_tensor_slices((features, labels)).batch(5, drop_remainder)
+    # map() sits between, so these batches are stacked row by row
+    stacked = (
+        Dataset.from_tensor_slices((features, labels))
+        .map(lambda f, y: (f, y))
+        .batch(5, drop_remainder)
+    )
+    got, want = list(direct), list(stacked)
+    assert len(got) == len(want) == (4 if drop_remainder else 5)
+    for (f1, y1), (f2, y2) in zip(got, want, strict=True):
+        for key in ("a", "b"):
+            np.testing.assert_array_equal(f1[key], f2[key])
+            assert f1[key].dtype == f2[key].dtype
+        np.testing.assert_array_equal(y1, y2)
+    # a batch is a copy: changing it leaves the source alone
+    got[0][0]["a"][...] = -1
+    assert (features["a"] >= 0).all()
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    pytest.skip("no VmRSS in /proc/self/status")
+
+
+@pytest.mark.slow
+def test_fit_on_a_256_mb_memmap_keeps_the_whole_rss_bounded(tmp_path):
+    """File pages count in RSS too: without releasing them, reading the set once would leave
+    all 256 MiB resident."""
+    rows, features = 262_144, 256  # float32: 256 MiB on disk
+    path = tmp_path / "big.dat"
+    writer = np.memmap(path, dtype=np.float32, mode="w+", shape=(rows, features))
+    for start in range(0, rows, 32_768):
+        writer[start : start + 32_768] = 0.5
+    writer.flush()
+    del writer
+    data = np.memmap(path, dtype=np.float32, mode="r", shape=(rows, features))
+    labels = (np.arange(rows) % 2).astype(np.int64)
+    model = axonal.Sequential(
+        [axonal.Input((features,)), axonal.layers.Dense(4), axonal.layers.Dense(2)]
+    )
+    model.compile("sgd", axonal.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(data[:1024], labels[:1024], verbose=0)  # allocations of a first fit
+    before = _rss_kib()
+    peak = [before]
+
+    class Watch(axonal.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch % 16 == 0:
+                peak.append(_rss_kib())
+
+    dataset = Dataset.from_tensor_slices((data, labels)).batch(1024).prefetch(2)
+    history = model.fit(dataset, epochs=1, verbose=0, callbacks=[Watch()])
+    peak.append(_rss_kib())
+    assert len(history.history["loss"]) == 1
+    growth_mib = (max(peak) - before) / 1024
+    assert growth_mib < 160, f"RSS grew by {growth_mib:.0f} MiB over a 256 MiB memmap"

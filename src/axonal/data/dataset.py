@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import queue
 import threading
@@ -317,9 +318,61 @@ class _TensorSlices(Dataset):
         return self._length
 
     def _iterate(self):
+        release = _PageRelease(self._arrays)
         for row in range(self._length):
             # indexing a memmap row reads only that row from disk
             yield structure.pack_like(self._template, [array[row] for array in self._arrays])
+            release.read(1)
+
+    def _iterate_batches(self, batch_size: int, drop_remainder: bool):
+        """Batches as copies of consecutive rows: one read per array and batch instead of a
+        row at a time (what ``from_tensor_slices(...).batch(n)`` iterates)."""
+        release = _PageRelease(self._arrays)
+        stop = self._length - self._length % batch_size if drop_remainder else self._length
+        for start in range(0, stop, batch_size):
+            rows = slice(start, min(start + batch_size, stop))
+            batch = [xp.array(array[rows]) for array in self._arrays]
+            yield structure.pack_like(self._template, batch)
+            release.read(rows.stop - rows.start)
+
+
+class _PageRelease:
+    """Keeps a memory-mapped source from filling the process's RSS as it is read.
+
+    Pages of a file mapping that were read stay mapped (and counted in RSS) until the process
+    lets go of them; streaming a 10 GB file would end with 10 GB resident. Every 64 MiB read,
+    the mappings are told their pages are no longer needed (``MADV_DONTNEED``): the data stays
+    in the page cache and a later read of the same rows maps it again. Copy-on-write mappings
+    (``mode='c'``), whose changes exist only in those pages, are left alone.
+    """
+
+    _EVERY = 64 << 20
+
+    def __init__(self, arrays: list):
+        self._maps = [m for m in (_shared_mapping(a) for a in arrays) if m is not None]
+        self._row_bytes = sum(a.nbytes // max(len(a), 1) for a in arrays)
+        self._pending = 0
+
+    def read(self, rows: int) -> None:
+        """Count ``rows`` read; release the mappings' pages every 64 MiB."""
+        if not self._maps:
+            return
+        self._pending += rows * self._row_bytes
+        if self._pending >= self._EVERY:
+            self._pending = 0
+            for mapping in self._maps:
+                try:
+                    mapping.madvise(mmap.MADV_DONTNEED)
+                except (AttributeError, OSError, ValueError):
+                    return  # not Linux, or a closed map: nothing to gain, nothing lost
+
+
+def _shared_mapping(array):
+    """The ``mmap`` behind a NumPy memmap opened read-only or shared (None otherwise)."""
+    if getattr(array, "mode", None) not in ("r", "r+", "w+", "readonly", "readwrite", "write"):
+        return None
+    mapping = getattr(array, "_mmap", None)
+    return mapping if isinstance(mapping, mmap.mmap) else None
 
 
 class _Range(Dataset):
@@ -603,6 +656,10 @@ class _Batch(_Unary):
         return _stack(elements)
 
     def _iterate(self):
+        if type(self) is _Batch and isinstance(self._input, _TensorSlices):
+            # rows straight from the arrays: a slice per batch, not a stack of row views
+            yield from self._input._iterate_batches(self._batch_size, self._drop_remainder)
+            return
         source = iter(self._input)
         pending = []
         try:
