@@ -355,3 +355,51 @@ def test_evaluate_lists_values_in_the_order_of_model_metrics():
     x = np.ones((4, 3), "float32")
     # Keras: the metrics' order first, then the other keys sorted
     assert model.evaluate(x, x[:, :1], verbose=0) == [1.0, 2.0, 3.0]
+
+
+def test_class_weight_applies_to_streamed_batches_as_to_arrays():
+    x, y = _blobs(96)
+    weights = {0: 1.0, 1: 3.0}
+    reference = _classifier()
+    reference.fit(x, y, batch_size=16, epochs=2, shuffle=False, class_weight=weights, verbose=0)
+    model = _classifier()
+    model.fit(list(_batches(x, y, 16)), epochs=2, class_weight=weights, verbose=0)
+    _assert_same_weights(model, reference)
+    unweighted = _classifier()
+    unweighted.fit(list(_batches(x, y, 16)), epochs=2, verbose=0)
+    assert not np.allclose(unweighted.get_weights()[0], model.get_weights()[0])
+
+
+def test_validation_split_holds_out_the_last_rows_for_an_overridden_train_step():
+    seen = []
+
+    class Counting(Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = Dense(1)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+        def train_step(self, data):
+            seen.append(len(data[0]))
+            return {"rows": float(len(data[0]))}
+
+        def test_step(self, data):
+            x, y = data
+            return {"last": float(np.asarray(y)[-1, 0]), "rows": float(len(x))}
+
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y = np.arange(20, dtype="float32").reshape(20, 1)
+    model = Counting()
+    model.compile(optimizer="sgd")
+    history = model.fit(x, y, batch_size=32, validation_split=0.25, shuffle=False, verbose=0)
+    assert seen == [15]
+    assert history.history["val_rows"] == [5.0] and history.history["val_last"] == [19.0]
+
+
+def test_validation_split_with_a_generator_is_refused_by_name():
+    x, y = _blobs(32)
+    model = _classifier()
+    with pytest.raises(ValueError, match="validation_split takes in-memory arrays"):
+        model.fit(_batches(x, y, 8), validation_split=0.2, verbose=0)

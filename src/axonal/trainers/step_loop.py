@@ -18,7 +18,7 @@ from axonal import data as data_utils
 from axonal.backend import rng
 from axonal.callbacks import CallbackList, History, ProgbarLogger, resolve_verbose
 from axonal.data import adapters
-from axonal.trainers.packing import pack_x_y_sample_weight
+from axonal.trainers.packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 
 class ArrayBatches:
@@ -145,8 +145,10 @@ def fit(
     validation_steps: int | None,
     validation_batch_size: int,
     validation_freq: int,
+    class_weight: dict | None = None,
 ) -> History:
-    """Train ``model`` by calling ``model.train_step(batch)`` on every batch of each epoch."""
+    """Train ``model`` by calling ``model.train_step(batch)`` on every batch of each epoch;
+    ``class_weight`` turns into each batch's sample weights, as Keras's data adapter does."""
     source = batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
     builtin_step = not model.overrides("train_step")
     history = History()
@@ -166,6 +168,8 @@ def fit(
             cbs.call("on_epoch_begin", epoch, None)
             for step, batch in enumerate(source.epoch()):
                 cbs.call("on_train_batch_begin", step, None)
+                if class_weight is not None:
+                    batch = _with_class_weight(batch, class_weight, step, epoch)
                 logs = _logs(_run_step(model.train_step, batch, step, epoch, builtin_step))
                 cbs.call("on_train_batch_end", step, logs)
                 if model.stop_training:
@@ -184,6 +188,35 @@ def fit(
         source.close()
     cbs.call("on_train_end", logs)
     return history
+
+
+def _with_class_weight(batch, class_weight: dict, step: int, epoch: int):
+    """The batch with ``class_weight`` folded into its sample weights (one output only)."""
+    x, y, sample_weight = unpack_x_y_sample_weight(batch)
+    if y is None or isinstance(y, (list, tuple, dict)):
+        raise ValueError(
+            "class_weight needs batches with targets of one output; batch "
+            f"{step} of epoch {epoch + 1} has {'none' if y is None else type(y).__name__}."
+        )
+    y = np.asarray(getattr(y, "data", y))
+    dtype = sample_weight.dtype if getattr(sample_weight, "dtype", None) is not None else "float32"
+    weights = data_utils.sample_weights(y, sample_weight, class_weight, len(y), dtype)
+    return pack_x_y_sample_weight(x, y, weights)
+
+
+def split_validation(x, y, sample_weight, fraction: float) -> tuple:
+    """Keras's ``validation_split`` on in-memory data (arrays, or lists / dicts of them): the
+    last ``fraction`` of the rows, before any shuffling. Returns ``((x, y, sample_weight),
+    validation_data)``."""
+    leaves = [a for part in (x, y, sample_weight) for a in _leaves(part)]
+    if not leaves:
+        raise ValueError("x is required.")
+    n = len(leaves[0])
+    _, held_out = data_utils.split_validation([np.arange(n)], fraction)
+    cut = n - len(held_out[0])
+    train = tuple(_take(part, slice(0, cut)) for part in (x, y, sample_weight))
+    validation = tuple(_take(part, slice(cut, n)) for part in (x, y, sample_weight))
+    return train, (validation if validation[2] is not None else validation[:2])
 
 
 def _split(validation_data):

@@ -524,11 +524,16 @@ class Trainer(BatchData):
         verbose = resolve_verbose(verbose)
         callback_list = list(callbacks or [])
         if self._runs_steps("train_step", x, validation_data, steps_per_epoch):
-            if class_weight is not None or validation_split:
-                raise ValueError(
-                    "class_weight and validation_split take in-memory arrays and the built-in "
-                    "train_step; pass validation_data (and sample weights in the batches)."
-                )
+            if validation_split:
+                if step_loop.is_streaming(x):
+                    raise ValueError(
+                        "validation_split takes in-memory arrays (Keras's rule too): with a "
+                        f"{type(x).__name__}, pass validation_data instead."
+                    )
+                if validation_data is None:
+                    (x, y, sample_weight), validation_data = step_loop.split_validation(
+                        x, y, sample_weight, validation_split
+                    )
             return step_loop.fit(
                 self,
                 x,
@@ -545,6 +550,7 @@ class Trainer(BatchData):
                 validation_steps=validation_steps,
                 validation_batch_size=val_batch,
                 validation_freq=validation_freq,
+                class_weight=class_weight,
             )
 
         xs, ys, weights, out_shapes = self._prepare(x, y, sample_weight, class_weight)
