@@ -403,3 +403,13 @@ def test_validation_split_with_a_generator_is_refused_by_name():
     model = _classifier()
     with pytest.raises(ValueError, match="validation_split takes in-memory arrays"):
         model.fit(_batches(x, y, 8), validation_split=0.2, verbose=0)
+
+
+def test_evaluate_on_a_stream_shows_progress_when_verbose(capsys):
+    x, y = _blobs(32)
+    model = _classifier()
+    loss, accuracy = model.evaluate(_batches(x, y, 8), verbose=1)
+    out = capsys.readouterr().out
+    assert f"loss: {loss:.4f}" in out and "accuracy" in out
+    model.evaluate(_batches(x, y, 8), verbose=0)
+    assert capsys.readouterr().out == ""

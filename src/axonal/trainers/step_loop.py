@@ -16,7 +16,7 @@ import numpy as np
 
 from axonal import data as data_utils
 from axonal.backend import rng
-from axonal.callbacks import CallbackList, History, ProgbarLogger, resolve_verbose
+from axonal.callbacks import CallbackList, History, Progbar, ProgbarLogger, resolve_verbose
 from axonal.data import adapters
 from axonal.trainers.packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
@@ -231,11 +231,15 @@ def _split(validation_data):
     )
 
 
-def _evaluate_logs(model, data, batch_size: int, steps: int | None, cbs) -> dict:
+def _evaluate_logs(
+    model, data, batch_size: int, steps: int | None, cbs, verbose: int = 0
+) -> dict:
     x, y, sample_weight = _split(data)
     source = batches(x, y, sample_weight, batch_size, False, steps)
+    progbar = Progbar(source.num_batches, verbose) if verbose else None
     model.reset_metrics()
     logs: dict = {}
+    step = -1
     try:
         for step, batch in enumerate(source.epoch()):
             if cbs is not None:
@@ -243,20 +247,25 @@ def _evaluate_logs(model, data, batch_size: int, steps: int | None, cbs) -> dict
             logs = _logs(model.test_step(batch))
             if cbs is not None:
                 cbs.call("on_test_batch_end", step, logs)
+            if progbar is not None:
+                progbar.update(step + 1, logs)
     finally:
         source.close()
+    if progbar is not None:
+        progbar.update(step + 1, logs, finalize=True)
     return logs
 
 
 def evaluate(model, x, y, *, batch_size, verbose, sample_weight, steps, callbacks, return_dict):
     """Loss and metrics by ``model.test_step(batch)`` over every batch."""
+    verbose = resolve_verbose(verbose)
     cbs = CallbackList(
         list(callbacks or []),
         model=model,
-        params={"verbose": resolve_verbose(verbose), "epochs": 1, "steps": steps},
+        params={"verbose": verbose, "epochs": 1, "steps": steps},
     )
     cbs.call("on_test_begin", None)
-    logs = _evaluate_logs(model, (x, y, sample_weight), batch_size, steps, cbs)
+    logs = _evaluate_logs(model, (x, y, sample_weight), batch_size, steps, cbs, verbose)
     cbs.call("on_test_end", logs)
     if return_dict:
         return logs
