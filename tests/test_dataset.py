@@ -357,14 +357,19 @@ def test_file_cache_refuses_object_arrays(tmp_path):
 # ---- bounded memory --------------------------------------------------------------------------
 
 
+def _status_kib(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    pytest.skip(f"no {field} in /proc/self/status")
+
+
 def _anonymous_rss_kib() -> int:
     """Resident anonymous memory (what the process allocated itself): pages of a memmap read
     from disk count in VmRSS too, but as file pages (RssFile) the kernel may drop at will."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    pytest.skip("no RssAnon in /proc/self/status")
+    return _status_kib("RssAnon")
 
 
 @pytest.mark.slow
@@ -424,14 +429,6 @@ def test_batching_slices_directly_gives_what_stacking_rows_gives(drop_remainder)
     assert (features["a"] >= 0).all()
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    pytest.skip("no VmRSS in /proc/self/status")
-
-
 @pytest.mark.slow
 def test_fit_on_a_256_mb_memmap_keeps_the_whole_rss_bounded(tmp_path):
     """File pages count in RSS too: without releasing them, reading the set once would leave
@@ -450,17 +447,17 @@ def test_fit_on_a_256_mb_memmap_keeps_the_whole_rss_bounded(tmp_path):
     )
     model.compile("sgd", axonal.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(data[:1024], labels[:1024], verbose=0)  # allocations of a first fit
-    before = _rss_kib()
+    before = _status_kib("VmRSS")
     peak = [before]
 
     class Watch(axonal.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if batch % 16 == 0:
-                peak.append(_rss_kib())
+                peak.append(_status_kib("VmRSS"))
 
     dataset = Dataset.from_tensor_slices((data, labels)).batch(1024).prefetch(2)
     history = model.fit(dataset, epochs=1, verbose=0, callbacks=[Watch()])
-    peak.append(_rss_kib())
+    peak.append(_status_kib("VmRSS"))
     assert len(history.history["loss"]) == 1
     growth_mib = (max(peak) - before) / 1024
     assert growth_mib < 160, f"RSS grew by {growth_mib:.0f} MiB over a 256 MiB memmap"
