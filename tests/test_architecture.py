@@ -30,6 +30,7 @@ FORBIDDEN = {
     "saving": {"models", "cli"},
     "plot": {"models", "layers"},
     "regularizers": {"layers", "models"},
+    "random": {"layers", "models", "trainers"},
     "data": {"models", "layers"},
     "trainers": {"models", "saving", "cli"},  # beside models: may use layers, never models
     "callbacks": {"models", "layers"},
