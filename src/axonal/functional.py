@@ -123,6 +123,21 @@ def dense(x, kernel, bias=None) -> Tensor:
     return apply(P.Affine, x, kernel, bias)
 
 
+def scaled_dot_product_attention(q, k, v, adder=None, keep=None, scale=None) -> Tensor:
+    """``dropout(softmax(q @ kᵀ * scale + adder)) @ v`` as one fused op.
+
+    Args:
+        q, k, v: ``(..., T, K)``, ``(..., S, K)``, ``(..., S, V)``.
+        adder: a constant added to the scores (0 where allowed, a large negative number where
+            masked), broadcast to ``(..., T, S)``; or None.
+        keep: a constant dropout mask on the probabilities, scaled by ``1 / (1 - rate)``; or None.
+        scale: the score factor (default ``1 / sqrt(K)``).
+    """
+    if scale is None:
+        scale = 1.0 / float(q.shape[-1]) ** 0.5
+    return apply(P.ScaledDotProductAttention, q, k, v, adder, keep, scale=float(scale))
+
+
 def dense_relu(x, kernel, bias=None) -> Tensor:
     """``relu(x @ kernel + bias)`` as one fused op."""
     if bias is None:

@@ -88,6 +88,9 @@ class Layer:
 
     # whether the input's timestep mask applies unchanged to the output (Keras's flag)
     supports_masking = False
+    # whether build() takes the shapes of every positional tensor (an attention layer's query,
+    # value and key) rather than the first one's; its symbolic output shapes come from a probe
+    builds_from_all_args = False
 
     def __init__(
         self,
@@ -475,7 +478,10 @@ class Layer:
             self._as_input_tensor(a) if isinstance(a, (xp.ndarray, Tensor)) else a for a in args
         )
         if not self.built:
-            self.build_from_shape(_batch_shapes(inputs))
+            shapes = _batch_shapes(inputs)
+            if self.builds_from_all_args:
+                shapes = [shapes] + [_batch_shapes(a) for a in args if isinstance(a, Tensor)]
+            self.build_from_shape(shapes)
         if _takes_training(type(self)):
             return self.call(inputs, *args, training=training, **kwargs)
         return self.call(inputs, *args, **kwargs)
@@ -519,7 +525,10 @@ class Layer:
                     "positional argument must be a tensor from Input(...) or a layer."
                 )
         shapes = flat[0].shape if single else [t.shape for t in flat]
-        self.build_from_shape(shapes)
+        if args and self.builds_from_all_args:
+            self.build_from_shape([shapes] + [a.shape for a in args])
+        else:
+            self.build_from_shape(shapes)
         dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
         if args:
             out_shape = self._extra_args_output_shape(flat, single, args, kwargs)
@@ -540,8 +549,9 @@ class Layer:
         """Output shape of a call with extra positional tensors: ``compute_output_shape`` of
         ``inputs`` for axonal's layers, else what ``call`` returns on zeros."""
         cls = type(self)
-        if cls.compute_output_shape is not Layer.compute_output_shape or cls.__module__.startswith(
-            "axonal."
+        if not cls.builds_from_all_args and (
+            cls.compute_output_shape is not Layer.compute_output_shape
+            or cls.__module__.startswith("axonal.")
         ):
             return self.compute_output_shape(flat[0].shape if single else [t.shape for t in flat])
         tensors = flat + list(args)

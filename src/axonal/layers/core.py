@@ -20,7 +20,8 @@ from axonal.registry import register, serialize
 from axonal.tensor import Tensor
 
 
-def _serialize_or_none(obj):
+def serialize_or_none(obj):
+    """``serialize(obj)``, or None for None (an unset regularizer or constraint)."""
     return None if obj is None else serialize(obj)
 
 
@@ -127,7 +128,7 @@ class Dense(Layer):
         self.bias_initializer = initializers_module.get(bias_initializer)
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
         self.bias_regularizer = regularizers_module.get(bias_regularizer)
-        # accepted and saved for Keras programs; the optimizer step does not apply them yet
+        # the optimizer projects the weights onto these after every update
         self.kernel_constraint = constraints_module.get(kernel_constraint)
         self.bias_constraint = constraints_module.get(bias_constraint)
         self.kernel = None
@@ -213,10 +214,10 @@ class Dense(Layer):
             use_bias=self.use_bias,
             kernel_initializer=initializers_module.serialize(self.kernel_initializer),
             bias_initializer=initializers_module.serialize(self.bias_initializer),
-            kernel_regularizer=_serialize_or_none(self.kernel_regularizer),
-            bias_regularizer=_serialize_or_none(self.bias_regularizer),
-            kernel_constraint=_serialize_or_none(self.kernel_constraint),
-            bias_constraint=_serialize_or_none(self.bias_constraint),
+            kernel_regularizer=serialize_or_none(self.kernel_regularizer),
+            bias_regularizer=serialize_or_none(self.bias_regularizer),
+            kernel_constraint=serialize_or_none(self.kernel_constraint),
+            bias_constraint=serialize_or_none(self.bias_constraint),
         )
         return config
 

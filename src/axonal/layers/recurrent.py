@@ -26,13 +26,10 @@ from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer
+from axonal.layers.core import serialize_or_none
 from axonal.layers.masking import attach_mask, mask_of
 from axonal.registry import deserialize, register, serialize
 from axonal.tensor import Tensor, as_tensor
-
-
-def _serialize_or_none(obj):
-    return None if obj is None else serialize(obj)
 
 
 def _check_rate(owner: str, name: str, value) -> float:
@@ -350,9 +347,9 @@ class _RNN(Layer):
             kernel_initializer=initializers_module.serialize(self.kernel_initializer),
             recurrent_initializer=initializers_module.serialize(self.recurrent_initializer),
             bias_initializer=initializers_module.serialize(self.bias_initializer),
-            kernel_regularizer=_serialize_or_none(self.kernel_regularizer),
-            recurrent_regularizer=_serialize_or_none(self.recurrent_regularizer),
-            bias_regularizer=_serialize_or_none(self.bias_regularizer),
+            kernel_regularizer=serialize_or_none(self.kernel_regularizer),
+            recurrent_regularizer=serialize_or_none(self.recurrent_regularizer),
+            bias_regularizer=serialize_or_none(self.bias_regularizer),
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             seed=self.seed,

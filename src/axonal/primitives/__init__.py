@@ -6,6 +6,7 @@ normalization and sequence kernels. Everything is re-exported here, so callers w
 ``primitives.Affine``.
 """
 
+from axonal.primitives.attention import ScaledDotProductAttention  # noqa: F401
 from axonal.primitives.conv import (  # noqa: F401
     AvgPool1D,
     AvgPool2D,

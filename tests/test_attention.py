@@ -1,0 +1,165 @@
+"""MultiHeadAttention and the fused attention primitive: against Keras 3 and PyTorch, gradients
+by finite differences, masks, dropout, saving, and a transformer block that learns."""
+
+import numpy as np
+import pytest
+
+import axonal
+from axonal import functional as F
+from axonal import layers
+from axonal.gradcheck import check_gradients
+from axonal.tensor import Tensor
+
+
+def _data(b=2, t=5, s=7, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.normal(size=(b, t, d)).astype("float32"),
+        rng.normal(size=(b, s, d)).astype("float32"),
+        rng.normal(size=(b, s, d + 1)).astype("float32"),
+    )
+
+
+def test_weights_have_keras_layout_and_order():
+    query, value, key = _data()
+    layer = layers.MultiHeadAttention(num_heads=3, key_dim=4, value_dim=2, output_shape=5)
+    out = layer(query, value, key)
+    assert np.asarray(out).shape == (2, 5, 5)
+    assert [w.path.split("/", 1)[1] for w in layer.weights] == [
+        "query/kernel", "query/bias", "key/kernel", "key/bias",
+        "value/kernel", "value/bias", "attention_output/kernel", "attention_output/bias",
+    ]  # fmt: skip
+    assert [w.data.shape for w in layer.weights] == [
+        (6, 3, 4), (3, 4), (7, 3, 4), (3, 4), (6, 3, 2), (3, 2), (3, 2, 5), (5,),
+    ]  # fmt: skip
+
+
+def test_masks_combine_as_keras_combines_them():
+    query, value, _ = _data()
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    value_mask = np.array([[1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 0]], bool)
+    query_mask = np.array([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1]], bool)
+    _, scores = layer(
+        query,
+        value,
+        value_mask=value_mask,
+        query_mask=query_mask,
+        use_causal_mask=True,
+        return_attention_scores=True,
+    )
+    scores = np.asarray(scores)
+    allowed = query_mask[:, :, None] & value_mask[:, None, :] & np.tri(5, 7, dtype=bool)[None]
+    for b in range(2):
+        for t in range(5):
+            if allowed[b, t].any():
+                assert np.all(scores[b, :, t][:, ~allowed[b, t]] < 1e-6)
+                np.testing.assert_allclose(scores[b, :, t].sum(-1), 1.0, rtol=1e-5)
+
+
+def test_an_embedding_mask_is_the_query_and_value_mask():
+    tokens = np.array([[3, 5, 0, 0], [2, 7, 9, 0]])
+    embedding = layers.Embedding(10, 6, mask_zero=True)
+    attention = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    vectors = embedding(tokens)
+    implicit = np.asarray(attention(vectors, vectors))
+    mask = tokens != 0
+    plain = Tensor(np.asarray(vectors).copy())
+    explicit = np.asarray(attention(plain, plain, query_mask=mask, value_mask=mask))
+    np.testing.assert_allclose(implicit, explicit, rtol=1e-6, atol=1e-7)
+
+
+def test_dropout_acts_only_in_training_and_is_seeded():
+    query, value, _ = _data()
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.5, seed=1)
+    inference = np.asarray(layer(query, value))
+    np.testing.assert_array_equal(np.asarray(layer(query, value)), inference)
+    trained = np.asarray(layer(query, value, training=True))
+    assert not np.allclose(trained, inference)
+
+
+def test_gradients_match_finite_differences():
+    query, value, key = _data(b=2, t=3, s=4, d=5)
+    inputs = [axonal.Input(a.shape[1:]) for a in (query, value, key)]
+    attention = layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2)
+    model = axonal.Model(inputs, attention(*inputs, use_causal_mask=True))
+    report = check_gradients(model, [query, value, key], dtype="float64")
+    report.assert_ok()
+    assert len(report.errors) == 8 + 3  # every weight and every input was checked
+
+
+def test_functional_transformer_block_learns_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    vocabulary, length, rows = 40, 10, 480
+    tokens = rng.integers(1, vocabulary, (rows, length))
+    tokens[:, 7:] *= rng.random((rows, 3)) < 0.5  # padding at the end of some rows
+    labels = np.isin(tokens, [3, 5, 7]).any(axis=1).astype("int64")
+    inputs = axonal.Input((length,), dtype="int32")
+    embedded = layers.Embedding(vocabulary, 24, mask_zero=True)(inputs)
+    attended = layers.MultiHeadAttention(num_heads=4, key_dim=6)(embedded, embedded)
+    hidden = layers.LayerNormalization()(layers.Add()([embedded, attended]))
+    wide = layers.Dense(24, activation="relu")(hidden)
+    hidden = layers.LayerNormalization()(layers.Add()([hidden, layers.Dense(24)(wide)]))
+    outputs = layers.Dense(2, activation="softmax")(layers.GlobalAveragePooling1D()(hidden))
+    model = axonal.Model(inputs, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(tokens, labels, epochs=12, batch_size=32, validation_split=0.25, verbose=0)
+    assert history.history["val_accuracy"][-1] >= 0.9
+    path = tmp_path / "transformer.axonal"
+    model.save(path)
+    loaded = axonal.models.load_model(path)
+    np.testing.assert_array_equal(
+        loaded.predict(tokens[:8], verbose=0), model.predict(tokens[:8], verbose=0)
+    )
+
+
+def test_unsupported_shapes_and_axes_are_named():
+    with pytest.raises(ValueError, match="attention_axes"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=2, attention_axes=(1, 2))
+    image = np.zeros((1, 4, 4, 3), "float32")
+    with pytest.raises(ValueError, match=r"\(batch, sequence, features\)"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=2)(image, image)
+    with pytest.raises(TypeError, match="needs a query and a value"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=2)(image)
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_the_fused_attention_matches_torch_scaled_dot_product_attention():
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.normal(size=shape) for shape in [(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 2)])
+    allowed = rng.random((2, 1, 5, 6)) > 0.3
+    allowed[..., 0] = True  # every query sees at least one key
+    grad_out = rng.normal(size=(2, 3, 5, 2))
+    tensors = [Tensor(a, requires_grad=True) for a in (q, k, v)]
+    adder = np.where(allowed, 0.0, -1e9)
+    out = F.scaled_dot_product_attention(*tensors, adder=adder)
+    out.backward(grad_out)
+    torch_in = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        *torch_in, attn_mask=torch.tensor(allowed)
+    )
+    expected.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for mine, theirs in zip(tensors, torch_in, strict=True):
+        np.testing.assert_allclose(mine.grad, theirs.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_multi_head_attention_matches_keras_given_the_same_weights():
+    keras = pytest.importorskip("keras")
+    query, value, key = _data()
+    theirs = keras.layers.MultiHeadAttention(num_heads=3, key_dim=4, value_dim=2, output_shape=5)
+    ours = layers.MultiHeadAttention(num_heads=3, key_dim=4, value_dim=2, output_shape=5)
+    mask = np.random.default_rng(1).random((2, 5, 7)) > 0.3
+    expected, expected_scores = theirs(
+        query, value, key, attention_mask=mask, use_causal_mask=True, return_attention_scores=True
+    )
+    ours(query, value, key)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    got, scores = ours(
+        query, value, key, attention_mask=mask, use_causal_mask=True, return_attention_scores=True
+    )
+    np.testing.assert_allclose(np.asarray(got), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(scores), expected_scores.detach().numpy(), rtol=1e-5, atol=1e-6
+    )
