@@ -12,6 +12,7 @@ from axonal import (
     callbacks,
     config,
     constraints,
+    datasets,
     distributed,
     explain,
     export,
@@ -32,8 +33,11 @@ from axonal import (
 )
 from axonal.autograd import enable_grad, no_grad
 from axonal.backend import floatx, set_floatx
-from axonal.layers import Input
+from axonal.layers import Input, Layer
+from axonal.losses import Loss
+from axonal.metrics import Metric
 from axonal.models import Model, Sequential
+from axonal.optimizers import Optimizer
 from axonal.tape import GradientTape
 from axonal.tensor import Tensor, Variable
 
@@ -42,7 +46,11 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientTape",
     "Input",
+    "Layer",
+    "Loss",
+    "Metric",
     "Model",
+    "Optimizer",
     "Sequential",
     "Tensor",
     "Variable",
@@ -51,6 +59,7 @@ __all__ = [
     "callbacks",
     "config",
     "constraints",
+    "datasets",
     "distributed",
     "enable_grad",
     "explain",

@@ -65,6 +65,26 @@ def set_epsilon(value: float) -> None:
     _EPSILON = float(value)
 
 
+# what clear_session resets, registered by the modules that keep session state (layer names)
+_SESSION_RESETS: list = []
+
+
+def on_clear_session(reset) -> None:
+    """Register ``reset()`` to run on ``clear_session`` (the backend imports nothing above it)."""
+    _SESSION_RESETS.append(reset)
+
+
+def clear_session() -> None:
+    """Forget session state, as Keras's ``keras.backend.clear_session``: automatic layer names
+    start again from ``dense``, ``dense_1``…
+
+    Example:
+        >>> clear_session()
+    """
+    for reset in _SESSION_RESETS:
+        reset()
+
+
 def rng() -> numpy.random.Generator:
     """Return the library-wide random generator used for initialisation, shuffling and dropout."""
     return _rng

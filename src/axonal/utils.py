@@ -4,10 +4,10 @@ writing their own layers."""
 
 from __future__ import annotations
 
+from axonal import backend
 from axonal.backend import floatx, set_random_seed, xp
 from axonal.data import PyDataset, Sequence
 from axonal.gradcheck import check_gradients
-from axonal.layers.base import reset_names
 from axonal.preprocessing.sequence import pad_sequences
 
 
@@ -69,7 +69,7 @@ def normalize(x, axis: int | None = -1, order=2):
 
 def clear_session() -> None:
     """Restart automatic layer naming (``dense``, ``dense_1``…), as Keras's clear_session does."""
-    reset_names()
+    backend.clear_session()
 
 
 __all__ = [

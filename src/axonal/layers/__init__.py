@@ -53,18 +53,39 @@ from axonal.layers.pooling import (
 from axonal.layers.preprocessing import Normalization
 from axonal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 
+# Keras's other names for the same layers
+AvgPool1D = AveragePooling1D
+AvgPool2D = AveragePooling2D
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool1D = GlobalMaxPooling1D
+GlobalMaxPool2D = GlobalMaxPooling2D
+MaxPool1D = MaxPooling1D
+MaxPool2D = MaxPooling2D
+SeparableConvolution2D = SeparableConv2D
+
 __all__ = [
     "Activation",
     "Add",
+    "add",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AvgPool1D",
+    "AvgPool2D",
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
+    "concatenate",
     "Conv1D",
     "Conv2D",
     "Conv2DTranspose",
+    "Convolution1D",
+    "Convolution2D",
+    "Convolution2DTranspose",
     "Cropping2D",
     "Dense",
     "DepthwiseConv2D",
@@ -73,35 +94,42 @@ __all__ = [
     "ELU",
     "Embedding",
     "Flatten",
-    "GRU",
     "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GRU",
     "Identity",
     "Input",
     "InputLayer",
-    "LSTM",
     "Lambda",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
+    "LSTM",
     "Masking",
+    "Maximum",
+    "MaxPool1D",
+    "MaxPool2D",
     "MaxPooling1D",
     "MaxPooling2D",
-    "Maximum",
     "Minimum",
     "MultiHeadAttention",
     "Multiply",
     "Normalization",
-    "PReLU",
     "Permute",
+    "PReLU",
     "ReLU",
     "RepeatVector",
     "Rescaling",
     "Reshape",
     "SeparableConv2D",
+    "SeparableConvolution2D",
     "SimpleRNN",
     "Softmax",
     "SpatialDropout1D",
@@ -110,6 +138,4 @@ __all__ = [
     "TimeDistributed",
     "UpSampling2D",
     "ZeroPadding2D",
-    "add",
-    "concatenate",
 ]

@@ -10,7 +10,7 @@ from axonal import constraints as constraints_module
 from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal import weight_budget
-from axonal.backend import floatx, standardize_dtype, xp
+from axonal.backend import floatx, on_clear_session, standardize_dtype, xp
 from axonal.layers.masking import attach_mask, mask_of, masks_in_use
 from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
 from axonal.registry import register
@@ -29,6 +29,9 @@ def unique_name(base: str) -> str:
 def reset_names() -> None:
     """Restart automatic naming (``dense``, ``dense_1``…) from scratch."""
     _NAME_COUNTS.clear()
+
+
+on_clear_session(reset_names)
 
 
 class _CallContext:
