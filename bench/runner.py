@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from bench.competitors import (
 )
 from bench.report import LEGEND, markdown, ratios, spread
 from bench.settings import Settings, choose
-from bench.workloads import ALL, IN_WORKER, OPT_IN, cnn, digits_cnn, iris, load, mlp
+from bench.workloads import ALL, IN_WORKER, OPT_IN, cnn, digits_cnn, iris, load, mlp, stream
 
 DEFAULT_OUTPUT = REPO / "bench" / "results.json"
 
@@ -305,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["distributed"] = distributed.measure(settings, keys, log=_log)
         except (RuntimeError, subprocess.TimeoutExpired) as error:
             results["distributed"] = {"axonal": {"error": str(error)}}
+    if "stream" in selected:
+        results["stream"] = _stream(runnable, settings)
     gemm_summary = gemm.summary() if gemm is not None else None
     if gemm_summary is not None:
         for figures in results["mlp"].values():
@@ -414,6 +417,17 @@ def _fresh_worker_each(
     return results
 
 
+def _stream(runnable: list[Competitor], settings: Settings) -> dict[str, dict[str, Any]]:
+    """``stream``: write its data once, a fresh worker per competitor, delete the data."""
+    try:
+        with stream.data(settings, log=_log) as directory:
+            return _fresh_worker_each(
+                runnable, "stream", replace(settings, stream_dir=str(directory))
+            )
+    except (OSError, RuntimeError) as error:
+        return {c.key: {"error": str(error)} for c in runnable if "stream" in c.workloads}
+
+
 def _merge_memory(rows: dict[str, dict[str, Any]], memory: dict[str, dict[str, Any]]) -> None:
     """Add ``cnn_memory``'s figures to the ``cnn`` rows; its failures as ``memory_error``."""
     for key, figures in memory.items():
@@ -476,6 +490,12 @@ def _subtitle(name: str, settings: Settings) -> str:
         return f"best of {settings.import_repeat} (torch, keras: {settings.heavy_import_repeat})"
     if name == "memory":
         return f"{settings.memory_rows:,} rows, 1 epoch"
+    if name == "stream":
+        return (
+            f"{settings.stream_gib:g} GiB of features, {stream.rows(settings):,} rows, "
+            f"{stream.data_bytes(settings) / 1e9:.2f} GB with labels, 1 epoch, one sample; fresh "
+            "process, file pages dropped from the page cache first"
+        )
     if name == "cnn":
         return (
             f"{settings.cnn_images:,} images × {settings.cnn_epochs} epoch"

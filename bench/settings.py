@@ -49,6 +49,10 @@ class Settings:
     # the ratio) and the large N (axonal alone: Keras's load grows as N², see workloads/load.py)
     load_layers: int = 200
     load_layers_large: int = 10_000
+    # stream: one epoch from a memory-mapped file of this many GiB of float32 features (256 per
+    # row); ``stream_dir`` is where the runner wrote it, set only for the workers
+    stream_gib: float = 10.0
+    stream_dir: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -83,6 +87,7 @@ QUICK = Settings(
     digits_train_rows=256,
     load_layers=20,
     load_layers_large=300,
+    stream_gib=1 / 16,
 )
 
 

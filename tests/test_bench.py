@@ -126,6 +126,75 @@ def test_a_missing_competitor_is_skipped_cleanly(bench_main, tmp_path, monkeypat
     assert "Not run: PyTorch" in capsys.readouterr().out
 
 
+STREAM_FIGURES = (
+    "peak_delta_mb",
+    "gb_per_s",
+    "rows_per_s",
+    "baseline_mb",
+    "peak_mb",
+    "peak_anon_mb",
+    "peak_file_mb",
+    "fit_s",
+)
+
+
+def test_stream_runs_only_when_named_and_deletes_its_file(
+    bench_main, tmp_path, monkeypatch, capsys
+):
+    import tempfile
+
+    # the data file goes to a directory of the test's own, to check it is deleted afterwards
+    data_root = tmp_path / "tmp"
+    data_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(data_root))
+    output = tmp_path / "results.json"
+    argv = ["--quick", "--only", "stream", "--competitors", "axonal", "--output", str(output)]
+    assert bench_main(argv) == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    assert set(document["workloads"]) == {"stream"}
+    entry = document["workloads"]["stream"]
+    assert entry["primary"] == "peak_delta_mb" and entry["higher_is_better"] is False
+    axonal = entry["results"]["axonal"]
+    assert "error" not in axonal, axonal
+    for key in STREAM_FIGURES:
+        assert isinstance(axonal[key], (int, float)) and axonal[key] > 0, (key, axonal[key])
+    assert axonal["rows"] == 65_536
+    assert axonal["peak_mb"] == pytest.approx(axonal["baseline_mb"] + axonal["peak_delta_mb"])
+    assert list(data_root.iterdir()) == []
+    table = capsys.readouterr().out
+    assert "### stream: one epoch from a memory-mapped float32 file" in table
+    assert "| peak − baseline (MiB) * | GB/s | rows/s |" in table
+    assert "peak RssAnon (MiB) | peak RssFile (MiB)" in table
+
+
+def test_stream_fails_clearly_without_twice_its_size_free(
+    bench_main, tmp_path, monkeypatch, capsys
+):
+    import shutil
+    import tempfile
+    from collections import namedtuple
+
+    from bench.settings import FULL
+    from bench.workloads import stream
+
+    data_root = tmp_path / "tmp"
+    data_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(data_root))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 40, 1 << 40, 1 << 20))
+    output = tmp_path / "results.json"
+    argv = ["--quick", "--only", "stream", "--competitors", "axonal", "--output", str(output)]
+    assert bench_main(argv) == 1
+    document = json.loads(output.read_text(encoding="utf-8"))
+    error = document["workloads"]["stream"]["results"]["axonal"]["error"]
+    assert "stream needs" in error and "free" in error and "TMPDIR" in error
+    assert list(data_root.iterdir()) == []
+    assert "failed: stream needs" in capsys.readouterr().out
+    # the full size: 10 GiB of features, and the labels on top
+    assert stream.rows(FULL) == 10 * 2**20
+    assert stream.data_bytes(FULL) == 10 * 2**20 * (256 * 4 + 8)
+
+
 @pytest.mark.slow
 def test_python_m_bench_quick_with_every_installed_competitor(tmp_path):
     output = tmp_path / "results.json"

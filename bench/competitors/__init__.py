@@ -40,8 +40,8 @@ class Competitor:
         label: the name in the printed table.
         module: the implementation module.
         requires: importable top-level modules it needs.
-        workloads: the in-process workloads it takes part in (``memory`` and ``cnn_memory`` run
-            in a fresh worker each).
+        workloads: the in-process workloads it takes part in (``memory``, ``cnn_memory`` and
+            ``stream`` run in a fresh worker each).
         threads: intra-op threads to set (PyTorch only); None leaves the library's default.
     """
 
@@ -70,6 +70,7 @@ COMPETITORS: tuple[Competitor, ...] = (
             "explain_ig",
             "dp",
             "load",
+            "stream",
         ),
     ),
     Competitor(
@@ -84,14 +85,24 @@ COMPETITORS: tuple[Competitor, ...] = (
         "PyTorch",
         "bench.competitors.torch_impl",
         ("torch",),
-        ("iris", "mlp", "predict", "memory", "cnn", "cnn_memory", "digits_cnn", "explain_ig"),
+        (
+            "iris",
+            "mlp",
+            "predict",
+            "memory",
+            "cnn",
+            "cnn_memory",
+            "digits_cnn",
+            "explain_ig",
+            "stream",
+        ),
     ),
     Competitor(
         "pytorch_1t",
         "PyTorch, 1 thread",
         "bench.competitors.torch_impl",
         ("torch",),
-        ("iris", "predict", "cnn", "digits_cnn"),
+        ("iris", "predict", "cnn", "digits_cnn", "stream"),
         threads=1,
     ),
     Competitor(

@@ -14,7 +14,8 @@ An in-process workload module has:
 The runner takes the samples in rounds, one per competitor per round, so a busy spell on the
 shared machine is spread over every competitor instead of landing on one. ``memory`` runs in a
 fresh worker per competitor, and so does ``cnn_memory``, whose figures join the ``cnn`` table;
-``startup`` spawns fresh interpreters from the runner itself.
+``startup`` spawns fresh interpreters from the runner itself. ``stream`` has the runner write its
+data file first, then runs in a fresh worker per competitor too.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ ALL = (
     "dp",
     "load",
 )
-# run only when named with --only: ``distributed`` starts MPI jobs of its own
-OPT_IN = ("distributed",)
+# run only when named with --only: ``distributed`` starts MPI jobs of its own, ``stream``
+# writes a 10 GiB file and reads it once per competitor
+OPT_IN = ("distributed", "stream")
 
 
 def best(samples: Sequence[dict[str, float]], key: str) -> float:
