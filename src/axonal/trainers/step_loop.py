@@ -231,9 +231,7 @@ def _split(validation_data):
     )
 
 
-def _evaluate_logs(
-    model, data, batch_size: int, steps: int | None, cbs, verbose: int = 0
-) -> dict:
+def _evaluate_logs(model, data, batch_size: int, steps: int | None, cbs, verbose: int = 0) -> dict:
     x, y, sample_weight = _split(data)
     source = batches(x, y, sample_weight, batch_size, False, steps)
     progbar = Progbar(source.num_batches, verbose) if verbose else None
