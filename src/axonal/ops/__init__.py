@@ -1,10 +1,13 @@
-"""The public functional namespace, ``axonal.ops``: differentiable NumPy/Keras-style functions.
+"""The public functional namespace, ``axonal.ops`` (``keras.ops``): differentiable NumPy/Keras-style
+functions. ``ops.numpy`` holds the NumPy-style ones and ``ops.nn`` the neural-network ones; both
+are also here, flat, as in Keras.
 
 Example:
     >>> from axonal import ops
     >>> y = ops.softmax(ops.matmul(x, w))
 """
 
+import builtins
 import functools
 
 from axonal.autograd import enable_grad, no_grad
@@ -68,11 +71,14 @@ from axonal.functional import (
     var,
     where,
 )
+from axonal.ops import nn, numpy
+from axonal.ops.nn import *  # noqa: F403 - the flat namespace, as keras.ops
+from axonal.ops.numpy import *  # noqa: F403
 from axonal.tensor import Tensor, as_tensor
 
 convert_to_tensor = as_tensor
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 - extended with the submodules' names below
     "Tensor",
     "abs",
     "absolute",
@@ -139,19 +145,25 @@ __all__ = [
 ]
 
 
+__all__ = sorted(set(__all__) | set(numpy.__all__) | set(nn.__all__) | {"nn", "numpy"})
+
+
 def _symbolic_aware(name: str, fn):
     """``fn``, recording a graph node instead when called on symbolic (functional) tensors."""
 
     def _is_sym(a) -> bool:
         if getattr(type(a), "_axonal_symbolic", False):
             return True
-        return isinstance(a, (list, tuple)) and any(
+        return isinstance(a, (list, tuple)) and builtins.any(
             getattr(type(b), "_axonal_symbolic", False) for b in a
         )
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        if any(_is_sym(a) for a in args) or any(_is_sym(v) for v in kwargs.values()):
+        # builtins.any: ops.any (the NumPy-style op) shadows it in this namespace
+        if builtins.any(_is_sym(a) for a in args) or builtins.any(
+            _is_sym(v) for v in kwargs.values()
+        ):
             from axonal.layers.base import symbolic_op
 
             return symbolic_op(name, args, kwargs)

@@ -1,0 +1,74 @@
+"""NumPy-style primitives behind ``keras.ops``: cumulative sums, gathers along an axis and
+two-operand ``einsum``, each with its backward."""
+
+from __future__ import annotations
+
+from axonal.autograd import Function
+from axonal.backend import xp
+
+
+class CumSum(Function):
+    """``cumsum(a, axis)``; the gradient is the reversed cumulative sum of ``g``."""
+
+    def forward(self, a, axis=None):
+        self.shape = a.shape
+        self.axis = axis
+        return xp.cumsum(a, axis=axis)
+
+    def backward(self, g):
+        axis = self.axis
+        if axis is None:
+            return (xp.flip(xp.cumsum(xp.flip(g)))[...].reshape(self.shape),)
+        return (xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis),)
+
+
+class TakeAlongAxis(Function):
+    """``take_along_axis(a, indices, axis)``; the gradient adds ``g`` back where it came from
+    (repeated indices accumulate)."""
+
+    def forward(self, a, indices, axis=-1):
+        self.shape, self.dtype = a.shape, a.dtype
+        self.indices = indices
+        self.axis = axis % a.ndim
+        return xp.take_along_axis(a, indices, axis=axis)
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=self.dtype)
+        index = list(xp.indices(self.indices.shape, sparse=True))
+        index[self.axis] = self.indices
+        xp.add.at(out, tuple(index), g)
+        return out, None
+
+
+class Einsum(Function):
+    """``einsum(subscripts, a, b)`` with explicit output subscripts and no index repeated
+    within an operand; each operand's gradient is another einsum of ``g`` and the other one."""
+
+    def forward(self, a, b, operands=(), output=""):
+        self.a, self.b, self.operands, self.output = a, b, operands, output
+        return xp.einsum(f"{operands[0]},{operands[1]}->{output}", a, b)
+
+    def backward(self, g):
+        (sa, sb), out = self.operands, self.output
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = _reduced_einsum(out, sb, sa, g, self.b, self.a.shape)
+        if self.needs_grad[1]:
+            gb = _reduced_einsum(out, sa, sb, g, self.a, self.b.shape)
+        return ga, gb
+
+
+def _reduced_einsum(out: str, other: str, target: str, g, other_array, shape):
+    """``d out / d target`` contracted with ``g``: indices of ``target`` found in neither
+    ``out`` nor ``other`` were summed away in the forward pass, so they come back broadcast."""
+    present = set(out) | set(other)
+    kept = "".join(c for c in target if c in present)
+    grad = xp.einsum(f"{out},{other}->{kept}", g, other_array)
+    if kept == target:
+        return grad
+    # an index summed within the target alone: its gradient is the same along that axis
+    expanded = grad
+    for position, c in enumerate(target):
+        if c not in present:
+            expanded = xp.expand_dims(expanded, position)
+    return xp.broadcast_to(expanded, shape).copy()
