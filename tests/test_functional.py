@@ -240,3 +240,15 @@ def test_model_called_on_arrays_returns_tensors_per_output():
     out = model([xa, xb])
     assert isinstance(out, list) and all(isinstance(t, Tensor) for t in out)
     assert out[0].shape == (3, 3)
+
+
+def test_summary_wraps_a_long_cell_instead_of_breaking_the_table(capsys):
+    from axonal import layers as L
+
+    tokens = Input((12, 32))
+    attended = L.MultiHeadAttention(num_heads=4, key_dim=8)(tokens, tokens)
+    Model(tokens, L.Add()([tokens, attended])).summary()
+    table = [line for line in capsys.readouterr().out.splitlines() if line[:1] in "┏┃┡│├└"]
+    assert len({len(line) for line in table}) == 1  # every line as wide as the table
+    text = "\n".join(table)
+    assert "multi_head_attention" in text and "(MultiHeadAttention)" in text

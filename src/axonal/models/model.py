@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import sys
+import textwrap
 from collections.abc import Callable
 
 from axonal import autograd
@@ -365,14 +366,24 @@ class Model(Trainer, Layer):
             return left + mid.join(fill * (c + 2) for c in cols) + right + "\n"
 
         def row(cells, edge="│"):
-            parts = [
-                f" {cells[0]:<{cols[0]}} ",
-                f" {cells[1]:<{cols[1]}} ",
-                f" {cells[2]:>{cols[2]}} ",
+            # a cell longer than its column wraps onto more lines, as Keras's summary does
+            count = len(cells) if connected else 3
+            wrapped = [
+                textwrap.wrap(str(cells[i]), cols[i], break_on_hyphens=False) or [""]
+                for i in range(count)
             ]
-            if connected:
-                parts.append(f" {cells[3]:<{cols[3]}} ")
-            return edge + edge.join(parts) + edge + "\n"
+            lines = []
+            for line in range(max(len(w) for w in wrapped)):
+                texts = [w[line] if line < len(w) else "" for w in wrapped]
+                parts = [
+                    f" {texts[0]:<{cols[0]}} ",
+                    f" {texts[1]:<{cols[1]}} ",
+                    f" {texts[2]:>{cols[2]}} ",
+                ]
+                if connected:
+                    parts.append(f" {texts[3]:<{cols[3]}} ")
+                lines.append(edge + edge.join(parts) + edge + "\n")
+            return "".join(lines)
 
         header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
         out.write(border("┏", "┳", "┓", "━"))
