@@ -163,3 +163,23 @@ def test_multi_head_attention_matches_keras_given_the_same_weights():
     np.testing.assert_allclose(
         np.asarray(scores), expected_scores.detach().numpy(), rtol=1e-5, atol=1e-6
     )
+
+
+def test_per_example_gradients_through_attention_equal_a_loop_over_examples():
+    from axonal.privacy import per_example_gradients
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 4, 3)).astype("float32")
+    y = rng.integers(0, 2, size=5)
+    inputs = axonal.Input((4, 3))
+    attended = layers.MultiHeadAttention(num_heads=2, key_dim=2)(
+        inputs, inputs, use_causal_mask=True
+    )
+    outputs = layers.Dense(2, activation="softmax")(layers.GlobalAveragePooling1D()(attended))
+    model = axonal.Model(inputs, outputs)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    batched = per_example_gradients(model, x, y)
+    for i in range(5):
+        single = per_example_gradients(model, x[i : i + 1], y[i : i + 1])
+        for path, grads in batched.items():
+            np.testing.assert_allclose(grads[i], single[path][0], rtol=2e-4, atol=1e-6)
