@@ -137,3 +137,32 @@ def test_values_match_keras_ops():
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+WELL_CONDITIONED = np.eye(3) * 3 + RNG.normal(size=(3, 3)) * 0.3
+
+
+@pytest.mark.parametrize(
+    "fn, inputs",
+    [
+        (ops.linalg.inv, [WELL_CONDITIONED]),
+        (ops.linalg.det, [WELL_CONDITIONED]),
+        (ops.linalg.solve, [WELL_CONDITIONED, RNG.normal(size=(3, 2))]),
+        (ops.linalg.solve, [WELL_CONDITIONED, RNG.normal(size=(3,))]),
+    ],
+)
+def test_linalg_gradients_match_finite_differences(fn, inputs):
+    check_gradients(fn, inputs if len(inputs) > 1 else inputs[0]).assert_ok()
+
+
+def test_linalg_values_and_the_factorizations_without_a_gradient():
+    a = WELL_CONDITIONED
+    np.testing.assert_allclose(ops.linalg.inv(a).data, np.linalg.inv(a))
+    np.testing.assert_allclose(ops.linalg.det(a).data, np.linalg.det(a))
+    spd = a @ a.T
+    np.testing.assert_allclose(ops.linalg.cholesky(spd).data, np.linalg.cholesky(spd))
+    q, r = ops.linalg.qr(a)
+    np.testing.assert_allclose(q.data @ r.data, a, atol=1e-12)
+    with pytest.raises(ValueError, match="ops.linalg.svd has no gradient"):
+        ops.linalg.svd(axonal.Tensor(a, requires_grad=True))
+    assert ops.linalg.norm is ops.norm

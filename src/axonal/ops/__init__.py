@@ -71,7 +71,7 @@ from axonal.functional import (
     var,
     where,
 )
-from axonal.ops import nn, numpy
+from axonal.ops import linalg, nn, numpy  # noqa: F401 - submodules, as keras.ops.linalg
 from axonal.ops.nn import *  # noqa: F403 - the flat namespace, as keras.ops
 from axonal.ops.numpy import *  # noqa: F403
 from axonal.tensor import Tensor, as_tensor
@@ -145,7 +145,7 @@ __all__ = [  # noqa: PLE0604 - extended with the submodules' names below
 ]
 
 
-__all__ = sorted(set(__all__) | set(numpy.__all__) | set(nn.__all__) | {"nn", "numpy"})
+__all__ = sorted(set(__all__) | set(numpy.__all__) | set(nn.__all__) | {"linalg", "nn", "numpy"})
 
 
 def _symbolic_aware(name: str, fn):

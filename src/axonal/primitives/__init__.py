@@ -26,7 +26,14 @@ from axonal.primitives.conv import (  # noqa: F401
 from axonal.primitives.core import *  # noqa: F403
 from axonal.primitives.core import _normalize_axis  # noqa: F401
 from axonal.primitives.norm import Normalize, moments  # noqa: F401
-from axonal.primitives.numpy_ops import CumSum, Einsum, TakeAlongAxis  # noqa: F401
+from axonal.primitives.numpy_ops import (  # noqa: F401
+    CumSum,
+    Determinant,
+    Einsum,
+    Inverse,
+    Solve,
+    TakeAlongAxis,
+)
 from axonal.primitives.recurrent import (  # noqa: F401
     GRUSequence,
     LSTMSequence,

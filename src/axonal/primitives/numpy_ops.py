@@ -72,3 +72,45 @@ def _reduced_einsum(out: str, other: str, target: str, g, other_array, shape):
         if c not in present:
             expanded = xp.expand_dims(expanded, position)
     return xp.broadcast_to(expanded, shape).copy()
+
+
+class Inverse(Function):
+    """``inv(a)`` over the last two axes; the gradient is ``-A⁻ᵀ g A⁻ᵀ``."""
+
+    def forward(self, a):
+        self.out = xp.linalg.inv(a)
+        return self.out
+
+    def backward(self, g):
+        inverse_t = xp.swapaxes(self.out, -1, -2)
+        return (-(inverse_t @ g @ inverse_t),)
+
+
+class Solve(Function):
+    """``solve(a, b)`` (``x`` with ``a x = b``); gradients ``a⁻ᵀ g`` for ``b`` and
+    ``-(a⁻ᵀ g) xᵀ`` for ``a``."""
+
+    def forward(self, a, b):
+        self.a = a
+        self.vector = b.ndim == a.ndim - 1
+        self.x = xp.linalg.solve(a, b[..., None] if self.vector else b)
+        return self.x[..., 0] if self.vector else self.x
+
+    def backward(self, g):
+        g = g[..., None] if self.vector else g
+        gb = xp.linalg.solve(xp.swapaxes(self.a, -1, -2), g)
+        ga = -(gb @ xp.swapaxes(self.x, -1, -2))
+        return ga, (gb[..., 0] if self.vector else gb)
+
+
+class Determinant(Function):
+    """``det(a)``; the gradient is ``g · det(a) · A⁻ᵀ``."""
+
+    def forward(self, a):
+        self.a = a
+        self.out = xp.linalg.det(a)
+        return self.out
+
+    def backward(self, g):
+        inverse_t = xp.swapaxes(xp.linalg.inv(self.a), -1, -2)
+        return ((g * self.out)[..., None, None] * inverse_t,)
