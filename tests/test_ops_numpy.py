@@ -166,3 +166,19 @@ def test_linalg_values_and_the_factorizations_without_a_gradient():
     with pytest.raises(ValueError, match="ops.linalg.svd has no gradient"):
         ops.linalg.svd(axonal.Tensor(a, requires_grad=True))
     assert ops.linalg.norm is ops.norm
+
+
+def test_new_ops_work_on_symbolic_tensors_and_save(tmp_path):
+    inputs = axonal.Input((4, 3))
+    tiled = ops.cumsum(ops.tile(inputs, (1, 2, 1)), axis=1)
+    mixed = ops.einsum("btd,de->bte", tiled, np.ones((3, 2), "float32"))
+    outputs = axonal.layers.Dense(1)(ops.norm(mixed, axis=-1, keepdims=True))
+    model = axonal.Model(inputs, outputs)
+    x = RNG.random((2, 4, 3)).astype("float32")
+    expected = np.cumsum(np.tile(x, (1, 2, 1)), axis=1) @ np.ones((3, 2))
+    kernel, bias = model.layers[-1].get_weights()
+    want = np.linalg.norm(expected, axis=-1, keepdims=True) * kernel[0, 0] + bias[0]
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5)
+    model.save(tmp_path / "ops.axonal")
+    loaded = axonal.models.load_model(tmp_path / "ops.axonal")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

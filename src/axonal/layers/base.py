@@ -702,11 +702,14 @@ def infer_output_shape(fn, shapes: list, dtypes: list):
 
 # the axonal.ops functions that may become graph nodes on symbolic tensors (saved by name)
 OP_NAMES = frozenset(
-    """abs absolute add broadcast_to cast clip concatenate divide elu erf exp expand_dims
-    exponential flatten gelu hard_sigmoid hard_silu leaky_relu log log1p log_softmax logsumexp
-    matmul max maximum mean min minimum multiply negative power relu relu6 reshape selu sigmoid
-    sign silu softmax softplus softsign sqrt square squeeze stack std subtract sum swish take
-    tanh transpose var where""".split()
+    """abs absolute add argmax argmin argsort broadcast_to cast ceil clip concatenate cumsum
+    divide dot dot_product_attention einsum elu equal erf exp expand_dims exponential flatten
+    floor gelu greater greater_equal hard_sigmoid hard_silu leaky_relu less less_equal log
+    log10 log1p log2 log_softmax logical_and logical_not logical_or logsumexp matmul max
+    maximum mean min minimum moveaxis multiply negative norm not_equal one_hot power prod relu
+    relu6 repeat reshape round selu sigmoid sign silu softmax softplus softsign sort sqrt square
+    squeeze stack std subtract sum swapaxes swish take take_along_axis tanh tensordot tile
+    top_k transpose tril triu var where""".split()
 )
 
 
@@ -793,10 +796,10 @@ class TensorOperation(Layer):
         self._summary_type = "".join(part.capitalize() for part in op.split("_"))
 
     def call(self, inputs, training: bool = False):
-        from axonal import functional
+        from axonal import ops  # ops sits above layers; the node replays it by name
 
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        fn = getattr(functional, self.op)
+        fn = getattr(ops, self.op)
         args = [_decode(a, tensors) for a in self.op_args]
         kwargs = {k: _decode(v, tensors) for k, v in self.op_kwargs.items()}
         return fn(*args, **kwargs)

@@ -179,6 +179,10 @@ def _wrap_symbolic_ops() -> None:
     for name in OP_NAMES:
         if callable(namespace.get(name)):
             namespace[name] = _symbolic_aware(name, namespace[name])
+            # ops.numpy.tile is ops.tile: the submodules hand out the same wrapped function
+            for module in (numpy, nn, linalg):
+                if name in getattr(module, "__all__", ()):
+                    setattr(module, name, namespace[name])
 
 
 _wrap_symbolic_ops()
