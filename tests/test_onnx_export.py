@@ -376,6 +376,26 @@ CASES = {
         ),
         several(floats(4), floats(4), floats(3, 5), floats(2, 5)),
     ),
+    "multi_head_attention_self_causal": (
+        lambda: functional(
+            [(5, 6)],
+            lambda x: L.LayerNormalization()(
+                L.Add()(
+                    [x, L.MultiHeadAttention(num_heads=2, key_dim=3)(x, x, use_causal_mask=True)]
+                )
+            ),
+        ),
+        floats(5, 6),
+    ),
+    "multi_head_attention_cross_key": (
+        lambda: functional(
+            [(4, 6), (7, 5), (7, 3)],
+            lambda q, v, k: L.MultiHeadAttention(
+                num_heads=3, key_dim=2, value_dim=4, output_shape=8
+            )(q, v, k),
+        ),
+        several(floats(4, 6), floats(7, 5), floats(7, 3)),
+    ),
     "tensor_operations": (
         lambda: functional(
             [(4,), (4,)],
@@ -785,3 +805,11 @@ def test_cli_export_errors(argv, status, message, tmp_path, capsys, monkeypatch)
     assert main(argv) == status
     assert message in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_attention_over_masked_tokens_is_refused_by_name(tmp_path):
+    tokens = Input(shape=(6,), dtype="int32")
+    vectors = L.Embedding(20, 4, mask_zero=True)(tokens)
+    model = Model(tokens, L.MultiHeadAttention(num_heads=2, key_dim=2)(vectors, vectors))
+    with pytest.raises(OnnxExportError, match="MultiHeadAttention.*timestep mask"):
+        to_onnx(model, tmp_path / "m.onnx")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from axonal.export import onnx_layers, onnx_recurrent
+from axonal.export import onnx_attention, onnx_layers, onnx_recurrent
 from axonal.export.onnx_graph import GraphBuilder, OnnxExportError, Value, layer_error
 from axonal.layers import extra, recurrent
+from axonal.layers.attention import MultiHeadAttention
 from axonal.layers.embedding import Embedding
 from axonal.layers.symbolic import shape_str
 from axonal.models import Model, Sequential
@@ -27,6 +28,19 @@ def convert_layer(
     ``single`` says whether the layer was called on one tensor (not a list), which decides the
     shape passed to ``compute_output_shape``.
     """
+    if isinstance(layer, MultiHeadAttention):
+        # its call arguments (causal mask, masks) change the graph: its converter reads them
+        unknown = sorted(set(kwargs or {}) - onnx_attention.SUPPORTED_KWARGS)
+        if unknown:
+            raise layer_error(layer, f"the export does not carry over {', '.join(unknown)}=....")
+        return _typed_outputs(
+            layer,
+            inputs,
+            onnx_attention.convert_multi_head_attention(
+                b, layer, [_cast(b, v, layer.dtype) for v in inputs], dict(kwargs or {})
+            ),
+            single,
+        )
     converter = CONVERTERS.get(type(layer))
     if converter is None:
         raise layer_error(layer, _why_unsupported(layer))
@@ -43,6 +57,11 @@ def convert_layer(
         result = converter(b, layer, inputs)
     else:
         result = converter(b, layer, [_cast(b, v, layer.dtype) for v in inputs])
+    return _typed_outputs(layer, inputs, result, single)
+
+
+def _typed_outputs(layer, inputs: list, result: list, single: bool) -> list:
+    """The converter's output names as Values with their shapes, dtypes and masks."""
     if result and isinstance(result[0], Value):
         return result
     shapes = [v.shape for v in inputs]
@@ -261,4 +280,4 @@ def _output_names(model, specs: list) -> list:
 
 
 # the names of the layer classes to_onnx converts (the refusal message points here)
-EXPORTABLE_LAYERS = tuple(sorted(cls.__name__ for cls in CONVERTERS))
+EXPORTABLE_LAYERS = tuple(sorted([cls.__name__ for cls in CONVERTERS] + ["MultiHeadAttention"]))

@@ -177,6 +177,11 @@ class MultiHeadAttention(Layer):
             self._projections[part] = (kernel, bias)
         self.built = True
 
+    def projection(self, part: str) -> tuple:
+        """``(kernel, bias)`` of ``part``: ``'query'``, ``'key'``, ``'value'`` or
+        ``'attention_output'`` (bias None without ``use_bias``); for exporters."""
+        return self._projections[part]
+
     def _project(self, part: str, x: Tensor) -> Tensor:
         """``x`` ``(batch, L, dim)`` through ``part``'s projection, as ``(batch, heads, L, d)``."""
         kernel, bias = self._projections[part]
