@@ -288,3 +288,24 @@ def test_real_keras_model_loads_with_equal_predictions(tmp_path):
         ours = load_model(path)
         expected = np.asarray(model.predict(x, verbose=0))
         np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_real_keras_transformer_block_loads_with_equal_predictions(tmp_path):
+    keras = pytest.importorskip("keras")
+    tokens = keras.Input((9,), dtype="int32")
+    vectors = keras.layers.Embedding(30, 8)(tokens)
+    attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3)(
+        vectors, vectors, use_causal_mask=True
+    )
+    hidden = keras.layers.LayerNormalization()(keras.layers.Add()([vectors, attended]))
+    outputs = keras.layers.Dense(2, activation="softmax")(
+        keras.layers.GlobalAveragePooling1D()(hidden)
+    )
+    model = keras.Model(tokens, outputs)
+    path = tmp_path / "transformer.keras"
+    model.save(path)
+    x = np.random.default_rng(3).integers(0, 30, size=(4, 9)).astype("int32")
+    expected = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(
+        load_model(path).predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6
+    )

@@ -62,6 +62,7 @@ _HARMLESS_VALUES: dict[str, tuple] = {
     "synchronized": (False,),
     "go_backwards": (False,),
     "groups": (1,),
+    "use_gate": (False,),
 }
 # classes that hold code or state axonal will not rebuild from a file
 _REFUSED = {
@@ -359,7 +360,17 @@ def _group_variables(group, h5py, where: str) -> list:
                 raise KerasImportError(f"{where}: 'vars/{key}' is not a dataset.")
             found.append((f"{group.name}/vars/{key}", dataset))
     # an RNN's cell, a wrapper's layer, Bidirectional's forward then backward layer
-    preferred = ["cell", "layer", "forward_layer", "backward_layer"]
+    # ... and MultiHeadAttention's projections in its weight order
+    preferred = [
+        "cell",
+        "layer",
+        "forward_layer",
+        "backward_layer",
+        "query_dense",
+        "key_dense",
+        "value_dense",
+        "output_dense",
+    ]
     children = [k for k in group.keys() if k != "vars"]
     children.sort(key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
     for key in children:
