@@ -16,13 +16,13 @@ import math
 
 from axonal import functional as F
 from axonal import primitives as P
-from axonal.backend import epsilon, xp
+from axonal.backend import epsilon, standardize_dtype, xp
 from axonal.registry import deserialize as _deserialize
 from axonal.registry import lookup, register
 from axonal.registry import serialize as _serialize
 from axonal.tensor import Tensor, as_tensor
 
-_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 def _prepare(y_true, y_pred) -> tuple[Tensor, Tensor]:
@@ -97,7 +97,7 @@ def log_cosh(y_true, y_pred) -> Tensor:
     return F.mean(value, axis=-1)
 
 
-@register("loss", "binary_crossentropy", "bce")
+@register("loss", "binary_crossentropy", "bce", "BCE")
 def binary_crossentropy(
     y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1
 ) -> Tensor:
@@ -174,6 +174,247 @@ def sparse_categorical_crossentropy(
     return value
 
 
+@register("loss", "mean_absolute_percentage_error", "mape", "MAPE")
+def mean_absolute_percentage_error(y_true, y_pred) -> Tensor:
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, epsilon))`` over the last axis."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    denominator = F.maximum(F.abs(y_true), epsilon())
+    ratio = F.divide(F.abs(F.subtract(y_true, y_pred)), denominator)
+    return F.multiply(F.mean(ratio, axis=-1), 100.0)
+
+
+@register("loss", "mean_squared_logarithmic_error", "msle", "MSLE")
+def mean_squared_logarithmic_error(y_true, y_pred) -> Tensor:
+    """Mean of ``(log1p(max(y_pred, eps)) - log1p(max(y_true, eps))) ** 2`` over the last axis."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    eps = epsilon()
+    log_pred = F.log1p(F.maximum(y_pred, eps))
+    log_true = F.log1p(F.maximum(y_true, eps))
+    return F.mean(F.square(F.subtract(log_pred, log_true)), axis=-1)
+
+
+def _l2_normalize(x: Tensor, axis) -> Tensor:
+    """``x / max(||x||, epsilon)`` along ``axis`` (Keras's ``normalize``), finite gradient at 0."""
+    eps = epsilon()
+    # clamping the squared norm (not the norm) keeps sqrt's gradient finite for a zero vector
+    squared = F.maximum(F.sum(F.square(x), axis=axis, keepdims=True), eps * eps)
+    return F.divide(x, F.sqrt(squared))
+
+
+@register("loss", "cosine_similarity")
+def cosine_similarity(y_true, y_pred, axis: int = -1) -> Tensor:
+    """Negative cosine similarity along ``axis``: -1 for parallel vectors, 1 for opposite ones."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    product = F.multiply(_l2_normalize(y_true, axis), _l2_normalize(y_pred, axis))
+    return F.negative(F.sum(product, axis=axis))
+
+
+def _hinge_labels(y_true: Tensor) -> Tensor:
+    """0/1 labels become -1/1 (Keras converts only when every label of the batch is 0 or 1)."""
+    labels = y_true.data
+    if bool(xp.all((labels == 0) | (labels == 1))):
+        return F.subtract(F.multiply(y_true, 2.0), 1.0)
+    return y_true
+
+
+@register("loss", "hinge")
+def hinge(y_true, y_pred) -> Tensor:
+    """Mean of ``max(1 - y_true * y_pred, 0)`` over the last axis; labels -1/1 (or 0/1)."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    margin = F.subtract(1.0, F.multiply(_hinge_labels(y_true), y_pred))
+    return F.mean(F.relu(margin), axis=-1)
+
+
+@register("loss", "squared_hinge")
+def squared_hinge(y_true, y_pred) -> Tensor:
+    """Mean of ``max(1 - y_true * y_pred, 0) ** 2`` over the last axis; labels -1/1 (or 0/1)."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    margin = F.subtract(1.0, F.multiply(_hinge_labels(y_true), y_pred))
+    return F.mean(F.square(F.relu(margin)), axis=-1)
+
+
+@register("loss", "categorical_hinge")
+def categorical_hinge(y_true, y_pred) -> Tensor:
+    """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` per sample (one-hot)."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    positive = F.sum(F.multiply(y_true, y_pred), axis=-1)
+    negative = F.max(F.multiply(F.subtract(1.0, y_true), y_pred), axis=-1)
+    return F.relu(F.add(F.subtract(negative, positive), 1.0))
+
+
+@register("loss", "kl_divergence", "kld", "KLD")
+def kl_divergence(y_true, y_pred) -> Tensor:
+    """``sum(y_true * log(y_true / y_pred))`` over the last axis, both clipped to [eps, 1]."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    eps = epsilon()
+    t = F.clip(y_true, eps, 1.0)
+    p = F.clip(y_pred, eps, 1.0)
+    # log(t) - log(p) rather than log(t / p): same value, no overflow of the ratio
+    return F.sum(F.multiply(t, F.subtract(F.log(t), F.log(p))), axis=-1)
+
+
+@register("loss", "poisson")
+def poisson(y_true, y_pred) -> Tensor:
+    """Mean of ``y_pred - y_true * log(y_pred + epsilon)`` over the last axis."""
+    y_true, y_pred = _prepare(y_true, y_pred)
+    log_pred = F.log(F.add(y_pred, epsilon()))
+    return F.mean(F.subtract(y_pred, F.multiply(y_true, log_pred)), axis=-1)
+
+
+def _config_axis(axis):
+    """An axis for a config: a tuple of axes becomes a list (JSON has no tuples)."""
+    if isinstance(axis, tuple):
+        return list(axis)
+    return axis
+
+
+def _overlap_axis(axis):
+    """Keras's ``axis`` of dice / tversky: None, an int, or a list (from JSON) of ints."""
+    if isinstance(axis, list):
+        return tuple(axis)
+    return axis
+
+
+@register("loss", "dice")
+def dice(y_true, y_pred, axis=None) -> Tensor:
+    """``1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + eps)`` over ``axis``.
+
+    With ``axis=None`` (Keras's default) the sums run over the whole batch and the result is
+    one value; ``axis=(1, 2)`` on ``(batch, h, w)`` masks gives one value per image.
+    """
+    y_true, y_pred = _prepare(y_true, y_pred)
+    axis = _overlap_axis(axis)
+    intersection = F.sum(F.multiply(y_true, y_pred), axis=axis)
+    union = F.add(F.add(F.sum(y_true, axis=axis), F.sum(y_pred, axis=axis)), epsilon())
+    return F.subtract(1.0, F.divide(F.multiply(intersection, 2.0), union))
+
+
+@register("loss", "tversky")
+def tversky(y_true, y_pred, alpha: float = 0.5, beta: float = 0.5, axis=None) -> Tensor:
+    """``1 - TP / (TP + alpha * A + beta * B + eps)`` with soft counts summed over ``axis``.
+
+    ``TP = sum(y_true * y_pred)``, ``A = sum(y_true * (1 - y_pred))`` (the mass of the true mask
+    that was missed) and ``B = sum((1 - y_true) * y_pred)`` (predicted outside it), exactly as
+    Keras computes them (its documentation calls ``alpha`` the false positives' weight, but its
+    formula puts it on ``A``). 0.5 and 0.5 give the Dice loss.
+    """
+    y_true, y_pred = _prepare(y_true, y_pred)
+    axis = _overlap_axis(axis)
+    overlap = F.sum(F.multiply(y_true, y_pred), axis=axis)
+    missed = F.sum(F.multiply(F.subtract(1.0, y_pred), y_true), axis=axis)
+    spurious = F.sum(F.multiply(y_pred, F.subtract(1.0, y_true)), axis=axis)
+    denominator = F.add(
+        F.add(F.add(overlap, F.multiply(missed, alpha)), F.multiply(spurious, beta)),
+        epsilon(),
+    )
+    return F.subtract(1.0, F.divide(overlap, denominator))
+
+
+@register("loss", "binary_focal_crossentropy")
+def binary_focal_crossentropy(
+    y_true,
+    y_pred,
+    apply_class_balancing: bool = False,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> Tensor:
+    """Binary cross-entropy scaled by ``(1 - p_t) ** gamma``, mean over ``axis``.
+
+    ``p_t`` is the probability given to the true label, so well-classified examples count less;
+    with ``apply_class_balancing`` positives are also weighted by ``alpha`` and negatives by
+    ``1 - alpha``. From logits (or a sigmoid's output) the cross-entropy uses the logits, so it
+    stays exact where Keras's clipped probabilities would cap it.
+    """
+    y_true, y_pred = _prepare(y_true, y_pred)
+    if label_smoothing:
+        y_true = F.add(F.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
+    logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid")
+    if logits is not None:
+        probabilities = F.sigmoid(logits) if from_logits else y_pred
+        cross_entropy = F.sigmoid_cross_entropy(logits, y_true)
+    else:
+        probabilities = y_pred
+        eps = epsilon()
+        p = F.clip(y_pred, eps, 1.0 - eps)
+        cross_entropy = F.negative(
+            F.add(
+                F.multiply(y_true, F.log(p)),
+                F.multiply(F.subtract(1.0, y_true), F.log(F.subtract(1.0, p))),
+            )
+        )
+    one_minus_true = F.subtract(1.0, y_true)
+    p_t = F.add(
+        F.multiply(y_true, probabilities),
+        F.multiply(one_minus_true, F.subtract(1.0, probabilities)),
+    )
+    focal = F.multiply(F.power(F.subtract(1.0, p_t), gamma), cross_entropy)
+    if apply_class_balancing:
+        weight = F.add(F.multiply(y_true, alpha), F.multiply(one_minus_true, 1.0 - alpha))
+        focal = F.multiply(weight, focal)
+    return F.mean(focal, axis=axis)
+
+
+@register("loss", "categorical_focal_crossentropy")
+def categorical_focal_crossentropy(
+    y_true,
+    y_pred,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> Tensor:
+    """Categorical cross-entropy scaled by ``alpha * (1 - p) ** gamma`` per class, summed over
+    ``axis``; one-hot (or probability) targets.
+
+    From logits (or a softmax's output) the log-probabilities come from ``log_softmax`` and stay
+    exact where Keras's clipped probabilities would cap them.
+    """
+    y_pred = as_tensor(y_pred)
+    y_true = as_tensor(y_true, dtype=y_pred.dtype)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"categorical_focal_crossentropy needs y_true and y_pred of the same shape (one-hot "
+            f"targets), got {y_true.shape} and {y_pred.shape}."
+        )
+    if label_smoothing:
+        classes = y_pred.shape[axis]
+        y_true = F.add(F.multiply(y_true, 1.0 - label_smoothing), label_smoothing / classes)
+    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    eps = epsilon()
+    if logits is not None:
+        probabilities = F.softmax(logits, axis=axis) if from_logits else y_pred
+        log_p = F.log_softmax(logits, axis=axis)
+        p = F.clip(probabilities, eps, 1.0 - eps)
+    else:
+        p = F.divide(y_pred, F.sum(y_pred, axis=axis, keepdims=True))
+        p = F.clip(p, eps, 1.0 - eps)
+        log_p = F.log(p)
+    cross_entropy = F.negative(F.multiply(y_true, log_p))
+    weight = F.multiply(F.power(F.subtract(1.0, p), gamma), alpha)
+    return F.sum(F.multiply(weight, cross_entropy), axis=axis)
+
+
+@register("loss", "categorical_generalized_cross_entropy")
+def categorical_generalized_cross_entropy(y_true, y_pred, q: float) -> Tensor:
+    """``(1 - p ** q) / q`` of the probability ``p`` of each integer label (noise-robust).
+
+    ``q`` near 0 approaches cross-entropy, ``q = 1`` is the mean absolute error of the one-hot
+    target.
+    """
+    y_pred = as_tensor(y_pred)
+    labels = y_true.data if isinstance(y_true, Tensor) else xp.asarray(y_true)
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    labels = labels.astype(xp.intp, copy=False)
+    positions = P.label_positions(labels.reshape(-1), y_pred.shape[-1])
+    p = F.reshape(F.take(F.reshape(y_pred, (-1,)), positions), labels.shape)
+    return F.divide(F.subtract(1.0, F.power(p, q)), q)
+
+
 # ---------------------------------------------------------------- Loss objects
 
 
@@ -182,16 +423,25 @@ class Loss:
 
     Args:
         name: display name.
-        reduction: ``'sum_over_batch_size'`` (default), ``'sum'``, ``'mean'`` or ``'none'``.
+        reduction: ``'sum_over_batch_size'`` (default), ``'sum'``, ``'mean'``,
+            ``'mean_with_sample_weight'`` or ``'none'``.
+        dtype: the float type the loss computes in; None (default) keeps ``y_pred``'s. Keras
+            leaves it out of ``get_config``, and so does axonal.
     """
 
-    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size"):
+    def __init__(
+        self,
+        name: str | None = None,
+        reduction: str | None = "sum_over_batch_size",
+        dtype: str | None = None,
+    ):
         if reduction not in _REDUCTIONS:
             raise ValueError(
                 f"Unknown reduction {reduction!r}; expected one of {_REDUCTIONS[:-1]}."
             )
         self.name = name or _snake(type(self).__name__)
         self.reduction = reduction
+        self.dtype = None if dtype is None else standardize_dtype(dtype)
 
     def call(self, y_true, y_pred) -> Tensor:
         """Per-sample loss values."""
@@ -199,8 +449,17 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         """The reduced (scalar unless reduction='none') loss."""
-        values = self.call(y_true, y_pred)
+        values = self.call(y_true, self._in_dtype(y_pred))
         return reduce_weighted(values, sample_weight, self.reduction)
+
+    def _in_dtype(self, y_pred):
+        """``y_pred`` cast to the loss's ``dtype`` when one was given (y_true follows it)."""
+        if self.dtype is None:
+            return y_pred
+        y_pred = as_tensor(y_pred)
+        if y_pred.dtype == xp.dtype(self.dtype):
+            return y_pred
+        return F.cast(y_pred, self.dtype)
 
     def get_config(self) -> dict:
         """Constructor arguments as JSON values."""
@@ -214,6 +473,7 @@ class Loss:
 
 def reduce_weighted(values: Tensor, sample_weight=None, reduction="sum_over_batch_size"):
     """Weight per-sample ``values`` and reduce them the Keras 3 way."""
+    weight = None
     if sample_weight is not None:
         weight = xp.asarray(
             sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
@@ -231,6 +491,13 @@ def reduce_weighted(values: Tensor, sample_weight=None, reduction="sum_over_batc
     total = F.sum(values)
     if reduction == "sum":
         return total
+    if reduction == "mean_with_sample_weight":
+        # the weighted mean: divide by the weights' sum (0 when they sum to 0, as Keras's
+        # divide_no_nan gives)
+        weight_sum = float(xp.sum(xp.broadcast_to(weight, values.shape), dtype=xp.float64))
+        if weight_sum == 0.0:
+            return F.multiply(total, 0.0)
+        return F.divide(total, weight_sum)
     # 'sum_over_batch_size' and 'mean' both divide by the number of values, as Keras 3 does
     return F.divide(total, max(values.size, 1))
 
@@ -238,8 +505,8 @@ def reduce_weighted(values: Tensor, sample_weight=None, reduction="sum_over_batc
 class LossFunctionWrapper(Loss):
     """A Loss made from a per-sample function and its keyword arguments."""
 
-    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", dtype=None, **kwargs):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.fn = fn
         self.fn_kwargs = kwargs
 
@@ -260,32 +527,34 @@ class LossFunctionWrapper(Loss):
 class MeanSquaredError(LossFunctionWrapper):
     """Mean squared error."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
-        super().__init__(mean_squared_error, name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name=name, reduction=reduction, dtype=dtype)
 
 
 @register("loss", "MeanAbsoluteError")
 class MeanAbsoluteError(LossFunctionWrapper):
     """Mean absolute error."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
-        super().__init__(mean_absolute_error, name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name=name, reduction=reduction, dtype=dtype)
 
 
 @register("loss", "Huber")
 class Huber(LossFunctionWrapper):
     """Huber loss with threshold ``delta`` (default 1.0)."""
 
-    def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        super().__init__(huber, name=name, reduction=reduction, delta=float(delta))
+    def __init__(
+        self, delta: float = 1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None
+    ):
+        super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=float(delta))
 
 
 @register("loss", "LogCosh")
 class LogCosh(LossFunctionWrapper):
     """Log of the hyperbolic cosine of the error."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
-        super().__init__(log_cosh, name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(log_cosh, name=name, reduction=reduction, dtype=dtype)
 
 
 @register("loss", "BinaryCrossentropy")
@@ -299,12 +568,14 @@ class BinaryCrossentropy(LossFunctionWrapper):
         axis: int = -1,
         reduction="sum_over_batch_size",
         name="binary_crossentropy",
+        dtype=None,
     ):
         _check_smoothing(label_smoothing)
         super().__init__(
             binary_crossentropy,
             name=name,
             reduction=reduction,
+            dtype=dtype,
             from_logits=bool(from_logits),
             label_smoothing=float(label_smoothing),
             axis=axis,
@@ -322,12 +593,14 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         axis: int = -1,
         reduction="sum_over_batch_size",
         name="categorical_crossentropy",
+        dtype=None,
     ):
         _check_smoothing(label_smoothing)
         super().__init__(
             categorical_crossentropy,
             name=name,
             reduction=reduction,
+            dtype=dtype,
             from_logits=bool(from_logits),
             label_smoothing=float(label_smoothing),
             axis=axis,
@@ -345,11 +618,13 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         axis: int = -1,
         reduction="sum_over_batch_size",
         name="sparse_categorical_crossentropy",
+        dtype=None,
     ):
         super().__init__(
             sparse_categorical_crossentropy,
             name=name,
             reduction=reduction,
+            dtype=dtype,
             from_logits=bool(from_logits),
             ignore_class=ignore_class,
             axis=axis,
@@ -361,6 +636,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         Keras 3 masks ignored labels, so ``'sum_over_batch_size'`` divides the weighted sum by the
         number of valid labels (torch's ``ignore_index`` with ``reduction='mean'`` does the same).
         """
+        y_pred = self._in_dtype(y_pred)
         ignore_class = self.fn_kwargs["ignore_class"]
         mean = self.reduction in ("sum_over_batch_size", "mean")
         if ignore_class is None and mean and sample_weight is None and self.fn_kwargs["axis"] == -1:
@@ -379,6 +655,231 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         valid = int(xp.count_nonzero(labels != ignore_class))
         total = reduce_weighted(self.call(y_true, y_pred), sample_weight, "sum")
         return F.divide(total, max(valid, 1))
+
+
+@register("loss", "MeanAbsolutePercentageError")
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    """Mean absolute percentage error (``100 * |error| / |y_true|``)."""
+
+    def __init__(
+        self,
+        reduction="sum_over_batch_size",
+        name="mean_absolute_percentage_error",
+        dtype=None,
+    ):
+        super().__init__(
+            mean_absolute_percentage_error, name=name, reduction=reduction, dtype=dtype
+        )
+
+
+@register("loss", "MeanSquaredLogarithmicError")
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    """Mean squared error of ``log1p`` of the (non-negative) values."""
+
+    def __init__(
+        self,
+        reduction="sum_over_batch_size",
+        name="mean_squared_logarithmic_error",
+        dtype=None,
+    ):
+        super().__init__(
+            mean_squared_logarithmic_error, name=name, reduction=reduction, dtype=dtype
+        )
+
+
+@register("loss", "CosineSimilarity")
+class CosineSimilarity(LossFunctionWrapper):
+    """Negative cosine similarity along ``axis`` (minimising it aligns the vectors).
+
+    Example:
+        >>> CosineSimilarity()([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]]).data
+        array(-0.5)
+    """
+
+    def __init__(
+        self, axis: int = -1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None
+    ):
+        super().__init__(cosine_similarity, name=name, reduction=reduction, dtype=dtype, axis=axis)
+
+
+@register("loss", "Hinge")
+class Hinge(LossFunctionWrapper):
+    """Hinge loss ``max(1 - y_true * y_pred, 0)``; 0/1 labels are read as -1/1."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(hinge, name=name, reduction=reduction, dtype=dtype)
+
+
+@register("loss", "SquaredHinge")
+class SquaredHinge(LossFunctionWrapper):
+    """Squared hinge loss ``max(1 - y_true * y_pred, 0) ** 2``; 0/1 labels are read as -1/1."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name=name, reduction=reduction, dtype=dtype)
+
+
+@register("loss", "CategoricalHinge")
+class CategoricalHinge(LossFunctionWrapper):
+    """Categorical hinge loss of one-hot targets: best wrong score minus true score plus 1."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name=name, reduction=reduction, dtype=dtype)
+
+
+@register("loss", "KLDivergence")
+class KLDivergence(LossFunctionWrapper):
+    """Kullback-Leibler divergence of ``y_pred`` from ``y_true`` (probability vectors)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, name=name, reduction=reduction, dtype=dtype)
+
+
+@register("loss", "Poisson")
+class Poisson(LossFunctionWrapper):
+    """Poisson negative log-likelihood (up to a constant) of counts ``y_true`` at rates
+    ``y_pred``."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(poisson, name=name, reduction=reduction, dtype=dtype)
+
+
+@register("loss", "Dice")
+class Dice(LossFunctionWrapper):
+    """Dice loss ``1 - 2|A∩B| / (|A| + |B|)`` of soft masks, over ``axis`` (None: everything).
+
+    Example:
+        >>> loss = Dice(axis=(1, 2))  # one value per (batch, height, width) mask
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=_config_axis(axis))
+
+
+@register("loss", "Tversky")
+class Tversky(LossFunctionWrapper):
+    """Tversky loss: a Dice loss whose two kinds of error are weighted by ``alpha`` and
+    ``beta`` (see ``tversky`` for which is which)."""
+
+    def __init__(
+        self,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        reduction="sum_over_batch_size",
+        name="tversky",
+        axis=None,
+        dtype=None,
+    ):
+        super().__init__(
+            tversky,
+            name=name,
+            reduction=reduction,
+            dtype=dtype,
+            alpha=float(alpha),
+            beta=float(beta),
+            axis=_config_axis(axis),
+        )
+
+
+@register("loss", "BinaryFocalCrossentropy")
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    """Binary focal cross-entropy (Lin et al., 2017): down-weights well-classified examples.
+
+    Args:
+        apply_class_balancing: weight positives by ``alpha`` and negatives by ``1 - alpha``.
+        alpha: the positives' weight when balancing.
+        gamma: the focusing exponent; 0 gives binary cross-entropy.
+        from_logits: whether ``y_pred`` holds logits rather than probabilities.
+        label_smoothing: targets move towards 0.5 by this fraction.
+        axis: the axis the mean runs over.
+        reduction, name, dtype: as for every Loss.
+    """
+
+    def __init__(
+        self,
+        apply_class_balancing: bool = False,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction="sum_over_batch_size",
+        name="binary_focal_crossentropy",
+        dtype=None,
+    ):
+        _check_smoothing(label_smoothing)
+        super().__init__(
+            binary_focal_crossentropy,
+            name=name,
+            reduction=reduction,
+            dtype=dtype,
+            apply_class_balancing=bool(apply_class_balancing),
+            alpha=float(alpha),
+            gamma=float(gamma),
+            from_logits=bool(from_logits),
+            label_smoothing=float(label_smoothing),
+            axis=axis,
+        )
+
+
+@register("loss", "CategoricalFocalCrossentropy")
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """Categorical focal cross-entropy of one-hot targets: each class's term is scaled by
+    ``alpha * (1 - p) ** gamma``.
+
+    Args:
+        alpha: the weighting factor.
+        gamma: the focusing exponent; 0 (with ``alpha=1``) gives categorical cross-entropy.
+        from_logits: whether ``y_pred`` holds logits rather than probabilities.
+        label_smoothing: targets move towards uniform by this fraction.
+        axis: the class axis.
+        reduction, name, dtype: as for every Loss.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction="sum_over_batch_size",
+        name="categorical_focal_crossentropy",
+        dtype=None,
+    ):
+        _check_smoothing(label_smoothing)
+        super().__init__(
+            categorical_focal_crossentropy,
+            name=name,
+            reduction=reduction,
+            dtype=dtype,
+            alpha=float(alpha),
+            gamma=float(gamma),
+            from_logits=bool(from_logits),
+            label_smoothing=float(label_smoothing),
+            axis=axis,
+        )
+
+
+@register("loss", "CategoricalGeneralizedCrossEntropy")
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """Generalized cross-entropy (Zhang & Sabuncu, 2018) of integer labels, ``0 < q < 1``."""
+
+    def __init__(
+        self,
+        q: float = 0.5,
+        reduction="sum_over_batch_size",
+        name="categorical_generalized_cross_entropy",
+        dtype=None,
+    ):
+        if not 0 < q < 1:
+            raise ValueError(f"q must be in the interval (0, 1), got q={q!r}.")
+        super().__init__(
+            categorical_generalized_cross_entropy,
+            name=name,
+            reduction=reduction,
+            dtype=dtype,
+            q=float(q),
+        )
 
 
 def _check_smoothing(value) -> None:
@@ -403,6 +904,19 @@ _FUNCTION_TO_CLASS = {
     binary_crossentropy: BinaryCrossentropy,
     categorical_crossentropy: CategoricalCrossentropy,
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError,
+    cosine_similarity: CosineSimilarity,
+    hinge: Hinge,
+    squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge,
+    kl_divergence: KLDivergence,
+    poisson: Poisson,
+    dice: Dice,
+    tversky: Tversky,
+    binary_focal_crossentropy: BinaryFocalCrossentropy,
+    categorical_focal_crossentropy: CategoricalFocalCrossentropy,
+    categorical_generalized_cross_entropy: CategoricalGeneralizedCrossEntropy,
 }
 
 
