@@ -709,7 +709,8 @@ OP_NAMES = frozenset(
     maximum mean min minimum moveaxis multiply negative norm not_equal one_hot power prod relu
     relu6 repeat reshape round selu sigmoid sign silu softmax softplus softsign sort sqrt square
     squeeze stack std subtract sum swapaxes swish take take_along_axis tanh tensordot tile
-    top_k transpose tril triu var where""".split()
+    top_k transpose tril triu var where image.crop_images image.extract_patches
+    image.pad_images image.resize image.rgb_to_grayscale""".split()
 )
 
 
@@ -788,18 +789,20 @@ class TensorOperation(Layer):
                 f"{', '.join(sorted(OP_NAMES))}."
             )
         if base.get("name") is None:
-            base["name"] = unique_name(op)
+            base["name"] = unique_name(op.rsplit(".", 1)[-1])
         super().__init__(**base)
         self.op = op
         self.op_args = list(args or [])
         self.op_kwargs = dict(kwargs or {})
-        self._summary_type = "".join(part.capitalize() for part in op.split("_"))
+        self._summary_type = "".join(part.capitalize() for part in op.rsplit(".", 1)[-1].split("_"))
 
     def call(self, inputs, training: bool = False):
         from axonal import ops  # ops sits above layers; the node replays it by name
 
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        fn = getattr(ops, self.op)
+        fn = ops
+        for part in self.op.split("."):  # "image.resize" lives in ops.image
+            fn = getattr(fn, part)
         args = [_decode(a, tensors) for a in self.op_args]
         kwargs = {k: _decode(v, tensors) for k, v in self.op_kwargs.items()}
         return fn(*args, **kwargs)

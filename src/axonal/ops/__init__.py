@@ -71,7 +71,7 @@ from axonal.functional import (
     var,
     where,
 )
-from axonal.ops import linalg, nn, numpy  # noqa: F401 - submodules, as keras.ops.linalg
+from axonal.ops import image, linalg, nn, numpy  # noqa: F401 - submodules, as keras.ops.linalg
 from axonal.ops.nn import *  # noqa: F403 - the flat namespace, as keras.ops
 from axonal.ops.numpy import *  # noqa: F403
 from axonal.tensor import Tensor, as_tensor
@@ -177,6 +177,12 @@ def _wrap_symbolic_ops() -> None:
 
     namespace = globals()
     for name in OP_NAMES:
+        module_name, _, short = name.rpartition(".")
+        if module_name:
+            # ops.image.resize and the like: wrapped where they live
+            module = namespace[module_name]
+            setattr(module, short, _symbolic_aware(name, getattr(module, short)))
+            continue
         if callable(namespace.get(name)):
             namespace[name] = _symbolic_aware(name, namespace[name])
             # ops.numpy.tile is ops.tile: the submodules hand out the same wrapped function
