@@ -738,6 +738,147 @@ REGULARIZERS = [
     case("regularizer-l1_l2-by-name", regularizers.get("l1_l2"), away_from(randn(3, 4))),
 ]
 
+# ---------------------------------------------------------------- Keras 3 losses (issue 18)
+
+# drawn after every other row's inputs, so those stay as they were
+_BITS = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+_SIGNS = 2.0 * _BITS - 1.0
+_MASK_PRED = uniform(_N, _C, low=0.1, high=0.9)
+_SIGNED_PRED = _near(_SIGNS)  # away from the hinge's kink at y_true * y_pred = 1
+
+_MORE_LOSS_OBJECTS = [
+    ("KLDivergence", lambda r: losses.KLDivergence(reduction=r), _PROBS, _probabilities(_N, _C)),
+    ("Poisson", lambda r: losses.Poisson(reduction=r), positive(_N, _C), positive(_N, _C)),
+    ("Hinge", lambda r: losses.Hinge(reduction=r), _SIGNS, _SIGNED_PRED),
+    ("SquaredHinge", lambda r: losses.SquaredHinge(reduction=r), _BITS, _SIGNED_PRED),
+    ("CategoricalHinge", lambda r: losses.CategoricalHinge(reduction=r), _one_hot(_LABELS), _Y),
+    ("CosineSimilarity", lambda r: losses.CosineSimilarity(reduction=r), _Y, randn(_N, _C)),
+    ("Dice", lambda r: losses.Dice(axis=1, reduction=r), _BITS, _MASK_PRED),
+    (
+        "Tversky",
+        lambda r: losses.Tversky(alpha=0.3, beta=0.7, axis=1, reduction=r),
+        _BITS,
+        _MASK_PRED,
+    ),
+    (
+        "BinaryFocalCrossentropy",
+        lambda r: losses.BinaryFocalCrossentropy(
+            apply_class_balancing=True, from_logits=True, reduction=r
+        ),
+        _BITS,
+        randn(_N, _C, scale=2.0),
+    ),
+    (
+        "CategoricalFocalCrossentropy",
+        lambda r: losses.CategoricalFocalCrossentropy(label_smoothing=0.1, reduction=r),
+        _one_hot(_LABELS),
+        _probabilities(_N, _C),
+    ),
+    (
+        "MeanAbsolutePercentageError",
+        lambda r: losses.MeanAbsolutePercentageError(reduction=r),
+        _Y,
+        _near(_Y),
+    ),
+    (
+        "MeanSquaredLogarithmicError",
+        lambda r: losses.MeanSquaredLogarithmicError(reduction=r),
+        positive(_N, _C),
+        positive(_N, _C),
+    ),
+    (
+        "CategoricalGeneralizedCrossEntropy",
+        lambda r: losses.CategoricalGeneralizedCrossEntropy(q=0.4, reduction=r),
+        _LABELS,
+        _probabilities(_N, _C),
+    ),
+]
+
+
+def _more_loss_reduction_cases() -> list:
+    rows = []
+    for name, make, y_true, y_pred in _MORE_LOSS_OBJECTS:
+        for reduction in _REDUCTIONS + ("mean_with_sample_weight",):
+            for weighted in (False, True):
+                weight = _SAMPLE_WEIGHT if weighted else None
+                tag = f"loss-{name}-{reduction}" + ("-sample_weight" if weighted else "")
+                rows.append(
+                    case(
+                        tag,
+                        lambda p, make=make, r=reduction, t=y_true, w=weight: make(r)(t, p, w),
+                        y_pred,
+                    )
+                )
+    return rows
+
+
+MORE_LOSSES = _more_loss_reduction_cases() + [
+    case("kl_divergence", losses.kl_divergence, _PROBS, _probabilities(_N, _C)),
+    case("poisson", losses.poisson, positive(_N, _C), positive(_N, _C)),
+    case("hinge", lambda p: losses.hinge(_BITS, p), _SIGNED_PRED),
+    case("squared_hinge", losses.squared_hinge, _SIGNS, _SIGNED_PRED),
+    case("categorical_hinge", lambda p: losses.categorical_hinge(_one_hot(_LABELS), p), _Y),
+    case("cosine_similarity", losses.cosine_similarity, _Y, randn(_N, _C)),
+    case(
+        "cosine_similarity-axis0",
+        lambda t, p: losses.cosine_similarity(t, p, axis=0),
+        _Y,
+        randn(_N, _C),
+    ),
+    case("dice", losses.dice, _BITS, _MASK_PRED),
+    case(
+        "dice-axis",
+        lambda t, p: losses.dice(t, p, axis=1),
+        uniform(_N, _C, low=0.0, high=1.0),
+        _MASK_PRED,
+    ),
+    case(
+        "tversky",
+        lambda t, p: losses.tversky(t, p, alpha=0.3, beta=0.7),
+        uniform(_N, _C, low=0.0, high=1.0),
+        _MASK_PRED,
+    ),
+    case(
+        "binary_focal_crossentropy",
+        lambda p: losses.binary_focal_crossentropy(_BITS, p, label_smoothing=0.1),
+        _MASK_PRED,
+    ),
+    case(
+        "binary_focal_crossentropy-from_logits",
+        lambda z: losses.binary_focal_crossentropy(_BITS, z, from_logits=True, gamma=1.5),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "binary_focal_crossentropy-fused-sigmoid",
+        lambda z: losses.binary_focal_crossentropy(_BITS, F.sigmoid(z)),
+        randn(_N, _C, scale=2.0),
+    ),
+    case(
+        "categorical_focal_crossentropy",
+        lambda p: losses.categorical_focal_crossentropy(_one_hot(_LABELS), p),
+        _probabilities(_N, _C),
+    ),
+    case(
+        "categorical_focal_crossentropy-from_logits",
+        lambda z: losses.categorical_focal_crossentropy(
+            _one_hot(_LABELS), z, from_logits=True, label_smoothing=0.1
+        ),
+        randn(_N, _C, scale=2.0),
+    ),
+    case("mean_absolute_percentage_error", losses.mean_absolute_percentage_error, _Y, _near(_Y)),
+    case(
+        "mean_squared_logarithmic_error",
+        losses.mean_squared_logarithmic_error,
+        positive(_N, _C),
+        positive(_N, _C),
+    ),
+    case(
+        "categorical_generalized_cross_entropy",
+        lambda p: losses.categorical_generalized_cross_entropy(_LABELS, p, q=0.4),
+        _probabilities(_N, _C),
+    ),
+]
+
 # ---------------------------------------------------------------- the table
 
 # a new group is one more list added here
@@ -749,6 +890,7 @@ CASES = (
     + ACTIVATIONS
     + CROSS_ENTROPIES
     + LOSSES
+    + MORE_LOSSES
     + LAYERS
     + REGULARIZERS
 )

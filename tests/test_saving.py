@@ -345,6 +345,14 @@ def test_float64_model_round_trips(tmp_path):
 # arguments for registered classes that have no all-default constructor
 _CONSTRUCTOR_ARGUMENTS = {
     "MeanMetricWrapper": {"fn": metrics.mean_absolute_error},
+    "IoU": {"num_classes": 3, "target_class_ids": [0, 2]},
+    "MeanIoU": {"num_classes": 3},
+    "OneHotIoU": {"num_classes": 3, "target_class_ids": [1]},
+    "OneHotMeanIoU": {"num_classes": 3},
+    "PrecisionAtRecall": {"recall": 0.5},
+    "RecallAtPrecision": {"precision": 0.5},
+    "SensitivityAtSpecificity": {"specificity": 0.5},
+    "SpecificityAtSensitivity": {"sensitivity": 0.5},
     "ExponentialDecay": {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5},
     "PiecewiseConstantDecay": {"boundaries": [10, 20], "values": [0.1, 0.05, 0.01]},
     "PolynomialDecay": {"initial_learning_rate": 0.1, "decay_steps": 10},

@@ -1045,6 +1045,302 @@ def _dense_layer_rows() -> list:
 
 LAYERS = _dense_layer_rows()
 
+# ---------------------------------------------------------------- Keras 3 losses (issue 18)
+#
+# torch has Poisson (poisson_nll_loss) and cosine similarity; the others are their formulas
+# written in torch: hinge losses on -1/1 labels (0/1 labels are converted, as Keras does), Dice
+# and Tversky from soft counts, focal losses as Lin et al. write them (torchvision's
+# sigmoid_focal_loss for the binary one). Inputs are drawn after every other row's, so those
+# stay as they were.
+
+_BITS = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+_SIGNS = 2.0 * _BITS - 1.0
+_MASK_PRED = uniform(_N, _C, low=0.1, high=0.9)
+_SIGNED_PRED = _SIGNS + away_from(randn(_N, _C))  # away from the kink at y_true * y_pred = 1
+
+
+def _kl_torch(t, p):
+    t, p = torch.clamp(t, _EPS, 1.0), torch.clamp(p, _EPS, 1.0)
+    return (t * (torch.log(t) - torch.log(p))).sum(-1)
+
+
+def _poisson_torch(t, p):
+    return TF.poisson_nll_loss(p, t, log_input=False, eps=_EPS, reduction="none").mean(-1)
+
+
+def _hinge_torch(t, p):
+    return torch.relu(1.0 - (2.0 * t - 1.0) * p).mean(-1)
+
+
+def _squared_hinge_torch(t, p):
+    return torch.relu(1.0 - t * p).square().mean(-1)
+
+
+def _categorical_hinge_torch(t, p):
+    positive = (t * p).sum(-1)
+    negative = ((1.0 - t) * p).amax(-1)
+    return torch.relu(negative - positive + 1.0)
+
+
+def _cosine_torch(t, p, dim=-1):
+    return -TF.cosine_similarity(t, p, dim=dim, eps=0.0)
+
+
+def _tversky_torch(t, p, alpha=0.5, beta=0.5, dim=None):
+    dims = tuple(range(t.ndim)) if dim is None else (dim,)
+    tp = (t * p).sum(dims)
+    fp = ((1.0 - p) * t).sum(dims)
+    fn = (p * (1.0 - t)).sum(dims)
+    return 1.0 - tp / (tp + alpha * fp + beta * fn + _EPS)
+
+
+def _dice_torch(t, p, dim=None):
+    dims = tuple(range(t.ndim)) if dim is None else (dim,)
+    return 1.0 - 2.0 * (t * p).sum(dims) / (t.sum(dims) + p.sum(dims) + _EPS)
+
+
+def _binary_focal_torch(t, z, alpha=0.25, gamma=2.0, balanced=False):
+    # torchvision.ops.sigmoid_focal_loss, averaged over the last axis
+    p = torch.sigmoid(z)
+    ce = TF.binary_cross_entropy_with_logits(z, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    loss = ce * (1 - p_t) ** gamma
+    if balanced:
+        loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
+    return loss.mean(-1)
+
+
+def _binary_focal_probabilities_torch(t, p, gamma=2.0):
+    ce = TF.binary_cross_entropy(p, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    return (ce * (1 - p_t) ** gamma).mean(-1)
+
+
+def _categorical_focal_torch(t, p, alpha=0.25, gamma=2.0):
+    p = _clamped(_renormalised(p))
+    return (alpha * (1 - p) ** gamma * -t * torch.log(p)).sum(-1)
+
+
+def _categorical_focal_logits_torch(t, z, alpha=0.25, gamma=2.0):
+    p = _clamped(torch.softmax(z, -1))
+    return (alpha * (1 - p) ** gamma * -t * torch.log_softmax(z, -1)).sum(-1)
+
+
+def _mape_torch(t, p):
+    return 100.0 * ((t - p).abs() / torch.clamp(t.abs(), min=_EPS)).mean(-1)
+
+
+def _msle_torch(t, p):
+    return (
+        (torch.log1p(torch.clamp(p, min=_EPS)) - torch.log1p(torch.clamp(t, min=_EPS)))
+        .square()
+        .mean(-1)
+    )
+
+
+def _gce_torch(labels, p, q=0.4):
+    picked = p.gather(-1, labels.long()[:, None])[:, 0]
+    return (1 - picked**q) / q
+
+
+_MORE_TORCH_LOSS_OBJECTS = [
+    (
+        "KLDivergence",
+        lambda r: losses.KLDivergence(reduction=r),
+        _kl_torch,
+        _probabilities(_N, _C),
+        _probabilities(_N, _C),
+    ),
+    (
+        "Poisson",
+        lambda r: losses.Poisson(reduction=r),
+        _poisson_torch,
+        positive(_N, _C),
+        positive(_N, _C),
+    ),
+    ("Hinge", lambda r: losses.Hinge(reduction=r), _hinge_torch, _BITS, _SIGNED_PRED),
+    (
+        "SquaredHinge",
+        lambda r: losses.SquaredHinge(reduction=r),
+        _squared_hinge_torch,
+        _SIGNS,
+        _SIGNED_PRED,
+    ),
+    (
+        "CategoricalHinge",
+        lambda r: losses.CategoricalHinge(reduction=r),
+        _categorical_hinge_torch,
+        _one_hot(_LOSS_LABELS),
+        randn(_N, _C),
+    ),
+    (
+        "CosineSimilarity",
+        lambda r: losses.CosineSimilarity(reduction=r),
+        _cosine_torch,
+        randn(_N, _C),
+        randn(_N, _C),
+    ),
+    (
+        "Dice",
+        lambda r: losses.Dice(axis=1, reduction=r),
+        lambda t, p: _dice_torch(t, p, dim=1),
+        _BITS,
+        _MASK_PRED,
+    ),
+    (
+        "Tversky",
+        lambda r: losses.Tversky(alpha=0.3, beta=0.7, axis=1, reduction=r),
+        lambda t, p: _tversky_torch(t, p, 0.3, 0.7, dim=1),
+        _BITS,
+        _MASK_PRED,
+    ),
+    (
+        "BinaryFocalCrossentropy",
+        lambda r: losses.BinaryFocalCrossentropy(
+            apply_class_balancing=True, alpha=0.4, from_logits=True, reduction=r
+        ),
+        lambda t, z: _binary_focal_torch(t, z, alpha=0.4, balanced=True),
+        _BITS,
+        randn(_N, _C, scale=2.0),
+    ),
+    (
+        "CategoricalFocalCrossentropy",
+        lambda r: losses.CategoricalFocalCrossentropy(reduction=r),
+        _categorical_focal_torch,
+        _one_hot(_LOSS_LABELS),
+        _probabilities(_N, _C),
+    ),
+    (
+        "MeanAbsolutePercentageError",
+        lambda r: losses.MeanAbsolutePercentageError(reduction=r),
+        _mape_torch,
+        _Y,
+        _Y + away_from(randn(_N, _C)),
+    ),
+    (
+        "MeanSquaredLogarithmicError",
+        lambda r: losses.MeanSquaredLogarithmicError(reduction=r),
+        _msle_torch,
+        positive(_N, _C),
+        positive(_N, _C),
+    ),
+    (
+        "CategoricalGeneralizedCrossEntropy",
+        lambda r: losses.CategoricalGeneralizedCrossEntropy(q=0.4, reduction=r),
+        _gce_torch,
+        _LOSS_LABELS,
+        _probabilities(_N, _C),
+    ),
+]
+
+
+def _more_loss_object_rows() -> list:
+    rows = []
+    for name, make, per_sample, y_true, y_pred in _MORE_TORCH_LOSS_OBJECTS:
+        for reduction in ("sum_over_batch_size", "sum", "none"):
+            for weight in (None, _SAMPLE_WEIGHT):
+                tag = f"loss-{name}-{reduction}" + ("" if weight is None else "-sample_weight")
+                rows.append(
+                    row(
+                        tag,
+                        lambda t, p, make=make, r=reduction, w=weight: make(r)(t, p, w),
+                        _torch_reduced(per_sample, reduction, weight),
+                        y_true,
+                        y_pred,
+                        wrt=(1,),
+                    )
+                )
+    return rows
+
+
+MORE_LOSSES = _more_loss_object_rows() + [
+    row(
+        "kl_divergence",
+        losses.kl_divergence,
+        _kl_torch,
+        _probabilities(_N, _C),
+        _probabilities(_N, _C),
+    ),
+    row("poisson", losses.poisson, _poisson_torch, positive(_N, _C), positive(_N, _C)),
+    row(
+        "hinge",
+        lambda p: losses.hinge(_BITS, p),
+        lambda p: _hinge_torch(torch.as_tensor(_BITS, dtype=p.dtype), p),
+        _SIGNED_PRED,
+    ),
+    row("squared_hinge", losses.squared_hinge, _squared_hinge_torch, _SIGNS, _SIGNED_PRED),
+    row(
+        "categorical_hinge",
+        losses.categorical_hinge,
+        _categorical_hinge_torch,
+        _one_hot(_LOSS_LABELS),
+        randn(_N, _C),
+    ),
+    row("cosine_similarity", losses.cosine_similarity, _cosine_torch, randn(_N, _C), randn(_N, _C)),
+    row(
+        "cosine_similarity-axis0",
+        lambda t, p: losses.cosine_similarity(t, p, axis=0),
+        lambda t, p: _cosine_torch(t, p, dim=0),
+        randn(_N, _C),
+        randn(_N, _C),
+    ),
+    row("dice", losses.dice, _dice_torch, uniform(_N, _C, low=0.0, high=1.0), _MASK_PRED),
+    row(
+        "tversky-axis",
+        lambda t, p: losses.tversky(t, p, alpha=0.3, beta=0.7, axis=1),
+        lambda t, p: _tversky_torch(t, p, 0.3, 0.7, dim=1),
+        uniform(_N, _C, low=0.0, high=1.0),
+        _MASK_PRED,
+    ),
+    row(
+        "binary_focal_crossentropy",
+        lambda p: losses.binary_focal_crossentropy(_BITS, p),
+        lambda p: _binary_focal_probabilities_torch(torch.as_tensor(_BITS, dtype=p.dtype), p),
+        _MASK_PRED,
+    ),
+    row(
+        "binary_focal_crossentropy-from_logits",
+        lambda t, z: losses.binary_focal_crossentropy(t, z, from_logits=True, gamma=1.5),
+        lambda t, z: _binary_focal_torch(t, z, gamma=1.5),
+        uniform(_N, _C, low=0.0, high=1.0),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "categorical_focal_crossentropy",
+        losses.categorical_focal_crossentropy,
+        _categorical_focal_torch,
+        _probabilities(_N, _C),
+        _probabilities(_N, _C),
+    ),
+    row(
+        "categorical_focal_crossentropy-from_logits",
+        lambda t, z: losses.categorical_focal_crossentropy(t, z, from_logits=True, gamma=3.0),
+        lambda t, z: _categorical_focal_logits_torch(t, z, gamma=3.0),
+        _probabilities(_N, _C),
+        randn(_N, _C, scale=2.0),
+    ),
+    row(
+        "mean_absolute_percentage_error",
+        losses.mean_absolute_percentage_error,
+        _mape_torch,
+        _Y,
+        _Y + away_from(randn(_N, _C)),
+    ),
+    row(
+        "mean_squared_logarithmic_error",
+        losses.mean_squared_logarithmic_error,
+        _msle_torch,
+        positive(_N, _C),
+        positive(_N, _C),
+    ),
+    row(
+        "categorical_generalized_cross_entropy",
+        lambda p: losses.categorical_generalized_cross_entropy(_LOSS_LABELS, p, q=0.4),
+        lambda p: _gce_torch(torch.as_tensor(_LOSS_LABELS), p),
+        _probabilities(_N, _C),
+    ),
+]
+
 # ---------------------------------------------------------------- the op table
 
 # a layer row passes its weights as inputs and converts their layout on the torch side;
@@ -1057,6 +1353,7 @@ OPS = (
     + ACTIVATIONS
     + CROSS_ENTROPIES
     + LOSSES
+    + MORE_LOSSES
     + LAYERS
 )
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
