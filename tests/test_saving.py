@@ -147,6 +147,21 @@ def _normalization():
     ), _data((5, 5, 3))
 
 
+def _regularization():
+    return Sequential(
+        [
+            Input((4, 4, 6)),
+            layers.GroupNormalization(groups=3),
+            layers.GaussianDropout(0.2),
+            layers.AlphaDropout(0.1),
+            layers.ActivityRegularization(l1=0.01, l2=0.02),
+            layers.UnitNormalization(),
+            layers.Flatten(),
+            layers.Dense(2),
+        ]
+    ), _data((4, 4, 6))
+
+
 def _embedding_rnn():
     model = Sequential(
         [
@@ -246,6 +261,7 @@ BUILDERS = {
     "conv2d": _conv2d,
     "conv2d_global_max": _conv2d_global_max,
     "normalization": _normalization,
+    "regularization": _regularization,
     "embedding_rnn": _embedding_rnn,
     "bidirectional_time_distributed": _bidirectional_time_distributed,
     "merges": _merges,

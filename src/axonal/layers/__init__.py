@@ -28,7 +28,13 @@ from axonal.layers.merge import (
     Multiply,
     Subtract,
     add,
+    average,
     concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from axonal.layers.normalization import (
     BatchNormalization,
@@ -52,6 +58,13 @@ from axonal.layers.pooling import (
 )
 from axonal.layers.preprocessing import Normalization
 from axonal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+from axonal.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GroupNormalization,
+    UnitNormalization,
+)
 
 # Keras's other names for the same layers
 AvgPool1D = AveragePooling1D
@@ -69,9 +82,12 @@ SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
     "Activation",
+    "ActivityRegularization",
     "Add",
     "add",
+    "AlphaDropout",
     "Average",
+    "average",
     "AveragePooling1D",
     "AveragePooling2D",
     "AvgPool1D",
@@ -90,10 +106,12 @@ __all__ = [
     "Dense",
     "DepthwiseConv2D",
     "Dot",
+    "dot",
     "Dropout",
     "ELU",
     "Embedding",
     "Flatten",
+    "GaussianDropout",
     "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
@@ -103,6 +121,7 @@ __all__ = [
     "GlobalMaxPool2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GroupNormalization",
     "GRU",
     "Identity",
     "Input",
@@ -114,13 +133,16 @@ __all__ = [
     "LSTM",
     "Masking",
     "Maximum",
+    "maximum",
     "MaxPool1D",
     "MaxPool2D",
     "MaxPooling1D",
     "MaxPooling2D",
     "Minimum",
+    "minimum",
     "MultiHeadAttention",
     "Multiply",
+    "multiply",
     "Normalization",
     "Permute",
     "PReLU",
@@ -135,7 +157,9 @@ __all__ = [
     "SpatialDropout1D",
     "SpatialDropout2D",
     "Subtract",
+    "subtract",
     "TimeDistributed",
+    "UnitNormalization",
     "UpSampling2D",
     "ZeroPadding2D",
 ]

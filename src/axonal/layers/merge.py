@@ -237,3 +237,33 @@ def add(inputs: list, **kwargs) -> Tensor:
 def concatenate(inputs: list, axis: int = -1, **kwargs) -> Tensor:
     """Functional form of ``Concatenate``."""
     return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def subtract(inputs: list, **kwargs) -> Tensor:
+    """Functional form of ``Subtract``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs: list, **kwargs) -> Tensor:
+    """Functional form of ``Multiply``."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs: list, **kwargs) -> Tensor:
+    """Functional form of ``Average``."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs: list, **kwargs) -> Tensor:
+    """Functional form of ``Maximum``."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs: list, **kwargs) -> Tensor:
+    """Functional form of ``Minimum``."""
+    return Minimum(**kwargs)(inputs)
+
+
+def dot(inputs: list, axes, normalize: bool = False, **kwargs) -> Tensor:
+    """Functional form of ``Dot``."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
