@@ -252,3 +252,29 @@ def test_summary_wraps_a_long_cell_instead_of_breaking_the_table(capsys):
     assert len({len(line) for line in table}) == 1  # every line as wide as the table
     text = "\n".join(table)
     assert "multi_head_attention" in text and "(MultiHeadAttention)" in text
+
+
+def test_symbolic_slicing_builds_trains_and_saves(tmp_path):
+    from axonal import layers as L
+
+    tokens = Input((5, 6))
+    first = tokens[:, 0]  # a CLS-token readout
+    window = tokens[..., 2:5]
+    reversed_steps = tokens[:, ::-1, None]
+    model = Model(tokens, [L.Dense(2)(first), window, reversed_steps])
+    x = np.random.default_rng(0).random((3, 5, 6)).astype("float32")
+    head, got_window, got_reversed = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(got_window, x[..., 2:5])
+    np.testing.assert_array_equal(got_reversed, x[:, ::-1, None])
+    dense = next(layer for layer in model.layers if isinstance(layer, L.Dense))
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(head, x[:, 0] @ kernel + bias, rtol=1e-5)
+    model.save(tmp_path / "sliced.axonal")
+    loaded = axonal.models.load_model(tmp_path / "sliced.axonal")
+    for a, b in zip(loaded.predict(x, verbose=0), model.predict(x, verbose=0), strict=True):
+        np.testing.assert_array_equal(a, b)
+    classifier = Model(tokens, L.Dense(1)(tokens[:, -1]))
+    classifier.compile("sgd", "mse")
+    before = classifier.get_weights()[0].copy()
+    classifier.fit(x, np.ones((3, 1), "float32"), verbose=0)
+    assert not np.array_equal(classifier.get_weights()[0], before)  # gradients flow through

@@ -14,8 +14,8 @@ Not supported (a script using them fails with an error naming the missing piece)
       ``tf.random.set_seed``, ``tf.function``, ``tf.data.TFRecordDataset``…) and
       backend-specific code (JAX / PyTorch tensors).
     - Keras features axonal has not implemented: distribution strategies, mixed precision,
-      ``keras.ops`` functions outside ``axonal.ops``, ``Lambda`` layers in saved files, symbolic
-      slicing (``x[:, 0]``) in the functional API, and keras submodules axonal does not have.
+      ``keras.ops`` functions outside ``axonal.ops``, ``Lambda`` layers in saved files, and
+      keras submodules axonal does not have (``docs/keras-coverage.md`` lists every name).
 
 Example:
     >>> from axonal import keras_compat

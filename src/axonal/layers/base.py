@@ -709,7 +709,7 @@ OP_NAMES = frozenset(
     maximum mean min minimum moveaxis multiply negative norm not_equal one_hot power prod relu
     relu6 repeat reshape round selu sigmoid sign silu softmax softplus softsign sort sqrt square
     squeeze stack std subtract sum swapaxes swish take take_along_axis tanh tensordot tile
-    top_k transpose tril triu var where image.crop_images image.extract_patches
+    top_k transpose tril triu var where get_item image.crop_images image.extract_patches
     image.pad_images image.resize image.rgb_to_grayscale""".split()
 )
 
@@ -728,6 +728,12 @@ def _encode(value, tensors: list):
         return [_encode(v, tensors) for v in value]
     if isinstance(value, xp.ndarray):
         return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, slice):
+        # x[1:4:2] on a symbolic tensor: the slice is saved as its three bounds
+        return {"__slice__": [_encode(value.start, tensors), _encode(value.stop, tensors),
+                              _encode(value.step, tensors)]}  # fmt: skip
+    if value is Ellipsis:
+        return {"__ellipsis__": True}
     if isinstance(value, xp.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -755,6 +761,15 @@ def _decode(value, tensors: list):
             return tuple(_decode(v, tensors) for v in value["__tuple__"])
         if "__array__" in value:
             return xp.asarray(value["__array__"], dtype=_constant_dtype(value["dtype"]))
+        if "__slice__" in value:
+            bounds = [_decode(v, tensors) for v in value["__slice__"]]
+            if len(bounds) != 3 or any(
+                b is not None and (isinstance(b, bool) or not isinstance(b, int)) for b in bounds
+            ):
+                raise ValueError(f"a saved slice holds three ints or nulls, got {bounds!r}.")
+            return slice(*bounds)
+        if "__ellipsis__" in value:
+            return Ellipsis
     if isinstance(value, list):
         return [_decode(v, tensors) for v in value]
     return value

@@ -78,6 +78,10 @@ class SymbolicTensor:
     def __pow__(self, other):
         return _op("power", self, other)
 
+    def __getitem__(self, key):
+        """``x[:, 0]``, ``x[..., :8]``: a ``get_item`` node in the functional graph."""
+        return _op("get_item", self, key)
+
     def __neg__(self):
         return _op("negative", self)
 

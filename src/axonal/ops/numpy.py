@@ -374,6 +374,12 @@ def tensordot(x1, x2, axes=2) -> Tensor:
     return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
 
 
+def get_item(x, key) -> Tensor:
+    """``x[key]`` (ints, slices, ``...``, ``None`` and index arrays), differentiable; what
+    ``x[:, 0]`` on a symbolic tensor records."""
+    return _tensor(x)[key]
+
+
 def dot(x1, x2) -> Tensor:
     """NumPy's ``dot`` for vectors and matrices (``matmul``)."""
     return F.matmul(_tensor(x1), _tensor(x2))
@@ -454,7 +460,7 @@ __all__ = [
     "abs", "absolute", "add", "all", "any", "arange", "argmax", "argmin", "argsort", "average",
     "broadcast_to", "cast", "ceil", "clip", "concatenate", "convert_to_numpy", "cumsum",
     "divide", "dot", "einsum", "equal", "exp", "expand_dims", "eye", "floor", "full",
-    "full_like", "greater", "greater_equal", "isfinite", "isnan", "less", "less_equal",
+    "full_like", "get_item", "greater", "greater_equal", "isfinite", "isnan", "less", "less_equal",
     "linspace", "log", "log10", "log1p", "log2", "logical_and", "logical_not", "logical_or",
     "logical_xor", "matmul", "max", "maximum", "mean", "min", "minimum", "mod", "moveaxis",
     "multiply", "ndim", "negative", "norm", "not_equal", "ones", "ones_like", "power", "prod",
