@@ -162,6 +162,13 @@ def _regularization():
     ), _data((4, 4, 6))
 
 
+def _rnn_cells():
+    inputs = Input((6, 3))
+    sequences = layers.RNN([layers.LSTMCell(4), layers.GRUCell(3)], return_sequences=True)(inputs)
+    last = layers.RNN(layers.SimpleRNNCell(2), go_backwards=True)(sequences)
+    return Model(inputs, layers.Dense(2)(last)), _data((6, 3))
+
+
 def _embedding_rnn():
     model = Sequential(
         [
@@ -262,6 +269,7 @@ BUILDERS = {
     "conv2d_global_max": _conv2d_global_max,
     "normalization": _normalization,
     "regularization": _regularization,
+    "rnn_cells": _rnn_cells,
     "embedding_rnn": _embedding_rnn,
     "bidirectional_time_distributed": _bidirectional_time_distributed,
     "merges": _merges,
@@ -288,10 +296,11 @@ def test_every_registered_layer_is_covered_by_a_round_trip():
             layer = stack.pop()
             covered.add(type(layer))
             stack.extend(getattr(layer, "layers", []))
-            for attribute in ("layer", "forward_layer", "backward_layer"):
+            for attribute in ("layer", "forward_layer", "backward_layer", "cell"):
                 inner = getattr(layer, attribute, None)
                 if isinstance(inner, layers.Layer):
                     stack.append(inner)
+            stack.extend(getattr(layer, "cells", []))
     # classes, not names: MaxPool2D and MaxPooling2D are one layer
     public = {
         getattr(layers, name)

@@ -65,6 +65,7 @@ from axonal.layers.regularization import (
     GroupNormalization,
     UnitNormalization,
 )
+from axonal.layers.rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 # Keras's other names for the same layers
 AvgPool1D = AveragePooling1D
@@ -123,6 +124,7 @@ __all__ = [
     "GlobalMaxPooling2D",
     "GroupNormalization",
     "GRU",
+    "GRUCell",
     "Identity",
     "Input",
     "InputLayer",
@@ -131,6 +133,7 @@ __all__ = [
     "LayerNormalization",
     "LeakyReLU",
     "LSTM",
+    "LSTMCell",
     "Masking",
     "Maximum",
     "maximum",
@@ -150,12 +153,15 @@ __all__ = [
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "RNN",
     "SeparableConv2D",
     "SeparableConvolution2D",
     "SimpleRNN",
+    "SimpleRNNCell",
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",
+    "StackedRNNCells",
     "Subtract",
     "subtract",
     "TimeDistributed",
