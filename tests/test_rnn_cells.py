@@ -114,3 +114,17 @@ def test_cells_match_keras(theirs_cell, ours_cell, kwargs):
             np.testing.assert_allclose(
                 np.asarray(g), keras.ops.convert_to_numpy(e), rtol=1e-5, atol=1e-6
             )
+
+
+def test_bidirectional_over_an_rnn_of_cells_matches_keras():
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    x = X.astype("float32")
+    theirs = keras.layers.Bidirectional(
+        keras.layers.RNN(keras.layers.GRUCell(3), return_sequences=True)
+    )
+    expected = keras.ops.convert_to_numpy(theirs(x))
+    ours = layers.Bidirectional(RNN(GRUCell(3), return_sequences=True))
+    ours(x)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    np.testing.assert_allclose(np.asarray(ours(x)), expected, rtol=1e-5, atol=1e-6)

@@ -28,6 +28,7 @@ from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer
 from axonal.layers.core import serialize_or_none
 from axonal.layers.masking import attach_mask, mask_of
+from axonal.layers.rnn_cells import RNN
 from axonal.registry import deserialize, register, serialize
 from axonal.tensor import Tensor, as_tensor
 
@@ -679,7 +680,7 @@ class Bidirectional(_Wrapper):
     time order before merging.
 
     Args:
-        layer: a SimpleRNN, LSTM or GRU.
+        layer: a SimpleRNN, LSTM, GRU or ``RNN`` over a cell.
         merge_mode: ``'concat'`` (default), ``'sum'``, ``'mul'``, ``'ave'`` or None (a list of
             the two outputs).
         backward_layer: optional layer for the backward direction (must have
@@ -697,12 +698,12 @@ class Bidirectional(_Wrapper):
         backward_layer: Layer | None = None,
         **kwargs,
     ):
-        if not isinstance(layer, _RNN):
+        if not isinstance(layer, (_RNN, RNN)):
             raise ValueError(
-                "Bidirectional needs a recurrent layer (SimpleRNN, LSTM or GRU), got "
+                "Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU or RNN(cell)), got "
                 f"{type(layer).__name__}."
             )
-        if backward_layer is not None and not isinstance(backward_layer, _RNN):
+        if backward_layer is not None and not isinstance(backward_layer, (_RNN, RNN)):
             raise ValueError(
                 "Bidirectional backward_layer must be a recurrent layer, got "
                 f"{type(backward_layer).__name__}."

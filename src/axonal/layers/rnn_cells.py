@@ -366,6 +366,10 @@ class RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.stateful = False
+
+    def reset_states(self) -> None:
+        """Nothing is carried between calls (``stateful`` is not supported)."""
 
     def build(self, input_shape) -> None:
         self.cell.build_from_shape((None, input_shape[-1]))
