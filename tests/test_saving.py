@@ -169,6 +169,16 @@ def _rnn_cells():
     return Model(inputs, layers.Dense(2)(last)), _data((6, 3))
 
 
+def _shapes_1d_3d():
+    steps = Input((5, 3))
+    volume = Input((3, 4, 2, 3))
+    sequence = layers.Cropping1D((1, 1))(layers.ZeroPadding1D(2)(layers.UpSampling1D(2)(steps)))
+    pooled = layers.GlobalAveragePooling3D()(layers.SpatialDropout3D(0.2)(volume))
+    maxed = layers.GlobalMaxPooling3D()(volume)
+    merged = layers.Concatenate()([layers.GlobalAveragePooling1D()(sequence), pooled, maxed])
+    return Model([steps, volume], layers.Dense(2)(merged)), [_data((5, 3)), _data((3, 4, 2, 3))]
+
+
 def _embedding_rnn():
     model = Sequential(
         [
@@ -270,6 +280,7 @@ BUILDERS = {
     "normalization": _normalization,
     "regularization": _regularization,
     "rnn_cells": _rnn_cells,
+    "shapes_1d_3d": _shapes_1d_3d,
     "embedding_rnn": _embedding_rnn,
     "bidirectional_time_distributed": _bidirectional_time_distributed,
     "merges": _merges,

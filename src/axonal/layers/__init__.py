@@ -42,18 +42,24 @@ from axonal.layers.normalization import (
     LayerNormalization,
     SpatialDropout1D,
     SpatialDropout2D,
+    SpatialDropout3D,
 )
 from axonal.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    Cropping1D,
     Cropping2D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    UpSampling1D,
     UpSampling2D,
+    ZeroPadding1D,
     ZeroPadding2D,
 )
 from axonal.layers.preprocessing import Normalization
@@ -75,8 +81,10 @@ Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
 GlobalAvgPool1D = GlobalAveragePooling1D
 GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
 GlobalMaxPool1D = GlobalMaxPooling1D
 GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalMaxPool3D = GlobalMaxPooling3D
 MaxPool1D = MaxPooling1D
 MaxPool2D = MaxPooling2D
 SeparableConvolution2D = SeparableConv2D
@@ -103,6 +111,7 @@ __all__ = [
     "Convolution1D",
     "Convolution2D",
     "Convolution2DTranspose",
+    "Cropping1D",
     "Cropping2D",
     "Dense",
     "DepthwiseConv2D",
@@ -116,12 +125,16 @@ __all__ = [
     "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalAvgPool1D",
     "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
     "GlobalMaxPool1D",
     "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "GroupNormalization",
     "GRU",
     "GRUCell",
@@ -161,11 +174,14 @@ __all__ = [
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",
+    "SpatialDropout3D",
     "StackedRNNCells",
     "Subtract",
     "subtract",
     "TimeDistributed",
     "UnitNormalization",
+    "UpSampling1D",
     "UpSampling2D",
+    "ZeroPadding1D",
     "ZeroPadding2D",
 ]

@@ -31,7 +31,11 @@ from axonal.primitives.conv import conv_output_length, conv_transpose_output_len
 from axonal.registry import register, serialize
 from axonal.tensor import Tensor
 
-_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
+_AXES = {
+    1: "(batch, steps, channels)",
+    2: "(batch, height, width, channels)",
+    3: "(batch, depth, height, width, channels)",
+}
 _SPATIAL = {1: "steps", 2: "height, width"}
 
 

@@ -460,10 +460,20 @@ class SpatialDropout2D(_SpatialDropout):
     """
 
 
+@register("layer", "SpatialDropout3D")
+class SpatialDropout3D(_SpatialDropout):
+    """Drops whole feature maps of ``(batch, depth, rows, cols, channels)`` inputs while
+    training; as ``SpatialDropout2D``."""
+
+    _rank = 5
+    _layout = "(batch, depth, rows, cols, channels)"
+
+
 __all__ = [
     "BatchNormalization",
     "GaussianNoise",
     "LayerNormalization",
     "SpatialDropout1D",
     "SpatialDropout2D",
+    "SpatialDropout3D",
 ]

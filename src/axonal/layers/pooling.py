@@ -438,3 +438,116 @@ __all__ = [
     "UpSampling2D",
     "ZeroPadding2D",
 ]
+
+
+@register("layer", "GlobalAveragePooling3D")
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over depth, height and width: ``(batch, d, h, w, channels)`` -> ``(batch, c)``."""
+
+    rank = 3
+
+    def _reduce(self, inputs: Tensor, axes: tuple) -> Tensor:
+        return F.mean(inputs, axis=axes, keepdims=self.keepdims)
+
+
+@register("layer", "GlobalMaxPooling3D")
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Max over depth, height and width: ``(batch, d, h, w, channels)`` -> ``(batch, c)``."""
+
+    rank = 3
+
+    def _reduce(self, inputs: Tensor, axes: tuple) -> Tensor:
+        return F.max(inputs, axis=axes, keepdims=self.keepdims)
+
+
+@register("layer", "UpSampling1D")
+class UpSampling1D(Layer):
+    """Repeats every step ``size`` times: ``(batch, steps, c)`` -> ``(batch, steps * size, c)``.
+
+    Example:
+        >>> UpSampling1D(2)(np.ones((1, 3, 2))).shape
+        (1, 6, 2)
+    """
+
+    def __init__(self, size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        if self.size < 1:
+            raise ValueError(f"UpSampling1D size must be a positive int, got {size!r}.")
+
+    def build(self, input_shape: tuple) -> None:
+        check_input_rank(self, input_shape, 1)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        batch, steps, channels = input_shape
+        return (batch, None if steps is None else steps * self.size, channels)
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        check_input_rank(self, inputs.shape, 1)
+        steps = inputs.shape[1]
+        return F.take(inputs, xp.repeat(xp.arange(steps), self.size), axis=1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["size"] = self.size
+        return config
+
+
+def _pair_1d(value, name: str) -> tuple:
+    pair = (value, value) if isinstance(value, (int, xp.integer)) else tuple(value)
+    if len(pair) != 2 or any(isinstance(v, bool) or int(v) < 0 for v in pair):
+        raise ValueError(f"{name} must be a non-negative int or a pair of them, got {value!r}.")
+    return int(pair[0]), int(pair[1])
+
+
+@register("layer", "ZeroPadding1D")
+class ZeroPadding1D(Layer):
+    """Zeros added before and after the steps: ``padding`` an int or ``(before, after)``."""
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pair_1d(padding, "ZeroPadding1D padding")
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        batch, steps, channels = input_shape
+        return (batch, None if steps is None else steps + sum(self.padding), channels)
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        check_input_rank(self, inputs.shape, 1)
+        batch, _, channels = inputs.shape
+        before, after = (xp.zeros((batch, n, channels), inputs.dtype) for n in self.padding)
+        return F.concatenate([before, inputs, after], axis=1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["padding"] = list(self.padding)
+        return config
+
+
+@register("layer", "Cropping1D")
+class Cropping1D(Layer):
+    """Steps removed from the start and the end: ``cropping`` an int or ``(start, end)``."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pair_1d(cropping, "Cropping1D cropping")
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        batch, steps, channels = input_shape
+        return (batch, None if steps is None else steps - sum(self.cropping), channels)
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        check_input_rank(self, inputs.shape, 1)
+        steps = inputs.shape[1]
+        start, end = self.cropping
+        if start + end >= steps:
+            raise ValueError(
+                f"Layer '{self.name}' crops {start} + {end} steps from sequences of {steps}."
+            )
+        return F.take(inputs, xp.arange(start, steps - end), axis=1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["cropping"] = list(self.cropping)
+        return config
