@@ -235,6 +235,16 @@ def _attention():
     return Model([tokens, context], attended), [_data((5, 6)), _data((7, 4), seed=1)]
 
 
+def _dense_attention():
+    tokens = Input((5, 6), name="tokens")
+    context = Input((7, 6), name="context")
+    luong = layers.Attention(use_scale=True, score_mode="concat")(
+        [tokens, context], use_causal_mask=True
+    )
+    bahdanau = layers.AdditiveAttention()([luong, context, context])
+    return Model([tokens, context], bahdanau), [_data((5, 6)), _data((7, 6), seed=1)]
+
+
 def _multi_input_output():
     image = Input((6, 6, 1), name="image")
     meta = Input((3,), name="meta")
@@ -285,6 +295,7 @@ BUILDERS = {
     "bidirectional_time_distributed": _bidirectional_time_distributed,
     "merges": _merges,
     "attention": _attention,
+    "dense_attention": _dense_attention,
     "multi_input_output": _multi_input_output,
     "nested": _nested,
 }

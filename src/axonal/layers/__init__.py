@@ -1,6 +1,6 @@
 """Layers: the building blocks of models (Keras names, layouts and defaults)."""
 
-from axonal.layers.attention import MultiHeadAttention
+from axonal.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from axonal.layers.base import Layer
 from axonal.layers.conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from axonal.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
@@ -94,7 +94,9 @@ __all__ = [
     "ActivityRegularization",
     "Add",
     "add",
+    "AdditiveAttention",
     "AlphaDropout",
+    "Attention",
     "Average",
     "average",
     "AveragePooling1D",

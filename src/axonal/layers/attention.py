@@ -1,8 +1,10 @@
-"""Attention: ``MultiHeadAttention``, with Keras 3's signature, weight layout and masks.
+"""Attention: ``MultiHeadAttention``, ``Attention`` and ``AdditiveAttention``, as in Keras 3.
 
-The heads' projections are affine maps of the query, key and value; the attention itself is
-one fused primitive (``ScaledDotProductAttention``): scores, mask, softmax, dropout and the
-weighted sum of the values in one forward and one backward.
+``MultiHeadAttention``'s heads' projections are affine maps of the query, key and value; the
+attention itself is one fused primitive (``ScaledDotProductAttention``): scores, mask, softmax,
+dropout and the weighted sum of the values in one forward and one backward. ``Attention``
+(Luong) and ``AdditiveAttention`` (Bahdanau) have no projections and few weights; they are
+composites of ``functional`` ops, so their gradients come from the engine.
 """
 
 from __future__ import annotations
@@ -317,4 +319,258 @@ def _attention_mask(
     return mask
 
 
-__all__ = ["MultiHeadAttention"]
+@register("layer", "Attention")
+class Attention(Layer):
+    """Dot-product (Luong-style) attention, as Keras 3's ``Attention``.
+
+    Each query ``(batch, Tq, dim)`` scores every key ``(batch, Tv, dim)`` (the keys default to
+    the values), the scores go through a softmax over the keys, and the output is the
+    probability-weighted sum of the values ``(batch, Tv, dim_v)``: ``(batch, Tq, dim_v)``.
+
+    Args:
+        use_scale: multiply the scores by a trainable scalar ``scale`` (initially 1).
+        score_mode: ``"dot"``: ``query @ keyᵀ``; ``"concat"``: ``concat_score_weight *
+            sum(tanh(query + key))`` over the features, for every query-key pair.
+        dropout: dropout rate on the attention probabilities while training.
+        seed: seeds that dropout.
+
+    Call arguments: ``inputs`` ``[query, value]`` or ``[query, value, key]``; ``mask``
+    ``[query_mask, value_mask]`` (boolean ``(batch, Tq)`` and ``(batch, Tv)``; default: the masks
+    an ``Embedding(mask_zero=True)`` attached to the query and value): a key whose value mask is
+    False gets no attention and an output row whose query mask is False is zero;
+    ``return_attention_scores`` (also return the probabilities, after dropout, as Keras does);
+    ``training``; ``use_causal_mask`` (query ``i`` attends only to keys ``j <= i``).
+
+    Weights, in ``get_weights`` order: ``scale`` ``()`` when ``use_scale``, then
+    ``concat_score_weight`` ``()`` in ``"concat"`` mode.
+
+    Example:
+        >>> query, value = Input((8, 16)), Input((10, 16))
+        >>> attended = Attention()([query, value])  # (batch, 8, 16)
+    """
+
+    def __init__(
+        self,
+        use_scale: bool = False,
+        score_mode: str = "dot",
+        dropout: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(
+                f"{type(self).__name__} score_mode must be one of 'dot', 'concat', got "
+                f"{score_mode!r}."
+            )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{type(self).__name__} dropout must be in [0, 1), got {dropout!r}.")
+        self.use_scale = bool(use_scale)
+        self.score_mode = score_mode
+        self.dropout = float(dropout)
+        self.seed = seed
+        self._rng = None if seed is None else make_rng(seed)
+        self.scale = None
+        self.concat_score_weight = None
+
+    # ------------------------------------------------------------ weights
+    def _shapes(self, input_shape) -> list:
+        """The query, value and key shapes from ``build``'s argument, checked."""
+        if not isinstance(input_shape, list) or not all(
+            isinstance(shape, (list, tuple)) for shape in input_shape
+        ):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) must be called on a list of "
+                f"inputs, [query, value] or [query, value, key]; got one input of shape "
+                f"{tuple(input_shape)}."
+            )
+        if not 2 <= len(input_shape) <= 3:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) takes [query, value] or [query, "
+                f"value, key], got a list of {len(input_shape)} inputs."
+            )
+        query_shape, value_shape = tuple(input_shape[0]), tuple(input_shape[1])
+        key_shape = tuple(input_shape[2]) if len(input_shape) > 2 else value_shape
+        for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            if len(shape) < 3:
+                raise ValueError(
+                    f"Layer '{self.name}' takes {name} of shape (batch, steps, features), got "
+                    f"{shape}."
+                )
+        if key_shape[-2] is not None and value_shape[-2] is not None:
+            if key_shape[-2] != value_shape[-2]:
+                raise ValueError(
+                    f"Layer '{self.name}': the key and the value need as many steps, got key "
+                    f"{key_shape} and value {value_shape}."
+                )
+        if query_shape[-1] is not None and key_shape[-1] is not None:
+            if query_shape[-1] != key_shape[-1]:
+                raise ValueError(
+                    f"Layer '{self.name}': the query and the key need as many features, got "
+                    f"query {query_shape} and key {key_shape}."
+                )
+        return [query_shape, value_shape, key_shape]
+
+    def build(self, input_shape) -> None:
+        self._shapes(input_shape)
+        if self.use_scale:
+            self.scale = self.add_weight("scale", (), "ones")
+        if self.score_mode == "concat":
+            self.concat_score_weight = self.add_weight("concat_score_weight", (), "ones")
+        self.built = True
+
+    # ------------------------------------------------------------ call
+    def _calculate_scores(self, query: Tensor, key: Tensor) -> Tensor:
+        """Scores ``(batch, Tq, Tv)`` of every query against every key."""
+        if self.score_mode == "dot":
+            scores = F.matmul(query, F.transpose(key, _last_two_swapped(key.ndim)))
+            if self.scale is not None:
+                scores = F.multiply(scores, self.scale)
+            return scores
+        # every query-key pair: (batch, Tq, 1, dim) + (batch, 1, Tv, dim)
+        pairs = F.add(F.expand_dims(query, -2), F.expand_dims(key, -3))
+        if self.scale is not None:
+            pairs = F.multiply(self.scale, pairs)
+        return F.multiply(self.concat_score_weight, F.sum(F.tanh(pairs), axis=-1))
+
+    def __call__(self, inputs=None, *args, **kwargs):
+        """``layer([query, value])`` or ``layer([query, value, key], mask=..., ...)``."""
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) must be called on a list of "
+                f"inputs, [query, value] or [query, value, key]; got {type(inputs).__name__}."
+            )
+        return super().__call__(list(inputs), *args, **kwargs)
+
+    def call(
+        self,
+        inputs,
+        mask=None,
+        training: bool = False,
+        return_attention_scores: bool = False,
+        use_causal_mask: bool = False,
+    ):
+        dtype = xp.dtype(self.dtype)
+        tensors = [t if t.dtype == dtype else F.cast(t, dtype) for t in inputs]
+        query, value = tensors[0], tensors[1]
+        key = tensors[2] if len(tensors) > 2 else value
+        query_mask, value_mask = self._masks(inputs, mask)
+        scores = self._calculate_scores(query, key)
+        allowed = None
+        if value_mask is not None:
+            allowed = value_mask[:, None, :]
+        if use_causal_mask:
+            causal = xp.tri(scores.shape[-2], scores.shape[-1], dtype=bool)[None]
+            allowed = causal if allowed is None else xp.logical_and(allowed, causal)
+        if allowed is not None:
+            # a key that may not be attended to: its score minus 1e9, as Keras does, so its
+            # probability underflows to 0
+            scores = F.add(scores, xp.where(allowed, 0.0, _MASKED_SCORE).astype(dtype))
+        weights = F.softmax(scores, axis=-1)
+        if training and self.dropout > 0.0:
+            rng = self._rng if self._rng is not None else make_rng(None)
+            keep = (rng.random(weights.shape) >= self.dropout).astype(dtype)
+            weights = F.multiply(weights, keep / dtype.type(1.0 - self.dropout))
+        out = F.matmul(weights, value)
+        if query_mask is not None:
+            out = F.where(query_mask[..., None], out, 0.0)
+            attach_mask(out, query_mask)
+        if return_attention_scores:
+            return out, weights
+        return out
+
+    def _masks(self, inputs, mask) -> tuple:
+        """``(query_mask, value_mask)`` as boolean arrays or None: given, else attached."""
+        if mask is None:
+            if not masks_in_use():
+                return None, None
+            return mask_of(inputs[0]), mask_of(inputs[1])
+        if not isinstance(mask, (list, tuple)) or not 2 <= len(mask) <= 3:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) takes mask=[query_mask, "
+                f"value_mask], got {mask!r}."
+            )
+        return tuple(
+            None if m is None else xp.asarray(getattr(m, "data", m), dtype=bool) for m in mask[:2]
+        )
+
+    def compute_output_shape(self, input_shape):
+        query_shape, value_shape, _ = self._shapes(list(input_shape))
+        return query_shape[:-1] + value_shape[-1:]
+
+    def output_shape_for(self, input_shape, dtype, kwargs: dict | None = None):
+        """The output's shape, and the scores' ``(batch, Tq, Tv)`` with
+        ``return_attention_scores``."""
+        out = self.compute_output_shape(input_shape)
+        if kwargs and kwargs.get("return_attention_scores"):
+            query_shape, _, key_shape = self._shapes(list(input_shape))
+            return [out, query_shape[:-1] + key_shape[-2:-1]]
+        return out
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            use_scale=self.use_scale,
+            score_mode=self.score_mode,
+            dropout=self.dropout,
+            seed=self.seed,
+        )
+        return config
+
+
+@register("layer", "AdditiveAttention")
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau-style) attention, as Keras 3's ``AdditiveAttention``.
+
+    As ``Attention``, but a query-key pair scores ``sum(scale * tanh(query + key))`` over the
+    features, ``scale`` a trainable vector ``(dim,)`` (glorot-uniform initially) when
+    ``use_scale`` (the default), else ones.
+
+    Args:
+        use_scale: learn the per-feature ``scale``.
+        dropout: dropout rate on the attention probabilities while training.
+        seed: seeds that dropout.
+
+    Call arguments and outputs as ``Attention``'s. Weights: ``scale`` ``(dim,)`` when
+    ``use_scale``.
+
+    Example:
+        >>> query, value = Input((8, 16)), Input((10, 16))
+        >>> attended = AdditiveAttention()([query, value])  # (batch, 8, 16)
+    """
+
+    def __init__(self, use_scale: bool = True, dropout: float = 0.0, **kwargs):
+        # Keras's config has no score_mode; an old config's is ignored, as Keras ignores it
+        kwargs.pop("score_mode", None)
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+
+    def build(self, input_shape) -> None:
+        query_shape = self._shapes(input_shape)[0]
+        if self.use_scale:
+            if query_shape[-1] is None:
+                raise ValueError(
+                    f"Layer '{self.name}' needs the query's last dimension to build its scale, "
+                    f"got {query_shape}."
+                )
+            self.scale = self.add_weight("scale", (query_shape[-1],), "glorot_uniform")
+        self.built = True
+
+    def _calculate_scores(self, query: Tensor, key: Tensor) -> Tensor:
+        # every query-key pair: (batch, Tq, 1, dim) + (batch, 1, Tv, dim)
+        pairs = F.tanh(F.add(F.expand_dims(query, -2), F.expand_dims(key, -3)))
+        if self.scale is not None:
+            pairs = F.multiply(self.scale, pairs)
+        return F.sum(pairs, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        del config["score_mode"]
+        return config
+
+
+def _last_two_swapped(ndim: int) -> tuple:
+    """The axes of a transpose that swaps the last two of ``ndim`` axes."""
+    return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+
+
+__all__ = ["AdditiveAttention", "Attention", "MultiHeadAttention"]
