@@ -36,7 +36,18 @@ from bench.competitors import (
 )
 from bench.report import LEGEND, markdown, ratios, spread
 from bench.settings import Settings, choose
-from bench.workloads import ALL, IN_WORKER, OPT_IN, cnn, digits_cnn, iris, load, mlp, stream
+from bench.workloads import (
+    ALL,
+    IN_WORKER,
+    OPT_IN,
+    cnn,
+    digits_cnn,
+    iris,
+    load,
+    mlp,
+    stream,
+    transformer,
+)
 
 DEFAULT_OUTPUT = REPO / "bench" / "results.json"
 
@@ -509,6 +520,13 @@ def _subtitle(name: str, settings: Settings) -> str:
             f"epoch{'s' if settings.digits_epochs != 1 else ''}, "
             f"{digits_cnn.steps(settings):,} steps; best of {settings.repeat}; "
             "test accuracy: median"
+        )
+    if name == "transformer":
+        return (
+            f"{settings.transformer_rows:,} rows × {settings.transformer_epochs} epoch"
+            f"{'s' if settings.transformer_epochs != 1 else ''}, sequence "
+            f"{settings.transformer_sequence}, {transformer.steps(settings):,} steps; "
+            f"best of {settings.repeat}"
         )
     if name == "load":
         return (

@@ -53,6 +53,12 @@ class Settings:
     # row); ``stream_dir`` is where the runner wrote it, set only for the workers
     stream_gib: float = 10.0
     stream_dir: str | None = None
+    # transformer: one encoder block on token ids (issue 18: sequence 128, model 128, batch 32)
+    transformer_rows: int = 1_024
+    transformer_epochs: int = 1
+    transformer_batch_size: int = 32
+    transformer_warmup_rows: int = 64
+    transformer_sequence: int = 128
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -88,6 +94,9 @@ QUICK = Settings(
     load_layers=20,
     load_layers_large=300,
     stream_gib=1 / 16,
+    transformer_rows=64,
+    transformer_warmup_rows=32,
+    transformer_sequence=16,
 )
 
 

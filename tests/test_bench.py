@@ -126,6 +126,57 @@ def test_a_missing_competitor_is_skipped_cleanly(bench_main, tmp_path, monkeypat
     assert "Not run: PyTorch" in capsys.readouterr().out
 
 
+TRANSFORMER_FIGURES = ("samples_per_s", "step_ms", "tokens_per_s", "gflops")
+
+
+def test_transformer_runs_only_when_named(bench_main, tmp_path, capsys):
+    from bench.settings import FULL
+    from bench.workloads import ALL, OPT_IN, transformer
+
+    assert "transformer" in OPT_IN and "transformer" not in ALL
+    output = tmp_path / "results.json"
+    argv = ["--quick", "--only", "transformer", "--competitors", "axonal", "--output", str(output)]
+    assert bench_main(argv) == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    assert set(document["workloads"]) == {"transformer"}
+    entry = document["workloads"]["transformer"]
+    assert entry["primary"] == "samples_per_s" and entry["higher_is_better"] is True
+    axonal = entry["results"]["axonal"]
+    assert "error" not in axonal, axonal
+    for key in TRANSFORMER_FIGURES:
+        assert isinstance(axonal[key], (int, float)) and axonal[key] > 0, (key, axonal[key])
+    assert len(axonal["samples_fit_s"]) == 2
+    table = capsys.readouterr().out
+    assert "### transformer encoder block on token ids" in table
+    assert "sequence 16, 2 steps; best of 2" in table
+    # issue 18's sizes at full scale
+    model = transformer.spec(FULL)
+    assert (model.sequence, model.model_dim, model.heads, model.key_dim) == (128, 128, 4, 32)
+    assert FULL.transformer_batch_size == 32
+    # embedding 1000x128, 4 projections, feed-forward 128-256-128, output 128x2: multiply-adds
+    assert (
+        transformer.multiply_adds(model)
+        == 128 * (4 * 128 * 128 + 2 * 128 * 256) + (2 * 128 * 128 * 128) + 128 * 2
+    )
+
+
+@pytest.mark.slow
+def test_transformer_quick_with_every_installed_competitor(bench_main, tmp_path):
+    output = tmp_path / "results.json"
+    assert bench_main(["--quick", "--only", "transformer", "--output", str(output)]) == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    results = document["workloads"]["transformer"]["results"]
+    expected = {"axonal"}
+    if importlib.util.find_spec("torch") is not None:
+        expected |= {"pytorch", "pytorch_1t"}
+    if document["competitors"].get("keras", {}).get("available"):
+        expected.add("keras")
+    assert set(results) == expected
+    for key, figures in results.items():
+        assert "error" not in figures, (key, figures)
+        assert figures["samples_per_s"] > 0
+
+
 STREAM_FIGURES = (
     "peak_delta_mb",
     "gb_per_s",

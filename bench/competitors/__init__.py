@@ -13,6 +13,9 @@ small interface, so a workload is written once against it:
 - ``build_cnn(input_shape, layers, classes, seed)``: a fresh, compiled CNN (layer specs as in
   ``bench.workloads.cnn.LAYERS``) with a softmax output (or logits plus a softmax loss), sparse
   cross-entropy and Adam(learning_rate=1e-3); CNN competitors only.
+- ``build_transformer(model, seed)``: a fresh, compiled transformer-encoder classifier on token
+  ids (sizes in a ``bench.workloads.transformer.Spec``) with a softmax output (or logits plus a
+  softmax loss), sparse cross-entropy and Adam(learning_rate=1e-3); transformer competitors only.
 - ``fit(model, x, y, epochs, batch_size)``: train with a fresh shuffle every epoch.
 - ``predict_one(model)``: a function of one native input row, the library's single-sample call.
 - ``predict_many(model, x, batch_size)``: predictions for many rows (``None``: the default).
@@ -71,6 +74,7 @@ COMPETITORS: tuple[Competitor, ...] = (
             "dp",
             "load",
             "stream",
+            "transformer",
         ),
     ),
     Competitor(
@@ -95,6 +99,7 @@ COMPETITORS: tuple[Competitor, ...] = (
             "digits_cnn",
             "explain_ig",
             "stream",
+            "transformer",
         ),
     ),
     Competitor(
@@ -102,7 +107,7 @@ COMPETITORS: tuple[Competitor, ...] = (
         "PyTorch, 1 thread",
         "bench.competitors.torch_impl",
         ("torch",),
-        ("iris", "predict", "cnn", "digits_cnn", "stream"),
+        ("iris", "predict", "cnn", "digits_cnn", "stream", "transformer"),
         threads=1,
     ),
     Competitor(
@@ -110,7 +115,7 @@ COMPETITORS: tuple[Competitor, ...] = (
         "Keras 3",
         "bench.competitors.keras_impl",
         ("keras",),
-        ("iris", "mlp", "predict", "cnn", "digits_cnn", "load"),
+        ("iris", "mlp", "predict", "cnn", "digits_cnn", "load", "transformer"),
     ),
     Competitor(
         "sklearn",

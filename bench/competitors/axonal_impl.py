@@ -4,7 +4,8 @@
 large model's optimizer update runs as one compiled loop; ``axonal_numpy_impl`` is the same code
 with ``jit_compile=False``, axonal on NumPy alone.
 
-CNNs are channels-last, ``(batch, height, width, channels)``, with Keras's layer names.
+CNNs are channels-last, ``(batch, height, width, channels)``, with Keras's layer names; the
+transformer is a functional ``Model`` over ``Input``s and layer calls, as in Keras.
 """
 
 from __future__ import annotations
@@ -97,6 +98,40 @@ def build_cnn(
         jit_compile=jit_compile,
     )
     return model
+
+
+def build_transformer(model: Any, seed: int, jit_compile: bool | str = "auto") -> Any:
+    """A compiled functional transformer-encoder classifier (``bench.workloads.transformer``).
+
+    Embedding → MultiHeadAttention self-attention, Add, LayerNormalization → Dense(relu),
+    Dense, Add, LayerNormalization → GlobalAveragePooling1D → Dense(softmax); sparse CE, Adam.
+    """
+    import axonal
+    from axonal import layers
+    from axonal.optimizers import Adam
+    from axonal.utils import clear_session, set_random_seed
+
+    clear_session()
+    set_random_seed(seed)
+    tokens = axonal.Input((model.sequence,), dtype="int32")
+    embedded = layers.Embedding(model.vocabulary, model.model_dim)(tokens)
+    attended = layers.MultiHeadAttention(num_heads=model.heads, key_dim=model.key_dim)(
+        embedded, embedded
+    )
+    hidden = layers.LayerNormalization()(layers.Add()([embedded, attended]))
+    wide = layers.Dense(model.ff_dim, activation="relu")(hidden)
+    hidden = layers.LayerNormalization()(
+        layers.Add()([hidden, layers.Dense(model.model_dim)(wide)])
+    )
+    pooled = layers.GlobalAveragePooling1D()(hidden)
+    outputs = layers.Dense(model.classes, activation="softmax")(pooled)
+    network = axonal.Model(tokens, outputs)
+    network.compile(
+        optimizer=Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        jit_compile=jit_compile,
+    )
+    return network
 
 
 def fit(model: Any, x: numpy.ndarray, y: numpy.ndarray, epochs: int, batch_size: int) -> None:

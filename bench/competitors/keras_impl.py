@@ -76,6 +76,33 @@ def build_cnn(
     return model
 
 
+def build_transformer(model: Any, seed: int) -> Any:
+    """A compiled functional transformer-encoder classifier (``bench.workloads.transformer``)."""
+    import keras
+    from keras import layers
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    tokens = keras.Input(shape=(model.sequence,), dtype="int32")
+    embedded = layers.Embedding(model.vocabulary, model.model_dim)(tokens)
+    attended = layers.MultiHeadAttention(num_heads=model.heads, key_dim=model.key_dim)(
+        embedded, embedded
+    )
+    hidden = layers.LayerNormalization()(layers.Add()([embedded, attended]))
+    wide = layers.Dense(model.ff_dim, activation="relu")(hidden)
+    hidden = layers.LayerNormalization()(
+        layers.Add()([hidden, layers.Dense(model.model_dim)(wide)])
+    )
+    pooled = layers.GlobalAveragePooling1D()(hidden)
+    outputs = layers.Dense(model.classes, activation="softmax")(pooled)
+    network = keras.Model(tokens, outputs)
+    network.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+    )
+    return network
+
+
 def fit(model: Any, x: numpy.ndarray, y: numpy.ndarray, epochs: int, batch_size: int) -> None:
     """``model.fit`` with no output; it shuffles every epoch by default."""
     model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)

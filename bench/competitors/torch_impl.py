@@ -7,7 +7,8 @@ model), one ``randperm`` per epoch and per-batch index gathers (no copy of the e
 ``loss.item()`` per step to keep the epoch's mean loss, as ``fit`` does. CNNs are
 ``nn.Conv2d``/``nn.MaxPool2d``/``nn.Flatten``/``nn.Linear`` on NCHW tensors, PyTorch's default
 layout (the channels-last memory format showed no consistent gain on either CNN here, within
-about ±10% either way), and train in the same loop.
+about ±10% either way), and train in the same loop; so does the transformer block, a module of
+``nn.Embedding``, ``nn.Linear``, ``F.scaled_dot_product_attention`` and ``nn.LayerNorm``.
 """
 
 from __future__ import annotations
@@ -107,6 +108,60 @@ def build_cnn(
             features = spec[1]
     modules.append(nn.Linear(features, classes))
     module = nn.Sequential(*modules)
+    return TorchModel(module, _adam(module.parameters()))
+
+
+def _transformer_module(model: Any) -> Any:
+    """The ``nn.Module`` of ``bench.workloads.transformer``, built only when torch is imported.
+
+    Self-attention is one ``nn.Linear`` to the heads' queries, keys and values together, a view
+    to ``(batch, heads, sequence, key_dim)`` and ``F.scaled_dot_product_attention`` (a fused
+    CPU kernel, forward and backward), then the output projection: the fastest of the idiomatic
+    forms here (``nn.MultiheadAttention(batch_first=True)`` with ``need_weights=False`` does the
+    same work with more reshaping copies). LayerNorm's epsilon is Keras's 1e-3.
+    """
+    import torch.nn.functional as F
+    from torch import nn
+
+    class SelfAttention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = nn.Linear(model.model_dim, 3 * model.model_dim)
+            self.out = nn.Linear(model.model_dim, model.model_dim)
+
+        def forward(self, x: Any) -> Any:
+            batch, length, width = x.shape
+            qkv = self.qkv(x).view(batch, length, 3, model.heads, model.key_dim)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)
+            heads = F.scaled_dot_product_attention(q, k, v)
+            return self.out(heads.transpose(1, 2).reshape(batch, length, width))
+
+    class TransformerClassifier(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(model.vocabulary, model.model_dim)
+            self.attention = SelfAttention()
+            self.norm1 = nn.LayerNorm(model.model_dim, eps=1e-3)
+            self.wide = nn.Linear(model.model_dim, model.ff_dim)
+            self.narrow = nn.Linear(model.ff_dim, model.model_dim)
+            self.norm2 = nn.LayerNorm(model.model_dim, eps=1e-3)
+            self.classifier = nn.Linear(model.model_dim, model.classes)
+
+        def forward(self, tokens: Any) -> Any:
+            embedded = self.embedding(tokens)
+            hidden = self.norm1(embedded + self.attention(embedded))
+            hidden = self.norm2(hidden + self.narrow(F.relu(self.wide(hidden))))
+            return self.classifier(hidden.mean(dim=1))
+
+    return TransformerClassifier()
+
+
+def build_transformer(model: Any, seed: int) -> TorchModel:
+    """The transformer-encoder classifier (``bench.workloads.transformer``), logits out."""
+    import torch
+
+    torch.manual_seed(seed)
+    module = _transformer_module(model)
     return TorchModel(module, _adam(module.parameters()))
 
 

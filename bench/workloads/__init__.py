@@ -50,7 +50,17 @@ class Ratio:
     reference: str = "pytorch"
 
 
-IN_WORKER = ("iris", "mlp", "predict", "cnn", "digits_cnn", "explain_ig", "dp", "load")
+IN_WORKER = (
+    "iris",
+    "mlp",
+    "predict",
+    "cnn",
+    "digits_cnn",
+    "explain_ig",
+    "dp",
+    "load",
+    "transformer",
+)
 ALL = (
     "iris",
     "mlp",
@@ -65,7 +75,7 @@ ALL = (
 )
 # run only when named with --only: ``distributed`` starts MPI jobs of its own, ``stream``
 # writes a 10 GiB file and reads it once per competitor
-OPT_IN = ("distributed", "stream")
+OPT_IN = ("distributed", "stream", "transformer")
 
 
 def best(samples: Sequence[dict[str, float]], key: str) -> float:
