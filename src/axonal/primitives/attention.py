@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from axonal.autograd import Function
 from axonal.backend import xp
+from axonal.primitives.core import softmax_rows
 
 
 class ScaledDotProductAttention(Function):
@@ -26,10 +27,8 @@ class ScaledDotProductAttention(Function):
         scores *= scores.dtype.type(scale)
         if adder is not None:
             scores += adder
-        # shift by the row max: softmax is shift-invariant and exp cannot overflow
-        scores -= scores.max(axis=-1, keepdims=True)
-        xp.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
+        # the library's softmax: one pass fewer than max/subtract/exp/sum/divide, still stable
+        scores = softmax_rows(scores, overwrite=True)
         self.probabilities = scores
         weights = scores if keep is None else scores * keep
         if self.needs_grad is not None:
@@ -52,13 +51,16 @@ class ScaledDotProductAttention(Function):
             dp = g @ xp.swapaxes(v, -1, -2)
             if self.keep is not None:
                 dp *= self.keep
-            # the softmax Jacobian: p * (dp - sum(dp * p))
+            # the softmax Jacobian: p * (dp - sum(dp * p)); the row sums as one einsum
             ds = dp
-            ds -= (dp * p).sum(axis=-1, keepdims=True)
+            ds -= xp.einsum("...ij,...ij->...i", dp, p)[..., None]
             ds *= p
-            ds *= ds.dtype.type(self.scale)
+            scale = ds.dtype.type(self.scale)
+            # the scale on the small products, not on the (..., T, S) array
             if needs[0]:
                 dq = ds @ k
+                dq *= scale
             if needs[1]:
                 dk = xp.swapaxes(ds, -1, -2) @ q
+                dk *= scale
         return dq, dk, dv, None, None

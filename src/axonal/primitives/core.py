@@ -561,7 +561,13 @@ class Affine(Function):
 
     def _gradients(self, g):
         x, kernel = self.x, self.kernel
-        gx = g.dot(kernel.T) if self.needs_grad[0] else None
+        gx = None
+        if self.needs_grad[0]:
+            if g.ndim == 2:
+                gx = g.dot(kernel.T)
+            else:
+                # rows first: NumPy's dot on a 3-D array is not one matrix product (5x slower)
+                gx = g.reshape(-1, g.shape[-1]).dot(kernel.T).reshape(g.shape[:-1] + (-1,))
         gk = gb = None
         if self.needs_grad[1]:
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
@@ -804,7 +810,18 @@ class Take(Function):
         moved = xp.moveaxis(out, self.axis, 0)
         idx_nd = xp.ndim(self.indices)
         g_moved = xp.moveaxis(g, tuple(range(self.axis, self.axis + idx_nd)), tuple(range(idx_nd)))
-        xp.add.at(moved, self.indices, g_moved)
+        indices = xp.asarray(self.indices)
+        if indices.dtype.kind not in "iu" or indices.size == 0:
+            xp.add.at(moved, indices, g_moved)
+            return out, None
+        # the rows each index gathered, summed per index: sorting and reduceat is several times
+        # faster than add.at's unbuffered scatter (an embedding's gradient over a batch)
+        flat = indices.reshape(-1) % self.shape[self.axis]
+        rows = g_moved.reshape((flat.size,) + moved.shape[1:])
+        order = xp.argsort(flat, kind="stable")
+        ordered = flat[order]
+        starts = xp.flatnonzero(xp.concatenate(([True], ordered[1:] != ordered[:-1])))
+        moved[ordered[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
         return out, None
 
 
