@@ -183,3 +183,42 @@ def test_per_example_gradients_through_attention_equal_a_loop_over_examples():
         single = per_example_gradients(model, x[i : i + 1], y[i : i + 1])
         for path, grads in batched.items():
             np.testing.assert_allclose(grads[i], single[path][0], rtol=2e-4, atol=1e-6)
+
+
+def test_grouped_query_attention_shares_key_value_heads_and_round_trips(tmp_path):
+    query, value, _ = _data()
+    layer = layers.GroupQueryAttention(head_dim=3, num_query_heads=4, num_key_value_heads=2)
+    assert layers.GroupQueryAttention is layers.GroupedQueryAttention
+    out = np.asarray(layer(query, value, use_causal_mask=True))
+    assert out.shape == query.shape
+    assert [w.data.shape for w in layer.weights][:6] == [
+        (6, 4, 3), (4, 3), (6, 2, 3), (2, 3), (6, 2, 3), (2, 3),
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="multiple of num_key_value_heads"):
+        layers.GroupedQueryAttention(head_dim=2, num_query_heads=3, num_key_value_heads=2)
+    inputs = [axonal.Input((5, 6)), axonal.Input((7, 6))]
+    gqa = layers.GroupedQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=1)
+    model = axonal.Model(inputs, gqa(*inputs))
+    check_gradients(model, [query.astype("float64"), value.astype("float64")]).assert_ok()
+    model.save(tmp_path / "gqa.axonal")
+    loaded = axonal.models.load_model(tmp_path / "gqa.axonal")
+    np.testing.assert_array_equal(
+        loaded.predict([query, value], verbose=0), model.predict([query, value], verbose=0)
+    )
+
+
+def test_grouped_query_attention_matches_keras():
+    keras = pytest.importorskip("keras")
+    query, value, _ = _data()
+    theirs = keras.layers.GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2)
+    expected, expected_scores = theirs(
+        query, value, return_attention_scores=True, use_causal_mask=True
+    )
+    ours = layers.GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2)
+    ours(query, value)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    got, scores = ours(query, value, return_attention_scores=True, use_causal_mask=True)
+    np.testing.assert_allclose(np.asarray(got), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(scores), expected_scores.detach().numpy(), rtol=1e-5, atol=1e-6
+    )

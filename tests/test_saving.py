@@ -232,7 +232,10 @@ def _attention():
     attended = layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2, output_shape=8)(
         tokens, context, use_causal_mask=True
     )
-    return Model([tokens, context], attended), [_data((5, 6)), _data((7, 4), seed=1)]
+    grouped = layers.GroupedQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2)(
+        attended, context
+    )
+    return Model([tokens, context], grouped), [_data((5, 6)), _data((7, 4), seed=1)]
 
 
 def _dense_attention():

@@ -28,7 +28,7 @@ def convert_layer(
     ``single`` says whether the layer was called on one tensor (not a list), which decides the
     shape passed to ``compute_output_shape``.
     """
-    if isinstance(layer, MultiHeadAttention):
+    if type(layer) is MultiHeadAttention:
         # its call arguments (causal mask, masks) change the graph: its converter reads them
         unknown = sorted(set(kwargs or {}) - onnx_attention.SUPPORTED_KWARGS)
         if unknown:

@@ -1,6 +1,11 @@
 """Layers: the building blocks of models (Keras names, layouts and defaults)."""
 
-from axonal.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from axonal.layers.attention import (
+    AdditiveAttention,
+    Attention,
+    GroupedQueryAttention,
+    MultiHeadAttention,
+)
 from axonal.layers.base import Layer
 from axonal.layers.conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from axonal.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
@@ -80,6 +85,7 @@ Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
 GlobalAvgPool1D = GlobalAveragePooling1D
+GroupQueryAttention = GroupedQueryAttention
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalAvgPool3D = GlobalAveragePooling3D
 GlobalMaxPool1D = GlobalMaxPooling1D
@@ -137,7 +143,9 @@ __all__ = [
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
+    "GroupedQueryAttention",
     "GroupNormalization",
+    "GroupQueryAttention",
     "GRU",
     "GRUCell",
     "Identity",

@@ -152,11 +152,12 @@ class MultiHeadAttention(Layer):
                     "which axonal does not support."
                 )
         heads = self.num_heads
+        kv_heads = self._key_value_heads()
         output_dim = self.output_dim or query_shape[-1]
         layout = (
             ("query", (query_shape[-1], heads, self.key_dim), (heads, self.key_dim)),
-            ("key", (key_shape[-1], heads, self.key_dim), (heads, self.key_dim)),
-            ("value", (value_shape[-1], heads, self.value_dim), (heads, self.value_dim)),
+            ("key", (key_shape[-1], kv_heads, self.key_dim), (kv_heads, self.key_dim)),
+            ("value", (value_shape[-1], kv_heads, self.value_dim), (kv_heads, self.value_dim)),
             ("attention_output", (heads, self.value_dim, output_dim), (output_dim,)),
         )
         for part, kernel_shape, bias_shape in layout:
@@ -178,6 +179,14 @@ class MultiHeadAttention(Layer):
                 )
             self._projections[part] = (kernel, bias)
         self.built = True
+
+    def _key_value_heads(self) -> int:
+        """Heads of the key and value projections (the query's; fewer for grouped queries)."""
+        return self.num_heads
+
+    def _shared_heads(self, t: Tensor) -> Tensor:
+        """Key or value heads, one per query head (each shared by a group of query heads)."""
+        return t
 
     def projection(self, part: str) -> tuple:
         """``(kernel, bias)`` of ``part``: ``'query'``, ``'key'``, ``'value'`` or
@@ -231,8 +240,8 @@ class MultiHeadAttention(Layer):
             use_causal_mask,
         )
         q = self._project("query", query)
-        k = self._project("key", key)
-        v = self._project("value", value)
+        k = self._shared_heads(self._project("key", key))
+        v = self._shared_heads(self._project("value", value))
         adder = None
         if mask is not None:
             adder = xp.where(mask, 0.0, _MASKED_SCORE).astype(dtype)[:, None]
@@ -573,4 +582,73 @@ def _last_two_swapped(ndim: int) -> tuple:
     return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
 
 
-__all__ = ["AdditiveAttention", "Attention", "MultiHeadAttention"]
+@register("layer", "GroupedQueryAttention", "GroupQueryAttention")
+class GroupedQueryAttention(MultiHeadAttention):
+    """Grouped-query attention (Ainslie et al., 2023), as Keras 3's ``GroupedQueryAttention``
+    (alias ``GroupQueryAttention``): ``num_query_heads`` query heads share
+    ``num_key_value_heads`` key and value heads, each kv head serving a group of
+    ``num_query_heads // num_key_value_heads`` consecutive query heads.
+
+    Args:
+        head_dim: size of every head.
+        num_query_heads: query heads.
+        num_key_value_heads: key and value heads (divides ``num_query_heads``).
+        dropout, use_bias, initializers, regularizers, constraints, seed: as
+            ``MultiHeadAttention``.
+
+    Weights (Keras's layout): ``query/kernel`` ``(dim, num_query_heads, head_dim)``,
+    ``key/kernel`` and ``value/kernel`` ``(dim, num_key_value_heads, head_dim)``,
+    ``attention_output/kernel`` ``(num_query_heads, head_dim, dim_query)``, with biases.
+    """
+
+    def __init__(
+        self,
+        head_dim: int,
+        num_query_heads: int,
+        num_key_value_heads: int,
+        dropout: float = 0.0,
+        use_bias: bool = True,
+        sliding_window: Any = None,
+        use_gate: bool = False,
+        **kwargs,
+    ):
+        if sliding_window is not None or use_gate:
+            raise ValueError(
+                "GroupedQueryAttention sliding_window and use_gate are not supported by axonal."
+            )
+        super().__init__(
+            num_heads=num_query_heads,
+            key_dim=head_dim,
+            dropout=dropout,
+            use_bias=use_bias,
+            **kwargs,
+        )
+        self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads")
+        if self.num_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"num_query_heads ({self.num_heads}) must be a multiple of num_key_value_heads "
+                f"({self.num_key_value_heads})."
+            )
+
+    def _key_value_heads(self) -> int:
+        return self.num_key_value_heads
+
+    def _shared_heads(self, t: Tensor) -> Tensor:
+        groups = self.num_heads // self.num_key_value_heads
+        if groups == 1:
+            return t
+        return F.take(t, xp.repeat(xp.arange(self.num_key_value_heads), groups), axis=1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        for key in ("num_heads", "key_dim", "value_dim", "output_shape", "attention_axes"):
+            config.pop(key, None)
+        config.update(
+            head_dim=self.key_dim,
+            num_query_heads=self.num_heads,
+            num_key_value_heads=self.num_key_value_heads,
+        )
+        return config
+
+
+__all__ = ["AdditiveAttention", "Attention", "GroupedQueryAttention", "MultiHeadAttention"]
