@@ -10,6 +10,7 @@ import numpy as np
 
 from axonal.export.onnx_graph import GraphBuilder, layer_error
 from axonal.layers.attention import MultiHeadAttention
+from axonal.primitives.attention import MASKED_SCORE
 
 # the keyword arguments a saved call may carry that the export reproduces
 SUPPORTED_KWARGS = frozenset({"use_causal_mask", "return_attention_scores"})
@@ -57,7 +58,8 @@ def convert_multi_head_attention(
         allowed = b.op("Trilu", [ones], upper=0)
         # 0 where a key may be seen, a large negative number where not (Keras's -1e9)
         blocked = b.op(
-            "Mul", [b.op("Sub", [b.scalar(1.0, str(dtype)), allowed]), b.scalar(-1e9, str(dtype))]
+            "Mul",
+            [b.op("Sub", [b.scalar(1.0, str(dtype)), allowed]), b.scalar(MASKED_SCORE, str(dtype))],
         )
         scores = b.op("Add", [scores, blocked])
     weights = b.op("Softmax", [scores], axis=-1)

@@ -20,11 +20,9 @@ from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer
 from axonal.layers.core import serialize_or_none
 from axonal.layers.masking import attach_mask, mask_of, masks_in_use
+from axonal.primitives.attention import MASKED_SCORE
 from axonal.registry import register
 from axonal.tensor import Tensor
-
-# what a masked score becomes before the softmax (Keras's value for float32 and float64)
-_MASKED_SCORE = -1e9
 
 
 def _positive_int(value, name: str) -> int:
@@ -244,7 +242,7 @@ class MultiHeadAttention(Layer):
         v = self._shared_heads(self._project("value", value))
         adder = None
         if mask is not None:
-            adder = xp.where(mask, 0.0, _MASKED_SCORE).astype(dtype)[:, None]
+            adder = xp.where(mask, 0.0, MASKED_SCORE).astype(dtype)[:, None]
         keep = None
         if training and self.dropout > 0.0:
             rng = self._rng if self._rng is not None else make_rng(None)
@@ -474,7 +472,7 @@ class Attention(Layer):
         if allowed is not None:
             # a key that may not be attended to: its score minus 1e9, as Keras does, so its
             # probability underflows to 0
-            scores = F.add(scores, xp.where(allowed, 0.0, _MASKED_SCORE).astype(dtype))
+            scores = F.add(scores, xp.where(allowed, 0.0, MASKED_SCORE).astype(dtype))
         weights = F.softmax(scores, axis=-1)
         if training and self.dropout > 0.0:
             rng = self._rng if self._rng is not None else make_rng(None)

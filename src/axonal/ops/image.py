@@ -16,10 +16,6 @@ from axonal.tensor import Tensor, as_tensor
 _LUMA = (0.2989, 0.5870, 0.1140)
 
 
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
-
-
 def _pair(value, name: str) -> tuple:
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or any(int(v) < 1 for v in pair):
@@ -33,7 +29,7 @@ def _images(images, data_format) -> tuple:
             f"ops.image with data_format={data_format!r} is not supported by axonal: images are "
             "channels-last (batch, height, width, channels)."
         )
-    images = _tensor(images)
+    images = as_tensor(images)
     if images.data.ndim == 3:
         return F.expand_dims(images, 0), True
     if images.data.ndim != 4:

@@ -14,10 +14,6 @@ from axonal.ops.numpy import norm
 from axonal.tensor import Tensor, apply, as_tensor
 
 
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
-
-
 def _values_only(name: str, *inputs) -> list:
     arrays = []
     for x in inputs:
@@ -32,17 +28,17 @@ def _values_only(name: str, *inputs) -> list:
 
 def inv(x) -> Tensor:
     """The inverse of square matrices (differentiable)."""
-    return apply(P.Inverse, _tensor(x))
+    return apply(P.Inverse, as_tensor(x))
 
 
 def solve(a, b) -> Tensor:
     """``x`` with ``a @ x = b`` (differentiable in both)."""
-    return apply(P.Solve, _tensor(a), _tensor(b))
+    return apply(P.Solve, as_tensor(a), as_tensor(b))
 
 
 def det(x) -> Tensor:
     """The determinant of square matrices (differentiable)."""
-    return apply(P.Determinant, _tensor(x))
+    return apply(P.Determinant, as_tensor(x))
 
 
 def cholesky(x) -> Tensor:

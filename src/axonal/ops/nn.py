@@ -26,14 +26,8 @@ from axonal.functional import (
     swish,
     tanh,
 )
+from axonal.primitives.attention import MASKED_SCORE
 from axonal.tensor import Tensor, as_tensor
-
-# what a masked attention score becomes before the softmax (as Keras)
-_MASKED_SCORE = -1e9
-
-
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
 
 
 def one_hot(x, num_classes: int, axis: int = -1, dtype=None) -> Tensor:
@@ -48,7 +42,7 @@ def one_hot(x, num_classes: int, axis: int = -1, dtype=None) -> Tensor:
 
 def moments(x, axes, keepdims: bool = False) -> tuple:
     """The mean and (biased) variance of ``x`` over ``axes`` (differentiable)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
     mean = F.mean(x, axis=axes, keepdims=True)
     variance = F.mean(F.square(F.subtract(x, mean)), axis=axes, keepdims=keepdims)
@@ -73,7 +67,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tens
 
 def binary_crossentropy(target, output, from_logits=False) -> Tensor:
     """Element-wise binary cross-entropy (not averaged, as Keras's op)."""
-    output = _tensor(output)
+    output = as_tensor(output)
     target = np.asarray(getattr(target, "data", target), dtype=output.data.dtype)
     if from_logits:
         # log(1 + e^x) - t x, written with softplus so large |x| cannot overflow
@@ -91,7 +85,7 @@ def dot_product_attention(
     """Keras's ``ops.dot_product_attention``: inputs ``(batch, T/S, heads, head_dim)``,
     ``softmax(q kᵀ · scale + bias)`` with ``mask`` (True: attend) and ``is_causal``, one fused
     op; returns ``(batch, T, heads, value_dim)``."""
-    q, k, v = (F.transpose(_tensor(t), (0, 2, 1, 3)) for t in (query, key, value))
+    q, k, v = (F.transpose(as_tensor(t), (0, 2, 1, 3)) for t in (query, key, value))
     dtype = q.data.dtype
     adder = None
     if bias is not None:
@@ -101,7 +95,7 @@ def dot_product_attention(
         causal = np.tri(q.data.shape[2], k.data.shape[2], dtype=bool)
         allowed = causal if allowed is None else allowed & causal
     if allowed is not None:
-        masked = np.where(allowed, 0.0, _MASKED_SCORE).astype(dtype)
+        masked = np.where(allowed, 0.0, MASKED_SCORE).astype(dtype)
         adder = masked if adder is None else adder + masked
     out = F.scaled_dot_product_attention(q, k, v, adder=adder, scale=scale)
     return F.transpose(out, (0, 2, 1, 3))

@@ -59,10 +59,6 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
-
-
 def _constant(values, dtype=None) -> Tensor:
     return Tensor(np.asarray(values) if dtype is None else np.asarray(values, dtype=dtype))
 
@@ -239,7 +235,7 @@ def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras's name
 
 def tile(x, repeats) -> Tensor:
     """``x`` repeated ``repeats`` times along each axis (NumPy's ``tile``), differentiable."""
-    x = _tensor(x)
+    x = as_tensor(x)
     reps = (repeats,) if isinstance(repeats, int) else tuple(int(r) for r in repeats)
     dims = x.data.shape
     if len(reps) < len(dims):
@@ -256,7 +252,7 @@ def tile(x, repeats) -> Tensor:
 
 def repeat(x, repeats: int, axis=None) -> Tensor:
     """Each entry repeated ``repeats`` times along ``axis`` (None: flattened first)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     if not isinstance(repeats, (int, np.integer)):
         raise ValueError("ops.repeat takes one int number of repeats in axonal.")
     if axis is None:
@@ -270,7 +266,7 @@ def repeat(x, repeats: int, axis=None) -> Tensor:
 
 def split(x, indices_or_sections, axis=0) -> list:
     """``x`` cut along ``axis`` into equal sections or at the given indices (differentiable)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     length = x.data.shape[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         if length % indices_or_sections:
@@ -287,7 +283,7 @@ def split(x, indices_or_sections, axis=0) -> list:
 
 def swapaxes(x, axis1: int, axis2: int) -> Tensor:
     """``x`` with two axes exchanged."""
-    x = _tensor(x)
+    x = as_tensor(x)
     axes = list(range(x.data.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return F.transpose(x, axes)
@@ -295,7 +291,7 @@ def swapaxes(x, axis1: int, axis2: int) -> Tensor:
 
 def moveaxis(x, source: int, destination: int) -> Tensor:
     """``x`` with axis ``source`` moved to ``destination``."""
-    x = _tensor(x)
+    x = as_tensor(x)
     axes = list(range(x.data.ndim))
     axes.insert(destination % x.data.ndim, axes.pop(source % x.data.ndim))
     return F.transpose(x, axes)
@@ -303,7 +299,7 @@ def moveaxis(x, source: int, destination: int) -> Tensor:
 
 def prod(x, axis=None, keepdims=False) -> Tensor:
     """Product along ``axis`` (differentiable where no entry is zero: exp(sum(log|x|)) sign)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     values = np.prod(x.data, axis=axis, keepdims=keepdims)
     if not x.requires_grad:
         return Tensor(values)
@@ -316,18 +312,18 @@ def prod(x, axis=None, keepdims=False) -> Tensor:
 
 def take_along_axis(x, indices, axis=-1) -> Tensor:
     """Entries of ``x`` at ``indices`` along ``axis`` (differentiable in ``x``)."""
-    return apply(P.TakeAlongAxis, _tensor(x), np.asarray(_data(indices)), axis=axis)
+    return apply(P.TakeAlongAxis, as_tensor(x), np.asarray(_data(indices)), axis=axis)
 
 
 def cumsum(x, axis=None, dtype=None) -> Tensor:
     """Cumulative sum along ``axis`` (None: over the flattened array)."""
-    out = apply(P.CumSum, _tensor(x), axis=axis)
+    out = apply(P.CumSum, as_tensor(x), axis=axis)
     return out if dtype is None else F.cast(out, dtype)
 
 
 def sort(x, axis=-1) -> Tensor:
     """``x`` sorted along ``axis`` (differentiable: the gradient follows each entry)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     return take_along_axis(x, np.argsort(x.data, axis=axis, kind="stable"), axis=axis)
 
 
@@ -346,7 +342,7 @@ def einsum(subscripts: str, *operands) -> Tensor:
                 "output subscripts ('ij,jk->ik'), no '...' and no index repeated in an operand."
             )
         return Tensor(np.einsum(subscripts, *[_data(o) for o in operands]))
-    tensors = [_tensor(o) for o in operands]
+    tensors = [as_tensor(o) for o in operands]
     if len(tensors) == 1:
         one = np.ones((), dtype=tensors[0].data.dtype)
         return apply(P.Einsum, tensors[0], one, operands=(parts[0], ""), output=output)
@@ -356,7 +352,7 @@ def einsum(subscripts: str, *operands) -> Tensor:
 def tensordot(x1, x2, axes=2) -> Tensor:
     """``tensordot`` (contract the last ``axes`` of ``x1`` with the first of ``x2``), via
     ``einsum``."""
-    a, b = _tensor(x1), _tensor(x2)
+    a, b = as_tensor(x1), as_tensor(x2)
     letters = "abcdefghijklmnopqrstuvwxyz"
     na, nb = a.data.ndim, b.data.ndim
     if isinstance(axes, int):
@@ -377,25 +373,25 @@ def tensordot(x1, x2, axes=2) -> Tensor:
 def get_item(x, key) -> Tensor:
     """``x[key]`` (ints, slices, ``...``, ``None`` and index arrays), differentiable; what
     ``x[:, 0]`` on a symbolic tensor records."""
-    return _tensor(x)[key]
+    return as_tensor(x)[key]
 
 
 def dot(x1, x2) -> Tensor:
     """NumPy's ``dot`` for vectors and matrices (``matmul``)."""
-    return F.matmul(_tensor(x1), _tensor(x2))
+    return F.matmul(as_tensor(x1), as_tensor(x2))
 
 
 def top_k(x, k: int, sorted: bool = True) -> tuple:  # noqa: A002 - Keras's name
     """The ``k`` largest entries along the last axis and their indices (values
     differentiable)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     order = np.argsort(-x.data, axis=-1, kind="stable")[..., :k]
     return take_along_axis(x, order, axis=-1), _constant(order.astype(np.int32))
 
 
 def norm(x, ord=None, axis=None, keepdims=False) -> Tensor:  # noqa: A002 - Keras's name
     """The 2-norm (default), 1-norm or max-norm along ``axis`` (differentiable)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     if ord in (None, 2, "fro", "euclidean"):
         return F.sqrt(F.sum(F.square(x), axis=axis, keepdims=keepdims))
     if ord == 1:
@@ -407,21 +403,21 @@ def norm(x, ord=None, axis=None, keepdims=False) -> Tensor:  # noqa: A002 - Kera
 
 def tril(x, k: int = 0) -> Tensor:
     """``x`` with entries above diagonal ``k`` zeroed (differentiable)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     keep = np.tri(*x.data.shape[-2:], k, dtype=x.data.dtype)
     return F.multiply(x, keep)
 
 
 def triu(x, k: int = 0) -> Tensor:
     """``x`` with entries below diagonal ``k`` zeroed (differentiable)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     keep = 1 - np.tri(*x.data.shape[-2:], k - 1, dtype=x.data.dtype)
     return F.multiply(x, keep)
 
 
 def average(x, axis=None, weights=None) -> Tensor:
     """The (weighted) mean along ``axis``."""
-    x = _tensor(x)
+    x = as_tensor(x)
     if weights is None:
         return F.mean(x, axis=axis)
     w = np.asarray(_data(weights), dtype=x.data.dtype)
@@ -433,17 +429,17 @@ def average(x, axis=None, weights=None) -> Tensor:
 
 def log2(x) -> Tensor:
     """Base-2 logarithm."""
-    return F.divide(F.log(_tensor(x)), math.log(2.0))
+    return F.divide(F.log(as_tensor(x)), math.log(2.0))
 
 
 def log10(x) -> Tensor:
     """Base-10 logarithm."""
-    return F.divide(F.log(_tensor(x)), math.log(10.0))
+    return F.divide(F.log(as_tensor(x)), math.log(10.0))
 
 
 def reciprocal(x) -> Tensor:
     """``1 / x``."""
-    return F.divide(1.0, _tensor(x))
+    return F.divide(1.0, as_tensor(x))
 
 
 def mod(x1, x2) -> Tensor:

@@ -11,6 +11,9 @@ from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import softmax_rows
 
+# what a masked score becomes before the softmax: Keras's value for float32 and float64
+MASKED_SCORE = -1e9
+
 
 class ScaledDotProductAttention(Function):
     """``(dropout(softmax(q @ kᵀ * scale + adder)) @ v``, batched over the leading axes.
