@@ -291,19 +291,31 @@ def test_a_one_input_model_takes_its_input_wrapped_in_a_tuple_and_cast_takes_a_b
 @pytest.mark.parametrize("path", ["fit", "tape", "private"])
 def test_the_optimizer_projects_constrained_weights_after_every_update(path):
     x, _ = _regression(64)
-    # the best kernel is all -1: every update pulls it negative, the projection holds it at 0
+    # the best kernel is all -1: the updates pull it negative, the projection must stop them
     y = -x.sum(axis=1, keepdims=True)
-    inputs = axonal.Input((6,))
-    outputs = layers.Dense(
-        1, kernel_constraint="non_neg", kernel_initializer=axonal.initializers.GlorotUniform(0)
-    )(inputs)
-    model = (KerasGuideModel if path == "tape" else axonal.Model)(inputs, outputs)
-    if path == "private":
-        optimizer = axonal.privacy.DPOptimizer(
-            axonal.optimizers.SGD(0.1), l2_norm_clip=100.0, noise_multiplier=0.0, seed=0
-        )
-    else:
-        optimizer = axonal.optimizers.SGD(0.1)
-    model.compile(optimizer=optimizer, loss="mse")
-    model.fit(x, y, batch_size=16, epochs=3, verbose=0)
-    np.testing.assert_array_equal(model.layers[-1].kernel.data, 0.0)
+
+    def train(constraint):
+        inputs = axonal.Input((6,))
+        outputs = layers.Dense(
+            1, kernel_constraint=constraint, kernel_initializer=axonal.initializers.GlorotUniform(0)
+        )(inputs)
+        model = (KerasGuideModel if path == "tape" else axonal.Model)(inputs, outputs)
+        if path == "private":
+            optimizer = axonal.privacy.DPOptimizer(
+                axonal.optimizers.SGD(0.1), l2_norm_clip=100.0, noise_multiplier=0.0, seed=0
+            )
+        else:
+            optimizer = axonal.optimizers.SGD(0.1)
+        model.compile(optimizer=optimizer, loss="mse")
+        lowest = []
+
+        class AfterEveryUpdate(axonal.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                lowest.append(float(model.layers[-1].kernel.data.min()))
+
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0,
+                  callbacks=[AfterEveryUpdate()])  # fmt: skip
+        return lowest
+
+    assert min(train("non_neg")) >= 0.0  # projected after each of the 12 updates
+    assert min(train(None)) < -0.1  # without the constraint the same updates go negative
