@@ -443,19 +443,9 @@ class Layer:
             if is_symbolic(inputs):
                 return self._call_symbolic(inputs, kwargs)
             several = isinstance(inputs, (list, tuple, dict))
-            if isinstance(inputs, dict):
-                # inputs by name (a model's); the layer builds from their shapes in order
-                inputs = {k: self._as_input_tensor(x) for k, x in inputs.items()}
-            elif several:
-                inputs = [self._as_input_tensor(x) for x in inputs]
-            else:
-                inputs = self._as_input_tensor(inputs)
+            inputs = self._converted(inputs)
         if not self.built:
-            if several:
-                values = inputs.values() if isinstance(inputs, dict) else inputs
-                self.build_from_shape([(None,) + x.shape[1:] for x in values])
-            else:
-                self.build_from_shape((None,) + inputs.shape[1:])
+            self.build_from_shape(_batch_shapes(inputs))
         out = self._call_with_training(inputs, training, kwargs)
         if masks_in_use() and not several and not isinstance(out, (list, tuple)):
             mask = mask_of(inputs)
@@ -490,6 +480,9 @@ class Layer:
         return self.call(inputs, *args, **kwargs)
 
     def _converted(self, inputs):
+        """Arrays as tensors of the layer dtype: one, a list, or a dict by name (a model's)."""
+        if isinstance(inputs, dict):
+            return {k: self._as_input_tensor(x) for k, x in inputs.items()}
         if isinstance(inputs, (list, tuple)):
             return [self._as_input_tensor(x) for x in inputs]
         return self._as_input_tensor(inputs)
@@ -607,6 +600,10 @@ class Layer:
 
 
 def _batch_shapes(inputs):
+    """The build shape(s) of converted inputs: the batch axis open; a dict builds from its
+    values' shapes in order."""
+    if isinstance(inputs, dict):
+        inputs = list(inputs.values())
     if isinstance(inputs, list):
         return [(None,) + x.shape[1:] for x in inputs]
     return (None,) + inputs.shape[1:]
