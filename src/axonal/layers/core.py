@@ -299,18 +299,22 @@ class Dropout(Layer):
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         if not training or self.rate == 0.0:
             return inputs
+        mask = self._keep(inputs).astype(inputs.dtype) * (1.0 / (1.0 - self.rate))
+        return F.multiply(inputs, mask)
+
+    def _keep(self, inputs: Tensor):
+        """Which entries survive this call: a boolean array of ``noise_shape`` (the input's
+        shape where it says None), True with probability ``1 - rate``."""
         rng = self._rng if self._rng is not None else make_rng(None)
         shape = inputs.shape
         if self.noise_shape is not None:
             shape = tuple(
                 n if m is None else m for n, m in zip(shape, self.noise_shape, strict=True)
             )
-        keep = (
+        return (
             rng.random(shape, dtype=xp.float64 if inputs.dtype == xp.float64 else xp.float32)
             >= self.rate
         )
-        mask = keep.astype(inputs.dtype) * (1.0 / (1.0 - self.rate))
-        return F.multiply(inputs, mask)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -12,7 +12,7 @@ from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng
 from axonal.layers.base import Layer
-from axonal.layers.core import serialize_or_none
+from axonal.layers.core import Dropout, serialize_or_none
 from axonal.registry import register
 from axonal.tensor import Tensor
 
@@ -58,39 +58,23 @@ class GaussianDropout(Layer):
 
 
 @register("layer", "AlphaDropout")
-class AlphaDropout(Layer):
+class AlphaDropout(Dropout):
     """Dropout that keeps a SELU network's mean and variance: dropped units are set to SELU's
-    negative saturation and the result is rescaled and shifted (Klambauer et al., 2017)."""
+    negative saturation and the result is rescaled and shifted (Klambauer et al., 2017).
+    Arguments as ``Dropout``."""
 
-    def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = _rate(rate, "AlphaDropout")
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
-        self._rng = None if seed is None else make_rng(seed)
+    supports_masking = False
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         if not training or self.rate == 0.0:
             return inputs
-        rng = self._rng if self._rng is not None else make_rng(None)
-        shape = inputs.shape
-        if self.noise_shape is not None:
-            shape = tuple(
-                n if m is None else m for n, m in zip(shape, self.noise_shape, strict=True)
-            )
-        keep = (rng.random(shape) >= self.rate).astype(inputs.dtype)
+        keep = self._keep(inputs).astype(inputs.dtype)
         a = ((1.0 - self.rate) * (1.0 + self.rate * _ALPHA_PRIME**2)) ** -0.5
         b = -a * _ALPHA_PRIME * self.rate
         dropped = (1.0 - keep) * _ALPHA_PRIME
         return F.add(
             F.multiply(F.add(F.multiply(inputs, keep), dropped.astype(inputs.dtype)), a), b
         )
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        shape = None if self.noise_shape is None else list(self.noise_shape)
-        config.update(rate=self.rate, noise_shape=shape, seed=self.seed)
-        return config
 
 
 @register("layer", "ActivityRegularization")
