@@ -171,9 +171,14 @@ def test_config_functions():
     assert config.epsilon() == pytest.approx(1e-7)
     assert config.image_data_format() == "channels_last"
     assert config.backend() == "numpy"
-    config.set_image_data_format("channels_last")
-    with pytest.raises(ValueError, match="channels_last"):
-        config.set_image_data_format("channels_first")
+    config.set_image_data_format("channels_first")
+    try:
+        assert config.image_data_format() == "channels_first"
+        with pytest.raises(ValueError, match="channels_last.*channels_first.*'nchw'"):
+            config.set_image_data_format("nchw")
+        assert config.image_data_format() == "channels_first"
+    finally:
+        config.set_image_data_format("channels_last")
     config.disable_traceback_filtering()
     assert not config.is_traceback_filtering_enabled()
     config.enable_traceback_filtering()

@@ -20,17 +20,25 @@ _TRACEBACK_FILTERING = True
 
 
 def image_data_format() -> str:
-    """Return the image layout: always ``'channels_last'``, (batch, height, width, channels)."""
+    """Return the default image layout of layers created with ``data_format=None``.
+
+    ``'channels_last'`` (batch, ..., channels) unless ``set_image_data_format`` changed it.
+    """
     return _IMAGE_DATA_FORMAT
 
 
 def set_image_data_format(data_format: str) -> None:
-    """Accept ``'channels_last'``; refuse ``'channels_first'``, which axonal's layers do not use."""
-    if data_format != "channels_last":
+    """Set the default layout, ``'channels_last'`` or ``'channels_first'`` (batch, channels, ...).
+
+    Layers compute channels-last and transpose channels-first inputs at their boundary.
+    """
+    global _IMAGE_DATA_FORMAT
+    value = data_format.lower() if isinstance(data_format, str) else data_format
+    if value not in ("channels_last", "channels_first"):
         raise ValueError(
-            f"axonal supports only data_format='channels_last', got {data_format!r}; "
-            "transpose channels-first arrays to (batch, ..., channels) instead."
+            f"The `data_format` must be 'channels_last' or 'channels_first', got {data_format!r}."
         )
+    _IMAGE_DATA_FORMAT = value
 
 
 def backend() -> str:
