@@ -33,6 +33,7 @@ from axonal import functional as F
 from axonal import losses as losses_module
 from axonal import metrics as metrics_module
 from axonal import optimizers as optimizers_module
+from axonal.allocator import keep_freed_memory
 from axonal.backend import xp
 from axonal.callbacks import (
     CallbackList,
@@ -510,6 +511,7 @@ class Trainer(BatchData):
             >>> history.history["loss"][-1]
         """
         self._require_compiled("fit")
+        keep_freed_memory()
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
         )
@@ -603,6 +605,7 @@ class Trainer(BatchData):
             >>> loss, accuracy = model.evaluate(x_test, y_test)
         """
         self._require_compiled("evaluate")
+        keep_freed_memory()
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
         )
@@ -645,6 +648,7 @@ class Trainer(BatchData):
         Example:
             >>> probabilities = model.predict(x_test)
         """
+        keep_freed_memory()
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
         )
