@@ -263,6 +263,13 @@ def _model_config(document: dict, where: str) -> dict:
             node_where = f"{where}: a call of layer {converted['name']!r}"
             args = node.get("args") or []
             kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
+            # a tensor given by keyword (attention_mask=mask) is a reference, like an argument
+            tensor_kwargs = {
+                key: _ref(value, node_where)
+                for key, value in kwargs.items()
+                if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+            }
+            kwargs = {k: v for k, v in kwargs.items() if k not in tensor_kwargs}
             for key, value in kwargs.items():
                 if isinstance(value, (dict, list)):
                     raise KerasImportError(
@@ -276,6 +283,8 @@ def _model_config(document: dict, where: str) -> dict:
             call = {"args": refs + extra, "single": single, "kwargs": kwargs}
             if extra:
                 call["extra_args"] = len(extra)
+            if tensor_kwargs:
+                call["tensor_kwargs"] = tensor_kwargs
             calls.append(call)
         converted["inbound_nodes"] = calls
         entries.append(converted)

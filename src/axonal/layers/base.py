@@ -513,6 +513,18 @@ class Layer:
         """
         single = isinstance(inputs, SymbolicTensor)
         flat = [inputs] if single else list(inputs)
+        # tensors given by keyword (attention_mask=mask) become the node's last inputs
+        tensor_kwargs = {k: v for k, v in kwargs.items() if isinstance(v, SymbolicTensor)}
+        for key, value in kwargs.items():
+            if isinstance(value, (list, tuple)) and any(
+                isinstance(v, SymbolicTensor) for v in value
+            ):
+                raise TypeError(
+                    f"Layer '{self.name}' was called on symbolic tensors with {key}= a list "
+                    "holding tensors; axonal's functional models take one tensor per keyword "
+                    "argument."
+                )
+        kwargs = {k: v for k, v in kwargs.items() if k not in tensor_kwargs}
         for i, arg in enumerate(args):
             if not isinstance(arg, SymbolicTensor):
                 raise TypeError(
@@ -526,12 +538,19 @@ class Layer:
         else:
             self.build_from_shape(shapes)
         dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
-        if args:
-            out_shape = self._extra_args_output_shape(flat, single, args, kwargs)
+        if args or (tensor_kwargs and not type(self).__module__.startswith("axonal.")):
+            out_shape = self._extra_args_output_shape(flat, single, args, kwargs, tensor_kwargs)
         else:
             out_shape = self.output_shape_for(shapes, dtypes[0] if single else dtypes, kwargs)
         multiple = isinstance(out_shape, list)
-        node = Node(self, flat + list(args), single, dict(kwargs), len(args))
+        node = Node(
+            self,
+            flat + list(args) + list(tensor_kwargs.values()),
+            single,
+            dict(kwargs),
+            len(args),
+            tuple(tensor_kwargs),
+        )
         out_shapes = out_shape if multiple else [out_shape]
         node.outputs = [
             SymbolicTensor(shape, self.dtype, self.name, node, i)
@@ -541,21 +560,26 @@ class Layer:
         self._symbolic_nodes.append(node)
         return node.outputs if multiple else node.outputs[0]
 
-    def _extra_args_output_shape(self, flat: list, single: bool, args: tuple, kwargs: dict):
-        """Output shape of a call with extra positional tensors: ``compute_output_shape`` of
-        ``inputs`` for axonal's layers, else what ``call`` returns on zeros."""
+    def _extra_args_output_shape(
+        self, flat: list, single: bool, args: tuple, kwargs: dict, tensor_kwargs: dict
+    ):
+        """Output shape of a call with extra positional (or keyword) tensors:
+        ``compute_output_shape`` of ``inputs`` for axonal's layers, else what ``call`` returns
+        on zeros."""
         cls = type(self)
         if not cls.builds_from_all_args and (
             cls.compute_output_shape is not Layer.compute_output_shape
             or cls.__module__.startswith("axonal.")
         ):
             return self.compute_output_shape(flat[0].shape if single else [t.shape for t in flat])
-        tensors = flat + list(args)
+        tensors = flat + list(args) + list(tensor_kwargs.values())
         count = len(flat)
+        positional = count + len(args)
 
         def run(xs):
             first = xs[0] if single else xs[:count]
-            return self(first, *xs[count:], **kwargs)
+            given = dict(zip(tensor_kwargs, xs[positional:], strict=True))
+            return self(first, *xs[count:positional], **kwargs, **given)
 
         return infer_output_shape(run, [t.shape for t in tensors], [t.dtype for t in tensors])
 
@@ -563,7 +587,8 @@ class Layer:
     def input(self):
         """The symbolic tensor(s) this layer was last called on (Keras's ``layer.input``)."""
         node = self._latest_node("input")
-        first = node.inputs[: len(node.inputs) - node.extra_args]
+        positional = node.positional
+        first = positional[: len(positional) - node.extra_args]
         return first[0] if node.single else first
 
     @property

@@ -102,14 +102,22 @@ class Node:
     """One call of ``layer`` on symbolic inputs: what a functional model replays.
 
     ``single`` says whether the layer was called with one tensor (not a list), so replaying
-    passes the same structure; the last ``extra_args`` inputs were positional arguments after
-    the first (``layer(logits, targets)``).
+    passes the same structure; the ``extra_args`` inputs after the first were positional
+    arguments after it (``layer(logits, targets)``); the last inputs are keyword arguments
+    that were tensors (``attention_mask=mask``), one per name in ``tensor_kwargs``, in order.
+    ``kwargs`` holds the other keyword arguments.
     """
 
-    __slots__ = ("layer", "inputs", "single", "outputs", "kwargs", "extra_args")
+    __slots__ = ("layer", "inputs", "single", "outputs", "kwargs", "extra_args", "tensor_kwargs")
 
     def __init__(
-        self, layer, inputs: list, single: bool, kwargs: dict[str, Any], extra_args: int = 0
+        self,
+        layer,
+        inputs: list,
+        single: bool,
+        kwargs: dict[str, Any],
+        extra_args: int = 0,
+        tensor_kwargs: tuple = (),
     ):
         self.layer = layer
         self.inputs = inputs
@@ -117,12 +125,26 @@ class Node:
         self.outputs: list[SymbolicTensor] = []
         self.kwargs = kwargs
         self.extra_args = extra_args
+        self.tensor_kwargs = tuple(tensor_kwargs)
+
+    @property
+    def positional(self) -> list:
+        """The inputs passed positionally (the first argument's tensors, then extra args)."""
+        return self.inputs[: len(self.inputs) - len(self.tensor_kwargs)]
 
     def call_args(self, values: list) -> tuple:
         """``(inputs, *extra args)`` for replaying this call on ``values`` (one per input)."""
+        values = values[: len(values) - len(self.tensor_kwargs)]
         count = len(values) - self.extra_args
         first = values[0] if self.single else values[:count]
         return (first, *values[count:])
+
+    def call_kwargs(self, values: list) -> dict:
+        """The keyword arguments for replaying this call on ``values`` (one per input)."""
+        if not self.tensor_kwargs:
+            return self.kwargs
+        given = values[len(values) - len(self.tensor_kwargs) :]
+        return {**self.kwargs, **dict(zip(self.tensor_kwargs, given, strict=True))}
 
 
 def is_symbolic(inputs) -> bool:

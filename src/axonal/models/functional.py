@@ -76,8 +76,8 @@ class Graph:
         """Replay the graph on concrete ``values`` (one per input); returns the outputs."""
         env = {id(t): v for t, v in zip(self.inputs, values, strict=True)}
         for node in self.nodes:
-            args = node.call_args([env[id(t)] for t in node.inputs])
-            out = node.layer(*args, training=training, **node.kwargs)
+            values = [env[id(t)] for t in node.inputs]
+            out = node.layer(*node.call_args(values), training=training, **node.call_kwargs(values))
             outs = out if isinstance(out, (list, tuple)) else [out]
             for symbol, value in zip(node.outputs, outs, strict=True):
                 env[id(symbol)] = value
@@ -107,12 +107,17 @@ class Graph:
         calls: dict[int, list] = {}
         for node in self.nodes:
             call = {
-                "args": [_tensor_ref(t) for t in node.inputs],
+                "args": [_tensor_ref(t) for t in node.positional],
                 "single": node.single,
                 "kwargs": node.kwargs,
             }
             if node.extra_args:
                 call["extra_args"] = node.extra_args
+            if node.tensor_kwargs:
+                given = node.inputs[len(node.positional) :]
+                call["tensor_kwargs"] = {
+                    key: _tensor_ref(t) for key, t in zip(node.tensor_kwargs, given, strict=True)
+                }
             calls.setdefault(id(node.layer), []).append(call)
         for layer in self.layers:
             entry = serialize(layer)
@@ -153,7 +158,10 @@ class Graph:
             for item in list(pending):
                 layer, call = item
                 refs = [tuple(ref) for ref in call["args"]]
-                if all(ref in produced for ref in refs):
+                keyword_refs = {
+                    key: tuple(ref) for key, ref in (call.get("tensor_kwargs") or {}).items()
+                }
+                if all(ref in produced for ref in [*refs, *keyword_refs.values()]):
                     args = [produced[ref] for ref in refs]
                     extra = call.get("extra_args", 0)
                     if type(extra) is not int or not 0 <= extra < len(args):
@@ -166,6 +174,7 @@ class Graph:
                         first[0] if call["single"] else first,
                         *args[len(args) - extra :],
                         **call.get("kwargs", {}),
+                        **{key: produced[ref] for key, ref in keyword_refs.items()},
                     )
                     index = call_counts.get(layer.name, 0)
                     call_counts[layer.name] = index + 1
