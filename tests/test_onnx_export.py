@@ -73,6 +73,35 @@ def _embedded(steps: int, attend):
     return Model(tokens, attend(L.Embedding(9, 6, mask_zero=True)(tokens)))
 
 
+def bools(*shape):
+    """A random boolean mask; at batch sizes over 2 the first example hides every key and
+    the second has one query that sees nothing."""
+
+    def make(rng, batch):
+        mask = rng.random((batch,) + shape) > 0.4
+        if batch > 2:
+            mask[0] = False
+            mask[1, 1] = False
+        return [mask]
+
+    return make
+
+
+def _attention_mask_model(attend, dtype: str = "bool", steps: int = 5):
+    """Inputs ``(steps, 6)`` values and a ``(steps, steps)`` mask; ``attend(x, mask)``."""
+    x = Input(shape=(steps, 6))
+    mask = Input(shape=(steps, steps), dtype=dtype)
+    return Model([x, mask], attend(x, mask))
+
+
+def _padding_and_mask_input_model():
+    # the padding mask of the token ids and an explicit mask, both inputs of the model
+    tokens, mask = Input(shape=(5,), dtype="int64"), Input(shape=(5, 5), dtype="bool")
+    vectors = L.Embedding(9, 6, mask_zero=True)(tokens)
+    attended = L.MultiHeadAttention(num_heads=2, key_dim=2)(vectors, vectors, attention_mask=mask)
+    return Model([tokens, mask], attended)
+
+
 def several(*makers):
     return lambda rng, batch: [m(rng, batch)[0] for m in makers]
 
@@ -433,6 +462,27 @@ CASES = {
             ),
         ),
         padded_ids(5, high=9),
+    ),
+    "multi_head_attention_mask_input_causal": (
+        lambda: _attention_mask_model(
+            lambda x, m: L.MultiHeadAttention(num_heads=2, key_dim=3)(
+                x, x, attention_mask=m, use_causal_mask=True
+            )
+        ),
+        several(floats(5, 6), bools(5, 5)),
+    ),
+    "multi_head_attention_mask_input_and_padding": (
+        _padding_and_mask_input_model,
+        several(padded_ids(5, high=9), bools(5, 5)),
+    ),
+    "grouped_query_attention_float_mask_input": (
+        lambda: _attention_mask_model(
+            lambda x, m: L.GroupedQueryAttention(
+                head_dim=2, num_query_heads=4, num_key_value_heads=2
+            )(x, x, attention_mask=m),
+            dtype="float32",
+        ),
+        several(floats(5, 6), lambda rng, batch: [bools(5, 5)(rng, batch)[0].astype("float32")]),
     ),
     "grouped_query_attention_causal": (
         lambda: functional(

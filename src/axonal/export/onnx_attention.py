@@ -32,34 +32,54 @@ from axonal.primitives.attention import MASKED_SCORE
 
 # the keyword arguments a saved call may carry that the export reproduces (others must be None)
 SUPPORTED_KWARGS = frozenset({"use_causal_mask", "return_attention_scores"})
+# MultiHeadAttention's masks given as tensors (model inputs or layers' outputs)
+MASK_KWARGS = frozenset({"attention_mask", "query_mask", "value_mask", "key_mask"})
 
 
 def _weight(b: GraphBuilder, layer, what: str, array) -> str:
     return b.constant(np.ascontiguousarray(array), f"{layer.name}/{what}", key=(id(layer), what))
 
 
-def _check(b: GraphBuilder, layer, kwargs: dict) -> None:
-    given = sorted(k for k, v in kwargs.items() if v is not None and k not in SUPPORTED_KWARGS)
+def _check(b: GraphBuilder, layer, kwargs: dict, masks=frozenset()) -> None:
+    given = sorted(
+        k
+        for k, v in kwargs.items()
+        if v is not None and k not in SUPPORTED_KWARGS and not (k in masks and isinstance(v, Value))
+    )
     if given:
         raise layer_error(
             layer,
             f"it is called with {', '.join(given)}=..., which the export does not carry over "
-            "(timestep masks from Embedding(mask_zero=True) or Masking and use_causal_mask "
-            "do carry over).",
+            "(timestep masks from Embedding(mask_zero=True) or Masking, masks that are model "
+            "inputs or layers' outputs, and use_causal_mask do carry over).",
         )
     if b.opset < 14:
         raise layer_error(layer, f"it needs opset 14 or later (Trilu), got {b.opset}.")
 
 
+def _boolean(b: GraphBuilder, value) -> str | None:
+    """A mask given as a Value (any dtype: nonzero is True, as axonal reads it), as a
+    boolean graph value; None stays None."""
+    if value is None:
+        return None
+    return value.name if value.dtype == "bool" else b.cast(value.name, "bool")
+
+
 def _score_adder(
-    b: GraphBuilder, scores: str, dtype: str, row_mask, column_masks: list, causal: bool
+    b: GraphBuilder,
+    scores: str,
+    dtype: str,
+    row_mask,
+    column_masks: list,
+    causal: bool,
+    given=None,
 ):
     """``(…, T, S)``-broadcastable: 0 where a query may see a key, ``MASKED_SCORE`` where not.
 
     ``row_mask`` ``(batch, T)`` (a query's own mask) and ``column_masks`` ``(batch, S)`` are
-    boolean value names or None; ``causal`` adds "key ``j`` at or before query ``i``".
-    Returns None when nothing is masked. The result has rank 3 (batch first) or 2 (causal
-    only).
+    boolean value names or None; ``causal`` adds "key ``j`` at or before query ``i``";
+    ``given`` is an explicit boolean ``(batch, T, S)`` mask or None. Returns None when nothing
+    is masked. The result has rank 3 (batch first) or 2 (causal only).
     """
     allowed = None
 
@@ -76,6 +96,8 @@ def _score_adder(
         size = b.slice(b.op("Shape", [scores]), [-2], [INT64_MAX], [0])
         ones = b.op("Expand", [b.scalar(1.0, dtype), size])
         allowed = both(allowed, b.cast(b.op("Trilu", [ones], upper=0), "bool"))
+    if given is not None:
+        allowed = both(allowed, given)
     if allowed is None:
         return None
     return b.op("Where", [allowed, b.scalar(0.0, dtype), b.scalar(MASKED_SCORE, dtype)])
@@ -105,27 +127,24 @@ def convert_multi_head_attention(
 ) -> list:
     """The attention of one call (query, value and optionally key), as ONNX nodes; returns
     the output Value (and the attention probabilities with ``return_attention_scores``)."""
-    _check(b, layer, kwargs)
+    _check(b, layer, kwargs, MASK_KWARGS)
     dtype = str(layer.projection("query")[0].data.dtype)
     query, value = inputs[0], inputs[1]
     key = inputs[2] if len(inputs) > 2 else value
+    # masks given by keyword take the place of the inputs' own, as in axonal's call
+    query_mask = _boolean(b, kwargs.get("query_mask")) or query.mask
+    value_mask = _boolean(b, kwargs.get("value_mask")) or value.mask
+    key_mask = _boolean(b, kwargs.get("key_mask")) or key.mask
+    given = _boolean(b, kwargs.get("attention_mask"))
     q = _heads(b, layer, "query", query.name)
     k = _heads(b, layer, "key", key.name)
     v = _heads(b, layer, "value", value.name)
     scores = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 1, 3, 2])])
     scores = b.op("Mul", [scores, b.scalar(1.0 / math.sqrt(layer.key_dim), dtype)])
-    # axonal's key mask defaults to the value's when no key is given, as Keras's
-    column_masks = [value.mask, key.mask] if len(inputs) > 2 else [value.mask, value.mask]
-    adder = _score_adder(
-        b,
-        scores,
-        dtype,
-        query.mask,
-        column_masks,
-        bool(kwargs.get("use_causal_mask")),
-    )
+    causal = bool(kwargs.get("use_causal_mask"))
+    adder = _score_adder(b, scores, dtype, query_mask, [value_mask, key_mask], causal, given)
     if adder is not None:
-        if query.mask is not None or any(m is not None for m in column_masks):
+        if any(m is not None for m in (query_mask, value_mask, key_mask, given)):
             adder = b.unsqueeze(adder, [1])  # (batch, 1, T, S): one mask for every head
         scores = b.op("Add", [scores, adder])
     weights = b.op("Softmax", [scores], axis=-1)
@@ -144,7 +163,7 @@ def convert_multi_head_attention(
     if bias is not None:
         out = b.op("Add", [out, _weight(b, layer, "attention_output/bias", bias.data)])
     # the output carries the query's mask, as in axonal
-    results = [Value(out, tuple(query.shape[:-1]) + (output_dim,), layer.dtype, query.mask)]
+    results = [Value(out, tuple(query.shape[:-1]) + (output_dim,), layer.dtype, query_mask)]
     if kwargs.get("return_attention_scores"):
         shape = (query.shape[0], layer.num_heads, query.shape[1], key.shape[1])
         results.append(Value(weights, shape, layer.dtype))

@@ -154,8 +154,9 @@ def convert_model(b: GraphBuilder, model, inputs: list) -> list:
         raise layer_error(model, _why_unsupported(model))
     env = {id(t): v for t, v in zip(graph.inputs, inputs, strict=True)}
     for node in graph.nodes:
-        args = [env[id(t)] for t in node.inputs]
-        outs = convert_layer(b, node.layer, args, node.single, node.kwargs)
+        values = [env[id(t)] for t in node.inputs]
+        args = values[: len(node.positional)]
+        outs = convert_layer(b, node.layer, args, node.single, node.call_kwargs(values))
         for symbol, value in zip(node.outputs, outs, strict=True):
             env[id(symbol)] = value
     return [env[id(t)] for t in graph.outputs]
