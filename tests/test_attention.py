@@ -285,8 +285,46 @@ def test_a_keras_model_with_an_attention_mask_input_loads_and_matches(tmp_path):
     )
 
 
-def test_a_list_of_mask_tensors_by_keyword_is_refused_by_name():
+def test_attention_masks_given_as_a_list_of_model_inputs(tmp_path):
+    # Attention's mask=[query_mask, value_mask], None entries kept, as a keyword list
+    query, value = axonal.Input((5, 6)), axonal.Input((7, 6))
+    value_mask = axonal.Input((7,), dtype="bool")
+    layer = layers.Attention(use_scale=True, name="att")
+    model = axonal.Model([query, value, value_mask], layer([query, value], mask=[None, value_mask]))
+    q, v, _ = _data(b=3, t=5, s=7)
+    vm = np.random.default_rng(2).random((3, 7)) > 0.5
+    got = model.predict([q, v, vm], verbose=0)
+    np.testing.assert_allclose(got, np.asarray(layer([q, v], mask=[None, vm])), rtol=1e-6)
+    call = next(e for e in model.get_config()["layers"] if e["name"] == "att")["inbound_nodes"]
+    assert call[0]["tensor_kwargs"] == {"mask": [None, [value_mask.name, 0, 0]]}
+    model.save(tmp_path / "att.axonal")
+    loaded = axonal.models.load_model(tmp_path / "att.axonal")
+    np.testing.assert_array_equal(loaded.predict([q, v, vm], verbose=0), got)
+
+
+def test_a_keras_attention_with_mask_inputs_loads_and_matches(tmp_path):
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("h5py")
+    query, value = keras.Input((5, 6)), keras.Input((7, 6))
+    query_mask = keras.Input((5,), dtype="bool")
+    value_mask = keras.Input((7,), dtype="bool")
+    attended = keras.layers.Attention(use_scale=True)([query, value], mask=[query_mask, value_mask])
+    original = keras.Model([query, value, query_mask, value_mask], attended)
+    original.save(tmp_path / "attention.keras")
+    loaded = axonal.models.load_model(tmp_path / "attention.keras")
+    rng = np.random.default_rng(3)
+    q, v, _ = _data(b=3, t=5, s=7)
+    xs = [q, v, rng.random((3, 5)) > 0.3, rng.random((3, 7)) > 0.3]
+    np.testing.assert_allclose(
+        loaded.predict(xs, verbose=0),
+        np.asarray(original.predict(xs, verbose=0)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_a_list_mixing_tensors_and_arrays_by_keyword_is_refused_by_name():
     query, value = axonal.Input((5, 6)), axonal.Input((7, 6))
     mask = axonal.Input((7,), dtype="bool")
-    with pytest.raises(TypeError, match=r"'att'.*mask= a list holding tensors"):
-        layers.Attention(name="att")([query, value], mask=[None, mask])
+    with pytest.raises(TypeError, match=r"'att'.*mask= a list mixing symbolic tensors"):
+        layers.Attention(name="att")([query, value], mask=[np.ones((1, 5), bool), mask])

@@ -12,7 +12,13 @@ from axonal import regularizers as regularizers_module
 from axonal import weight_budget
 from axonal.backend import floatx, on_clear_session, standardize_dtype, xp
 from axonal.layers.masking import attach_mask, mask_of, masks_in_use
-from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
+from axonal.layers.symbolic import (
+    Node,
+    SymbolicTensor,
+    is_symbolic,
+    join_tensor_kwargs,
+    split_tensor_kwargs,
+)
 from axonal.registry import register
 from axonal.tensor import Tensor, Variable, as_tensor, wrap
 
@@ -514,17 +520,7 @@ class Layer:
         single = isinstance(inputs, SymbolicTensor)
         flat = [inputs] if single else list(inputs)
         # tensors given by keyword (attention_mask=mask) become the node's last inputs
-        tensor_kwargs = {k: v for k, v in kwargs.items() if isinstance(v, SymbolicTensor)}
-        for key, value in kwargs.items():
-            if isinstance(value, (list, tuple)) and any(
-                isinstance(v, SymbolicTensor) for v in value
-            ):
-                raise TypeError(
-                    f"Layer '{self.name}' was called on symbolic tensors with {key}= a list "
-                    "holding tensors; axonal's functional models take one tensor per keyword "
-                    "argument."
-                )
-        kwargs = {k: v for k, v in kwargs.items() if k not in tensor_kwargs}
+        kwargs, slots, keyword_tensors = split_tensor_kwargs(kwargs, f"Layer '{self.name}'")
         for i, arg in enumerate(args):
             if not isinstance(arg, SymbolicTensor):
                 raise TypeError(
@@ -538,18 +534,20 @@ class Layer:
         else:
             self.build_from_shape(shapes)
         dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
-        if args or (tensor_kwargs and not type(self).__module__.startswith("axonal.")):
-            out_shape = self._extra_args_output_shape(flat, single, args, kwargs, tensor_kwargs)
+        if args or (slots and not type(self).__module__.startswith("axonal.")):
+            out_shape = self._extra_args_output_shape(
+                flat, single, args, kwargs, slots, keyword_tensors
+            )
         else:
             out_shape = self.output_shape_for(shapes, dtypes[0] if single else dtypes, kwargs)
         multiple = isinstance(out_shape, list)
         node = Node(
             self,
-            flat + list(args) + list(tensor_kwargs.values()),
+            flat + list(args) + keyword_tensors,
             single,
             dict(kwargs),
             len(args),
-            tuple(tensor_kwargs),
+            slots,
         )
         out_shapes = out_shape if multiple else [out_shape]
         node.outputs = [
@@ -561,7 +559,13 @@ class Layer:
         return node.outputs if multiple else node.outputs[0]
 
     def _extra_args_output_shape(
-        self, flat: list, single: bool, args: tuple, kwargs: dict, tensor_kwargs: dict
+        self,
+        flat: list,
+        single: bool,
+        args: tuple,
+        kwargs: dict,
+        slots: tuple = (),
+        keyword_tensors: list | None = None,
     ):
         """Output shape of a call with extra positional (or keyword) tensors:
         ``compute_output_shape`` of ``inputs`` for axonal's layers, else what ``call`` returns
@@ -572,14 +576,14 @@ class Layer:
             or cls.__module__.startswith("axonal.")
         ):
             return self.compute_output_shape(flat[0].shape if single else [t.shape for t in flat])
-        tensors = flat + list(args) + list(tensor_kwargs.values())
+        tensors = flat + list(args) + list(keyword_tensors or [])
         count = len(flat)
         positional = count + len(args)
 
         def run(xs):
             first = xs[0] if single else xs[:count]
-            given = dict(zip(tensor_kwargs, xs[positional:], strict=True))
-            return self(first, *xs[count:positional], **kwargs, **given)
+            given = join_tensor_kwargs(kwargs, slots, xs[positional:])
+            return self(first, *xs[count:positional], **given)
 
         return infer_output_shape(run, [t.shape for t in tensors], [t.dtype for t in tensors])
 
