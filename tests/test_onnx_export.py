@@ -102,6 +102,28 @@ def _padding_and_mask_input_model():
     return Model([tokens, mask], attended)
 
 
+def _row_mask(steps: int):
+    """A boolean ``(batch, steps)`` mask with one all-False row at batch sizes over 2."""
+
+    def make(rng, batch):
+        mask = rng.random((batch, steps)) > 0.4
+        if batch > 2:
+            mask[0] = False
+        return [mask]
+
+    return make
+
+
+def _attention_masks_model(layer, with_query_mask: bool, **kwargs):
+    """``layer([query, value], mask=[query_mask or None, value_mask])``, masks as inputs."""
+    query, value = Input(shape=(5, 6)), Input(shape=(7, 6))
+    query_mask = Input(shape=(5,), dtype="bool") if with_query_mask else None
+    value_mask = Input(shape=(7,), dtype="bool")
+    out = layer([query, value], mask=[query_mask, value_mask], **kwargs)
+    masks = [query_mask, value_mask] if with_query_mask else [value_mask]
+    return Model([query, value, *masks], out)
+
+
 def several(*makers):
     return lambda rng, batch: [m(rng, batch)[0] for m in makers]
 
@@ -518,6 +540,16 @@ CASES = {
     "additive_attention_masked": (
         lambda: _embedded(6, lambda e: L.AdditiveAttention()([e, L.Dense(6)(e)])),
         padded_ids(6, high=9),
+    ),
+    "attention_mask_inputs_dot": (
+        lambda: _attention_masks_model(L.Attention(use_scale=True), with_query_mask=True),
+        several(floats(5, 6), floats(7, 6), _row_mask(5), _row_mask(7)),
+    ),
+    "additive_attention_value_mask_input_causal": (
+        lambda: _attention_masks_model(
+            L.AdditiveAttention(), with_query_mask=False, use_causal_mask=True
+        ),
+        several(floats(5, 6), floats(7, 6), _row_mask(7)),
     ),
     "additive_attention_unscaled_causal": (
         lambda: functional(

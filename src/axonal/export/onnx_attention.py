@@ -200,6 +200,9 @@ def _scores(b: GraphBuilder, layer: Attention, query: str, key: str, dtype: str)
 def convert_attention(b: GraphBuilder, layer: Attention, inputs: list, kwargs: dict) -> list:
     """``Attention`` or ``AdditiveAttention`` on ``[query, value(, key)]``; returns the
     output Value (and the attention probabilities with ``return_attention_scores``)."""
+    given = kwargs.get("mask")
+    if isinstance(given, (list, tuple)) and all(v is None or isinstance(v, Value) for v in given):
+        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
     _check(b, layer, kwargs)
     if any(len(v.shape) != 3 for v in inputs):
         shapes = ", ".join(str(v.shape) for v in inputs)
@@ -207,17 +210,21 @@ def convert_attention(b: GraphBuilder, layer: Attention, inputs: list, kwargs: d
     dtype = layer.dtype
     query, value = inputs[0], inputs[1]
     key = inputs[2] if len(inputs) > 2 else value
+    query_mask, value_mask = query.mask, value.mask
+    if given is not None and "mask" not in kwargs:
+        # mask=[query_mask, value_mask] replaces the attached masks, None entries included
+        query_mask, value_mask = (_boolean(b, m) for m in list(given)[:2])
     scores = _scores(b, layer, query.name, key.name, dtype)
     # the value's mask hides keys; the query's zeroes output rows afterwards
-    adder = _score_adder(b, scores, dtype, None, [value.mask], bool(kwargs.get("use_causal_mask")))
+    adder = _score_adder(b, scores, dtype, None, [value_mask], bool(kwargs.get("use_causal_mask")))
     if adder is not None:
         scores = b.op("Add", [scores, adder])
     weights = b.op("Softmax", [scores], axis=-1)
     out = b.op("MatMul", [weights, value.name])
-    if query.mask is not None:
-        out = b.op("Where", [b.unsqueeze(query.mask, [2]), out, b.scalar(0.0, dtype)])
+    if query_mask is not None:
+        out = b.op("Where", [b.unsqueeze(query_mask, [2]), out, b.scalar(0.0, dtype)])
     shape = tuple(query.shape[:-1]) + (value.shape[-1],)
-    results = [Value(out, shape, dtype, query.mask)]
+    results = [Value(out, shape, dtype, query_mask)]
     if kwargs.get("return_attention_scores"):
         results.append(Value(weights, tuple(query.shape[:-1]) + (key.shape[1],), dtype))
     return results
