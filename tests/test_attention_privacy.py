@@ -141,6 +141,29 @@ def test_per_example_gradients_equal_one_example_at_a_time(name, float64):
         np.testing.assert_allclose(sums[path], want, rtol=1e-9, atol=1e-12, err_msg=path)
 
 
+def test_per_example_gradients_with_an_attention_mask_input(float64):
+    # the mask is a model input, an example's own: one example at a time sees its own mask
+    rng = np.random.default_rng(8)
+    values = axonal.Input((STEPS, 4))
+    mask = axonal.Input((STEPS, STEPS), dtype="bool")
+    attended = layers.MultiHeadAttention(num_heads=2, key_dim=2)(
+        values, values, attention_mask=mask, use_causal_mask=True
+    )
+    pooled = layers.GlobalAveragePooling1D()(attended)
+    model = axonal.Model([values, mask], layers.Dense(2, activation="softmax")(pooled))
+    _randomize(model, rng)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x = rng.normal(size=(5, STEPS, 4))
+    masks = rng.random((5, STEPS, STEPS)) > 0.4
+    masks[0] = False
+    y = rng.integers(0, 2, size=5)
+    found = per_example_gradients(model, [x, masks], y)
+    for i in range(5):
+        single = per_example_gradients(model, [x[i : i + 1], masks[i : i + 1]], y[i : i + 1])
+        for path, grads in found.items():
+            np.testing.assert_allclose(grads[i], single[path][0], rtol=1e-9, atol=1e-12)
+
+
 def test_dp_sgd_trains_a_small_transformer_classifier():
     # the label says whether token 1 occurs among the real (unpadded) tokens
     from axonal.optimizers import Adam
