@@ -222,3 +222,109 @@ def test_grouped_query_attention_matches_keras():
     np.testing.assert_allclose(
         np.asarray(scores), expected_scores.detach().numpy(), rtol=1e-5, atol=1e-6
     )
+
+
+def _mask_input_model():
+    """A functional model whose attention mask is a model input (a tensor keyword argument)."""
+    query = axonal.Input((5, 6))
+    mask = axonal.Input((5, 7), dtype="bool")
+    value = axonal.Input((7, 6))
+    attended = layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(
+        query, value, attention_mask=mask
+    )
+    return axonal.Model([query, value, mask], layers.Dense(2)(attended))
+
+
+def _mask_data(seed=0):
+    rng = np.random.default_rng(seed)
+    query, value, _ = _data(b=3, t=5, s=7, seed=seed)
+    mask = rng.random((3, 5, 7)) > 0.4
+    mask[0, 2] = False  # a query that may see no key
+    return query, value, mask
+
+
+def test_an_attention_mask_given_as_a_model_input(tmp_path):
+    model = _mask_input_model()
+    query, value, mask = _mask_data()
+    got = model.predict([query, value, mask], verbose=0)
+    mha, dense = model.get_layer("mha"), model.layers[-1]
+    direct = dense(mha(query, value, attention_mask=mask))
+    np.testing.assert_allclose(got, np.asarray(direct), rtol=1e-6, atol=1e-6)
+    # the mask changes the result, so it reached the layer
+    assert not np.allclose(got, model.predict([query, value, ~mask], verbose=0))
+    assert mha.input is model.inputs[0]
+    # saved configs, saved files and clones keep the mask as the layer's keyword argument
+    call = next(e for e in model.get_config()["layers"] if e["name"] == "mha")["inbound_nodes"]
+    assert call[0]["tensor_kwargs"] == {"attention_mask": [model.inputs[2].name, 0, 0]}
+    model.save(tmp_path / "masked.axonal")
+    loaded = axonal.models.load_model(tmp_path / "masked.axonal")
+    np.testing.assert_array_equal(loaded.predict([query, value, mask], verbose=0), got)
+    clone = axonal.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone.predict([query, value, mask], verbose=0), got)
+
+
+def test_a_keras_model_with_an_attention_mask_input_loads_and_matches(tmp_path):
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("h5py")
+    query = keras.Input((5, 6))
+    value = keras.Input((7, 6))
+    mask = keras.Input((5, 7), dtype="bool")
+    attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(
+        query, value, attention_mask=mask, use_causal_mask=True
+    )
+    original = keras.Model([query, value, mask], attended)
+    original.save(tmp_path / "masked.keras")
+    loaded = axonal.models.load_model(tmp_path / "masked.keras")
+    xs = list(_mask_data(1))
+    np.testing.assert_allclose(
+        loaded.predict(xs, verbose=0),
+        np.asarray(original.predict(xs, verbose=0)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_attention_masks_given_as_a_list_of_model_inputs(tmp_path):
+    # Attention's mask=[query_mask, value_mask], None entries kept, as a keyword list
+    query, value = axonal.Input((5, 6)), axonal.Input((7, 6))
+    value_mask = axonal.Input((7,), dtype="bool")
+    layer = layers.Attention(use_scale=True, name="att")
+    model = axonal.Model([query, value, value_mask], layer([query, value], mask=[None, value_mask]))
+    q, v, _ = _data(b=3, t=5, s=7)
+    vm = np.random.default_rng(2).random((3, 7)) > 0.5
+    got = model.predict([q, v, vm], verbose=0)
+    np.testing.assert_allclose(got, np.asarray(layer([q, v], mask=[None, vm])), rtol=1e-6)
+    call = next(e for e in model.get_config()["layers"] if e["name"] == "att")["inbound_nodes"]
+    assert call[0]["tensor_kwargs"] == {"mask": [None, [value_mask.name, 0, 0]]}
+    model.save(tmp_path / "att.axonal")
+    loaded = axonal.models.load_model(tmp_path / "att.axonal")
+    np.testing.assert_array_equal(loaded.predict([q, v, vm], verbose=0), got)
+
+
+def test_a_keras_attention_with_mask_inputs_loads_and_matches(tmp_path):
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("h5py")
+    query, value = keras.Input((5, 6)), keras.Input((7, 6))
+    query_mask = keras.Input((5,), dtype="bool")
+    value_mask = keras.Input((7,), dtype="bool")
+    attended = keras.layers.Attention(use_scale=True)([query, value], mask=[query_mask, value_mask])
+    original = keras.Model([query, value, query_mask, value_mask], attended)
+    original.save(tmp_path / "attention.keras")
+    loaded = axonal.models.load_model(tmp_path / "attention.keras")
+    rng = np.random.default_rng(3)
+    q, v, _ = _data(b=3, t=5, s=7)
+    xs = [q, v, rng.random((3, 5)) > 0.3, rng.random((3, 7)) > 0.3]
+    np.testing.assert_allclose(
+        loaded.predict(xs, verbose=0),
+        np.asarray(original.predict(xs, verbose=0)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_a_list_mixing_tensors_and_arrays_by_keyword_is_refused_by_name():
+    query, value = axonal.Input((5, 6)), axonal.Input((7, 6))
+    mask = axonal.Input((7,), dtype="bool")
+    with pytest.raises(TypeError, match=r"'att'.*mask= a list mixing symbolic tensors"):
+        layers.Attention(name="att")([query, value], mask=[np.ones((1, 5), bool), mask])

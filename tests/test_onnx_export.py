@@ -50,6 +50,80 @@ def ints(*shape, high: int, dtype: str = "int64"):
     return lambda rng, batch: [rng.integers(0, high, size=(batch,) + shape).astype(dtype)]
 
 
+def padded_ids(steps: int, high: int):
+    """Token ids with zero padding (so masked keys and queries), one row of padding only (a
+    query row with every key masked) and one with leading padding, at batch sizes over 2."""
+
+    def make(rng, batch):
+        ids = rng.integers(1, high, size=(batch, steps))
+        lengths = rng.integers(1, steps + 1, size=batch)
+        ids[np.arange(steps)[None, :] >= lengths[:, None]] = 0
+        if batch > 2:
+            ids[0] = 0
+            ids[1, : steps // 2] = 0
+        return [ids.astype("int64")]
+
+    return make
+
+
+def _embedded(steps: int, attend):
+    """Token ids -> Embedding(mask_zero=True) -> ``attend(vectors)``: a model whose attention
+    reads the padding mask."""
+    tokens = Input(shape=(steps,), dtype="int64")
+    return Model(tokens, attend(L.Embedding(9, 6, mask_zero=True)(tokens)))
+
+
+def bools(*shape):
+    """A random boolean mask; at batch sizes over 2 the first example hides every key and
+    the second has one query that sees nothing."""
+
+    def make(rng, batch):
+        mask = rng.random((batch,) + shape) > 0.4
+        if batch > 2:
+            mask[0] = False
+            mask[1, 1] = False
+        return [mask]
+
+    return make
+
+
+def _attention_mask_model(attend, dtype: str = "bool", steps: int = 5):
+    """Inputs ``(steps, 6)`` values and a ``(steps, steps)`` mask; ``attend(x, mask)``."""
+    x = Input(shape=(steps, 6))
+    mask = Input(shape=(steps, steps), dtype=dtype)
+    return Model([x, mask], attend(x, mask))
+
+
+def _padding_and_mask_input_model():
+    # the padding mask of the token ids and an explicit mask, both inputs of the model
+    tokens, mask = Input(shape=(5,), dtype="int64"), Input(shape=(5, 5), dtype="bool")
+    vectors = L.Embedding(9, 6, mask_zero=True)(tokens)
+    attended = L.MultiHeadAttention(num_heads=2, key_dim=2)(vectors, vectors, attention_mask=mask)
+    return Model([tokens, mask], attended)
+
+
+def _row_mask(steps: int):
+    """A boolean ``(batch, steps)`` mask with one all-False row at batch sizes over 2."""
+
+    def make(rng, batch):
+        mask = rng.random((batch, steps)) > 0.4
+        if batch > 2:
+            mask[0] = False
+        return [mask]
+
+    return make
+
+
+def _attention_masks_model(layer, with_query_mask: bool, **kwargs):
+    """``layer([query, value], mask=[query_mask or None, value_mask])``, masks as inputs."""
+    query, value = Input(shape=(5, 6)), Input(shape=(7, 6))
+    query_mask = Input(shape=(5,), dtype="bool") if with_query_mask else None
+    value_mask = Input(shape=(7,), dtype="bool")
+    out = layer([query, value], mask=[query_mask, value_mask], **kwargs)
+    masks = [query_mask, value_mask] if with_query_mask else [value_mask]
+    return Model([query, value, *masks], out)
+
+
 def several(*makers):
     return lambda rng, batch: [m(rng, batch)[0] for m in makers]
 
@@ -395,6 +469,94 @@ CASES = {
             )(q, v, k),
         ),
         several(floats(4, 6), floats(7, 5), floats(7, 3)),
+    ),
+    "multi_head_attention_padding_mask_causal": (
+        lambda: _embedded(
+            6, lambda e: L.MultiHeadAttention(num_heads=2, key_dim=3)(e, e, use_causal_mask=True)
+        ),
+        padded_ids(6, high=9),
+    ),
+    "multi_head_attention_masked_query_and_key_with_scores": (
+        lambda: _embedded(
+            5,
+            lambda e: L.MultiHeadAttention(num_heads=2, key_dim=2, value_dim=3)(
+                e, e, L.Dense(4)(e), return_attention_scores=True
+            ),
+        ),
+        padded_ids(5, high=9),
+    ),
+    "multi_head_attention_mask_input_causal": (
+        lambda: _attention_mask_model(
+            lambda x, m: L.MultiHeadAttention(num_heads=2, key_dim=3)(
+                x, x, attention_mask=m, use_causal_mask=True
+            )
+        ),
+        several(floats(5, 6), bools(5, 5)),
+    ),
+    "multi_head_attention_mask_input_and_padding": (
+        _padding_and_mask_input_model,
+        several(padded_ids(5, high=9), bools(5, 5)),
+    ),
+    "grouped_query_attention_float_mask_input": (
+        lambda: _attention_mask_model(
+            lambda x, m: L.GroupedQueryAttention(
+                head_dim=2, num_query_heads=4, num_key_value_heads=2
+            )(x, x, attention_mask=m),
+            dtype="float32",
+        ),
+        several(floats(5, 6), lambda rng, batch: [bools(5, 5)(rng, batch)[0].astype("float32")]),
+    ),
+    "grouped_query_attention_causal": (
+        lambda: functional(
+            [(5, 6)],
+            lambda x: L.GroupedQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2)(
+                x, x, use_causal_mask=True
+            ),
+        ),
+        floats(5, 6),
+    ),
+    "grouped_query_attention_padding_mask": (
+        lambda: _embedded(
+            6,
+            lambda e: L.GroupQueryAttention(head_dim=3, num_query_heads=3, num_key_value_heads=1)(
+                e, e
+            ),
+        ),
+        padded_ids(6, high=9),
+    ),
+    "attention_dot_scaled_masked_causal": (
+        lambda: _embedded(6, lambda e: L.Attention(use_scale=True)([e, e], use_causal_mask=True)),
+        padded_ids(6, high=9),
+    ),
+    "attention_concat_cross_with_scores": (
+        lambda: functional(
+            [(4, 5), (6, 3), (6, 5)],
+            lambda q, v, k: L.Attention(use_scale=True, score_mode="concat")(
+                [q, v, k], return_attention_scores=True
+            ),
+        ),
+        several(floats(4, 5), floats(6, 3), floats(6, 5)),
+    ),
+    "additive_attention_masked": (
+        lambda: _embedded(6, lambda e: L.AdditiveAttention()([e, L.Dense(6)(e)])),
+        padded_ids(6, high=9),
+    ),
+    "attention_mask_inputs_dot": (
+        lambda: _attention_masks_model(L.Attention(use_scale=True), with_query_mask=True),
+        several(floats(5, 6), floats(7, 6), _row_mask(5), _row_mask(7)),
+    ),
+    "additive_attention_value_mask_input_causal": (
+        lambda: _attention_masks_model(
+            L.AdditiveAttention(), with_query_mask=False, use_causal_mask=True
+        ),
+        several(floats(5, 6), floats(7, 6), _row_mask(7)),
+    ),
+    "additive_attention_unscaled_causal": (
+        lambda: functional(
+            [(4, 5), (4, 5)],
+            lambda q, v: L.AdditiveAttention(use_scale=False)([q, v], use_causal_mask=True),
+        ),
+        several(floats(4, 5), floats(4, 5)),
     ),
     "tensor_operations": (
         lambda: functional(
@@ -807,9 +969,41 @@ def test_cli_export_errors(argv, status, message, tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_attention_over_masked_tokens_is_refused_by_name(tmp_path):
-    tokens = Input(shape=(6,), dtype="int32")
-    vectors = L.Embedding(20, 4, mask_zero=True)(tokens)
-    model = Model(tokens, L.MultiHeadAttention(num_heads=2, key_dim=2)(vectors, vectors))
-    with pytest.raises(OnnxExportError, match="MultiHeadAttention.*timestep mask"):
-        to_onnx(model, tmp_path / "m.onnx")
+def test_transformer_block_over_padded_tokens(tmp_path):
+    # the padding mask is computed in the graph from the token ids, as Embedding does
+    tokens = Input(shape=(8,), dtype="int64")
+    x = L.Embedding(30, 8, mask_zero=True)(tokens)
+    attended = L.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
+    x = L.LayerNormalization()(L.Add()([x, attended]))
+    x = L.LayerNormalization()(L.Add()([x, L.Dense(8)(L.Dense(16, activation="relu")(x))]))
+    out = L.Dense(3, activation="softmax")(L.GlobalAveragePooling1D()(x))
+    model = Model(tokens, out)
+    _randomize(model)
+    assert_exports_match(model, padded_ids(8, high=30), tmp_path)
+
+
+def test_mask_value_comes_from_masking_layer(tmp_path):
+    # Masking's mask (rows of mask_value) reaches the attention through the graph
+    values = Input(shape=(6, 4))
+    x = L.Masking(mask_value=0.0)(values)
+    model = Model(values, L.MultiHeadAttention(num_heads=2, key_dim=2)(x, x))
+    _randomize(model)
+
+    def make(rng, batch):
+        x = rng.normal(size=(batch, 6, 4)).astype("float32")
+        x[:, 4:] = 0.0
+        x[0] = 0.0
+        return [x]
+
+    assert_exports_match(model, make, tmp_path)
+
+
+@pytest.mark.parametrize("layer", ["mha", "attention"])
+def test_attention_needs_opset_14(layer, tmp_path):
+    x = Input(shape=(4, 6))
+    if layer == "mha":
+        out = L.MultiHeadAttention(num_heads=2, key_dim=3, name="attn")(x, x)
+    else:
+        out = L.Attention(name="attn")([x, x])
+    with pytest.raises(OnnxExportError, match=r"'attn'.*opset 14"):
+        to_onnx(Model(x, out), tmp_path / "m.onnx", opset=13)

@@ -187,6 +187,11 @@ def _same(value, options) -> bool:
     return any(value == option and type(value) is type(option) for option in options)
 
 
+def _is_tensor(value: Any) -> bool:
+    """Whether a config value is a Keras tensor reference (a call's tensor argument)."""
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
 def _ref(value: Any, where: str) -> list:
     """``[layer_name, node_index, tensor_index]`` from a Keras tensor reference."""
     if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
@@ -263,6 +268,18 @@ def _model_config(document: dict, where: str) -> dict:
             node_where = f"{where}: a call of layer {converted['name']!r}"
             args = node.get("args") or []
             kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
+            # a tensor given by keyword (attention_mask=mask) is a reference, like an argument
+            tensor_kwargs = {}
+            for key, value in kwargs.items():
+                if _is_tensor(value):
+                    tensor_kwargs[key] = _ref(value, node_where)
+                elif (
+                    isinstance(value, list)
+                    and any(_is_tensor(v) for v in value)
+                    and all(v is None or _is_tensor(v) for v in value)
+                ):
+                    tensor_kwargs[key] = [None if v is None else _ref(v, node_where) for v in value]
+            kwargs = {k: v for k, v in kwargs.items() if k not in tensor_kwargs}
             for key, value in kwargs.items():
                 if isinstance(value, (dict, list)):
                     raise KerasImportError(
@@ -276,6 +293,8 @@ def _model_config(document: dict, where: str) -> dict:
             call = {"args": refs + extra, "single": single, "kwargs": kwargs}
             if extra:
                 call["extra_args"] = len(extra)
+            if tensor_kwargs:
+                call["tensor_kwargs"] = tensor_kwargs
             calls.append(call)
         converted["inbound_nodes"] = calls
         entries.append(converted)

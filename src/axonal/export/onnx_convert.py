@@ -14,7 +14,6 @@ import numpy as np
 from axonal.export import onnx_attention, onnx_layers, onnx_recurrent
 from axonal.export.onnx_graph import GraphBuilder, OnnxExportError, Value, layer_error
 from axonal.layers import extra, recurrent
-from axonal.layers.attention import MultiHeadAttention
 from axonal.layers.embedding import Embedding
 from axonal.layers.symbolic import shape_str
 from axonal.models import Model, Sequential
@@ -28,19 +27,12 @@ def convert_layer(
     ``single`` says whether the layer was called on one tensor (not a list), which decides the
     shape passed to ``compute_output_shape``.
     """
-    if type(layer) is MultiHeadAttention:
-        # its call arguments (causal mask, masks) change the graph: its converter reads them
-        unknown = sorted(set(kwargs or {}) - onnx_attention.SUPPORTED_KWARGS)
-        if unknown:
-            raise layer_error(layer, f"the export does not carry over {', '.join(unknown)}=....")
-        return _typed_outputs(
-            layer,
-            inputs,
-            onnx_attention.convert_multi_head_attention(
-                b, layer, [_cast(b, v, layer.dtype) for v in inputs], dict(kwargs or {})
-            ),
-            single,
-        )
+    attention = onnx_attention.CONVERTERS.get(type(layer))
+    if attention is not None:
+        # its call arguments (causal mask, scores) change the graph: its converter reads them
+        if not layer.built:
+            raise layer_error(layer, "it is not built (it has no weights yet).")
+        return attention(b, layer, [_cast(b, v, layer.dtype) for v in inputs], dict(kwargs or {}))
     converter = CONVERTERS.get(type(layer))
     if converter is None:
         raise layer_error(layer, _why_unsupported(layer))
@@ -57,17 +49,17 @@ def convert_layer(
         result = converter(b, layer, inputs)
     else:
         result = converter(b, layer, [_cast(b, v, layer.dtype) for v in inputs])
-    return _typed_outputs(layer, inputs, result, single)
+    return _typed_outputs(b, layer, inputs, result, single)
 
 
-def _typed_outputs(layer, inputs: list, result: list, single: bool) -> list:
+def _typed_outputs(b: GraphBuilder, layer, inputs: list, result: list, single: bool) -> list:
     """The converter's output names as Values with their shapes, dtypes and masks."""
     if result and isinstance(result[0], Value):
         return result
     shapes = [v.shape for v in inputs]
     out_shapes = layer.compute_output_shape(shapes[0] if single else shapes)
     out_shapes = out_shapes if isinstance(out_shapes, list) else [out_shapes]
-    masks = _output_masks(layer, inputs, len(result))
+    masks = _output_masks(b, layer, inputs, len(result))
     dtype = _output_dtype(layer, inputs)
     return [
         Value(name, tuple(shape), dtype, masked)
@@ -79,7 +71,7 @@ def _cast(b: GraphBuilder, value: Value, dtype: str) -> Value:
     # layers compute in their own dtype, casting their inputs first (as axonal's layers do)
     if value.dtype == dtype:
         return value
-    return Value(b.cast(value.name, dtype), value.shape, dtype, value.masked)
+    return Value(b.cast(value.name, dtype), value.shape, dtype, value.mask)
 
 
 def _output_dtype(layer, inputs: list) -> str:
@@ -89,24 +81,42 @@ def _output_dtype(layer, inputs: list) -> str:
     return layer.dtype
 
 
-def _output_masks(layer, inputs: list, count: int) -> list:
-    """Whether each output carries a timestep mask, following axonal's rules at inference."""
-    none = [False] * count
+def _output_masks(b: GraphBuilder, layer, inputs: list, count: int) -> list:
+    """The timestep mask (a graph value, or None) of each output, following axonal's rules at
+    inference: Embedding and Masking make one, layers that support masking pass theirs on."""
+    none = [None] * count
     if isinstance(layer, Embedding):
-        return [layer.mask_zero] + none[1:]
+        return [_embedding_mask(b, inputs[0]) if layer.mask_zero else None] + none[1:]
     if isinstance(layer, extra.Masking):
-        return [True] + none[1:]
+        return [_masking_mask(b, layer, inputs[0])] + none[1:]
     if len(inputs) != 1 or not inputs[0].masked:
         return none
+    mask = inputs[0].mask
     if isinstance(layer, (recurrent._RNN, recurrent.Bidirectional)):
         # a mask follows the returned sequence(s), never the states
         if not layer.return_sequences:
             return none
         outputs = 2 if getattr(layer, "merge_mode", "concat") is None else 1
-        return [True] * outputs + none[outputs:]
+        return [mask] * outputs + none[outputs:]
     if count == 1 and layer.supports_masking:
-        return [True]
+        return [mask]
     return none
+
+
+def _embedding_mask(b: GraphBuilder, ids: Value) -> str:
+    """``ids != 0`` (on the indices as the Embedding reads them), as ``mask_zero`` does."""
+    name = ids.name if ids.dtype in ("int32", "int64") else b.cast(ids.name, "int64")
+    zero = b.scalar(0, "int64" if ids.dtype not in ("int32", "int64") else ids.dtype)
+    return b.op("Not", [b.op("Equal", [name, zero])], base="mask")
+
+
+def _masking_mask(b: GraphBuilder, layer, x: Value) -> str:
+    """``any(x != mask_value, axis=-1)``, as ``Masking`` computes its mask."""
+    data = x.name if x.dtype == layer.dtype else b.cast(x.name, layer.dtype)
+    differs = b.op("Not", [b.op("Equal", [data, b.scalar(layer.mask_value, layer.dtype)])])
+    # ReduceMax has no boolean kernel: reduce 0/1 integers
+    hits = b.reduce("ReduceMax", b.cast(differs, "int32"), [-1], keepdims=False)
+    return b.cast(hits, "bool")
 
 
 def _why_unsupported(layer) -> str:
@@ -144,8 +154,9 @@ def convert_model(b: GraphBuilder, model, inputs: list) -> list:
         raise layer_error(model, _why_unsupported(model))
     env = {id(t): v for t, v in zip(graph.inputs, inputs, strict=True)}
     for node in graph.nodes:
-        args = [env[id(t)] for t in node.inputs]
-        outs = convert_layer(b, node.layer, args, node.single, node.kwargs)
+        values = [env[id(t)] for t in node.inputs]
+        args = values[: len(node.positional)]
+        outs = convert_layer(b, node.layer, args, node.single, node.call_kwargs(values))
         for symbol, value in zip(node.outputs, outs, strict=True):
             env[id(symbol)] = value
     return [env[id(t)] for t in graph.outputs]
@@ -176,7 +187,7 @@ def convert_time_distributed(
     batch_time = b.slice(b.op("Shape", [x.name]), [0], [2], [0])
     shape = b.op("Concat", [batch_time, b.ints(out_step)], axis=0)
     out = b.op("Reshape", [result.name, shape])
-    return [Value(out, tuple(x.shape[:2]) + out_step, result.dtype, x.masked)]
+    return [Value(out, tuple(x.shape[:2]) + out_step, result.dtype, x.mask)]
 
 
 CONVERTERS = {
@@ -280,4 +291,4 @@ def _output_names(model, specs: list) -> list:
 
 
 # the names of the layer classes to_onnx converts (the refusal message points here)
-EXPORTABLE_LAYERS = tuple(sorted([cls.__name__ for cls in CONVERTERS] + ["MultiHeadAttention"]))
+EXPORTABLE_LAYERS = tuple(sorted(cls.__name__ for cls in [*CONVERTERS, *onnx_attention.CONVERTERS]))

@@ -3,7 +3,7 @@
 Nothing here knows about axonal layers. Converters (``onnx_layers``, ``onnx_recurrent``) ask
 a ``GraphBuilder`` for nodes and constants and pass ``Value`` records between them: each holds
 the ONNX name of a tensor with its Keras-style shape (batch first, channels last, None where
-unknown), its dtype and whether a timestep mask travels with it.
+unknown), its dtype and the timestep mask that travels with it (itself a graph value).
 
 The ``onnx`` package is imported when a builder is made, never at import time, so that
 ``import axonal.export`` needs only NumPy.
@@ -55,13 +55,20 @@ class Value:
         name: the ONNX value name.
         shape: batch shape with None for unknown sizes, e.g. ``(None, 8, 8, 1)``.
         dtype: NumPy dtype name, e.g. ``'float32'`` or ``'int64'``.
-        masked: whether a timestep mask (Embedding ``mask_zero`` or ``Masking``) goes with it.
+        mask: the ONNX name of the boolean ``(batch, time)`` timestep mask that goes with it
+            (made by Embedding ``mask_zero`` or ``Masking``, True where a step is real), or
+            None.
     """
 
     name: str
     shape: tuple
     dtype: str
-    masked: bool = False
+    mask: str | None = None
+
+    @property
+    def masked(self) -> bool:
+        """Whether a timestep mask goes with this value."""
+        return self.mask is not None
 
 
 class GraphBuilder:

@@ -12,7 +12,13 @@ from axonal import regularizers as regularizers_module
 from axonal import weight_budget
 from axonal.backend import floatx, on_clear_session, standardize_dtype, xp
 from axonal.layers.masking import attach_mask, mask_of, masks_in_use
-from axonal.layers.symbolic import Node, SymbolicTensor, is_symbolic
+from axonal.layers.symbolic import (
+    Node,
+    SymbolicTensor,
+    is_symbolic,
+    join_tensor_kwargs,
+    split_tensor_kwargs,
+)
 from axonal.registry import register
 from axonal.tensor import Tensor, Variable, as_tensor, wrap
 
@@ -513,6 +519,8 @@ class Layer:
         """
         single = isinstance(inputs, SymbolicTensor)
         flat = [inputs] if single else list(inputs)
+        # tensors given by keyword (attention_mask=mask) become the node's last inputs
+        kwargs, slots, keyword_tensors = split_tensor_kwargs(kwargs, f"Layer '{self.name}'")
         for i, arg in enumerate(args):
             if not isinstance(arg, SymbolicTensor):
                 raise TypeError(
@@ -526,12 +534,21 @@ class Layer:
         else:
             self.build_from_shape(shapes)
         dtypes = [flat[0].dtype] if single else [t.dtype for t in flat]
-        if args:
-            out_shape = self._extra_args_output_shape(flat, single, args, kwargs)
+        if args or (slots and not type(self).__module__.startswith("axonal.")):
+            out_shape = self._extra_args_output_shape(
+                flat, single, args, kwargs, slots, keyword_tensors
+            )
         else:
             out_shape = self.output_shape_for(shapes, dtypes[0] if single else dtypes, kwargs)
         multiple = isinstance(out_shape, list)
-        node = Node(self, flat + list(args), single, dict(kwargs), len(args))
+        node = Node(
+            self,
+            flat + list(args) + keyword_tensors,
+            single,
+            dict(kwargs),
+            len(args),
+            slots,
+        )
         out_shapes = out_shape if multiple else [out_shape]
         node.outputs = [
             SymbolicTensor(shape, self.dtype, self.name, node, i)
@@ -541,21 +558,32 @@ class Layer:
         self._symbolic_nodes.append(node)
         return node.outputs if multiple else node.outputs[0]
 
-    def _extra_args_output_shape(self, flat: list, single: bool, args: tuple, kwargs: dict):
-        """Output shape of a call with extra positional tensors: ``compute_output_shape`` of
-        ``inputs`` for axonal's layers, else what ``call`` returns on zeros."""
+    def _extra_args_output_shape(
+        self,
+        flat: list,
+        single: bool,
+        args: tuple,
+        kwargs: dict,
+        slots: tuple = (),
+        keyword_tensors: list | None = None,
+    ):
+        """Output shape of a call with extra positional (or keyword) tensors:
+        ``compute_output_shape`` of ``inputs`` for axonal's layers, else what ``call`` returns
+        on zeros."""
         cls = type(self)
         if not cls.builds_from_all_args and (
             cls.compute_output_shape is not Layer.compute_output_shape
             or cls.__module__.startswith("axonal.")
         ):
             return self.compute_output_shape(flat[0].shape if single else [t.shape for t in flat])
-        tensors = flat + list(args)
+        tensors = flat + list(args) + list(keyword_tensors or [])
         count = len(flat)
+        positional = count + len(args)
 
         def run(xs):
             first = xs[0] if single else xs[:count]
-            return self(first, *xs[count:], **kwargs)
+            given = join_tensor_kwargs(kwargs, slots, xs[positional:])
+            return self(first, *xs[count:positional], **given)
 
         return infer_output_shape(run, [t.shape for t in tensors], [t.dtype for t in tensors])
 
@@ -563,7 +591,8 @@ class Layer:
     def input(self):
         """The symbolic tensor(s) this layer was last called on (Keras's ``layer.input``)."""
         node = self._latest_node("input")
-        first = node.inputs[: len(node.inputs) - node.extra_args]
+        positional = node.positional
+        first = positional[: len(positional) - node.extra_args]
         return first[0] if node.single else first
 
     @property

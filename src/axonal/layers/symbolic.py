@@ -102,14 +102,23 @@ class Node:
     """One call of ``layer`` on symbolic inputs: what a functional model replays.
 
     ``single`` says whether the layer was called with one tensor (not a list), so replaying
-    passes the same structure; the last ``extra_args`` inputs were positional arguments after
-    the first (``layer(logits, targets)``).
+    passes the same structure; the ``extra_args`` inputs after the first were positional
+    arguments after it (``layer(logits, targets)``); the last inputs are tensors given by
+    keyword (``attention_mask=mask``, ``mask=[None, value_mask]``), one per slot of
+    ``tensor_kwargs`` (see ``split_tensor_kwargs``). ``kwargs`` holds the other keyword
+    arguments.
     """
 
-    __slots__ = ("layer", "inputs", "single", "outputs", "kwargs", "extra_args")
+    __slots__ = ("layer", "inputs", "single", "outputs", "kwargs", "extra_args", "tensor_kwargs")
 
     def __init__(
-        self, layer, inputs: list, single: bool, kwargs: dict[str, Any], extra_args: int = 0
+        self,
+        layer,
+        inputs: list,
+        single: bool,
+        kwargs: dict[str, Any],
+        extra_args: int = 0,
+        tensor_kwargs: tuple = (),
     ):
         self.layer = layer
         self.inputs = inputs
@@ -117,12 +126,66 @@ class Node:
         self.outputs: list[SymbolicTensor] = []
         self.kwargs = kwargs
         self.extra_args = extra_args
+        self.tensor_kwargs = tuple(tensor_kwargs)
+
+    @property
+    def positional(self) -> list:
+        """The inputs passed positionally (the first argument's tensors, then extra args)."""
+        return self.inputs[: len(self.inputs) - len(self.tensor_kwargs)]
 
     def call_args(self, values: list) -> tuple:
         """``(inputs, *extra args)`` for replaying this call on ``values`` (one per input)."""
+        values = values[: len(values) - len(self.tensor_kwargs)]
         count = len(values) - self.extra_args
         first = values[0] if self.single else values[:count]
         return (first, *values[count:])
+
+    def call_kwargs(self, values: list) -> dict:
+        """The keyword arguments for replaying this call on ``values`` (one per input)."""
+        if not self.tensor_kwargs:
+            return self.kwargs
+        given = values[len(values) - len(self.tensor_kwargs) :]
+        return join_tensor_kwargs(self.kwargs, self.tensor_kwargs, given)
+
+
+def split_tensor_kwargs(kwargs: dict, where: str) -> tuple[dict, tuple, list]:
+    """``(other kwargs, slots, tensors)``: the symbolic tensors among a call's keyword
+    arguments, alone (``attention_mask=mask``: slot ``'attention_mask'``) or in a list
+    (``mask=[None, m]``: slot ``('mask', 1, 2)``, index and length), one slot per tensor.
+
+    ``where`` names the layer in the error for a list mixing tensors with other values.
+    """
+    plain, slots, tensors = {}, [], []
+    for key, value in kwargs.items():
+        if isinstance(value, SymbolicTensor):
+            slots.append(key)
+            tensors.append(value)
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, SymbolicTensor) for v in value):
+            if not all(v is None or isinstance(v, SymbolicTensor) for v in value):
+                raise TypeError(
+                    f"{where} was called with {key}= a list mixing symbolic tensors with other "
+                    "values; give tensors (or None) only."
+                )
+            for i, v in enumerate(value):
+                if v is not None:
+                    slots.append((key, i, len(value)))
+                    tensors.append(v)
+        else:
+            plain[key] = value
+    return plain, tuple(slots), tensors
+
+
+def join_tensor_kwargs(kwargs: dict, slots: tuple, values: list) -> dict:
+    """``kwargs`` with the ``values`` put back in their ``slots`` (``split_tensor_kwargs``)."""
+    out = dict(kwargs)
+    for slot, value in zip(slots, values, strict=True):
+        if isinstance(slot, str):
+            out[slot] = value
+            continue
+        key, index, length = slot
+        items = out.setdefault(key, [None] * length)
+        items[index] = value
+    return out
 
 
 def is_symbolic(inputs) -> bool:

@@ -79,8 +79,8 @@ def clone_model(
         layer = replacements.get(id(node.layer))
         if layer is None:
             layer = replacements[id(node.layer)] = clone(node.layer)
-        args = node.call_args([produced[id(t)] for t in node.inputs])
-        out = layer(*args, **node.kwargs)
+        values = [produced[id(t)] for t in node.inputs]
+        out = layer(*node.call_args(values), **node.call_kwargs(values))
         outs = out if isinstance(out, (list, tuple)) else [out]
         for old, new in zip(node.outputs, outs, strict=True):
             produced[id(old)] = new

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from axonal.layers.base import Layer
 from axonal.layers.core import InputLayer
-from axonal.layers.symbolic import Node, SymbolicTensor
+from axonal.layers.symbolic import Node, SymbolicTensor, join_tensor_kwargs
 from axonal.registry import deserialize, serialize
 
 
@@ -76,8 +76,8 @@ class Graph:
         """Replay the graph on concrete ``values`` (one per input); returns the outputs."""
         env = {id(t): v for t, v in zip(self.inputs, values, strict=True)}
         for node in self.nodes:
-            args = node.call_args([env[id(t)] for t in node.inputs])
-            out = node.layer(*args, training=training, **node.kwargs)
+            values = [env[id(t)] for t in node.inputs]
+            out = node.layer(*node.call_args(values), training=training, **node.call_kwargs(values))
             outs = out if isinstance(out, (list, tuple)) else [out]
             for symbol, value in zip(node.outputs, outs, strict=True):
                 env[id(symbol)] = value
@@ -107,12 +107,16 @@ class Graph:
         calls: dict[int, list] = {}
         for node in self.nodes:
             call = {
-                "args": [_tensor_ref(t) for t in node.inputs],
+                "args": [_tensor_ref(t) for t in node.positional],
                 "single": node.single,
                 "kwargs": node.kwargs,
             }
             if node.extra_args:
                 call["extra_args"] = node.extra_args
+            if node.tensor_kwargs:
+                # {key: ref} for a tensor, {key: [ref or None, ...]} for a list of them
+                given = [_tensor_ref(t) for t in node.inputs[len(node.positional) :]]
+                call["tensor_kwargs"] = join_tensor_kwargs({}, node.tensor_kwargs, given)
             calls.setdefault(id(node.layer), []).append(call)
         for layer in self.layers:
             entry = serialize(layer)
@@ -153,7 +157,8 @@ class Graph:
             for item in list(pending):
                 layer, call = item
                 refs = [tuple(ref) for ref in call["args"]]
-                if all(ref in produced for ref in refs):
+                keyword_refs = _keyword_refs(call.get("tensor_kwargs") or {}, layer.name)
+                if all(ref in produced for ref in [*refs, *_flat_refs(keyword_refs)]):
                     args = [produced[ref] for ref in refs]
                     extra = call.get("extra_args", 0)
                     if type(extra) is not int or not 0 <= extra < len(args):
@@ -166,6 +171,12 @@ class Graph:
                         first[0] if call["single"] else first,
                         *args[len(args) - extra :],
                         **call.get("kwargs", {}),
+                        **{
+                            key: produced[ref]
+                            if isinstance(ref, tuple)
+                            else [None if r is None else produced[r] for r in ref]
+                            for key, ref in keyword_refs.items()
+                        },
                     )
                     index = call_counts.get(layer.name, 0)
                     call_counts[layer.name] = index + 1
@@ -179,6 +190,39 @@ class Graph:
         inputs = [produced[tuple(ref)] for ref in config["input_layers"]]
         outputs = [produced[tuple(ref)] for ref in config["output_layers"]]
         return inputs, outputs
+
+
+def _is_ref(value) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and all(isinstance(v, int) for v in value[1:])
+    )
+
+
+def _keyword_refs(saved: dict, layer_name: str) -> dict:
+    """A call's ``tensor_kwargs`` config: ``{key: ref tuple}`` or ``{key: [ref tuple or
+    None, ...]}``."""
+    out = {}
+    for key, value in saved.items():
+        if _is_ref(value):
+            out[key] = tuple(value)
+        elif isinstance(value, list) and all(v is None or _is_ref(v) for v in value):
+            out[key] = [None if v is None else tuple(v) for v in value]
+        else:
+            raise ValueError(
+                f"A call of layer {layer_name!r} has tensor keyword argument {key}={value!r}; "
+                "it must be a [layer, node, index] reference or a list of them."
+            )
+    return out
+
+
+def _flat_refs(keyword_refs: dict) -> list:
+    refs = []
+    for ref in keyword_refs.values():
+        refs.extend([ref] if isinstance(ref, tuple) else [r for r in ref if r is not None])
+    return refs
 
 
 def _node_index(tensor: SymbolicTensor) -> int:
