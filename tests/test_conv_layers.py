@@ -835,7 +835,7 @@ def test_pooling_wrong_rank():
         (lambda: Conv2D(3, 3, groups=2), "divisible"),
         (lambda: Conv2D(2, (3, 0)), "kernel_size"),
         (lambda: Conv2D(2, 3, strides=2, dilation_rate=2), "dilation_rate"),
-        (lambda: Conv2D(2, 3, data_format="channels_first"), "channels_last"),
+        (lambda: Conv2D(2, 3, data_format="channels_middle"), "data_format"),
         (lambda: DepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier"),
         (lambda: Conv2DTranspose(2, 3, strides=2, output_padding=2), "output_padding"),
         (lambda: MaxPooling2D((2, 2, 2)), "pool_size"),
