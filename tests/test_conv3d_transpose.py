@@ -338,3 +338,30 @@ def test_a_small_conv3d_model_learns_which_half_holds_the_blob():
     history = model.fit(x_first, y, epochs=15, batch_size=32, verbose=0)
     assert history.history["accuracy"][-1] > 0.9
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_a_real_keras_channels_first_model_loads_with_equal_predictions(tmp_path):
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("h5py")
+    from axonal.models import load_model
+
+    model = keras.Sequential(
+        [
+            keras.Input((2, 4, 5, 4)),
+            keras.layers.Conv3D(4, 2, padding="same", groups=2, data_format="channels_first"),
+            keras.layers.Conv3DTranspose(3, 2, strides=2, data_format="channels_first"),
+            keras.layers.Reshape((3, -1)),
+            keras.layers.SeparableConv1D(2, 3, data_format="channels_first"),
+            keras.layers.Conv1DTranspose(2, 3, activation="tanh"),
+        ]
+    )
+    rng = np.random.default_rng(7)
+    for layer in model.layers:
+        layer.set_weights([rng.normal(size=w.shape).astype("f4") for w in layer.get_weights()])
+    path = tmp_path / "volumes.keras"
+    model.save(path)
+    x = rng.normal(size=(3, 2, 4, 5, 4)).astype("f4")
+    expected = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(
+        load_model(path).predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4
+    )
