@@ -21,9 +21,13 @@ from axonal.layers import (
     AveragePooling1D,
     AveragePooling2D,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
     Cropping2D,
+    DepthwiseConv1D,
     DepthwiseConv2D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
@@ -31,6 +35,7 @@ from axonal.layers import (
     GlobalMaxPooling2D,
     MaxPooling1D,
     MaxPooling2D,
+    SeparableConv1D,
     SeparableConv2D,
     UpSampling2D,
     ZeroPadding2D,
@@ -81,6 +86,11 @@ _WEIGHT_NAMES = {
     DepthwiseConv2D: ("kernel", "bias"),
     Conv2DTranspose: ("kernel", "bias"),
     SeparableConv2D: ("depthwise_kernel", "pointwise_kernel", "bias"),
+    Conv3D: ("kernel", "bias"),
+    Conv1DTranspose: ("kernel", "bias"),
+    Conv3DTranspose: ("kernel", "bias"),
+    DepthwiseConv1D: ("kernel", "bias"),
+    SeparableConv1D: ("depthwise_kernel", "pointwise_kernel", "bias"),
 }
 
 
@@ -218,6 +228,84 @@ def _transpose_cases() -> list:
     return cases
 
 
+def _rank_1_3_cases() -> list:
+    """Conv3D, the 1-D and 3-D transposes, DepthwiseConv1D, SeparableConv1D."""
+    return [
+        Case("Conv3D-valid", lambda: Conv3D(3, (2, 3, 2)), (2, 4, 5, 4, 2)),
+        Case(
+            "Conv3D-same-s2",
+            lambda: Conv3D(2, 3, strides=(2, 1, 2), padding="same"),
+            (2, 5, 4, 5, 2),
+        ),
+        Case(
+            "Conv3D-d2-groups-2", lambda: Conv3D(4, 2, dilation_rate=2, groups=2), (2, 4, 4, 5, 4)
+        ),
+        Case("Conv3D-no-bias-1-channel", lambda: Conv3D(2, 2, use_bias=False), (2, 3, 4, 5, 1)),
+        Case("Conv1DTranspose-valid", lambda: Conv1DTranspose(2, 3), (2, 5, 3)),
+        Case(
+            "Conv1DTranspose-same-s2-output_padding",
+            lambda: Conv1DTranspose(3, 3, strides=2, padding="same", output_padding=1),
+            (2, 4, 2),
+        ),
+        Case("Conv1DTranspose-d2", lambda: Conv1DTranspose(2, 3, dilation_rate=2), (2, 5, 2)),
+        Case("Conv3DTranspose-valid", lambda: Conv3DTranspose(2, (2, 3, 2)), (2, 3, 2, 3, 2)),
+        Case(
+            "Conv3DTranspose-same-s2",
+            lambda: Conv3DTranspose(2, 3, strides=(2, 1, 2), padding="same"),
+            (2, 2, 3, 2, 3),
+        ),
+        Case(
+            "Conv3DTranspose-s3-output_padding-no-bias",
+            lambda: Conv3DTranspose(2, 2, strides=3, output_padding=(1, 2, 0), use_bias=False),
+            (2, 2, 2, 2, 2),
+        ),
+        Case(
+            "Conv3DTranspose-d2",
+            lambda: Conv3DTranspose(2, 2, dilation_rate=(2, 1, 2)),
+            (2, 2, 3, 2, 2),
+        ),
+        Case(
+            "DepthwiseConv1D-m2-same-s2",
+            lambda: DepthwiseConv1D(3, strides=2, padding="same", depth_multiplier=2),
+            (2, 7, 3),
+        ),
+        Case("DepthwiseConv1D-d2", lambda: DepthwiseConv1D(2, dilation_rate=2), (2, 7, 2)),
+        Case(
+            "SeparableConv1D-same-m2",
+            lambda: SeparableConv1D(3, 3, padding="same", depth_multiplier=2),
+            (2, 7, 2),
+        ),
+    ]
+
+
+def _channels_first_cases() -> list:
+    """Every convolution layer with ``data_format='channels_first'``."""
+    cf = {"data_format": "channels_first"}
+    return [
+        Case("Conv1D-cf", lambda: Conv1D(3, 3, padding="causal", **cf), (2, 2, 7)),
+        Case("Conv2D-cf-relu", lambda: Conv2D(3, (3, 2), activation="relu", **cf), (2, 2, 6, 5)),
+        Case(
+            "Conv2D-cf-same-s2", lambda: Conv2D(3, 3, strides=2, padding="same", **cf), (2, 2, 5, 6)
+        ),
+        Case("Conv3D-cf", lambda: Conv3D(2, 2, padding="same", **cf), (2, 3, 3, 4, 3)),
+        Case("DepthwiseConv1D-cf", lambda: DepthwiseConv1D(3, depth_multiplier=2, **cf), (2, 2, 6)),
+        Case(
+            "DepthwiseConv2D-cf", lambda: DepthwiseConv2D(2, depth_multiplier=2, **cf), (2, 2, 4, 5)
+        ),
+        Case("SeparableConv1D-cf", lambda: SeparableConv1D(2, 3, **cf), (2, 3, 6)),
+        Case(
+            "SeparableConv2D-cf", lambda: SeparableConv2D(2, 2, padding="same", **cf), (2, 3, 4, 3)
+        ),
+        Case("Conv1DTranspose-cf", lambda: Conv1DTranspose(2, 3, strides=2, **cf), (2, 3, 4)),
+        Case("Conv2DTranspose-cf", lambda: Conv2DTranspose(2, 3, strides=2, **cf), (2, 3, 3, 2)),
+        Case(
+            "Conv3DTranspose-cf",
+            lambda: Conv3DTranspose(2, 2, strides=2, padding="same", **cf),
+            (2, 2, 2, 3, 2),
+        ),
+    ]
+
+
 def _pooling_cases() -> list:
     cases = []
     for cls in (MaxPooling2D, AveragePooling2D):
@@ -273,7 +361,13 @@ def _pooling_cases() -> list:
 
 
 CONV_CASES = (
-    _conv2d_cases() + _conv1d_cases() + _depthwise_cases() + _separable_cases() + _transpose_cases()
+    _conv2d_cases()
+    + _conv1d_cases()
+    + _depthwise_cases()
+    + _separable_cases()
+    + _transpose_cases()
+    + _rank_1_3_cases()
+    + _channels_first_cases()
 )
 POOL_CASES = _pooling_cases()
 CASES = CONV_CASES + POOL_CASES
@@ -835,7 +929,7 @@ def test_pooling_wrong_rank():
         (lambda: Conv2D(3, 3, groups=2), "divisible"),
         (lambda: Conv2D(2, (3, 0)), "kernel_size"),
         (lambda: Conv2D(2, 3, strides=2, dilation_rate=2), "dilation_rate"),
-        (lambda: Conv2D(2, 3, data_format="channels_first"), "channels_last"),
+        (lambda: Conv2D(2, 3, data_format="channels_middle"), "data_format"),
         (lambda: DepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier"),
         (lambda: Conv2DTranspose(2, 3, strides=2, output_padding=2), "output_padding"),
         (lambda: MaxPooling2D((2, 2, 2)), "pool_size"),

@@ -278,6 +278,54 @@ CASES = {
         lambda: seq((4, 4, 2), L.Conv2DTranspose(2, 3, strides=2, output_padding=1)),
         floats(4, 4, 2),
     ),
+    "conv3d_same_stride": (
+        lambda: seq((5, 6, 4, 2), L.Conv3D(3, (3, 2, 3), strides=2, padding="same")),
+        floats(5, 6, 4, 2),
+    ),
+    "conv3d_groups_channels_first": (
+        lambda: seq(
+            (4, 5, 4, 3),
+            L.Conv3D(4, 2, groups=2, activation="relu", data_format="channels_first"),
+            L.Conv3D(2, 2, dilation_rate=2, padding="same", data_format="channels_first"),
+            L.Flatten(),
+        ),
+        floats(4, 5, 4, 3),
+    ),
+    "conv_channels_first_mixed": (
+        lambda: seq(
+            (2, 7, 6),
+            L.Conv2D(3, 3, strides=2, padding="same", data_format="channels_first"),
+            L.DepthwiseConv2D(2, depth_multiplier=2, data_format="channels_first"),
+            L.SeparableConv2D(2, 2, padding="same", data_format="channels_first"),
+            L.Conv2DTranspose(2, 3, strides=2, data_format="channels_first"),
+            L.Conv2D(2, 2),  # back to channels-last: the converter transposes as usual
+        ),
+        floats(2, 7, 6),
+    ),
+    "depthwise_separable_conv1d": (
+        lambda: seq(
+            (9, 3),
+            L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"),
+            L.SeparableConv1D(4, 3, strides=2, data_format="channels_first"),
+        ),
+        floats(9, 3),
+    ),
+    "conv1d_transpose": (
+        lambda: seq((5, 3), L.Conv1DTranspose(2, 3, strides=2, padding="same", output_padding=1)),
+        floats(5, 3),
+    ),
+    "conv1d_transpose_channels_first": (
+        lambda: seq((3, 5), L.Conv1DTranspose(2, 2, strides=3, data_format="channels_first")),
+        floats(3, 5),
+    ),
+    "conv3d_transpose": (
+        lambda: seq((2, 3, 2, 3), L.Conv3DTranspose(2, 3, strides=(2, 1, 2), padding="same")),
+        floats(2, 3, 2, 3),
+    ),
+    "conv3d_transpose_valid_dilated": (
+        lambda: seq((2, 3, 2, 2), L.Conv3DTranspose(2, 2, dilation_rate=(1, 2, 1))),
+        floats(2, 3, 2, 2),
+    ),
     # pooling and shape plumbing
     "max_pooling2d_same": (
         lambda: seq((7, 5, 2), L.MaxPooling2D(3, strides=2, padding="same")),

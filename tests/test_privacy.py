@@ -80,6 +80,7 @@ def _ids():
 
 SEQ = (7, 6)
 IMG = (8, 8, 2)
+VOL = (4, 5, 4, 2)
 
 # (name, the layers between the Input and a Flatten + Dense(3) head, input shape, input maker);
 # the layers are made in the test, so they take its float type
@@ -109,6 +110,28 @@ CASES = [
         "conv2d_transpose_dilated",
         lambda: [L.Conv2DTranspose(3, 3, padding="same", dilation_rate=2)],
         (5, 5, 2),
+        None,
+    ),
+    ("conv3d", lambda: [L.Conv3D(3, 2, padding="same", activation="relu")], VOL, None),
+    ("conv3d_strided_groups", lambda: [L.Conv3D(4, 2, strides=2, groups=2)], (4, 5, 4, 4), None),
+    ("conv3d_wide", lambda: [L.Conv3D(32, 3, strides=2, use_bias=False)], VOL, None),
+    ("conv1d_transpose", lambda: [L.Conv1DTranspose(3, 3, strides=2)], (5, 2), None),
+    ("conv3d_transpose", lambda: [L.Conv3DTranspose(2, 2, strides=(2, 1, 2))], VOL, None),
+    (
+        "conv3d_transpose_same_dilated",
+        lambda: [L.Conv3DTranspose(2, 2, padding="same", dilation_rate=2)],
+        VOL,
+        None,
+    ),
+    ("depthwise1d", lambda: [L.DepthwiseConv1D(3, depth_multiplier=2)], (9, 3), None),
+    ("separable1d", lambda: [L.SeparableConv1D(4, 3, padding="same")], (9, 3), None),
+    (
+        "channels_first",
+        lambda: [
+            L.Conv2D(3, 3, data_format="channels_first", activation="relu"),
+            L.Conv2DTranspose(2, 2, strides=2, data_format="channels_first"),
+        ],
+        (2, 6, 5),
         None,
     ),
     ("layer_norm", lambda: [L.Dense(5), L.LayerNormalization()], (6,), None),

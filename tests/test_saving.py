@@ -126,6 +126,33 @@ def _conv2d():
     ), _data((8, 8, 2))
 
 
+def _conv3d():
+    return Sequential(
+        [
+            Input((2, 6, 5, 4)),
+            layers.Conv3D(4, 2, padding="same", groups=2, data_format="channels_first"),
+            layers.Convolution3D(2, (2, 3, 2), activation="relu"),
+            layers.Conv3DTranspose(3, 2, strides=2, padding="same", output_padding=(1, 0, 1)),
+            layers.GlobalAveragePooling3D(),
+            layers.Dense(2),
+        ]
+    ), _data((2, 6, 5, 4))
+
+
+def _conv1d_variants():
+    return Sequential(
+        [
+            Input((3, 9)),
+            layers.Conv1D(4, 3, padding="causal", data_format="channels_first"),
+            layers.DepthwiseConv1D(3, depth_multiplier=2, data_format="channels_first"),
+            layers.SeparableConv1D(3, 2, padding="same", data_format="channels_first"),
+            layers.Conv1DTranspose(2, 3, strides=2, output_padding=1, data_format="channels_first"),
+            layers.Flatten(),
+            layers.Dense(2),
+        ]
+    ), _data((3, 9))
+
+
 def _conv2d_global_max():
     model = Sequential([Input((6, 6, 1)), layers.Conv2D(2, 3), layers.GlobalMaxPooling2D()])
     return model, _data((6, 6, 1))
@@ -289,6 +316,8 @@ BUILDERS = {
     "conv1d": _conv1d,
     "conv1d_global_average": _conv1d_global_average,
     "conv2d": _conv2d,
+    "conv3d": _conv3d,
+    "conv1d_variants": _conv1d_variants,
     "conv2d_global_max": _conv2d_global_max,
     "normalization": _normalization,
     "regularization": _regularization,

@@ -578,6 +578,126 @@ def conv2d_transpose(
     return _conv(P.Conv2DTranspose, x, kernel, bias, **attrs)
 
 
+def conv3d(
+    x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1, groups: int = 1
+) -> Tensor:
+    """3-D convolution over ``(batch, depth, height, width, channels)``, plus an optional bias.
+
+    Args:
+        x: ``(batch, depth, height, width, channels)``.
+        kernel: ``(kd, kh, kw, channels // groups, filters)``.
+        bias: ``(filters,)`` or None.
+        strides, dilation_rate: int or triple.
+        padding: ``'valid'`` or ``'same'``.
+        groups: channel groups.
+
+    Example:
+        >>> conv3d(np.ones((1, 4, 5, 5, 2)), np.ones((3, 3, 3, 2, 4)), padding="same").shape
+        (1, 4, 5, 5, 4)
+    """
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    strides = _int_tuple(strides, 3, "strides")
+    dilation = _int_tuple(dilation_rate, 3, "dilation_rate")
+    pads = _conv_pads(x.shape[1:4], kernel.shape[:3], strides, dilation, padding)
+    attrs = {"strides": strides, "pads": pads, "dilation": dilation, "groups": groups}
+    return _conv(P.Conv3D, x, kernel, bias, **attrs)
+
+
+def depthwise_conv1d(
+    x, kernel, bias=None, strides=1, padding: str = "valid", dilation_rate=1
+) -> Tensor:
+    """Depthwise 1-D convolution: kernel ``(k, channels, depth_multiplier)``; output channel
+    ``c * depth_multiplier + m`` comes from input channel ``c``.
+
+    Example:
+        >>> depthwise_conv1d(np.ones((1, 6, 3)), np.ones((3, 3, 2))).shape
+        (1, 4, 6)
+    """
+    kernel = as_tensor(kernel)
+    k, channels, multiplier = kernel.shape
+    grouped = reshape(kernel, (k, 1, channels * multiplier))
+    return conv1d(x, grouped, bias, strides, padding, dilation_rate, groups=channels)
+
+
+def separable_conv1d(
+    x,
+    depthwise_kernel,
+    pointwise_kernel,
+    bias=None,
+    strides=1,
+    padding: str = "valid",
+    dilation_rate=1,
+) -> Tensor:
+    """Depthwise 1-D convolution, then a pointwise one: kernels ``(k, channels, multiplier)``
+    and ``(1, channels * multiplier, filters)``.
+
+    Example:
+        >>> depthwise, pointwise = np.ones((3, 3, 1)), np.ones((1, 3, 4))
+        >>> separable_conv1d(np.ones((1, 6, 3)), depthwise, pointwise).shape
+        (1, 4, 4)
+    """
+    depthwise = depthwise_conv1d(x, depthwise_kernel, None, strides, padding, dilation_rate)
+    pointwise_kernel = as_tensor(pointwise_kernel)
+    matrix = reshape(pointwise_kernel, pointwise_kernel.shape[1:])
+    return dense(depthwise, matrix, bias)
+
+
+def _conv_transpose(fn_cls, rank, x, kernel, bias, strides, padding, output_padding, dilation):
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    strides = _int_tuple(strides, rank, "strides")
+    dilation = _int_tuple(dilation, rank, "dilation_rate")
+    if output_padding is None:
+        extra = (None,) * rank
+    elif isinstance(output_padding, int):
+        extra = (output_padding,) * rank
+    else:
+        extra = tuple(output_padding)
+    spatial, kernel_size = x.shape[1 : 1 + rank], kernel.shape[:rank]
+    output_hw = tuple(
+        P.conv_transpose_output_length(
+            spatial[i], kernel_size[i], strides[i], dilation[i], padding, extra[i]
+        )
+        for i in range(rank)
+    )
+    # the padding of the forward convolution that maps output_hw back onto the input
+    pads = tuple(
+        _transpose_pads(spatial[i], output_hw[i], kernel_size[i], strides[i], dilation[i])
+        for i in range(rank)
+    )
+    attrs = {"strides": strides, "pads": pads, "dilation": dilation, "output_hw": output_hw}
+    return _conv(fn_cls, x, kernel, bias, **attrs)
+
+
+def conv1d_transpose(
+    x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation_rate=1
+) -> Tensor:
+    """Transposed 1-D convolution: x ``(batch, steps, channels)``, kernel ``(k, filters,
+    channels)``; sizes as ``conv2d_transpose``.
+
+    Example:
+        >>> conv1d_transpose(np.ones((1, 4, 3)), np.ones((3, 2, 3)), strides=2).shape
+        (1, 9, 2)
+    """
+    return _conv_transpose(
+        P.Conv1DTranspose, 1, x, kernel, bias, strides, padding, output_padding, dilation_rate
+    )
+
+
+def conv3d_transpose(
+    x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation_rate=1
+) -> Tensor:
+    """Transposed 3-D convolution: x ``(batch, depth, height, width, channels)``, kernel
+    ``(kd, kh, kw, filters, channels)``; sizes as ``conv2d_transpose``.
+
+    Example:
+        >>> conv3d_transpose(np.ones((1, 2, 4, 4, 3)), np.ones((3, 3, 3, 2, 3)), strides=2).shape
+        (1, 5, 9, 9, 2)
+    """
+    return _conv_transpose(
+        P.Conv3DTranspose, 3, x, kernel, bias, strides, padding, output_padding, dilation_rate
+    )
+
+
 def _int_pairs(value) -> tuple:
     return (value, value) if isinstance(value, int) else tuple(value)
 

@@ -8,7 +8,8 @@ them once.
 
 Convolutions and pooling run channels-first in ONNX: their input is transposed to NCHW and
 the output back to NHWC (``GraphBuilder.channels_first`` reuses the NCHW tensor when one conv
-block feeds another), so ``Flatten`` and everything after see Keras's channels-last order.
+block feeds another), so ``Flatten`` and everything after see Keras's channels-last order. A
+convolution layer with ``data_format='channels_first'`` takes and gives NCHW as it is.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def convert_embedding(b: GraphBuilder, layer: embedding.Embedding, inputs: list)
 
 def _spatial_pads(layer, x: Value, kernel: tuple, strides: tuple, dilation: tuple) -> dict:
     """``pads`` (or ``auto_pad`` when a spatial size is unknown) of a conv or pooling node."""
-    spatial = x.shape[1:-1]
+    spatial = _spatial_shape(layer, x)
     padding = layer.padding
     unknown_strided = any(n is None and s > 1 for n, s in zip(spatial, strides, strict=True))
     if padding == "same" and unknown_strided:
@@ -232,6 +233,15 @@ def _spatial_pads(layer, x: Value, kernel: tuple, strides: tuple, dilation: tupl
         for n, k, s, d in zip(spatial, kernel, strides, dilation, strict=True)
     ]
     return {"pads": [p[0] for p in pairs] + [p[1] for p in pairs]}
+
+
+def _channels_first(layer) -> bool:
+    return getattr(layer, "data_format", "channels_last") == "channels_first"
+
+
+def _spatial_shape(layer, x: Value) -> tuple:
+    """The spatial sizes of ``x`` in ``layer``'s layout."""
+    return tuple(x.shape[2:] if _channels_first(layer) else x.shape[1:-1])
 
 
 def _oihw(kernel: np.ndarray) -> np.ndarray:
@@ -249,6 +259,9 @@ def _conv_block(b: GraphBuilder, layer, x: Value, conv_channels_first) -> list:
     """Transpose to channels-first, run ``conv_channels_first(x_nchw)``, activate, go back."""
     rank = len(x.shape) - 2
     check_activation(layer, layer.activation)
+    if _channels_first(layer):
+        out = conv_channels_first(x.name)
+        return [apply_activation(b, layer, layer.activation, out, layer.dtype)]
     out = conv_channels_first(b.channels_first(x.name, rank))
     if is_elementwise(layer.activation):
         out = apply_activation(b, layer, layer.activation, out, layer.dtype)
@@ -257,7 +270,7 @@ def _conv_block(b: GraphBuilder, layer, x: Value, conv_channels_first) -> list:
 
 
 def convert_conv(b: GraphBuilder, layer, inputs: list) -> list:
-    """Conv1D and Conv2D (any groups, strides, dilation; 'valid', 'same', 'causal')."""
+    """Conv1D, Conv2D and Conv3D (any groups, strides, dilation; 'valid', 'same', 'causal')."""
     x = inputs[0]
     attrs = _spatial_pads(layer, x, layer.kernel_size, layer.strides, layer.dilation_rate)
     params = [weight(b, layer, "kernel_oihw", _oihw(layer.kernel.data))] + _bias(b, layer)
@@ -276,7 +289,8 @@ def convert_conv(b: GraphBuilder, layer, inputs: list) -> list:
     return _conv_block(b, layer, x, run)
 
 
-def convert_depthwise_conv2d(b: GraphBuilder, layer: conv.DepthwiseConv2D, inputs: list) -> list:
+def convert_depthwise_conv(b: GraphBuilder, layer, inputs: list) -> list:
+    """DepthwiseConv1D and DepthwiseConv2D: a Conv node with a group per input channel."""
     x = inputs[0]
     attrs = _spatial_pads(layer, x, layer.kernel_size, layer.strides, layer.dilation_rate)
     kernel = _depthwise_oihw(layer.kernel.data)
@@ -290,8 +304,8 @@ def convert_depthwise_conv2d(b: GraphBuilder, layer: conv.DepthwiseConv2D, input
 
 def _depthwise_oihw(kernel: np.ndarray) -> np.ndarray:
     # output channel c * multiplier + m comes from input channel c: a group per channel
-    kh, kw, channels, multiplier = kernel.shape
-    return _oihw(kernel.reshape(kh, kw, 1, channels * multiplier))
+    *size, channels, multiplier = kernel.shape
+    return _oihw(kernel.reshape(*size, 1, channels * multiplier))
 
 
 def _depthwise_node(b: GraphBuilder, layer, conv_inputs: list, attrs: dict) -> str:
@@ -306,7 +320,8 @@ def _depthwise_node(b: GraphBuilder, layer, conv_inputs: list, attrs: dict) -> s
     )
 
 
-def convert_separable_conv2d(b: GraphBuilder, layer: conv.SeparableConv2D, inputs: list) -> list:
+def convert_separable_conv(b: GraphBuilder, layer, inputs: list) -> list:
+    """SeparableConv1D and SeparableConv2D: a depthwise Conv node, then a pointwise one."""
     x = inputs[0]
     attrs = _spatial_pads(layer, x, layer.kernel_size, layer.strides, layer.dilation_rate)
     depthwise = weight(b, layer, "depthwise_oihw", _depthwise_oihw(layer.depthwise_kernel.data))
@@ -315,23 +330,25 @@ def convert_separable_conv2d(b: GraphBuilder, layer: conv.SeparableConv2D, input
 
     def run(x_nchw: str) -> str:
         spread = _depthwise_node(b, layer, [x_nchw, depthwise], attrs)
-        return b.op("Conv", [spread, *params], kernel_shape=[1, 1])
+        return b.op("Conv", [spread, *params], kernel_shape=[1] * layer.rank)
 
     return _conv_block(b, layer, x, run)
 
 
-def convert_conv2d_transpose(b: GraphBuilder, layer: conv.Conv2DTranspose, inputs: list) -> list:
+def convert_conv_transpose(b: GraphBuilder, layer, inputs: list) -> list:
+    """Conv1DTranspose, Conv2DTranspose and Conv3DTranspose: a ConvTranspose node."""
     x = inputs[0]
-    spatial = x.shape[1:3]
+    rank = layer.rank
+    spatial = _spatial_shape(layer, x)
     if any(size is None for size in spatial):
         raise layer_error(
             layer,
-            f"ONNX needs its input height and width to be known to place the padding, got "
-            f"input shape {x.shape}.",
+            f"ONNX needs its input {_SPATIAL_NAMES[rank]} to be known to place the padding, "
+            f"got input shape {x.shape}.",
         )
-    extra_rows = layer.output_padding or (None, None)
+    extra_rows = layer.output_padding or (None,) * rank
     pads, output_padding = [], []
-    for i in range(2):
+    for i in range(rank):
         size, k, s, d = spatial[i], layer.kernel_size[i], layer.strides[i], layer.dilation_rate[i]
         out = conv_transpose_output_length(size, k, s, d, layer.padding, extra_rows[i])
         # axonal (like TensorFlow) crops what overshoots `out`, and pads with zeros what falls
@@ -339,8 +356,9 @@ def convert_conv2d_transpose(b: GraphBuilder, layer: conv.Conv2DTranspose, input
         needed = (size - 1) * s + d * (k - 1) + 1 - out
         pads.append((needed // 2, needed - needed // 2) if needed > 0 else (0, 0))
         output_padding.append(-needed if needed < 0 else 0)
-    # Keras (kh, kw, filters, in) -> ONNX ConvTranspose (in, filters, kh, kw)
-    kernel = np.ascontiguousarray(np.transpose(layer.kernel.data, (3, 2, 0, 1)))
+    # Keras (*k, filters, in) -> ONNX ConvTranspose (in, filters, *k)
+    order = (rank + 1, rank) + tuple(range(rank))
+    kernel = np.ascontiguousarray(np.transpose(layer.kernel.data, order))
     params = [weight(b, layer, "kernel_iohw", kernel)] + _bias(b, layer)
 
     def run(x_nchw: str) -> str:
@@ -355,6 +373,9 @@ def convert_conv2d_transpose(b: GraphBuilder, layer: conv.Conv2DTranspose, input
         )
 
     return _conv_block(b, layer, x, run)
+
+
+_SPATIAL_NAMES = {1: "length", 2: "height and width", 3: "depth, height and width"}
 
 
 # ---------------------------------------------------------------- pooling and shape plumbing
@@ -589,9 +610,14 @@ CONVERTERS = {
     embedding.Embedding: convert_embedding,
     conv.Conv1D: convert_conv,
     conv.Conv2D: convert_conv,
-    conv.DepthwiseConv2D: convert_depthwise_conv2d,
-    conv.SeparableConv2D: convert_separable_conv2d,
-    conv.Conv2DTranspose: convert_conv2d_transpose,
+    conv.Conv3D: convert_conv,
+    conv.DepthwiseConv1D: convert_depthwise_conv,
+    conv.DepthwiseConv2D: convert_depthwise_conv,
+    conv.SeparableConv1D: convert_separable_conv,
+    conv.SeparableConv2D: convert_separable_conv,
+    conv.Conv1DTranspose: convert_conv_transpose,
+    conv.Conv2DTranspose: convert_conv_transpose,
+    conv.Conv3DTranspose: convert_conv_transpose,
     pooling.MaxPooling1D: convert_max_pooling,
     pooling.MaxPooling2D: convert_max_pooling,
     pooling.AveragePooling1D: convert_average_pooling,

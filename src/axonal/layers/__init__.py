@@ -7,7 +7,18 @@ from axonal.layers.attention import (
     MultiHeadAttention,
 )
 from axonal.layers.base import Layer
-from axonal.layers.conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from axonal.layers.conv import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from axonal.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from axonal.layers.embedding import Embedding
 from axonal.layers.extra import (
@@ -82,8 +93,11 @@ from axonal.layers.rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, Stack
 AvgPool1D = AveragePooling1D
 AvgPool2D = AveragePooling2D
 Convolution1D = Conv1D
+Convolution1DTranspose = Conv1DTranspose
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
+Convolution3D = Conv3D
+Convolution3DTranspose = Conv3DTranspose
 GlobalAvgPool1D = GlobalAveragePooling1D
 GroupQueryAttention = GroupedQueryAttention
 GlobalAvgPool2D = GlobalAveragePooling2D
@@ -93,6 +107,7 @@ GlobalMaxPool2D = GlobalMaxPooling2D
 GlobalMaxPool3D = GlobalMaxPooling3D
 MaxPool1D = MaxPooling1D
 MaxPool2D = MaxPooling2D
+SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
@@ -114,14 +129,21 @@ __all__ = [
     "Concatenate",
     "concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
     "Convolution1D",
+    "Convolution1DTranspose",
     "Convolution2D",
     "Convolution2DTranspose",
+    "Convolution3D",
+    "Convolution3DTranspose",
     "Cropping1D",
     "Cropping2D",
     "Dense",
+    "DepthwiseConv1D",
     "DepthwiseConv2D",
     "Dot",
     "dot",
@@ -177,7 +199,9 @@ __all__ = [
     "Rescaling",
     "Reshape",
     "RNN",
+    "SeparableConv1D",
     "SeparableConv2D",
+    "SeparableConvolution1D",
     "SeparableConvolution2D",
     "SimpleRNN",
     "SimpleRNNCell",

@@ -1,19 +1,28 @@
-"""Convolution layers: Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose.
+"""Convolution layers: Conv1D/2D/3D, their transposes, depthwise and separable convolutions.
 
-Channels-last like Keras (``(batch, height, width, channels)``, ``(batch, steps, channels)``),
-with Keras's argument names, defaults, weight names, kernel layouts and config keys:
+Keras's argument names, defaults, weight names, kernel layouts and config keys:
 
 =================  ==========================================================================
-Conv1D             kernel ``(k, in, filters)``, bias ``(filters,)``
+Conv1D             kernel ``(k, in // groups, filters)``, bias ``(filters,)``
 Conv2D             kernel ``(kh, kw, in // groups, filters)``, bias ``(filters,)``
+Conv3D             kernel ``(kd, kh, kw, in // groups, filters)``, bias ``(filters,)``
+DepthwiseConv1D    kernel ``(k, in, depth_multiplier)``, bias ``(in * depth_multiplier,)``
 DepthwiseConv2D    kernel ``(kh, kw, in, depth_multiplier)``, bias ``(in * depth_multiplier,)``
+SeparableConv1D    depthwise_kernel ``(k, in, depth_multiplier)``, pointwise_kernel
+                   ``(1, in * depth_multiplier, filters)``, bias ``(filters,)``
 SeparableConv2D    depthwise_kernel ``(kh, kw, in, depth_multiplier)``, pointwise_kernel
                    ``(1, 1, in * depth_multiplier, filters)``, bias ``(filters,)``
+Conv1DTranspose    kernel ``(k, filters, in)``, bias ``(filters,)``
 Conv2DTranspose    kernel ``(kh, kw, filters, in)``, bias ``(filters,)``
+Conv3DTranspose    kernel ``(kd, kh, kw, filters, in)``, bias ``(filters,)``
 =================  ==========================================================================
 
-The maths is in ``functional`` (im2col + GEMM primitives); a layer validates its inputs (rank
-and channel count, before any weight is touched), owns its weights and applies the activation.
+Every layer takes ``data_format``: ``'channels_last'`` (``(batch, *spatial, channels)``),
+``'channels_first'`` (``(batch, channels, *spatial)``) or None for
+``keras.config.image_data_format()``. The maths is channels-last (``functional``'s im2col + GEMM
+primitives); a channels-first layer transposes its inputs in and its outputs out, and its kernel
+layout is the same (as in Keras). A layer validates its inputs (rank and channel count, before
+any weight is touched, in the layout it was given), owns its weights and applies the activation.
 """
 
 from __future__ import annotations
@@ -27,16 +36,25 @@ from axonal import initializers as initializers_module
 from axonal import regularizers as regularizers_module
 from axonal.backend import xp
 from axonal.layers.base import Layer
+from axonal.layers.data_format import (
+    channels_first_shape,
+    channels_last_shape,
+    standardize_data_format,
+    to_channels_first,
+    to_channels_last,
+)
 from axonal.primitives.conv import conv_output_length, conv_transpose_output_length
 from axonal.registry import register, serialize
 from axonal.tensor import Tensor
 
-_AXES = {
-    1: "(batch, steps, channels)",
-    2: "(batch, height, width, channels)",
-    3: "(batch, depth, height, width, channels)",
-}
-_SPATIAL = {1: "steps", 2: "height, width"}
+_SPATIAL = {1: "steps", 2: "height, width", 3: "depth, height, width"}
+
+
+def _axes(rank: int, data_format: str = "channels_last", channels="channels") -> str:
+    """The input layout in words, e.g. ``(batch, channels, height, width)``."""
+    if data_format == "channels_first":
+        return f"(batch, {channels}, {_SPATIAL[rank]})"
+    return f"(batch, {_SPATIAL[rank]}, {channels})"
 
 
 def _serialize_or_none(obj):
@@ -76,7 +94,8 @@ def standardize_padding(padding: str, allowed: tuple = ("valid", "same")) -> str
 
 
 def check_data_format(data_format: str | None) -> str:
-    """``'channels_last'`` (the only layout axonal computes in); anything else is an error."""
+    """``'channels_last'`` or an error: for layers that compute only channels-last (the
+    convolution layers take both layouts through ``standardize_data_format``)."""
     if data_format is None or data_format == "channels_last":
         return "channels_last"
     raise ValueError(
@@ -85,12 +104,14 @@ def check_data_format(data_format: str | None) -> str:
     )
 
 
-def check_input_rank(layer: Layer, shape: tuple, rank: int) -> None:
+def check_input_rank(
+    layer: Layer, shape: tuple, rank: int, data_format: str = "channels_last"
+) -> None:
     """Raise a ValueError naming the layer and both shapes unless ``shape`` has rank + 2 axes."""
     if len(shape) != rank + 2:
         raise ValueError(
             f"Layer '{layer.name}' ({type(layer).__name__}) expects inputs of rank {rank + 2}, "
-            f"{_AXES[rank]}, got shape {tuple(shape)} (rank {len(shape)})."
+            f"{_axes(rank, data_format)}, got shape {tuple(shape)} (rank {len(shape)})."
         )
 
 
@@ -119,7 +140,7 @@ class _BaseConv(Layer):
         self.strides = standardize_tuple(strides, rank, "strides")
         self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
         self.padding = standardize_padding(padding, self.allowed_padding)
-        self.data_format = check_data_format(data_format)
+        self.data_format = standardize_data_format(data_format)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 f"{type(self).__name__}: strides > 1 is not supported together with "
@@ -134,34 +155,58 @@ class _BaseConv(Layer):
         self.in_channels: int | None = None
 
     # ------------------------------------------------------------ validation and shapes
+    @property
+    def _channels_first(self) -> bool:
+        return self.data_format == "channels_first"
+
+    def _last_shape(self, shape: tuple) -> tuple:
+        """An input shape (in the layer's layout, rank checked) written channels-last."""
+        check_input_rank(self, shape, self.rank, self.data_format)
+        return channels_last_shape(shape) if self._channels_first else tuple(shape)
+
     def _check_build_shape(self, input_shape: tuple) -> int:
         """Validate the shape a layer is built for; return its channel count."""
-        check_input_rank(self, input_shape, self.rank)
-        channels = input_shape[-1]
+        channels = self._last_shape(input_shape)[-1]
         if channels is None:
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) needs the channel dimension of its "
-                f"inputs to be known, got input shape {tuple(input_shape)}."
+                f"inputs to be known, got input shape {tuple(input_shape)} "
+                f"({self.data_format})."
             )
         self.compute_output_shape(input_shape)
         return int(channels)
 
     def _check_inputs(self, inputs: Tensor) -> Tensor:
-        """Check rank, channel count and size of the inputs; cast them to the layer dtype."""
+        """Check rank, channel count and size of the inputs; cast them to the layer dtype and
+        return them channels-last."""
         shape = inputs.shape
-        check_input_rank(self, shape, self.rank)
-        if shape[-1] != self.in_channels:
-            expected = "(batch, " + _SPATIAL[self.rank] + f", {self.in_channels})"
+        channels = self._last_shape(shape)[-1]
+        if channels != self.in_channels:
+            expected = _axes(self.rank, self.data_format, self.in_channels)
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) was built for inputs with "
                 f"{self.in_channels} channels, {expected}, got shape {tuple(shape)} "
-                f"({shape[-1]} channels)."
+                f"({channels} channels)."
             )
         self.compute_output_shape(shape)
         dtype = xp.dtype(self.dtype)
         if inputs.dtype != dtype:
             inputs = F.cast(inputs, dtype)
-        return inputs
+        return to_channels_last(inputs) if self._channels_first else inputs
+
+    def _finish(self, outputs: Tensor, activate: bool = True) -> Tensor:
+        """Channels-last outputs activated (unless done already) and put in the layer's layout."""
+        if activate:
+            outputs = self.activation(outputs)
+        return to_channels_first(outputs) if self._channels_first else outputs
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        out = self._output_shape(self._last_shape(tuple(input_shape)))
+        return channels_first_shape(out) if self._channels_first else out
+
+    def _output_shape(self, input_shape: tuple) -> tuple:
+        """The output shape for a channels-last input shape, channels-last."""
+        raise NotImplementedError
 
     def _spatial_output(self, spatial: tuple) -> tuple:
         out = tuple(
@@ -182,9 +227,6 @@ class _BaseConv(Layer):
                 f"(the output would have size {tuple(out)})."
             )
 
-    def _activate(self, outputs: Tensor) -> Tensor:
-        return self.activation(outputs)
-
     # ------------------------------------------------------------ config
     def get_config(self) -> dict:
         config = super().get_config()
@@ -203,7 +245,7 @@ class _BaseConv(Layer):
 
 
 class _Conv(_BaseConv):
-    """Conv1D and Conv2D: ``filters``, ``groups``, ``kernel`` and ``bias``."""
+    """Conv1D, Conv2D and Conv3D: ``filters``, ``groups``, ``kernel`` and ``bias``."""
 
     def __init__(
         self,
@@ -265,10 +307,26 @@ class _Conv(_BaseConv):
             )
         self.built = True
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        check_input_rank(self, input_shape, self.rank)
+    def _output_shape(self, input_shape: tuple) -> tuple:
         spatial = self._spatial_output(tuple(input_shape[1:-1]))
         return (input_shape[0],) + spatial + (self.filters,)
+
+    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        inputs = self._check_inputs(inputs)
+        out = self._convolve(
+            inputs,
+            self.kernel,
+            self.bias,
+            self.strides,
+            self.padding,
+            self.dilation_rate,
+            groups=self.groups,
+        )
+        return self._finish(out)
+
+    @staticmethod
+    def _convolve(*args, **kwargs) -> Tensor:
+        raise NotImplementedError
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -283,7 +341,7 @@ class _Conv(_BaseConv):
 
 @register("layer", "Conv2D")
 class Conv2D(_Conv):
-    """2-D convolution layer: ``activation(conv2d(inputs, kernel) + bias)``, channels-last.
+    """2-D convolution layer: ``activation(conv2d(inputs, kernel) + bias)``.
 
     Args:
         filters: number of output channels.
@@ -291,7 +349,9 @@ class Conv2D(_Conv):
         strides: int or pair (default 1).
         padding: ``'valid'`` (no padding) or ``'same'`` (output size ``ceil(size / stride)``,
             zeros added as TensorFlow does: the odd one at the bottom/right).
-        data_format: ``'channels_last'`` or None (channels-first is not supported).
+        data_format: ``'channels_last'`` (``(batch, height, width, channels)``),
+            ``'channels_first'`` (``(batch, channels, height, width)``) or None
+            (``keras.config.image_data_format()``).
         dilation_rate: int or pair: spacing between kernel taps (not with strides > 1).
         groups: split channels into groups convolved separately (divides in and filters).
         activation: name or callable; None means linear.
@@ -300,8 +360,8 @@ class Conv2D(_Conv):
         kernel_regularizer, bias_regularizer: penalties added to the loss.
 
     Input ``(batch, height, width, channels)``; output ``(batch, new_height, new_width,
-    filters)``. Weights: ``kernel`` ``(kh, kw, channels // groups, filters)``, ``bias``
-    ``(filters,)``.
+    filters)`` (channels first when ``data_format='channels_first'``). Weights: ``kernel``
+    ``(kh, kw, channels // groups, filters)``, ``bias`` ``(filters,)``.
 
     Example:
         >>> layer = Conv2D(8, 3, padding="same", activation="relu")
@@ -315,8 +375,8 @@ class Conv2D(_Conv):
         inputs = self._check_inputs(inputs)
         args = (inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
         if self.activation is activations_module.relu:
-            return F.conv2d_relu(*args, groups=self.groups)
-        return self._activate(F.conv2d(*args, groups=self.groups))
+            return self._finish(F.conv2d_relu(*args, groups=self.groups), activate=False)
+        return self._finish(F.conv2d(*args, groups=self.groups))
 
 
 @register("layer", "Conv1D")
@@ -330,7 +390,7 @@ class Conv1D(_Conv):
         padding: ``'valid'``, ``'same'`` or ``'causal'`` (left padding only: output ``t`` sees
             inputs up to ``t``).
         data_format, dilation_rate, groups, activation, use_bias, initializers,
-            regularizers: as in ``Conv2D``.
+            regularizers: as in ``Conv2D`` (channels first: ``(batch, channels, steps)``).
 
     Weights: ``kernel`` ``(k, channels // groups, filters)``, ``bias`` ``(filters,)``.
 
@@ -341,40 +401,34 @@ class Conv1D(_Conv):
 
     rank = 1
     allowed_padding = ("valid", "same", "causal")
-
-    def call(self, inputs: Tensor, training: bool = False) -> Tensor:
-        inputs = self._check_inputs(inputs)
-        out = F.conv1d(
-            inputs,
-            self.kernel,
-            self.bias,
-            self.strides,
-            self.padding,
-            self.dilation_rate,
-            groups=self.groups,
-        )
-        return self._activate(out)
+    _convolve = staticmethod(F.conv1d)
 
 
-@register("layer", "DepthwiseConv2D")
-class DepthwiseConv2D(_BaseConv):
-    """Depthwise 2-D convolution: each input channel convolved with its own filters.
+@register("layer", "Conv3D")
+class Conv3D(_Conv):
+    """3-D convolution layer over ``(batch, depth, height, width, channels)``.
 
     Args:
-        kernel_size: int or pair.
-        strides, padding, data_format, dilation_rate, activation, use_bias: as in ``Conv2D``.
-        depth_multiplier: filters per input channel (output channels = in * depth_multiplier).
-        depthwise_initializer, bias_initializer: initializers (glorot_uniform, zeros).
-        depthwise_regularizer, bias_regularizer: optional penalties.
+        filters: number of output channels.
+        kernel_size, strides, dilation_rate: int or triple ``(depth, height, width)``.
+        padding: ``'valid'`` or ``'same'``.
+        data_format, groups, activation, use_bias, initializers, regularizers: as in
+            ``Conv2D`` (channels first: ``(batch, channels, depth, height, width)``).
 
-    Weights (Keras 3 names): ``kernel`` ``(kh, kw, channels, depth_multiplier)``, ``bias``
-    ``(channels * depth_multiplier,)``. Output channel ``c * depth_multiplier + m`` comes from
-    input channel ``c``.
+    Weights: ``kernel`` ``(kd, kh, kw, channels // groups, filters)``, ``bias``
+    ``(filters,)``.
 
     Example:
-        >>> DepthwiseConv2D(3, depth_multiplier=2)(np.zeros((1, 8, 8, 3), "float32")).shape
-        (1, 6, 6, 6)
+        >>> Conv3D(4, 3, padding="same")(np.zeros((2, 5, 6, 6, 1), "float32")).shape
+        (2, 5, 6, 6, 4)
     """
+
+    rank = 3
+    _convolve = staticmethod(F.conv3d)
+
+
+class _DepthwiseConv(_BaseConv):
+    """DepthwiseConv1D and DepthwiseConv2D: ``depth_multiplier``, ``kernel`` and ``bias``."""
 
     def __init__(
         self,
@@ -393,7 +447,7 @@ class DepthwiseConv2D(_BaseConv):
         **kwargs,
     ):
         self.depth_multiplier = _positive_int(
-            depth_multiplier, "depth_multiplier", "DepthwiseConv2D"
+            depth_multiplier, "depth_multiplier", type(self).__name__
         )
         super().__init__(
             kernel_size,
@@ -431,13 +485,13 @@ class DepthwiseConv2D(_BaseConv):
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         inputs = self._check_inputs(inputs)
-        out = F.depthwise_conv2d(
+        convolve = F.depthwise_conv1d if self.rank == 1 else F.depthwise_conv2d
+        out = convolve(
             inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate
         )
-        return self._activate(out)
+        return self._finish(out)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        check_input_rank(self, input_shape, self.rank)
+    def _output_shape(self, input_shape: tuple) -> tuple:
         spatial = self._spatial_output(tuple(input_shape[1:-1]))
         channels = input_shape[-1]
         out_channels = None if channels is None else channels * self.depth_multiplier
@@ -453,26 +507,47 @@ class DepthwiseConv2D(_BaseConv):
         return config
 
 
-@register("layer", "SeparableConv2D")
-class SeparableConv2D(_BaseConv):
-    """Depthwise separable 2-D convolution: a depthwise convolution, then a 1x1 one.
+@register("layer", "DepthwiseConv2D")
+class DepthwiseConv2D(_DepthwiseConv):
+    """Depthwise 2-D convolution: each input channel convolved with its own filters.
 
     Args:
-        filters: output channels of the pointwise step.
-        kernel_size, strides, padding, data_format, dilation_rate: of the depthwise step.
-        depth_multiplier: depthwise filters per input channel.
-        activation, use_bias: as in ``Conv2D`` (one bias, after the pointwise step).
-        depthwise_initializer, pointwise_initializer, bias_initializer: initializers.
-        depthwise_regularizer, pointwise_regularizer, bias_regularizer: optional penalties.
+        kernel_size: int or pair.
+        strides, padding, data_format, dilation_rate, activation, use_bias: as in ``Conv2D``.
+        depth_multiplier: filters per input channel (output channels = in * depth_multiplier).
+        depthwise_initializer, bias_initializer: initializers (glorot_uniform, zeros).
+        depthwise_regularizer, bias_regularizer: optional penalties.
 
-    Weights: ``depthwise_kernel`` ``(kh, kw, channels, depth_multiplier)``,
-    ``pointwise_kernel`` ``(1, 1, channels * depth_multiplier, filters)``, ``bias``
-    ``(filters,)``.
+    Weights (Keras 3 names): ``kernel`` ``(kh, kw, channels, depth_multiplier)``, ``bias``
+    ``(channels * depth_multiplier,)``. Output channel ``c * depth_multiplier + m`` comes from
+    input channel ``c``.
 
     Example:
-        >>> SeparableConv2D(4, 3, padding="same")(np.zeros((1, 8, 8, 3), "float32")).shape
-        (1, 8, 8, 4)
+        >>> DepthwiseConv2D(3, depth_multiplier=2)(np.zeros((1, 8, 8, 3), "float32")).shape
+        (1, 6, 6, 6)
     """
+
+    rank = 2
+
+
+@register("layer", "DepthwiseConv1D")
+class DepthwiseConv1D(_DepthwiseConv):
+    """Depthwise 1-D convolution over ``(batch, steps, channels)``; arguments as
+    ``DepthwiseConv2D`` with ints for the sizes.
+
+    Weights: ``kernel`` ``(k, channels, depth_multiplier)``, ``bias``
+    ``(channels * depth_multiplier,)``.
+
+    Example:
+        >>> DepthwiseConv1D(3, depth_multiplier=2)(np.zeros((1, 8, 3), "float32")).shape
+        (1, 6, 6)
+    """
+
+    rank = 1
+
+
+class _SeparableConv(_BaseConv):
+    """SeparableConv1D and SeparableConv2D: a depthwise step then a pointwise one."""
 
     def __init__(
         self,
@@ -493,9 +568,9 @@ class SeparableConv2D(_BaseConv):
         bias_regularizer: Any = None,
         **kwargs,
     ):
-        self.filters = _positive_int(filters, "filters", "SeparableConv2D")
+        self.filters = _positive_int(filters, "filters", type(self).__name__)
         self.depth_multiplier = _positive_int(
-            depth_multiplier, "depth_multiplier", "SeparableConv2D"
+            depth_multiplier, "depth_multiplier", type(self).__name__
         )
         super().__init__(
             kernel_size,
@@ -527,7 +602,7 @@ class SeparableConv2D(_BaseConv):
         )
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel",
-            (1, 1, channels * self.depth_multiplier, self.filters),
+            (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
             self.pointwise_initializer,
             regularizer=self.pointwise_regularizer,
         )
@@ -539,7 +614,8 @@ class SeparableConv2D(_BaseConv):
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         inputs = self._check_inputs(inputs)
-        out = F.separable_conv2d(
+        convolve = F.separable_conv1d if self.rank == 1 else F.separable_conv2d
+        out = convolve(
             inputs,
             self.depthwise_kernel,
             self.pointwise_kernel,
@@ -548,10 +624,9 @@ class SeparableConv2D(_BaseConv):
             self.padding,
             self.dilation_rate,
         )
-        return self._activate(out)
+        return self._finish(out)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        check_input_rank(self, input_shape, self.rank)
+    def _output_shape(self, input_shape: tuple) -> tuple:
         spatial = self._spatial_output(tuple(input_shape[1:-1]))
         return (input_shape[0],) + spatial + (self.filters,)
 
@@ -568,29 +643,48 @@ class SeparableConv2D(_BaseConv):
         return config
 
 
-@register("layer", "Conv2DTranspose")
-class Conv2DTranspose(_BaseConv):
-    """Transposed 2-D convolution ("deconvolution"): the gradient of a Conv2D as a layer.
+@register("layer", "SeparableConv2D")
+class SeparableConv2D(_SeparableConv):
+    """Depthwise separable 2-D convolution: a depthwise convolution, then a 1x1 one.
 
     Args:
-        filters: number of output channels.
-        kernel_size, strides, dilation_rate, data_format, activation, use_bias: as in
-            ``Conv2D``.
-        padding: ``'valid'`` (output ``size * stride + max(k - stride, 0)``) or ``'same'``
-            (output ``size * stride``).
-        output_padding: None, or an int or pair (each < its stride): the output is then
-            ``(size - 1) * stride + k - 2 * pad + output_padding`` with ``pad = k // 2`` for
-            'same' and 0 for 'valid' (Keras's rule).
-        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: as in
-            ``Conv2D``.
+        filters: output channels of the pointwise step.
+        kernel_size, strides, padding, data_format, dilation_rate: of the depthwise step.
+        depth_multiplier: depthwise filters per input channel.
+        activation, use_bias: as in ``Conv2D`` (one bias, after the pointwise step).
+        depthwise_initializer, pointwise_initializer, bias_initializer: initializers.
+        depthwise_regularizer, pointwise_regularizer, bias_regularizer: optional penalties.
 
-    Weights: ``kernel`` ``(kh, kw, filters, channels)`` (Keras's layout), ``bias``
+    Weights: ``depthwise_kernel`` ``(kh, kw, channels, depth_multiplier)``,
+    ``pointwise_kernel`` ``(1, 1, channels * depth_multiplier, filters)``, ``bias``
     ``(filters,)``.
 
     Example:
-        >>> Conv2DTranspose(2, 3, strides=2, padding="same")(np.zeros((1, 4, 4, 3))).shape
-        (1, 8, 8, 2)
+        >>> SeparableConv2D(4, 3, padding="same")(np.zeros((1, 8, 8, 3), "float32")).shape
+        (1, 8, 8, 4)
     """
+
+    rank = 2
+
+
+@register("layer", "SeparableConv1D")
+class SeparableConv1D(_SeparableConv):
+    """Depthwise separable 1-D convolution over ``(batch, steps, channels)``; arguments as
+    ``SeparableConv2D`` with ints for the sizes.
+
+    Weights: ``depthwise_kernel`` ``(k, channels, depth_multiplier)``, ``pointwise_kernel``
+    ``(1, channels * depth_multiplier, filters)``, ``bias`` ``(filters,)``.
+
+    Example:
+        >>> SeparableConv1D(4, 3, padding="same")(np.zeros((1, 8, 3), "float32")).shape
+        (1, 8, 4)
+    """
+
+    rank = 1
+
+
+class _ConvTranspose(_BaseConv):
+    """Conv1D/2D/3DTranspose: ``filters``, ``output_padding``, ``kernel`` and ``bias``."""
 
     def __init__(
         self,
@@ -609,7 +703,8 @@ class Conv2DTranspose(_BaseConv):
         bias_regularizer: Any = None,
         **kwargs,
     ):
-        self.filters = _positive_int(filters, "filters", "Conv2DTranspose")
+        name = type(self).__name__
+        self.filters = _positive_int(filters, "filters", name)
         super().__init__(
             kernel_size,
             strides=strides,
@@ -626,11 +721,11 @@ class Conv2DTranspose(_BaseConv):
             self.output_padding = None
         else:
             self.output_padding = standardize_tuple(
-                output_padding, 2, "output_padding", allow_zero=True
+                output_padding, self.rank, "output_padding", allow_zero=True
             )
             if any(p >= s for p, s in zip(self.output_padding, self.strides, strict=True)):
                 raise ValueError(
-                    f"Conv2DTranspose: output_padding must be smaller than strides, got "
+                    f"{name}: output_padding must be smaller than strides, got "
                     f"output_padding={self.output_padding} and strides={self.strides}."
                 )
         self.kernel_initializer = initializers_module.get(kernel_initializer)
@@ -654,7 +749,7 @@ class Conv2DTranspose(_BaseConv):
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         inputs = self._check_inputs(inputs)
-        out = F.conv2d_transpose(
+        out = self._convolve(
             inputs,
             self.kernel,
             self.bias,
@@ -663,11 +758,14 @@ class Conv2DTranspose(_BaseConv):
             self.output_padding,
             self.dilation_rate,
         )
-        return self._activate(out)
+        return self._finish(out)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        check_input_rank(self, input_shape, self.rank)
-        extra = self.output_padding or (None, None)
+    @staticmethod
+    def _convolve(*args) -> Tensor:
+        raise NotImplementedError
+
+    def _output_shape(self, input_shape: tuple) -> tuple:
+        extra = self.output_padding or (None,) * self.rank
         spatial = tuple(
             conv_transpose_output_length(size, k, s, d, self.padding, e)
             for size, k, s, d, e in zip(
@@ -693,10 +791,116 @@ class Conv2DTranspose(_BaseConv):
         return config
 
 
+@register("layer", "Conv2DTranspose")
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution ("deconvolution"): the gradient of a Conv2D as a layer.
+
+    Args:
+        filters: number of output channels.
+        kernel_size, strides, dilation_rate, data_format, activation, use_bias: as in
+            ``Conv2D``.
+        padding: ``'valid'`` (output ``size * stride + max(k - stride, 0)``) or ``'same'``
+            (output ``size * stride``).
+        output_padding: None, or an int or pair (each < its stride): the output is then
+            ``(size - 1) * stride + k - 2 * pad + output_padding`` with ``pad = k // 2`` for
+            'same' and 0 for 'valid' (Keras's rule).
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: as in
+            ``Conv2D``.
+
+    Weights: ``kernel`` ``(kh, kw, filters, channels)`` (Keras's layout), ``bias``
+    ``(filters,)``.
+
+    Example:
+        >>> Conv2DTranspose(2, 3, strides=2, padding="same")(np.zeros((1, 4, 4, 3))).shape
+        (1, 8, 8, 2)
+    """
+
+    rank = 2
+    _convolve = staticmethod(F.conv2d_transpose)
+
+
+@register("layer", "Conv1DTranspose")
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1-D convolution over ``(batch, steps, channels)``; arguments as
+    ``Conv2DTranspose`` with ints for the sizes.
+
+    Weights: ``kernel`` ``(k, filters, channels)``, ``bias`` ``(filters,)``.
+
+    Example:
+        >>> Conv1DTranspose(2, 3, strides=2)(np.zeros((1, 4, 3), "float32")).shape
+        (1, 9, 2)
+    """
+
+    rank = 1
+    _convolve = staticmethod(F.conv1d_transpose)
+
+
+@register("layer", "Conv3DTranspose")
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3-D convolution over ``(batch, depth, height, width, channels)``; arguments
+    as ``Conv2DTranspose`` with triples for the sizes (Keras's order: ``data_format`` before
+    ``output_padding``).
+
+    Weights: ``kernel`` ``(kd, kh, kw, filters, channels)``, ``bias`` ``(filters,)``.
+
+    Example:
+        >>> Conv3DTranspose(2, 3, strides=2, padding="same")(np.zeros((1, 2, 4, 4, 3))).shape
+        (1, 4, 8, 8, 2)
+    """
+
+    rank = 3
+    _convolve = staticmethod(F.conv3d_transpose)
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        strides=1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        output_padding=None,
+        dilation_rate=1,
+        activation: str | Callable | None = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            output_padding=output_padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            **kwargs,
+        )
+
+
 def _positive_int(value, name: str, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, xp.integer)) or value < 1:
         raise ValueError(f"{owner}: `{name}` must be a positive integer, got {value!r}.")
     return int(value)
 
 
-__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
+__all__ = [
+    "Conv1D",
+    "Conv1DTranspose",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+]

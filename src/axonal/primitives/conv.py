@@ -17,7 +17,10 @@ contiguous for col2im. Pooling copies its windows tap-major and reduces over the
 Padding is explicit here (``pads = ((top, bottom), (left, right))``); ``conv_pads`` turns
 Keras's ``'valid'``, ``'same'`` and ``'causal'`` into those numbers the way TensorFlow does
 (the odd extra row or column of ``'same'`` goes at the end). 1-D variants run the 2-D kernels on
-a unit height.
+a unit height. 3-D variants run them too, with the depth axis unfolded: a 3-D convolution is a
+2-D one over ``(batch * out_depth)`` images whose channels are ``kd`` depth slices side by side
+(one strided copy per depth tap), and a transposed one folds the 2-D result back along depth,
+so the 2-D layouts, planar choice and scratch reuse serve all ranks.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ __all__ = [
     "Conv2D",
     "Conv2DRelu",
     "Conv2DTranspose",
+    "Conv1DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
     "Crop",
     "MaxPool1D",
     "MaxPool2D",
@@ -41,6 +47,7 @@ __all__ = [
     "conv_output_length",
     "conv_pads",
     "conv_transpose_output_length",
+    "kernel_from_2d",
 ]
 
 # ---------------------------------------------------------------- shape arithmetic
@@ -673,6 +680,229 @@ class Conv2DTranspose(Function):
                 gb = column_sums(g.reshape(-1, o))
             return gx, gk, gb
         return gx, gk
+
+
+def _depth_windows(x, kd: int, out_d: int, stride: int, dilation: int):
+    """Zero-copy view ``(N, out_d, H, W, kd, C)`` of the depth windows of padded ``x``
+    ``(N, D, H, W, C)``."""
+    n, _, h, w, c = x.shape
+    sn, sd, sh, sw, sc = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x,
+        shape=(n, out_d, h, w, kd, c),
+        strides=(sn, sd * stride, sh, sw, sd * dilation, sc),
+        writeable=False,
+    )
+
+
+def _pad_depth(x, pads: tuple):
+    """``x`` ``(N, D, ...)`` with ``pads = (front, back)`` zero slices around D."""
+    front, back = pads
+    if not (front or back):
+        return x
+    out = xp.zeros((x.shape[0], x.shape[1] + front + back) + x.shape[2:], dtype=x.dtype)
+    out[:, front : front + x.shape[1]] = x
+    return out
+
+
+def _fold_depth(slices, padded_d: int, stride: int, dilation: int, pads: tuple):
+    """Adjoint of ``_depth_windows`` (padding cropped): add per-tap slices ``(N, od, H, W, kd,
+    C)`` into ``(N, D, H, W, C)``, one strided add per depth tap."""
+    n, od, h, w, kd, c = slices.shape
+    full = xp.zeros((n, padded_d, h, w, c), dtype=slices.dtype)
+    for t in range(kd):
+        start = t * dilation
+        full[:, start : start + stride * (od - 1) + 1 : stride] += slices[:, :, :, :, t]
+    front, back = pads
+    if not (front or back):
+        return full
+    return xp.ascontiguousarray(full[:, front : padded_d - back])
+
+
+def _kernel_as_2d(kernel):
+    """A 3-D kernel ``(kd, kh, kw, a, b)`` as the 2-D kernel ``(kh, kw, kd * a, b)`` of the
+    depth-unfolded convolution (depth-major channels within each group)."""
+    kd, kh, kw, a, b = kernel.shape
+    return kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kd * a, b)
+
+
+def kernel_from_2d(grad2, kernel_shape: tuple):
+    """``_kernel_as_2d`` undone on a gradient ``(..., kh, kw, kd * a, b)``: ``(..., *shape)``."""
+    kd, kh, kw, a, b = kernel_shape
+    lead = grad2.shape[:-4]
+    return xp.moveaxis(grad2.reshape(lead + (kh, kw, kd, a, b)), -3, -5).reshape(
+        lead + tuple(kernel_shape)
+    )
+
+
+class Conv3D(Conv2D):
+    """3-D cross-correlation, optionally grouped, plus an optional bias: ``Conv2D`` on the
+    depth-unfolded input.
+
+    x: ``(N, D, H, W, C)``; kernel: ``(kd, kh, kw, C // groups, O)``; bias ``(O,)`` or absent;
+    ``strides`` and ``dilation`` triples, ``pads`` three ``(before, after)`` pairs. Output:
+    ``(N, out_d, out_h, out_w, O)``. Depth window ``i`` of the padded input becomes image ``(n,
+    i)`` with channels ``(group, depth tap, channel)``, convolved by the kernel seen as
+    ``(kh, kw, kd * C // groups, O)``; the saved im2col matrix (``cols``) has one row per
+    output position in ``(n, d, h, w)`` order, as a 2-D one does, so per-example rules read it
+    alike. ``kernel_shape`` is the 3-D kernel's shape.
+    """
+
+    def forward(
+        self,
+        x,
+        kernel,
+        bias=None,
+        strides=(1, 1, 1),
+        pads=((0, 0), (0, 0), (0, 0)),
+        dilation=(1, 1, 1),
+        groups=1,
+    ):
+        n, d, h, w, c = x.shape
+        kd = kernel.shape[0]
+        cg = c // groups
+        padded_d = d + pads[0][0] + pads[0][1]
+        od = (padded_d - dilation[0] * (kd - 1) - 1) // strides[0] + 1
+        if od < 1:
+            raise ValueError(
+                f"Convolution of an input of depth {d} (padded to {padded_d}) by a kernel of "
+                f"depth {kd} with dilation {dilation[0]} leaves no output."
+            )
+        self.depth = (padded_d, strides[0], dilation[0], pads[0], groups)
+        self.kernel_shape = kernel.shape
+        # (N, od, H, W, kd, G, cg) -> images (N * od, H, W) with channels (G, kd, cg)
+        windows = _depth_windows(_pad_depth(x, pads[0]), kd, od, strides[0], dilation[0])
+        windows = windows.reshape(n, od, h, w, kd, groups, cg).transpose(0, 1, 2, 3, 5, 4, 6)
+        unfolded = _scratch((n * od, h, w, groups * kd * cg), x.dtype)
+        unfolded.reshape(n, od, h, w, groups, kd, cg)[...] = windows
+        out = super().forward(
+            unfolded,
+            _kernel_as_2d(kernel),
+            bias,
+            strides=strides[1:],
+            pads=pads[1:],
+            dilation=dilation[1:],
+            groups=groups,
+        )
+        _release(unfolded)
+        return out.reshape((n, od) + out.shape[1:])
+
+    def backward(self, g):
+        n, od = g.shape[:2]
+        grads = list(super().backward(g.reshape((n * od,) + g.shape[2:])))
+        padded_d, stride, dilation, pads, groups = self.depth
+        kd = self.kernel_shape[0]
+        if grads[0] is not None:
+            _, h, w, channels = grads[0].shape
+            cg = channels // (groups * kd)
+            slices = grads[0].reshape(n, od, h, w, groups, kd, cg).transpose(0, 1, 2, 3, 5, 4, 6)
+            slices = slices.reshape(n, od, h, w, kd, groups * cg)
+            grads[0] = _fold_depth(slices, padded_d, stride, dilation, pads)
+        if grads[1] is not None:
+            grads[1] = kernel_from_2d(grads[1], self.kernel_shape)
+        return tuple(grads)
+
+
+class Conv1DTranspose(Conv2DTranspose):
+    """Transposed 1-D convolution: ``Conv2DTranspose`` on a unit height.
+
+    x: ``(N, L, Cin)``; kernel: ``(k, O, Cin)``; ``strides``, ``dilation`` 1-tuples, ``pads``
+    ``((before, after),)`` and ``output_hw`` ``(out_l,)``. Output: ``(N, out_l, O)``.
+    """
+
+    def forward(
+        self, x, kernel, bias=None, strides=(1,), pads=((0, 0),), dilation=(1,), output_hw=(1,)
+    ):
+        out = super().forward(
+            x[:, None],
+            kernel[None],
+            bias,
+            strides=(1, strides[0]),
+            pads=((0, 0), pads[0]),
+            dilation=(1, dilation[0]),
+            output_hw=(1, output_hw[0]),
+        )
+        return out[:, 0]
+
+    def backward(self, g):
+        grads = super().backward(g[:, None])
+        gx = None if grads[0] is None else grads[0][:, 0]
+        gk = None if grads[1] is None else grads[1][0]
+        return (gx, gk) + tuple(grads[2:])
+
+
+class Conv3DTranspose(Function):
+    """Transposed 3-D convolution: the input gradient of ``Conv3D``, used as a layer.
+
+    x: ``(N, D, H, W, Cin)``; kernel: ``(kd, kh, kw, O, Cin)`` (Keras's layout); bias ``(O,)``
+    or absent. ``output_hw`` is the output's ``(depth, height, width)`` and ``pads`` the
+    padding of the forward convolution that maps such an output back to ``(D, H, W)``. A
+    ``Conv2DTranspose`` of each input depth slice spreads it over ``kd`` output slices side by
+    side as channels; those are then added into place along depth. Saved for backward and
+    per-example rules: ``x``, ``kernel``, ``strides``, ``pads``, ``dilation`` (all 3-D).
+    """
+
+    def forward(
+        self,
+        x,
+        kernel,
+        bias=None,
+        strides=(1, 1, 1),
+        pads=((0, 0), (0, 0), (0, 0)),
+        dilation=(1, 1, 1),
+        output_hw=(1, 1, 1),
+    ):
+        n, d, h, w, cin = x.shape
+        kd, kh, kw, o, _ = kernel.shape
+        padded_d = output_hw[0] + pads[0][0] + pads[0][1]
+        reach = (padded_d - dilation[0] * (kd - 1) - 1) // strides[0] + 1
+        if reach != d:
+            raise ValueError(
+                f"Transposed convolution: an output of depth {output_hw[0]} padded by "
+                f"{pads[0]} convolves back to depth {reach}, not to the input's {d}."
+            )
+        self.x, self.kernel, self.pads = x, kernel, pads
+        self.strides, self.dilation, self.has_bias = strides, dilation, bias is not None
+        self.padded_d = padded_d
+        self.inner = Conv2DTranspose()
+        self.inner.needs_grad = (True, True)
+        spread = self.inner.forward(
+            x.reshape(n * d, h, w, cin),
+            _kernel_as_2d(kernel),
+            strides=strides[1:],
+            pads=pads[1:],
+            dilation=dilation[1:],
+            output_hw=output_hw[1:],
+        )
+        oh, ow = spread.shape[1:3]
+        slices = spread.reshape(n, d, oh, ow, kd, o)
+        out = _fold_depth(slices, padded_d, strides[0], dilation[0], pads[0])
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g):
+        kd, _, _, o, _ = self.kernel.shape
+        n, d = self.x.shape[:2]
+        needs = getattr(self, "needs_grad", None) or (True, True, True)
+        self.inner.needs_grad = (needs[0], needs[1])
+        # the depth windows of g, side by side as channels: the adjoint of the fold
+        windows = _depth_windows(
+            _pad_depth(g, self.pads[0]), kd, d, self.strides[0], self.dilation[0]
+        )
+        oh, ow = g.shape[2:4]
+        unfolded = _scratch((n * d, oh, ow, kd * o), g.dtype)
+        unfolded.reshape(n, d, oh, ow, kd, o)[...] = windows
+        gx, gk = self.inner.backward(unfolded)
+        _release(unfolded)
+        if gx is not None:
+            gx = gx.reshape(self.x.shape)
+        if gk is not None:
+            gk = kernel_from_2d(gk, self.kernel.shape)
+        if not self.has_bias:
+            return gx, gk
+        gb = column_sums(g.reshape(-1, o)) if needs[2] else None
+        return gx, gk, gb
 
 
 # ---------------------------------------------------------------- pooling

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from axonal import primitives as P
 from axonal.autograd import Function, no_grad, unbroadcast
 from axonal.backend import xp
+from axonal.primitives.conv import kernel_from_2d
 from axonal.tensor import Tensor
 
 # ---------------------------------------------------------------- small array helpers
@@ -263,7 +264,9 @@ def _example_columns(cols, batch: int, groups: int):
 
 
 class _ConvRule(Rule):
-    """Conv2D / Conv1D (and relu of them): per-example products of im2col columns and ``g``."""
+    """Conv1D / Conv2D / Conv3D (and relu of them): per-example products of im2col columns
+    and ``g``. A Conv3D is a 2-D convolution of its depth-unfolded input: its products come
+    out in the unfolded kernel's layout and are put back into the 3-D one."""
 
     ghost = (1, 2)
 
@@ -283,7 +286,13 @@ class _ConvRule(Rule):
         return cols, g3
 
     def materialize(self, ctx, g, index, batch):
-        kernel_shape = ctx.inputs[1].data.shape
+        if isinstance(ctx, P.Conv3D) and index == 1:
+            kd, kh, kw, cg, out = ctx.kernel_shape
+            per = self._materialize(ctx, g, index, batch, (kh, kw, kd * cg, out))
+            return kernel_from_2d(per, ctx.kernel_shape)
+        return self._materialize(ctx, g, index, batch, ctx.inputs[1].data.shape)
+
+    def _materialize(self, ctx, g, index, batch, kernel_shape):
         taps = math.prod(kernel_shape[:-1])
         if index == 2 and (ctx.groups > 1 or not ctx.has_bias):
             g4 = self._output_grad(ctx, g)
@@ -318,22 +327,38 @@ class _ConvRule(Rule):
 
 
 class _ConvTransposeRule(Rule):
-    """Conv2DTranspose: ``dK_i = sum over positions of windows(g_i) x x_i``."""
+    """Conv1D/2D/3DTranspose: ``dK_i = sum over positions of windows(g_i) x x_i``.
+
+    Reads the op's saved ``x``, ``kernel``, ``pads``, ``strides`` and ``dilation``, all of the
+    same spatial rank (a Conv1DTranspose saves them with a unit height, as its 2-D op sees them).
+    """
 
     def materialize(self, ctx, g, index, batch):
         if index == 2:
-            return _sum_groups(g.sum(axis=(1, 2)), batch)
-        kh, kw, _, _ = ctx.kernel.shape
-        h, w = ctx.x.shape[1:3]
-        (top, bottom), (left, right) = ctx.pads
-        (sh, sw), (dh, dw) = ctx.strides, ctx.dilation
-        padded = xp.pad(g, ((0, 0), (top, bottom), (left, right), (0, 0)))
-        reach = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-        windows = xp.lib.stride_tricks.sliding_window_view(padded, reach, axis=(1, 2))
-        # (N, h, w, out, kh, kw): the window each input pixel was spread over
-        windows = windows[:, : sh * (h - 1) + 1 : sh, : sw * (w - 1) + 1 : sw, :, ::dh, ::dw]
-        per = xp.einsum("nhwoab,nhwc->naboc", windows, ctx.x, optimize=True)
-        return _sum_groups(per, batch)
+            return _sum_groups(g.reshape(g.shape[0], -1, g.shape[-1]).sum(axis=1), batch)
+        x, kernel = ctx.x, ctx.kernel
+        rank = x.ndim - 2
+        if g.ndim < x.ndim:
+            g = g[:, None]  # Conv1DTranspose: the unit height its 2-D op added
+        kernel_size, spatial = kernel.shape[:rank], x.shape[1:-1]
+        padded = xp.pad(g, ((0, 0),) + tuple(ctx.pads) + ((0, 0),))
+        reach = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, ctx.dilation, strict=True))
+        windows = xp.lib.stride_tricks.sliding_window_view(
+            padded, reach, axis=tuple(range(1, rank + 1))
+        )
+        # (N, *spatial, out, *kernel_size): the window each input position was spread over
+        index_ = (
+            (slice(None),)
+            + tuple(slice(0, s * (n - 1) + 1, s) for s, n in zip(ctx.strides, spatial, strict=True))
+            + (slice(None),)
+            + tuple(slice(None, None, d) for d in ctx.dilation)
+        )
+        positions, taps = "hwd"[:rank], "abe"[:rank]
+        per = xp.einsum(
+            f"n{positions}o{taps},n{positions}c->n{taps}oc", windows[index_], x, optimize=True
+        )
+        per = _sum_groups(per, batch)
+        return per.reshape((batch,) + ctx.inputs[1].data.shape)
 
 
 class _NormalizeRule(Rule):
@@ -470,7 +495,10 @@ RULES: dict[type, Rule] = {
     P.Conv2D: _ConvRule(),
     P.Conv2DRelu: _ConvRule(),
     P.Conv1D: _ConvRule(),
+    P.Conv3D: _ConvRule(),
     P.Conv2DTranspose: _ConvTransposeRule(),
+    P.Conv1DTranspose: _ConvTransposeRule(),
+    P.Conv3DTranspose: _ConvTransposeRule(),
     P.Normalize: _NormalizeRule(),
     P.Take: _TakeRule(),
     P.SimpleRNNSequence: _SequenceRule(),
