@@ -328,3 +328,48 @@ def test_a_list_mixing_tensors_and_arrays_by_keyword_is_refused_by_name():
     mask = axonal.Input((7,), dtype="bool")
     with pytest.raises(TypeError, match=r"'att'.*mask= a list mixing symbolic tensors"):
         layers.Attention(name="att")([query, value], mask=[np.ones((1, 5), bool), mask])
+
+
+def _op_types(tensor) -> set:
+    """Names of the primitives in ``tensor``'s graph."""
+    seen, stack, names = set(), [tensor], set()
+    while stack:
+        node = stack.pop()
+        ctx = node._ctx
+        if ctx is None or id(ctx) in seen:
+            continue
+        seen.add(id(ctx))
+        names.add(type(ctx).__name__)
+        stack.extend(t for t in ctx.inputs if isinstance(t, Tensor))
+    return names
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_self_attention_packs_the_projections_and_equals_the_general_path(masked):
+    from axonal import autograd
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 5, 8))
+    mask = rng.random((3, 5, 5)) > 0.3 if masked else None
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=4, dtype="float64")
+    packed_in = Tensor(x, requires_grad=True)
+    packed = layer(packed_in, packed_in, attention_mask=mask, use_causal_mask=masked)
+    general_in = [Tensor(x.copy(), requires_grad=True) for _ in range(3)]
+    general = layer(*general_in, attention_mask=mask, use_causal_mask=masked)
+    assert "PackedSelfAttention" in _op_types(packed)
+    assert "PackedSelfAttention" not in _op_types(general)
+    np.testing.assert_allclose(packed.data, general.data, rtol=1e-12, atol=1e-12)
+    seed = rng.normal(size=packed.shape)
+    sources = layer.trainable_weights
+    grads = autograd.gradients([packed], [seed], sources + [packed_in])
+    expected = autograd.gradients([general], [seed], sources + general_in)
+    expected = expected[: len(sources)] + [sum(expected[len(sources) :])]
+    for got, want in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_packed_self_attention_gradients_match_finite_differences():
+    rng = np.random.default_rng(8)
+    qkv = rng.normal(size=(2, 4, 3, 2, 3))
+    adder = np.where(np.tri(4, dtype=bool), 0.0, -1e9)
+    check_gradients(lambda t: F.packed_self_attention(t, adder, None, 0.5), [qkv]).assert_ok()

@@ -138,6 +138,21 @@ def scaled_dot_product_attention(q, k, v, adder=None, keep=None, scale=None) -> 
     return apply(P.ScaledDotProductAttention, q, k, v, adder, keep, scale=float(scale))
 
 
+def packed_self_attention(qkv, adder=None, keep=None, scale=None) -> Tensor:
+    """Multi-head self-attention on a packed projection, as one fused op.
+
+    Args:
+        qkv: ``(batch, L, 3, heads, d)``: the queries, keys and values of every head.
+        adder, keep, scale: as in ``scaled_dot_product_attention``.
+
+    Returns:
+        ``(batch, L, heads, d)``: each head's ``softmax(q kᵀ · scale + adder) v``.
+    """
+    if scale is None:
+        scale = 1.0 / float(qkv.shape[-1]) ** 0.5
+    return apply(P.PackedSelfAttention, qkv, adder, keep, scale=float(scale))
+
+
 def dense_relu(x, kernel, bias=None) -> Tensor:
     """``relu(x @ kernel + bias)`` as one fused op."""
     if bias is None:

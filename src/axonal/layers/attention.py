@@ -205,6 +205,29 @@ class MultiHeadAttention(Layer):
         )
         return F.transpose(F.reshape(flat, (batch, length, heads, size)), (0, 2, 1, 3))
 
+    def _packs(self, query, value, key) -> bool:
+        """Whether the three projections can run as one GEMM: self-attention (one tensor as
+        query, value and key) with a key/value head per query head and equal head sizes."""
+        return (
+            query is value
+            and key is value
+            and self._key_value_heads() == self.num_heads
+            and self.value_dim == self.key_dim
+        )
+
+    def _project_packed(self, x: Tensor) -> Tensor:
+        """``x`` ``(batch, L, dim)`` through the query, key and value projections at once, as
+        ``(batch, L, 3, heads, d)`` (the kernels side by side: one GEMM forward and backward)."""
+        parts = [self._projections[part] for part in ("query", "key", "value")]
+        dim_in, heads, size = parts[0][0].shape
+        batch, length = x.shape[0], x.shape[1]
+        kernel = F.concatenate([F.reshape(k, (dim_in, heads * size)) for k, _ in parts], axis=1)
+        bias = None
+        if parts[0][1] is not None:
+            bias = F.concatenate([F.reshape(b, (heads * size,)) for _, b in parts], axis=0)
+        flat = F.dense(F.reshape(x, (batch * length, dim_in)), kernel, bias)
+        return F.reshape(flat, (batch, length, 3, heads, size))
+
     # ------------------------------------------------------------ call
     def call(
         self,
@@ -237,19 +260,23 @@ class MultiHeadAttention(Layer):
             attention_mask,
             use_causal_mask,
         )
-        q = self._project("query", query)
-        k = self._shared_heads(self._project("key", key))
-        v = self._shared_heads(self._project("value", value))
         adder = None
         if mask is not None:
             adder = xp.where(mask, 0.0, MASKED_SCORE).astype(dtype)[:, None]
         keep = None
         if training and self.dropout > 0.0:
             rng = self._rng if self._rng is not None else make_rng(None)
-            shape = (q.shape[0], self.num_heads, q.shape[2], k.shape[2])
+            shape = (query.shape[0], self.num_heads, query.shape[1], key.shape[1])
             keep = (rng.random(shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
-        fn_out = F.scaled_dot_product_attention(q, k, v, adder, keep, 1.0 / math.sqrt(self.key_dim))
-        heads = F.transpose(fn_out, (0, 2, 1, 3))  # (batch, T, heads, value_dim)
+        scale = 1.0 / math.sqrt(self.key_dim)
+        if self._packs(query, value, key):
+            heads = F.packed_self_attention(self._project_packed(query), adder, keep, scale)
+        else:
+            q = self._project("query", query)
+            k = self._shared_heads(self._project("key", key))
+            v = self._shared_heads(self._project("value", value))
+            fn_out = F.scaled_dot_product_attention(q, k, v, adder, keep, scale)
+            heads = F.transpose(fn_out, (0, 2, 1, 3))  # (batch, T, heads, value_dim)
         kernel, bias = self._projections["attention_output"]
         _, size, output_dim = kernel.shape
         batch, length = heads.shape[0], heads.shape[1]

@@ -6,7 +6,10 @@ normalization and sequence kernels. Everything is re-exported here, so callers w
 ``primitives.Affine``.
 """
 
-from axonal.primitives.attention import ScaledDotProductAttention  # noqa: F401
+from axonal.primitives.attention import (  # noqa: F401
+    PackedSelfAttention,
+    ScaledDotProductAttention,
+)
 from axonal.primitives.conv import (  # noqa: F401
     AvgPool1D,
     AvgPool2D,

@@ -26,6 +26,11 @@ class ScaledDotProductAttention(Function):
     """
 
     def forward(self, q, k, v, adder=None, keep=None, scale: float = 1.0):
+        weights = self._weights(q, k, v, adder, keep, scale)
+        return weights @ v
+
+    def _weights(self, q, k, v, adder, keep, scale):
+        """The attention weights (probabilities after dropout); saves what backward reads."""
         scores = q @ xp.swapaxes(k, -1, -2)
         scores *= scores.dtype.type(scale)
         if adder is not None:
@@ -43,13 +48,14 @@ class ScaledDotProductAttention(Function):
                 weights,
                 scale,
             )
-        return weights @ v
+        return weights
 
-    def backward(self, g):
+    def _grads(self, g, dq=None, dk=None, dv=None, needs=(True, True, True)):
+        """Gradients of q, k and v for output gradient ``g`` (``(..., T, V)``), written into
+        ``dq``/``dk``/``dv`` where given (views of one packed array), else into new arrays."""
         q, k, v, p, weights = self.q, self.k, self.v, self.probabilities, self.weights
-        needs = self.needs_grad
-        dv = xp.swapaxes(weights, -1, -2) @ g if needs[2] else None
-        dq = dk = None
+        if needs[2]:
+            dv = xp.matmul(xp.swapaxes(weights, -1, -2), g, out=dv)
         if needs[0] or needs[1]:
             dp = g @ xp.swapaxes(v, -1, -2)
             if self.keep is not None:
@@ -61,9 +67,57 @@ class ScaledDotProductAttention(Function):
             scale = ds.dtype.type(self.scale)
             # the scale on the small products, not on the (..., T, S) array
             if needs[0]:
-                dq = ds @ k
+                dq = xp.matmul(ds, k, out=dq)
                 dq *= scale
             if needs[1]:
-                dk = xp.swapaxes(ds, -1, -2) @ q
+                dk = xp.matmul(xp.swapaxes(ds, -1, -2), q, out=dk)
                 dk *= scale
-        return dq, dk, dv, None, None
+        return dq, dk, dv
+
+    def backward(self, g):
+        needs = self.needs_grad
+        dq, dk, dv = self._grads(g, needs=needs[:3])
+        return (
+            dq if needs[0] else None,
+            dk if needs[1] else None,
+            dv if needs[2] else None,
+            None,
+            None,
+        )
+
+
+class PackedSelfAttention(ScaledDotProductAttention):
+    """Self-attention on one packed projection: ``qkv`` ``(batch, L, 3, heads, d)`` → output
+    ``(batch, L, heads, d)``.
+
+    These are the layouts on either side of a multi-head layer's projections: one GEMM of the
+    inputs with the query, key and value kernels side by side gives ``qkv``, and the output
+    projection reads ``(batch * L, heads * d)`` rows. Taking and giving them directly (the
+    heads as strided views that BLAS reads as they are) saves the transposed copies a
+    ``(batch, heads, L, d)`` primitive needs on both sides, in both passes, and the backward
+    writes the three gradients into one packed array. Same maths as the parent class.
+    """
+
+    def forward(self, qkv, adder=None, keep=None, scale: float = 1.0):
+        q, k, v = _heads(qkv)
+        weights = self._weights(q, k, v, adder, keep, scale)
+        batch, length, _, heads, size = qkv.shape
+        out = xp.empty((batch, length, heads, size), dtype=qkv.dtype)
+        xp.matmul(weights, v, out=out.transpose(0, 2, 1, 3))
+        if self.needs_grad is not None:
+            self.packed_shape = qkv.shape
+        return out
+
+    def backward(self, g):
+        grad = xp.empty(self.packed_shape, dtype=g.dtype)
+        dq, dk, dv = _heads(grad)
+        self._grads(g.transpose(0, 2, 1, 3), dq, dk, dv)
+        return grad, None, None
+
+
+def _heads(packed):
+    """Queries, keys and values ``(batch, heads, L, d)`` as views of ``(batch, L, 3, heads, d)``."""
+    return tuple(packed[:, :, part].transpose(0, 2, 1, 3) for part in range(3))
+
+
+__all__ = ["MASKED_SCORE", "PackedSelfAttention", "ScaledDotProductAttention"]
