@@ -890,3 +890,29 @@ def test_normalization_and_wrapper_errors():
         Bidirectional(LSTM(3))(np.zeros((2, 3), "float32"))
     with pytest.raises(ValueError, match="different go_backwards"):
         Bidirectional(LSTM(3), backward_layer=LSTM(3))
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_last_axis_normalize_equals_the_general_one(affine, dtype):
+    from axonal import primitives as P
+
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(4, 6, 16)) * 3 + 5).astype(dtype)
+    g = rng.normal(size=x.shape).astype(dtype)
+    gamma = rng.normal(size=16).astype(dtype) if affine else None
+    beta = rng.normal(size=16).astype(dtype) if affine else None
+    results = []
+    for cls in (P.Normalize, P.NormalizeLastAxis):
+        op = cls()
+        op.needs_grad = (True, affine, affine)
+        out = op.forward(x, gamma, beta, axes=(2,), epsilon=1e-3)
+        grads = op.backward(g)
+        results.append([out] + [None if a is None else np.reshape(a, -1) for a in grads])
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for general, fast in zip(*results, strict=True):
+        if general is None:
+            assert fast is None
+            continue
+        assert fast.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(fast, general, rtol=tol, atol=tol * 10)

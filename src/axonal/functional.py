@@ -828,6 +828,8 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-3
     """
     x = as_tensor(x)
     axes = _axes_of(axis, x.ndim)
+    if axes == (x.ndim - 1,):
+        return apply(P.NormalizeLastAxis, x, gamma, beta, epsilon=float(epsilon))
     gamma, beta = _param_for(gamma, x.ndim, axes), _param_for(beta, x.ndim, axes)
     return apply(P.Normalize, x, gamma, beta, axes=axes, epsilon=float(epsilon))
 

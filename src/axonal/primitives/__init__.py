@@ -31,7 +31,7 @@ from axonal.primitives.conv import (  # noqa: F401
 )
 from axonal.primitives.core import *  # noqa: F403
 from axonal.primitives.core import _normalize_axis  # noqa: F401
-from axonal.primitives.norm import Normalize, moments  # noqa: F401
+from axonal.primitives.norm import Normalize, NormalizeLastAxis, moments  # noqa: F401
 from axonal.primitives.numpy_ops import (  # noqa: F401
     CumSum,
     Determinant,

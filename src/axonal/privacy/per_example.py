@@ -500,6 +500,7 @@ RULES: dict[type, Rule] = {
     P.Conv1DTranspose: _ConvTransposeRule(),
     P.Conv3DTranspose: _ConvTransposeRule(),
     P.Normalize: _NormalizeRule(),
+    P.NormalizeLastAxis: _NormalizeRule(),
     P.Take: _TakeRule(),
     P.SimpleRNNSequence: _SequenceRule(),
     P.LSTMSequence: _SequenceRule(),
