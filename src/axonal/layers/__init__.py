@@ -8,6 +8,7 @@ from axonal.layers.attention import (
 )
 from axonal.layers.base import Layer
 from axonal.layers.conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from axonal.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
 from axonal.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from axonal.layers.embedding import Embedding
 from axonal.layers.extra import (
@@ -52,8 +53,10 @@ from axonal.layers.normalization import (
 from axonal.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
     GlobalAveragePooling3D,
@@ -62,10 +65,13 @@ from axonal.layers.pooling import (
     GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from axonal.layers.preprocessing import Normalization
 from axonal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
@@ -81,6 +87,7 @@ from axonal.layers.rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, Stack
 # Keras's other names for the same layers
 AvgPool1D = AveragePooling1D
 AvgPool2D = AveragePooling2D
+AvgPool3D = AveragePooling3D
 Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution2DTranspose = Conv2DTranspose
@@ -93,6 +100,7 @@ GlobalMaxPool2D = GlobalMaxPooling2D
 GlobalMaxPool3D = GlobalMaxPooling3D
 MaxPool1D = MaxPooling1D
 MaxPool2D = MaxPooling2D
+MaxPool3D = MaxPooling3D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
@@ -107,8 +115,10 @@ __all__ = [
     "average",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "AvgPool1D",
     "AvgPool2D",
+    "AvgPool3D",
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
@@ -116,11 +126,14 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "Conv2DTranspose",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
     "Convolution1D",
     "Convolution2D",
     "Convolution2DTranspose",
     "Cropping1D",
     "Cropping2D",
+    "Cropping3D",
     "Dense",
     "DepthwiseConv2D",
     "Dot",
@@ -162,8 +175,10 @@ __all__ = [
     "maximum",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxPool3D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
     "Minimum",
     "minimum",
     "MultiHeadAttention",
@@ -192,6 +207,8 @@ __all__ = [
     "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
+    "UpSampling3D",
     "ZeroPadding1D",
     "ZeroPadding2D",
+    "ZeroPadding3D",
 ]
