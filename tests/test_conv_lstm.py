@@ -242,3 +242,26 @@ def test_small_model_learns_moving_squares():
     last = model.evaluate(x, y, verbose=0)
     assert last[0] < first[0] * 0.5
     assert last[1] >= 0.95
+
+
+def test_a_real_keras_file_with_conv_lstm_and_volumes_loads_with_equal_predictions(tmp_path):
+    pytest.importorskip("h5py")
+    from axonal.saving import load_model
+
+    inputs = keras.Input((3, 6, 6, 2))
+    x = keras.layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True)(inputs)
+    x = keras.layers.MaxPooling3D((1, 2, 2))(x)
+    x = keras.layers.ZeroPadding3D(1)(keras.layers.UpSampling3D((1, 2, 2))(x))
+    x = keras.layers.AveragePooling3D(2)(keras.layers.Cropping3D(1)(x))
+    pooled = keras.layers.GlobalMaxPooling3D()(x)
+    x = keras.layers.Reshape((3, 3, 3))(x)  # read as channels first: (channels, rows, cols)
+    x = keras.layers.GlobalAveragePooling2D(data_format="channels_first")(
+        keras.layers.MaxPooling2D(2, strides=1, data_format="channels_first")(x)
+    )
+    outputs = keras.layers.Dense(2)(keras.layers.Concatenate()([x, pooled]))
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "conv_lstm.keras"
+    model.save(path)
+    x = np.random.default_rng(6).standard_normal((2, 3, 6, 6, 2)).astype(np.float32)
+    expected = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(load_model(path).predict(x, verbose=0), expected, **TOL)
