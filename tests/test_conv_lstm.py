@@ -1,4 +1,4 @@
-"""ConvLSTM1D / ConvLSTM2D against real Keras 3 layers given the same weights.
+"""ConvLSTM1D / ConvLSTM2D / ConvLSTM3D against real Keras 3 layers given the same weights.
 
 Values (outputs and final states) and gradients w.r.t. the inputs and every weight are compared
 with Keras's layer on the torch backend (gradients through torch autograd); masks, initial
@@ -115,6 +115,23 @@ CASES = [
         3,
         (2, 3, 5, 5, 2),
         dict(use_bias=False, activation="relu", recurrent_activation="hard_sigmoid"),
+    ),
+    ("3d-same", "ConvLSTM3D", 2, (3, 2, 3), (2, 3, 4, 5, 4, 2), dict(padding="same")),
+    (
+        "3d-strided-channels-first-states",
+        "ConvLSTM3D",
+        2,
+        2,
+        (1, 3, 2, 5, 4, 5),
+        dict(strides=(2, 1, 2), data_format="channels_first", return_state=True),
+    ),
+    (
+        "3d-dilated-sequences",
+        "ConvLSTM3D",
+        2,
+        2,
+        (1, 2, 5, 4, 4, 1),
+        dict(dilation_rate=(2, 1, 1), return_sequences=True),
     ),
     ("1d", "ConvLSTM1D", 3, 3, (2, 4, 9, 2), dict(return_sequences=True)),
     (

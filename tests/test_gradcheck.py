@@ -968,6 +968,15 @@ POOLING = [
         go_backwards=True,
     ),
     _conv_lstm_case(
+        "ConvLSTM3D-same-strided",
+        L.ConvLSTM3D,
+        (1, 2, 3, 3, 2, 1),
+        1,
+        2,
+        strides=(2, 1, 1),
+        padding="same",
+    ),
+    _conv_lstm_case(
         "ConvLSTM1D-strided", L.ConvLSTM1D, (2, 3, 5, 2), 2, 2, strides=2, return_sequences=True
     ),
 ]

@@ -204,7 +204,13 @@ def _conv_lstm():
     x = layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True)(inputs)
     x = layers.Reshape((3, 6, 18))(x)
     x = layers.ConvLSTM1D(2, 2, data_format="channels_first", go_backwards=True)(x)
-    return Model(inputs, layers.Dense(2)(layers.Flatten()(x))), _data((3, 6, 6, 2))
+    volumes = Input((2, 3, 4, 4, 1))
+    v = layers.ConvLSTM3D(2, 2, padding="same", dropout=0.1)(volumes)
+    merged = layers.Concatenate()([layers.Flatten()(x), layers.Flatten()(v)])
+    return Model([inputs, volumes], layers.Dense(2)(merged)), [
+        _data((3, 6, 6, 2)),
+        _data((2, 3, 4, 4, 1)),
+    ]
 
 
 def _embedding_rnn():

@@ -8,7 +8,7 @@ from axonal.layers.attention import (
 )
 from axonal.layers.base import Layer
 from axonal.layers.conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
-from axonal.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
+from axonal.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from axonal.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from axonal.layers.embedding import Embedding
 from axonal.layers.extra import (
@@ -128,6 +128,7 @@ __all__ = [
     "Conv2DTranspose",
     "ConvLSTM1D",
     "ConvLSTM2D",
+    "ConvLSTM3D",
     "Convolution1D",
     "Convolution2D",
     "Convolution2DTranspose",
