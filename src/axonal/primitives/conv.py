@@ -917,7 +917,8 @@ class MaxPool3D(Function):
         cols = cols.reshape((taps, x.shape[0]) + out_shape + (x.shape[-1],))
         out = cols.max(axis=0)
         # first maximum per window: ties ranked by tap order, earlier taps higher
-        ranks = xp.arange(taps, 0, -1).reshape((taps,) + (1,) * out.ndim)
+        rank_dtype = xp.uint8 if taps < 256 else xp.int64  # small scores: less memory
+        ranks = xp.arange(taps, 0, -1, dtype=rank_dtype).reshape((taps,) + (1,) * out.ndim)
         scores = (cols == out) * ranks
         self.first = scores == scores.max(axis=0)
         self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
