@@ -343,8 +343,9 @@ class _ConvLSTM(Layer):
                 f"(shape {inputs.shape})."
             )
         self._out_spatial(spatial)
-        if inputs.dtype != xp.dtype(self.dtype):
-            inputs = F.cast(inputs, self.dtype)
+        # compute in the kernel's dtype (as Dense does), so a float32 kernel stays float32
+        if inputs.dtype != self.kernel.dtype:
+            inputs = F.cast(inputs, self.kernel.dtype)
         return inputs
 
     def _check_mask(self, mask, inputs: Tensor):
@@ -363,14 +364,14 @@ class _ConvLSTM(Layer):
         expected = self._state_shape(batch, spatial)
         if initial_state is None:
             last = (batch,) + self._out_spatial(spatial) + (self.filters,)
-            return [as_tensor(xp.zeros(last, dtype=self.dtype)) for _ in range(2)]
+            return [as_tensor(xp.zeros(last, dtype=self.kernel.dtype)) for _ in range(2)]
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else []
         if len(states) != 2:
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) expects 2 initial states [h, c], "
                 f"got {initial_state!r:.80}."
             )
-        states = [as_tensor(s, dtype=self.dtype) for s in states]
+        states = [as_tensor(s, dtype=self.kernel.dtype) for s in states]
         for s in states:
             if s.shape != expected:
                 raise ValueError(
