@@ -25,10 +25,12 @@ import pytest
 from axonal.layers import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     Conv1D,
     Conv2D,
     Conv2DTranspose,
     Cropping2D,
+    Cropping3D,
     DepthwiseConv2D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
@@ -36,9 +38,12 @@ from axonal.layers import (
     GlobalMaxPooling2D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
     SeparableConv2D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from axonal.tensor import Tensor
 from axonal.utils import clear_session
@@ -237,6 +242,37 @@ def _pool1d_torch(kind, pool, stride, padding):
     return fn
 
 
+def to_ncdhw(t):
+    return t.permute(0, 4, 1, 2, 3)
+
+
+def to_ndhwc(t):
+    return t.permute(0, 2, 3, 4, 1)
+
+
+def _pool3d_torch(kind, pool, strides, padding):
+    def fn(x):
+        pads = [pads_for(padding, x.shape[1 + i], pool[i], strides[i]) for i in range(3)]
+        # torch's F.pad lists the last axis first
+        flat = tuple(v for pair in reversed(pads) for v in pair)
+        ncdhw = to_ncdhw(x)
+        if kind == "max":
+            out = TF.max_pool3d(TF.pad(ncdhw, flat, value=-math.inf), pool, strides)
+        else:
+            total = TF.avg_pool3d(TF.pad(ncdhw, flat), pool, strides) * math.prod(pool)
+            ones = torch.ones_like(ncdhw[:1, :1])
+            count = TF.avg_pool3d(TF.pad(ones, flat), pool, strides) * math.prod(pool)
+            out = total / count
+        return to_ndhwc(out)
+
+    return fn
+
+
+def _channels_first(torch_fn):
+    """A channels-last torch function applied to channels-first (NCHW) inputs."""
+    return lambda x: to_nchw(torch_fn(to_nhwc(x)))
+
+
 def _conv_rows() -> list:
     rows = []
     for strides, padding, dilation in [
@@ -371,7 +407,59 @@ def _pool_rows() -> list:
                     distinct_inputs=kind == "max",
                 )
             )
+    for kind, cls in [("max", MaxPooling3D), ("avg", AveragePooling3D)]:
+        for pool, strides, padding in [
+            ((2, 2, 2), (2, 2, 2), "valid"),
+            ((3, 2, 2), (2, 1, 2), "same"),
+            ((2, 3, 1), (1, 2, 1), "same"),
+        ]:
+            tag = "".join(map(str, pool)) + "-s" + "".join(map(str, strides))
+            rows.append(
+                Row(
+                    f"{cls.__name__}-p{tag}-{padding}",
+                    lambda c=cls, p=pool, s=strides, pad=padding: c(p, strides=s, padding=pad),
+                    _pool3d_torch(kind, pool, strides, padding),
+                    (2, 5, 6, 4, 2),
+                    distinct_inputs=kind == "max",
+                )
+            )
+    for kind, cls in [("max", MaxPooling2D), ("avg", AveragePooling2D)]:
+        rows.append(
+            Row(
+                f"{cls.__name__}-channels_first-p32-s21-same",
+                lambda c=cls: c(
+                    (3, 2), strides=(2, 1), padding="same", data_format="channels_first"
+                ),
+                _channels_first(_pool2d_torch(kind, (3, 2), (2, 1), "same")),
+                (2, 3, 7, 5),
+                distinct_inputs=kind == "max",
+            )
+        )
     rows += [
+        Row(
+            "UpSampling3D",
+            lambda: UpSampling3D((2, 1, 3)),
+            lambda x: to_ndhwc(TF.interpolate(to_ncdhw(x), scale_factor=(2, 1, 3), mode="nearest")),
+            (2, 2, 3, 2, 2),
+        ),
+        Row(
+            "UpSampling2D-channels_first",
+            lambda: UpSampling2D((2, 3), data_format="channels_first"),
+            lambda x: TF.interpolate(x, scale_factor=(2, 3), mode="nearest"),
+            (2, 2, 3, 4),
+        ),
+        Row(
+            "ZeroPadding3D",
+            lambda: ZeroPadding3D(((1, 2), (0, 1), (3, 0))),
+            lambda x: to_ndhwc(TF.pad(to_ncdhw(x), (3, 0, 0, 1, 1, 2))),
+            (2, 2, 3, 2, 2),
+        ),
+        Row(
+            "Cropping3D-channels_first",
+            lambda: Cropping3D(((1, 0), (0, 2), (1, 1)), data_format="channels_first"),
+            lambda x: x[:, :, 1:, :-2, 1:-1],
+            (2, 2, 4, 5, 4),
+        ),
         Row(
             "GlobalMaxPooling2D",
             GlobalMaxPooling2D,

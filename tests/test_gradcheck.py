@@ -16,6 +16,7 @@ import pytest
 
 from axonal import activations, losses, regularizers
 from axonal import functional as F
+from axonal import layers as L
 from axonal.autograd import Function
 from axonal.layers import Activation, Dense, Dropout, Flatten, Reshape
 from axonal.registry import registered_names
@@ -879,6 +880,108 @@ MORE_LOSSES = _more_loss_reduction_cases() + [
     ),
 ]
 
+# ---------------------------------------------------------------- pooling, resampling, ConvLSTM
+
+_CF = "channels_first"
+
+
+def _layer_fn(layer):
+    return lambda x: layer(x)
+
+
+def _conv_lstm_case(id: str, cls, x_shape: tuple, filters: int, kernel_size, **kwargs) -> Case:
+    layer = cls(filters, kernel_size, dtype="float64", **kwargs)
+    layer.build(x_shape)
+    shapes = [w.data.shape for w in layer.weights]
+
+    def fn(x, kernel, recurrent_kernel, bias):
+        weights = dict(kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias)
+        return call_with_weights(layer, x, **weights)
+
+    weights = [randn(*shape, scale=0.5) for shape in shapes]
+    return case(id, fn, randn(*x_shape), *weights)
+
+
+POOLING = [
+    case("MaxPooling3D-valid", _layer_fn(L.MaxPooling3D(dtype="float64")), distinct(2, 4, 4, 2, 2)),
+    case(
+        "MaxPooling3D-same-strided-channels_first",
+        _layer_fn(L.MaxPooling3D((2, 3, 2), (1, 2, 2), "same", _CF, dtype="float64")),
+        distinct(1, 2, 3, 5, 4),
+    ),
+    case(
+        "AveragePooling3D-same-strided",
+        _layer_fn(L.AveragePooling3D(3, 2, "same", dtype="float64")),
+        randn(1, 4, 5, 3, 2),
+    ),
+    case(
+        "AveragePooling3D-channels_first",
+        _layer_fn(L.AveragePooling3D(2, (1, 2, 1), data_format=_CF, dtype="float64")),
+        randn(2, 2, 3, 4, 2),
+    ),
+    case(
+        "MaxPooling2D-channels_first",
+        _layer_fn(L.MaxPooling2D(3, 2, "same", _CF, dtype="float64")),
+        distinct(2, 2, 5, 4),
+    ),
+    case(
+        "AveragePooling1D-channels_first",
+        _layer_fn(L.AveragePooling1D(3, 2, "same", _CF, dtype="float64")),
+        randn(2, 3, 7),
+    ),
+    case(
+        "GlobalMaxPooling3D-channels_first",
+        _layer_fn(L.GlobalMaxPooling3D(_CF, keepdims=True, dtype="float64")),
+        distinct(2, 3, 2, 3, 2),
+    ),
+    case(
+        "GlobalAveragePooling1D-channels_first",
+        _layer_fn(L.GlobalAveragePooling1D(_CF, dtype="float64")),
+        randn(2, 3, 4),
+    ),
+    case(
+        "UpSampling3D-channels_first",
+        _layer_fn(L.UpSampling3D((1, 2, 3), _CF, dtype="float64")),
+        randn(1, 2, 2, 2, 3),
+    ),
+    case("UpSampling2D-channels_first", _layer_fn(L.UpSampling2D(2, _CF)), randn(1, 2, 2, 3)),
+    case(
+        "ZeroPadding3D",
+        _layer_fn(L.ZeroPadding3D(((1, 0), (0, 2), (1, 1)), dtype="float64")),
+        randn(1, 2, 2, 3, 2),
+    ),
+    case("ZeroPadding1D-channels_first", _layer_fn(L.ZeroPadding1D((2, 1), _CF)), randn(2, 3, 4)),
+    case(
+        "Cropping3D-channels_first",
+        _layer_fn(L.Cropping3D(((1, 0), (0, 1), (1, 1)), _CF, dtype="float64")),
+        randn(1, 2, 3, 4, 4),
+    ),
+    _conv_lstm_case("ConvLSTM2D-same", L.ConvLSTM2D, (1, 3, 3, 3, 2), 2, 2, padding="same"),
+    _conv_lstm_case(
+        "ConvLSTM2D-channels_first-sequences-states",
+        L.ConvLSTM2D,
+        (2, 2, 1, 4, 3),
+        2,
+        (2, 2),
+        data_format=_CF,
+        return_sequences=True,
+        go_backwards=True,
+    ),
+    _conv_lstm_case(
+        "ConvLSTM3D-same-strided",
+        L.ConvLSTM3D,
+        (1, 2, 3, 3, 2, 1),
+        1,
+        2,
+        strides=(2, 1, 1),
+        padding="same",
+    ),
+    _conv_lstm_case(
+        "ConvLSTM1D-strided", L.ConvLSTM1D, (2, 3, 5, 2), 2, 2, strides=2, return_sequences=True
+    ),
+]
+
+
 # ---------------------------------------------------------------- the table
 
 # a new group is one more list added here
@@ -892,6 +995,7 @@ CASES = (
     + LOSSES
     + MORE_LOSSES
     + LAYERS
+    + POOLING
     + REGULARIZERS
 )
 

@@ -357,6 +357,63 @@ CASES = {
     "upsampling2d": (lambda: seq((3, 2, 2), L.UpSampling2D((2, 3))), floats(3, 2, 2)),
     "zero_padding2d": (lambda: seq((3, 3, 2), L.ZeroPadding2D(((1, 0), (2, 2)))), floats(3, 3, 2)),
     "cropping2d": (lambda: seq((5, 5, 2), L.Cropping2D(((1, 0), (0, 2)))), floats(5, 5, 2)),
+    # volumes, and the channels-first layouts (ONNX pools channels-first: no transposes)
+    "pooling3d": (
+        lambda: seq(
+            (6, 5, 4, 2),
+            L.MaxPooling3D((2, 3, 2), strides=(1, 2, 2), padding="same"),
+            L.AveragePooling3D(2, strides=1, padding="same"),
+        ),
+        floats(6, 5, 4, 2),
+    ),
+    "global_pooling3d": (
+        lambda: functional(
+            [(3, 4, 5, 2)],
+            lambda x: [L.GlobalAveragePooling3D()(x), L.GlobalMaxPooling3D(keepdims=True)(x)],
+        ),
+        floats(3, 4, 5, 2),
+    ),
+    "resize3d": (
+        lambda: seq(
+            (3, 2, 4, 2),
+            L.UpSampling3D((1, 2, 3)),
+            L.ZeroPadding3D(((1, 0), (0, 2), (1, 1))),
+            L.Cropping3D(((0, 1), (1, 1), (2, 0))),
+        ),
+        floats(3, 2, 4, 2),
+    ),
+    "pooling_channels_first": (
+        lambda: seq(
+            (2, 7, 5),
+            L.MaxPooling2D(3, strides=2, padding="same", data_format="channels_first"),
+            L.AveragePooling2D(2, strides=1, padding="same", data_format="channels_first"),
+            L.UpSampling2D((2, 3), data_format="channels_first"),
+            L.ZeroPadding2D(((1, 0), (2, 2)), data_format="channels_first"),
+            L.Cropping2D(((1, 0), (0, 2)), data_format="channels_first"),
+            L.GlobalAveragePooling2D(data_format="channels_first", keepdims=True),
+        ),
+        floats(2, 7, 5),
+    ),
+    "pooling_channels_first_1d_3d": (
+        lambda: functional(
+            [(2, 4, 5, 3)],
+            lambda x: [
+                L.GlobalMaxPooling3D(data_format="channels_first")(
+                    L.MaxPooling3D(2, padding="same", data_format="channels_first")(x)
+                ),
+                L.AveragePooling1D(2, data_format="channels_first")(
+                    L.Reshape((2, 720))(
+                        L.UpSampling3D(data_format="channels_first")(
+                            L.Cropping3D(((1, 0), (0, 1), (1, 1)), data_format="channels_first")(
+                                L.ZeroPadding3D(1, data_format="channels_first")(x)
+                            )
+                        )
+                    )
+                ),
+            ],
+        ),
+        floats(2, 4, 5, 3),
+    ),
     # normalization
     "batch_normalization": (
         lambda: seq((4, 4, 3), L.BatchNormalization(), L.Flatten(), L.Dense(2)),

@@ -206,6 +206,40 @@ def _shapes_1d_3d():
     return Model([steps, volume], layers.Dense(2)(merged)), [_data((5, 3)), _data((3, 4, 2, 3))]
 
 
+def _volumes_channels_first():
+    # every 3-D pooling/resampling layer, and channels-first layouts of the 1-D/2-D ones
+    volume = Input((4, 6, 4, 2))
+    x = layers.MaxPooling3D((2, 2, 1), padding="same")(layers.UpSampling3D((1, 1, 2))(volume))
+    x = layers.AveragePooling3D(2, strides=1)(layers.ZeroPadding3D(1)(x))
+    x = layers.Cropping3D(((1, 0), (0, 1), (1, 1)))(x)
+    image = Input((3, 6, 5))  # channels first
+    y = layers.ZeroPadding2D(1, data_format="channels_first")(image)
+    y = layers.Cropping2D(((1, 0), (0, 1)), data_format="channels_first")(y)
+    y = layers.UpSampling2D(data_format="channels_first")(y)
+    y = layers.MaxPooling2D(data_format="channels_first")(y)
+    y = layers.AveragePooling2D(data_format="channels_first")(y)
+    y = layers.GlobalMaxPooling2D(data_format="channels_first")(y)
+    merged = layers.Concatenate()([layers.GlobalAveragePooling3D()(x), y])
+    return Model([volume, image], layers.Dense(2)(merged)), [
+        _data((4, 6, 4, 2)),
+        _data((3, 6, 5)),
+    ]
+
+
+def _conv_lstm():
+    inputs = Input((3, 6, 6, 2))
+    x = layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True)(inputs)
+    x = layers.Reshape((3, 6, 18))(x)
+    x = layers.ConvLSTM1D(2, 2, data_format="channels_first", go_backwards=True)(x)
+    volumes = Input((2, 3, 4, 4, 1))
+    v = layers.ConvLSTM3D(2, 2, padding="same", dropout=0.1)(volumes)
+    merged = layers.Concatenate()([layers.Flatten()(x), layers.Flatten()(v)])
+    return Model([inputs, volumes], layers.Dense(2)(merged)), [
+        _data((3, 6, 6, 2)),
+        _data((2, 3, 4, 4, 1)),
+    ]
+
+
 def _embedding_rnn():
     model = Sequential(
         [
@@ -323,6 +357,8 @@ BUILDERS = {
     "regularization": _regularization,
     "rnn_cells": _rnn_cells,
     "shapes_1d_3d": _shapes_1d_3d,
+    "volumes_channels_first": _volumes_channels_first,
+    "conv_lstm": _conv_lstm,
     "embedding_rnn": _embedding_rnn,
     "bidirectional_time_distributed": _bidirectional_time_distributed,
     "merges": _merges,

@@ -381,21 +381,30 @@ _SPATIAL_NAMES = {1: "length", 2: "height and width", 3: "depth, height and widt
 # ---------------------------------------------------------------- pooling and shape plumbing
 
 
+def _spatial_axes(layer) -> list:
+    """Positions of a layer's spatial axes in its own ``data_format``."""
+    first = 2 if getattr(layer, "data_format", "channels_last") == "channels_first" else 1
+    return list(range(first, first + layer.rank))
+
+
 def _convert_pooling(op_type: str, **extra_attrs):
     def convert(b: GraphBuilder, layer, inputs: list) -> list:
         x = inputs[0]
         rank = layer.rank
         ones = (1,) * rank
+        channels_first = _channels_first(layer)
         attrs = _spatial_pads(layer, x, layer.pool_size, layer.strides, ones)
+        # ONNX pools channels-first: a channels-first layer needs no transposes
+        nchw = x.name if channels_first else b.channels_first(x.name, rank)
         out = b.op(
             op_type,
-            [b.channels_first(x.name, rank)],
+            [nchw],
             kernel_shape=list(layer.pool_size),
             strides=list(layer.strides),
             **attrs,
             **extra_attrs,
         )
-        return [b.channels_last(out, rank)]
+        return [out if channels_first else b.channels_last(out, rank)]
 
     convert.__name__ = f"convert_{op_type.lower()}"
     return convert
@@ -408,7 +417,7 @@ convert_average_pooling = _convert_pooling("AveragePool", count_include_pad=0)
 
 def _convert_global_pooling(op_type: str):
     def convert(b: GraphBuilder, layer, inputs: list) -> list:
-        axes = list(range(1, 1 + layer.rank))
+        axes = _spatial_axes(layer)
         return [b.reduce(op_type, inputs[0].name, axes, keepdims=layer.keepdims)]
 
     convert.__name__ = f"convert_global_{op_type.lower()}"
@@ -419,12 +428,12 @@ convert_global_average_pooling = _convert_global_pooling("ReduceMean")
 convert_global_max_pooling = _convert_global_pooling("ReduceMax")
 
 
-def convert_upsampling2d(b: GraphBuilder, layer: pooling.UpSampling2D, inputs: list) -> list:
-    # nearest neighbour on the channels-last tensor: output pixel i reads input floor(i / size)
-    scales = b.constant(
-        np.asarray([1.0, layer.size[0], layer.size[1], 1.0], dtype=np.float32),
-        f"{layer.name}/scales",
-    )
+def convert_upsampling(b: GraphBuilder, layer, inputs: list) -> list:
+    # nearest neighbour: output cell i reads input cell floor(i / size) along each spatial axis
+    scales = [1.0] * (layer.rank + 2)
+    for axis, factor in zip(_spatial_axes(layer), layer.size, strict=True):
+        scales[axis] = float(factor)
+    scales = b.constant(np.asarray(scales, dtype=np.float32), f"{layer.name}/scales")
     out = b.op(
         "Resize",
         [inputs[0].name, "", scales],
@@ -435,16 +444,18 @@ def convert_upsampling2d(b: GraphBuilder, layer: pooling.UpSampling2D, inputs: l
     return [out]
 
 
-def convert_zero_padding2d(b: GraphBuilder, layer: pooling.ZeroPadding2D, inputs: list) -> list:
-    (top, bottom), (left, right) = layer.padding
-    pads = b.ints((0, top, left, 0, 0, bottom, right, 0))
-    return [b.op("Pad", [inputs[0].name, pads], mode="constant")]
+def convert_zero_padding(b: GraphBuilder, layer, inputs: list) -> list:
+    before, after = [0] * (layer.rank + 2), [0] * (layer.rank + 2)
+    for axis, (head, tail) in zip(_spatial_axes(layer), layer.padding, strict=True):
+        before[axis], after[axis] = head, tail
+    return [b.op("Pad", [inputs[0].name, b.ints(before + after)], mode="constant")]
 
 
-def convert_cropping2d(b: GraphBuilder, layer: pooling.Cropping2D, inputs: list) -> list:
-    (top, bottom), (left, right) = layer.cropping
-    ends = [-bottom if bottom else INT64_MAX, -right if right else INT64_MAX]
-    return [b.slice(inputs[0].name, [top, left], ends, [1, 2])]
+def convert_cropping(b: GraphBuilder, layer, inputs: list) -> list:
+    axes = _spatial_axes(layer)
+    starts = [head for head, _ in layer.cropping]
+    ends = [-tail if tail else INT64_MAX for _, tail in layer.cropping]
+    return [b.slice(inputs[0].name, starts, ends, axes)]
 
 
 # ---------------------------------------------------------------- merging
@@ -620,15 +631,22 @@ CONVERTERS = {
     conv.Conv3DTranspose: convert_conv_transpose,
     pooling.MaxPooling1D: convert_max_pooling,
     pooling.MaxPooling2D: convert_max_pooling,
+    pooling.MaxPooling3D: convert_max_pooling,
     pooling.AveragePooling1D: convert_average_pooling,
     pooling.AveragePooling2D: convert_average_pooling,
+    pooling.AveragePooling3D: convert_average_pooling,
     pooling.GlobalAveragePooling1D: convert_global_average_pooling,
     pooling.GlobalAveragePooling2D: convert_global_average_pooling,
+    pooling.GlobalAveragePooling3D: convert_global_average_pooling,
     pooling.GlobalMaxPooling1D: convert_global_max_pooling,
     pooling.GlobalMaxPooling2D: convert_global_max_pooling,
-    pooling.UpSampling2D: convert_upsampling2d,
-    pooling.ZeroPadding2D: convert_zero_padding2d,
-    pooling.Cropping2D: convert_cropping2d,
+    pooling.GlobalMaxPooling3D: convert_global_max_pooling,
+    pooling.UpSampling2D: convert_upsampling,
+    pooling.UpSampling3D: convert_upsampling,
+    pooling.ZeroPadding2D: convert_zero_padding,
+    pooling.ZeroPadding3D: convert_zero_padding,
+    pooling.Cropping2D: convert_cropping,
+    pooling.Cropping3D: convert_cropping,
     merge.Add: convert_add,
     merge.Subtract: convert_subtract,
     merge.Multiply: convert_multiply,

@@ -19,6 +19,7 @@ from axonal.layers.conv import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from axonal.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from axonal.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from axonal.layers.embedding import Embedding
 from axonal.layers.extra import (
@@ -63,8 +64,10 @@ from axonal.layers.normalization import (
 from axonal.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
     GlobalAveragePooling3D,
@@ -73,10 +76,13 @@ from axonal.layers.pooling import (
     GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from axonal.layers.preprocessing import Normalization
 from axonal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
@@ -92,6 +98,7 @@ from axonal.layers.rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, Stack
 # Keras's other names for the same layers
 AvgPool1D = AveragePooling1D
 AvgPool2D = AveragePooling2D
+AvgPool3D = AveragePooling3D
 Convolution1D = Conv1D
 Convolution1DTranspose = Conv1DTranspose
 Convolution2D = Conv2D
@@ -108,6 +115,7 @@ GlobalMaxPool3D = GlobalMaxPooling3D
 MaxPool1D = MaxPooling1D
 MaxPool2D = MaxPooling2D
 SeparableConvolution1D = SeparableConv1D
+MaxPool3D = MaxPooling3D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
@@ -122,8 +130,10 @@ __all__ = [
     "average",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "AvgPool1D",
     "AvgPool2D",
+    "AvgPool3D",
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
@@ -134,6 +144,9 @@ __all__ = [
     "Conv2DTranspose",
     "Conv3D",
     "Conv3DTranspose",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
     "Convolution1D",
     "Convolution1DTranspose",
     "Convolution2D",
@@ -142,6 +155,7 @@ __all__ = [
     "Convolution3DTranspose",
     "Cropping1D",
     "Cropping2D",
+    "Cropping3D",
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
@@ -184,8 +198,10 @@ __all__ = [
     "maximum",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxPool3D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
     "Minimum",
     "minimum",
     "MultiHeadAttention",
@@ -216,6 +232,8 @@ __all__ = [
     "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
+    "UpSampling3D",
     "ZeroPadding1D",
     "ZeroPadding2D",
+    "ZeroPadding3D",
 ]

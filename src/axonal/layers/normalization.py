@@ -11,6 +11,7 @@ from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer
 from axonal.layers.core import Dropout
+from axonal.layers.data_format import standardize_data_format
 from axonal.layers.masking import attach_mask, mask_of
 from axonal.registry import register, serialize
 from axonal.tensor import Tensor
@@ -377,12 +378,8 @@ class _SpatialDropout(Dropout):
     def __init__(
         self, rate: float, data_format: str | None = None, seed: int | None = None, **kwargs
     ):
-        data_format = "channels_last" if data_format is None else data_format
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"{type(self).__name__} data_format must be 'channels_last' or "
-                f"'channels_first', got {data_format!r}."
-            )
+        # None means config.image_data_format(), as in Keras
+        data_format = standardize_data_format(data_format)
         super().__init__(rate, seed=seed, **kwargs)
         self.data_format = data_format
         spatial = (1,) * (self._rank - 2)
@@ -451,7 +448,8 @@ class SpatialDropout2D(_SpatialDropout):
 
     Args:
         rate: fraction of channels to drop, in [0, 1).
-        data_format: ``'channels_last'`` (default) or ``'channels_first'``.
+        data_format: ``'channels_last'``, ``'channels_first'`` or None
+            (``config.image_data_format()``).
         seed: private seed; None uses the library generator.
 
     Example:

@@ -1072,3 +1072,152 @@ class Crop(Function):
         out = xp.zeros(self.shape, dtype=self.dtype)
         out[self.index] = g
         return (out,)
+
+
+# ---------------------------------------------------------------- 3-D pooling and upsampling
+#
+# Written for any number of spatial axes (the 2-D kernels above are tuned for images; volumes
+# are rarer and these keep one short code path): the windows are a zero-copy tap-major
+# ``as_strided`` view ``(*pool, N, *out, C)`` of the padded input, reduced over the tap axes;
+# backward adds each tap's slab of gradients into the padded input gradient, one vectorised
+# strided add per tap (``prod(pool)`` of them), never a loop over output positions.
+
+
+def _pad_spatial(x, pads, value=0.0):
+    """``x`` ``(N, *spatial, C)`` with ``pads`` ``(before, after)`` cells of ``value`` per axis."""
+    if not any(b or a for b, a in pads):
+        return x
+    shape = (x.shape[0],) + tuple(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads, strict=True))
+    out = xp.full(shape + (x.shape[-1],), value, dtype=x.dtype)
+    inner = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads, strict=True))
+    out[(slice(None),) + inner] = x
+    return out
+
+
+def _spatial_out(padded, pool, strides) -> tuple:
+    return tuple((p - k) // s + 1 for p, k, s in zip(padded, pool, strides, strict=True))
+
+
+def _tap_windows_nd(x, pool, out, strides):
+    """Zero-copy view ``(*pool, N, *out, C)`` of the windows of padded ``x`` ``(N, *S, C)``."""
+    spatial_strides = x.strides[1:-1]
+    return xp.lib.stride_tricks.as_strided(
+        x,
+        shape=tuple(pool) + (x.shape[0],) + tuple(out) + (x.shape[-1],),
+        strides=tuple(spatial_strides)
+        + (x.strides[0],)
+        + tuple(st * s for st, s in zip(spatial_strides, strides, strict=True))
+        + (x.strides[-1],),
+        writeable=False,
+    )
+
+
+def _add_taps(gcols, padded_shape, pool, strides, dtype):
+    """Sum ``gcols`` ``(taps, N, *out, C)`` back onto the padded input: one strided add per tap."""
+    gpad = xp.zeros(padded_shape, dtype=dtype)
+    out = gcols.shape[2:-1]
+    for tap, offsets in enumerate(xp.ndindex(*pool)):
+        index = tuple(
+            slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offsets, strides, out, strict=True)
+        )
+        gpad[(slice(None),) + index] += gcols[tap]
+    return gpad
+
+
+def _crop_spatial(x, pads):
+    index = tuple(slice(b, n - a) for n, (b, a) in zip(x.shape[1:-1], pads, strict=True))
+    return x[(slice(None),) + index]
+
+
+class MaxPool3D(Function):
+    """Max over each ``pool`` window of ``(N, D, H, W, C)`` (any number of spatial axes works).
+
+    ``pool`` and ``strides`` hold one int per spatial axis, ``pads`` one ``(before, after)``
+    pair; padded cells hold -inf so they never win (TensorFlow's 'same'). The gradient goes to
+    the first maximum of each window (row-major order within the window), as ``MaxPool2D``.
+    """
+
+    def forward(self, x, pool=(2, 2, 2), strides=(2, 2, 2), pads=((0, 0), (0, 0), (0, 0))):
+        xpad = _pad_spatial(x, pads, value=-xp.inf)
+        out_shape = _spatial_out(xpad.shape[1:-1], pool, strides)
+        taps = 1
+        for k in pool:
+            taps *= k
+        cols = xp.ascontiguousarray(_tap_windows_nd(xpad, pool, out_shape, strides))
+        cols = cols.reshape((taps, x.shape[0]) + out_shape + (x.shape[-1],))
+        out = cols.max(axis=0)
+        # first maximum per window: ties ranked by tap order, earlier taps higher
+        rank_dtype = xp.uint8 if taps < 256 else xp.int64  # small scores: less memory
+        ranks = xp.arange(taps, 0, -1, dtype=rank_dtype).reshape((taps,) + (1,) * out.ndim)
+        scores = (cols == out) * ranks
+        self.first = scores == scores.max(axis=0)
+        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
+        return out
+
+    def backward(self, g):
+        gcols = self.first * g
+        gpad = _add_taps(gcols, self.padded_shape, self.pool, self.strides, g.dtype)
+        return (_crop_spatial(gpad, self.pads),)
+
+
+class AvgPool3D(Function):
+    """Mean over each ``pool`` window of ``(N, D, H, W, C)``; padded cells are left out of the
+    mean (Keras 'same'). Arguments as ``MaxPool3D``."""
+
+    def forward(self, x, pool=(2, 2, 2), strides=(2, 2, 2), pads=((0, 0), (0, 0), (0, 0))):
+        xpad = _pad_spatial(x, pads)
+        out_shape = _spatial_out(xpad.shape[1:-1], pool, strides)
+        windows = _tap_windows_nd(xpad, pool, out_shape, strides)
+        total = windows.sum(axis=tuple(range(len(pool))))
+        # real (unpadded) cells per window: the outer product of the per-axis counts
+        count = xp.ones((), dtype=xp.float64)
+        for size, k, s, pad, o in zip(x.shape[1:-1], pool, strides, pads, out_shape, strict=True):
+            count = xp.multiply.outer(count, _valid_counts(size, k, s, pad[0], o))
+        self.inv_count = (1.0 / count).astype(x.dtype)[..., None]
+        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
+        return (total * self.inv_count).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        share = g * self.inv_count
+        taps = 1
+        for k in self.pool:
+            taps *= k
+        gcols = xp.broadcast_to(share, (taps,) + share.shape)
+        gpad = _add_taps(gcols, self.padded_shape, self.pool, self.strides, g.dtype)
+        return (_crop_spatial(gpad, self.pads),)
+
+
+class UpSampleNearest3D(Function):
+    """Repeat each cell ``size[i]`` times along spatial axis ``i`` (nearest neighbour).
+
+    x: ``(N, *spatial, C)`` (any number of spatial axes) -> ``(N, *(spatial * size), C)``.
+    """
+
+    def forward(self, x, size=(2, 2, 2)):
+        self.size = tuple(size)
+        spatial = x.shape[1:-1]
+        # a unit axis after every spatial axis, broadcast to the repeat count, then merged
+        expanded = x.reshape(
+            (x.shape[0],) + tuple(v for n in spatial for v in (n, 1)) + (x.shape[-1],)
+        )
+        wide = xp.broadcast_to(
+            expanded,
+            (x.shape[0],)
+            + tuple(v for n, s in zip(spatial, self.size, strict=True) for v in (n, s))
+            + (x.shape[-1],),
+        )
+        out_spatial = tuple(n * s for n, s in zip(spatial, self.size, strict=True))
+        return wide.reshape((x.shape[0],) + out_spatial + (x.shape[-1],))
+
+    def backward(self, g):
+        spatial = tuple(n // s for n, s in zip(g.shape[1:-1], self.size, strict=True))
+        split = g.reshape(
+            (g.shape[0],)
+            + tuple(v for n, s in zip(spatial, self.size, strict=True) for v in (n, s))
+            + (g.shape[-1],)
+        )
+        repeat_axes = tuple(2 + 2 * i for i in range(len(spatial)))
+        return (split.sum(axis=repeat_axes),)
+
+
+__all__ += ["AvgPool3D", "MaxPool3D", "UpSampleNearest3D"]
