@@ -1,0 +1,11 @@
+"""Preprocessing layers: statistics, lookups, text and image transforms that travel with a model.
+
+One module per family: ``normalization`` (``Normalization``, and ``ColumnNames``, which names a
+table's columns for the command line), ``lookup`` (string/integer vocabularies, encodings,
+hashing, discretization), ``text`` (``TextVectorization``), ``image`` (resizing, cropping) and
+``augmentation`` (random transforms active only in training).
+"""
+
+from axonal.layers.preprocessing.normalization import ColumnNames, Normalization
+
+__all__ = ["ColumnNames", "Normalization"]
