@@ -373,3 +373,29 @@ def test_packed_self_attention_gradients_match_finite_differences():
     qkv = rng.normal(size=(2, 4, 3, 2, 3))
     adder = np.where(np.tri(4, dtype=bool), 0.0, -1e9)
     check_gradients(lambda t: F.packed_self_attention(t, adder, None, 0.5), [qkv]).assert_ok()
+
+
+@pytest.mark.parametrize("size", [1.0, 100.0])
+def test_huge_scores_and_fully_masked_rows_keep_a_stable_softmax(size):
+    from axonal.primitives.attention import ScaledDotProductAttention
+
+    rng = np.random.default_rng(9)
+    q, k = (rng.normal(size=(2, 3, 4)) * size for _ in range(2))
+    v = rng.normal(size=(2, 3, 4))
+    adder = np.zeros((2, 3, 3))
+    adder[0, 1] = -1e9  # a query that may see no key: uniform weights, as Keras
+    for dtype in ("float32", "float64"):
+        op = ScaledDotProductAttention()
+        op.needs_grad = None
+        args = [a.astype(dtype) for a in (q, k, v, adder)]
+        # the scores as this dtype holds them (in float32, -1e9 + a small score is -1e9: the
+        # masked row is uniform); at size 100, their exp overflows even in float64
+        scores = (q @ np.swapaxes(k, -1, -2)).astype(dtype) + args[3]
+        expected = np.exp(scores - scores.max(axis=-1, keepdims=True)).astype("float64")
+        expected /= expected.sum(axis=-1, keepdims=True)
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            out = op.forward(*args, None, 1.0)
+        np.testing.assert_allclose(op.probabilities, expected, rtol=1e-4, atol=1e-6)
+        if size == 1.0 and dtype == "float32":
+            np.testing.assert_allclose(op.probabilities[0, 1], np.full(3, 1 / 3), rtol=1e-6)
+        np.testing.assert_allclose(out, expected @ v, rtol=1e-4, atol=1e-5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from axonal.autograd import Function
 from axonal.backend import xp
-from axonal.primitives.core import softmax_rows
+from axonal.primitives.core import row_sums, softmax_limits, softmax_rows
 
 # what a masked score becomes before the softmax: Keras's value for float32 and float64
 MASKED_SCORE = -1e9
@@ -31,12 +31,7 @@ class ScaledDotProductAttention(Function):
 
     def _weights(self, q, k, v, adder, keep, scale):
         """The attention weights (probabilities after dropout); saves what backward reads."""
-        scores = q @ xp.swapaxes(k, -1, -2)
-        scores *= scores.dtype.type(scale)
-        if adder is not None:
-            scores += adder
-        # the library's softmax: one pass fewer than max/subtract/exp/sum/divide, still stable
-        scores = softmax_rows(scores, overwrite=True)
+        scores = _probabilities(q, k, adder, scale)
         self.probabilities = scores
         weights = scores if keep is None else scores * keep
         if self.needs_grad is not None:
@@ -113,6 +108,37 @@ class PackedSelfAttention(ScaledDotProductAttention):
         dq, dk, dv = _heads(grad)
         self._grads(g.transpose(0, 2, 1, 3), dq, dk, dv)
         return grad, None, None
+
+
+def _scores(q, k, adder, scale):
+    """``q @ kᵀ * scale + adder``; the scale on ``q``, a quarter of the scores' size or less."""
+    scores = (q * q.dtype.type(scale)) @ xp.swapaxes(k, -1, -2)
+    if adder is not None:
+        scores += adder
+    return scores
+
+
+def _probabilities(q, k, adder, scale):
+    """The softmax of the scores over the keys.
+
+    Exponentiated in place without the shift by the row maximum: scores of attention are
+    small, so that pass is wasted in all but rare cases, and those show in the row sums (an
+    overflow makes a sum infinite, a row of underflows makes it tiny or zero: a fully masked
+    row). Then the scores are made again and take the library's stable softmax.
+    """
+    scores = _scores(q, k, adder, scale)
+    low, _, high = softmax_limits(scores.dtype)
+    with xp.errstate(over="ignore"):
+        xp.exp(scores, out=scores)
+    totals = row_sums(scores)
+    if (
+        totals.size
+        and low < xp.minimum.reduce(totals, axis=None)
+        and (xp.maximum.reduce(totals, axis=None) < high)
+    ):
+        scores /= totals
+        return scores
+    return softmax_rows(_scores(q, k, adder, scale), overwrite=True)
 
 
 def _heads(packed):

@@ -332,7 +332,7 @@ def softmax_rows(logits, overwrite: bool = False):
             out = xp.empty(logits.shape, dtype=logits.dtype)
         out.reshape(-1)[:] = [e / total for e in exps]
         return out
-    low, cap, high = _softmax_limits(logits.dtype)
+    low, cap, high = softmax_limits(logits.dtype)
     exps = xp.minimum(logits, cap)
     xp.exp(exps, out=exps)
     totals = row_sums(exps)
@@ -453,7 +453,7 @@ def inner_product(a, b, out=None):
     return a.dot(b) if out is None else a.dot(b, out=out)
 
 
-def _softmax_limits(dtype) -> tuple[float, float, float]:
+def softmax_limits(dtype) -> tuple[float, float, float]:
     """``(low, cap, high)`` for ``softmax_rows``: sums above ``low`` keep full precision;
     exp(``cap``) times a million columns still fits the dtype; a sum of ``high`` = exp(cap)
     or more means some logit was capped."""
