@@ -710,6 +710,24 @@ OP_NAMES = frozenset(
     image.pad_images image.resize image.rgb_to_grayscale""".split()
 )
 
+# the keras.ops.numpy functions completed for Keras 3 parity (issue 18), kept apart from the
+# list above so the two grow without touching each other
+OP_NAMES = OP_NAMES | frozenset(
+    """allclose amax amin angle append arccos arccosh arcsin arcsinh arctan arctan2 arctanh
+    argpartition array array_split bartlett bincount bitwise_and bitwise_invert
+    bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor blackman cbrt
+    conj conjugate copy corrcoef correlate cos cosh count_nonzero cross cumprod deg2rad diag
+    diagflat diagonal diff digitize divide_no_nan dsplit dstack empty empty_like exp2 expm1
+    fabs flip fliplr flipud floor_divide fmax fmin fmod gcd geomspace hamming hanning heaviside
+    histogram hsplit hstack hypot i0 identity imag inner isclose isin isinf isneginf isposinf
+    isreal kaiser kron lcm ldexp left_shift logaddexp logaddexp2 logspace median meshgrid
+    nan_to_num nanargmax nanargmin nancumprod nancumsum nanmax nanmean nanmedian nanmin
+    nanpercentile nanprod nanquantile nanstd nansum nanvar nextafter nonzero outer pad
+    percentile ptp quantile rad2deg ravel real right_shift roll rot90 searchsorted select
+    signbit sin sinc sinh slogdet tan trace trapezoid trunc unique unravel_index vander vdot
+    view vsplit vstack""".split()
+)
+
 
 def _encode(value, tensors: list):
     """Replace symbolic tensors in ``value`` by ``{"__tensor__": i}``; constants to JSON."""
