@@ -335,6 +335,10 @@ KERAS_CASES = {
     "meshgrid": lambda o: o.meshgrid(V32, W32),
     "meshgrid_ij": lambda o: o.meshgrid(V32, W32, V32[:2], indexing="ij"),
     "select": lambda o: o.select([X32 < -0.5, X32 > 0.5], [X32, X32 * 2], default=-1.0),
+    "select_int_default": lambda o: o.select([X32 < 0], [X32]),
+    "nanmean_axes": lambda o: o.nanmean(NANS[None], axis=[0, 2]),
+    "nanmax_axes": lambda o: o.nanmax(NANS[None], axis=[0, 2], keepdims=True),
+    "quantile_axes": lambda o: o.quantile(C3, 0.25, axis=[0, 2]),
     "trapezoid": lambda o: o.trapezoid(X32, axis=1),
     "trapezoid_dx": lambda o: o.trapezoid(X32, dx=0.5, axis=0),
     "trapezoid_x": lambda o: o.trapezoid(X32, x=np.array([0.0, 0.5, 2.0, 3.0], "float32")),
@@ -604,3 +608,21 @@ def test_numpy_ops_on_symbolic_tensors_in_a_functional_model(tmp_path):
     model.compile(optimizer="sgd", loss="mse")
     history = model.fit(x, np.zeros((2, 2), "float32"), epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_symbolic_results_carry_the_ops_dtypes():
+    inputs = axonal.Input((4,))
+    codes = ops.cast(ops.multiply(inputs, 4.0), "int32")
+    assert codes.dtype == "int32"
+    assert ops.argpartition(inputs, 1).dtype == "int32" and ops.isin(codes, [1]).dtype == "bool"
+    masked = ops.bitwise_and(codes, 3)  # probed with int32 zeros, not the layer's float32
+    rows, cols = ops.unravel_index(masked, (2, 2))
+    model = axonal.Model(inputs, [masked, rows, cols, ops.count_nonzero(masked, axis=1)])
+    x = RNG.random((3, 4)).astype("float32")
+    got = model.predict(x, verbose=0)
+    want = (x * 4).astype("int32") & 3
+    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(got[1], want // 2)
+    np.testing.assert_array_equal(got[2], want % 2)
+    np.testing.assert_array_equal(got[3], np.count_nonzero(want, axis=1))
+    assert [g.dtype for g in got] == [np.int32] * 4

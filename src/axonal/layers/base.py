@@ -840,14 +840,28 @@ class TensorOperation(Layer):
     def _call_symbolic(self, inputs, kwargs: dict):
         flat = [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
         self._input_dtypes = [t.dtype for t in flat]
-        return super()._call_symbolic(inputs, kwargs)
+        self._output_dtypes = None
+        outputs = super()._call_symbolic(inputs, kwargs)
+        # the op's own result dtypes (int32 indices, booleans, a cast), seen when the shape was
+        # probed, instead of the layer's float dtype: the ops after it probe with the right ones
+        found = self._output_dtypes or []
+        tensors = outputs if isinstance(outputs, list) else [outputs]
+        if len(found) == len(tensors):
+            for tensor, dtype in zip(tensors, found, strict=True):
+                tensor.dtype = dtype
+        return outputs
 
     def compute_output_shape(self, input_shape):
         shapes = [input_shape] if isinstance(input_shape, tuple) else list(input_shape)
         dtypes = getattr(self, "_input_dtypes", None) or [self.dtype] * len(shapes)
-        return infer_output_shape(
-            lambda xs: self.call(xs[0] if len(xs) == 1 else xs), shapes, dtypes
-        )
+
+        def probe(xs):
+            out = self.call(xs[0] if len(xs) == 1 else xs)
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            self._output_dtypes = [str(getattr(o, "dtype", self.dtype)) for o in outs]
+            return out
+
+        return infer_output_shape(probe, shapes, dtypes)
 
     def get_config(self) -> dict:
         config = super().get_config()

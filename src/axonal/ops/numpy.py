@@ -598,7 +598,8 @@ def logaddexp(x1, x2) -> Tensor:
         shift = np.maximum(a.data, b.data)
     shift = np.where(np.isfinite(shift), shift, 0).astype(a.data.dtype)
     total = F.add(F.exp(F.subtract(a, shift)), F.exp(F.subtract(b, shift)))
-    return F.add(F.log(total), shift)
+    with np.errstate(divide="ignore"):  # both -inf: log(0) = -inf is the answer
+        return F.add(F.log(total), shift)
 
 
 def logaddexp2(x1, x2) -> Tensor:
@@ -840,12 +841,22 @@ def count_nonzero(x, axis=None) -> Tensor:
     return _constant(np.asarray(np.count_nonzero(_data(x), axis=axis), dtype=np.int32))
 
 
+def _axes(axis, ndim: int) -> tuple:
+    """``axis`` (an int, or a list or tuple of them) as sorted non-negative axes."""
+    return tuple(sorted({int(a) % ndim for a in np.atleast_1d(axis).tolist()}))
+
+
+def _axis_arg(axis):
+    """``axis`` in a form NumPy's reductions take (a tuple, not a list)."""
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
 def _to_last(x: Tensor, axis) -> tuple:
     """``x`` with the ``axis`` axes moved to the end and merged into one, and the kept shape."""
     ndim = x.data.ndim
     if axis is None:
         return F.reshape(x, (-1,)), ()
-    axes = sorted({a % ndim for a in ((axis,) if isinstance(axis, int) else axis)})
+    axes = list(_axes(axis, ndim))
     kept = [i for i in range(ndim) if i not in axes]
     moved = F.transpose(x, kept + axes) if kept + axes != list(range(ndim)) else x
     kept_shape = tuple(x.data.shape[i] for i in kept)
@@ -855,7 +866,7 @@ def _to_last(x: Tensor, axis) -> tuple:
 def _keepdims_shape(shape: tuple, axis) -> tuple:
     if axis is None:
         return (1,) * len(shape)
-    axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+    axes = _axes(axis, len(shape))
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
@@ -967,7 +978,7 @@ def nanprod(x, axis=None, keepdims=False) -> Tensor:
 
 def _valid_count(x: Tensor, axis, keepdims) -> np.ndarray:
     valid = ~np.isnan(x.data)
-    return np.sum(valid, axis=axis, keepdims=keepdims).astype(x.data.dtype)
+    return np.sum(valid, axis=_axis_arg(axis), keepdims=keepdims).astype(x.data.dtype)
 
 
 def nanmean(x, axis=None, keepdims=False) -> Tensor:
@@ -999,7 +1010,7 @@ def _nan_extreme(reduce, fill, x, axis, keepdims) -> Tensor:
     if x.data.dtype.kind != "f":
         return reduce(x, axis=axis, keepdims=keepdims)
     out = reduce(_nan_replaced(x, fill), axis=axis, keepdims=keepdims)
-    all_nan = np.all(np.isnan(x.data), axis=axis, keepdims=keepdims)
+    all_nan = np.all(np.isnan(x.data), axis=_axis_arg(axis), keepdims=keepdims)
     return F.where(all_nan, np.asarray(np.nan, x.data.dtype), out) if np.any(all_nan) else out
 
 
@@ -1155,8 +1166,7 @@ def flip(x, axis=None) -> Tensor:
     """``x`` with the order of entries reversed along ``axis`` (None: all axes)."""
     x = as_tensor(x)
     ndim = x.data.ndim
-    axes = range(ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
-    axes = {a % ndim for a in axes}
+    axes = range(ndim) if axis is None else _axes(axis, ndim)
     return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim))]
 
 
@@ -1382,7 +1392,11 @@ def select(condlist, choicelist, default=0) -> Tensor:
             f"select needs as many conditions as choices, got {len(condlist)} and "
             f"{len(choicelist)}."
         )
-    out = as_tensor(default)
+    if isinstance(default, Tensor):
+        out = default
+    else:
+        # a Python default (0) adopts the choices' dtype, as in Keras
+        out = _constant(np.asarray(_data(default), dtype=_result_dtype(*choicelist, default)))
     for condition, choice in reversed(list(zip(condlist, choicelist, strict=True))):
         out = F.where(np.asarray(_data(condition), bool), choice, out)
     return out
