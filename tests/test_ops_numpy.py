@@ -379,6 +379,18 @@ KERAS_CASES = {
     "slogdet": lambda o: o.slogdet(SQ),
     "view": lambda o: o.view(X32, "int32"),
     "vectorize": lambda o: o.vectorize(lambda a, b: a * 2 + b)(X32, V32[:4]),
+    # Keras's signatures of the older ops
+    "take_flat": lambda o: o.take(X32, np.array([[0, 5], [11, 2]])),
+    "take_along_axis_flat": lambda o: o.take_along_axis(X32, np.array([3, 0, 7])),
+    "where_nonzero": lambda o: o.stack(o.where(I32 > 2)) if o is ops else o.where(I32 > 2),
+    "max_initial": lambda o: o.max(X32, axis=1, initial=0.5),
+    "min_initial": lambda o: o.min(X32, axis=0, keepdims=True, initial=-0.5),
+    "prod_dtype": lambda o: o.prod(I32, axis=1, dtype="float32"),
+    "linspace_retstep": lambda o: o.linspace(0.0, 1.0, num=5, retstep=True),
+    "arange_step_none": lambda o: o.arange(2, 7, None),
+    "eye_names": lambda o: o.eye(N=3, M=4, k=1),
+    "tri_names": lambda o: o.tri(N=3, M=2),
+    "stack_x": lambda o: o.stack(x=[V32, V32], axis=1),
 }  # fmt: skip
 
 
@@ -558,6 +570,12 @@ def test_what_keras_on_torch_cannot_compare_matches_numpy():
                                       np.pad(X32, widths, mode=mode))  # fmt: skip
     np.testing.assert_array_equal(ops.pad(I32, 2).data, np.pad(I32, 2))
     np.testing.assert_array_equal(ops.imag(X32).data, np.zeros_like(X32))
+    np.testing.assert_allclose(
+        ops.linspace(np.zeros(2), np.ones(2), num=3, axis=1).data,
+        np.linspace(np.zeros(2), np.ones(2), num=3, axis=1),
+    )
+    # a negative index counts from the end of the flattened array, as in NumPy
+    assert float(ops.take(X32, -1).data) == X32.flat[-1]
     rows, cols = ops.nonzero(I32)  # a tuple per axis, as NumPy (Keras on torch stacks them)
     np.testing.assert_array_equal(I32[rows.data, cols.data], I32[I32 != 0])
     parts = ops.array_split(X32, [1, 3], axis=1)
@@ -626,3 +644,21 @@ def test_symbolic_results_carry_the_ops_dtypes():
     np.testing.assert_array_equal(got[2], want % 2)
     np.testing.assert_array_equal(got[3], np.count_nonzero(want, axis=1))
     assert [g.dtype for g in got] == [np.int32] * 4
+
+
+def test_ops_numpy_signatures_are_keras_signatures():
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    import inspect
+
+    def parameters(fn):
+        return [(p.name, p.default, p.kind) for p in inspect.signature(fn).parameters.values()]
+
+    # clip: axonal's bounds default to None (a superset); einsum takes no backend kwargs
+    differing = {
+        name
+        for name in ops.numpy.__all__
+        if hasattr(keras.ops.numpy, name)
+        and parameters(getattr(ops.numpy, name)) != parameters(getattr(keras.ops.numpy, name))
+    }
+    assert differing == {"clip", "einsum"}

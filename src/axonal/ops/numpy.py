@@ -29,10 +29,8 @@ from axonal.functional import (
     log,
     log1p,
     matmul,
-    max,
     maximum,
     mean,
-    min,
     minimum,
     multiply,
     negative,
@@ -42,15 +40,12 @@ from axonal.functional import (
     sqrt,
     square,
     squeeze,
-    stack,
     std,
     subtract,
     sum,
-    take,
     tanh,
     transpose,
     var,
-    where,
 )
 from axonal.primitives import numpy_ops as NP
 from axonal.tensor import Tensor, apply, as_tensor
@@ -129,28 +124,37 @@ def full_like(x, fill_value, dtype=None) -> Tensor:
     return _constant(np.full_like(_data(x), _data(fill_value), dtype=dtype))
 
 
-def arange(start, stop=None, step=1, dtype=None) -> Tensor:
-    """Evenly spaced values in ``[start, stop)``: integers for integer arguments (int32, as
-    Keras), else ``floatx()``."""
+def arange(start, stop=None, step=None, dtype=None) -> Tensor:
+    """Evenly spaced values in ``[start, stop)`` (``step`` default 1): integers for integer
+    arguments (int32, as Keras), else ``floatx()``."""
+    step = 1 if step is None else step
     values = np.arange(start, stop, step) if stop is not None else np.arange(start, step=step)
     if dtype is None:
         dtype = "int32" if values.dtype.kind in "iu" else floatx()
     return _constant(values, standardize_dtype(dtype))
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype=None) -> Tensor:
-    """``num`` evenly spaced values from ``start`` to ``stop``."""
-    return _constant(np.linspace(start, stop, num, endpoint=endpoint), _float(dtype))
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (array bounds: along ``axis``);
+    with ``retstep`` also the spacing."""
+    values, step = np.linspace(
+        _data(start), _data(stop), num, endpoint=endpoint, retstep=True, axis=axis
+    )
+    out = _constant(values, _float(dtype))
+    if not retstep:
+        return out
+    # the spacing: a Python float for scalar bounds, as Keras returns it
+    return out, (float(step) if np.ndim(step) == 0 else _constant(step, _float(dtype)))
 
 
-def eye(n, m=None, k=0, dtype=None) -> Tensor:
-    """The identity matrix (ones on diagonal ``k``)."""
-    return _constant(np.eye(n, m, k, dtype=_float(dtype)))
+def eye(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803 - Keras's names
+    """The ``N`` × ``M`` identity matrix (ones on diagonal ``k``)."""
+    return _constant(np.eye(N, M, k, dtype=_float(dtype)))
 
 
-def tri(n, m=None, k=0, dtype=None) -> Tensor:
-    """Ones on and below diagonal ``k``."""
-    return _constant(np.tri(n, m, k, dtype=_float(dtype)))
+def tri(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803 - Keras's names
+    """Ones on and below diagonal ``k`` of an ``N`` × ``M`` matrix."""
+    return _constant(np.tri(N, M, k, dtype=_float(dtype)))
 
 
 # ---------------------------------------------------------------- comparisons and logic
@@ -298,22 +302,29 @@ def moveaxis(x, source: int, destination: int) -> Tensor:
     return F.transpose(x, axes)
 
 
-def prod(x, axis=None, keepdims=False) -> Tensor:
-    """Product along ``axis`` (differentiable where no entry is zero: exp(sum(log|x|)) sign)."""
+def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
+    """Product along ``axis`` (differentiable where no entry is zero: exp(sum(log|x|)) sign),
+    cast to ``dtype`` when given."""
     x = as_tensor(x)
-    values = np.prod(x.data, axis=axis, keepdims=keepdims)
+    values = np.prod(x.data, axis=_axis_arg(axis), keepdims=keepdims)
     if not x.requires_grad:
-        return Tensor(values)
-    magnitude = F.exp(F.sum(F.log(F.abs(x)), axis=axis, keepdims=keepdims))
-    return F.multiply(magnitude, np.sign(values).astype(x.data.dtype))
+        out = Tensor(values)
+    else:
+        magnitude = F.exp(F.sum(F.log(F.abs(x)), axis=axis, keepdims=keepdims))
+        out = F.multiply(magnitude, np.sign(values).astype(x.data.dtype))
+    return out if dtype is None else F.cast(out, standardize_dtype(dtype))
 
 
 # ---------------------------------------------------------------- gathers, sums, products
 
 
-def take_along_axis(x, indices, axis=-1) -> Tensor:
-    """Entries of ``x`` at ``indices`` along ``axis`` (differentiable in ``x``)."""
-    return apply(P.TakeAlongAxis, as_tensor(x), np.asarray(_data(indices)), axis=axis)
+def take_along_axis(x, indices, axis=None) -> Tensor:
+    """Entries of ``x`` at ``indices`` along ``axis`` (None: of the flattened ``x``),
+    differentiable in ``x``."""
+    x = as_tensor(x)
+    if axis is None:
+        x, axis = F.reshape(x, (-1,)), 0
+    return apply(P.TakeAlongAxis, x, np.asarray(_data(indices)), axis=axis)
 
 
 def cumsum(x, axis=None, dtype=None) -> Tensor:
@@ -451,6 +462,45 @@ def mod(x1, x2) -> Tensor:
 def true_divide(x1, x2) -> Tensor:
     """``x1 / x2``."""
     return F.divide(x1, x2)
+
+
+# ---------------------------------------------------------------- Keras's signatures
+
+
+def max(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001 - Keras's name
+    """The largest entry along ``axis``, and at least ``initial`` when given."""
+    out = F.max(as_tensor(x), axis=_axis_arg(axis), keepdims=keepdims)
+    return out if initial is None else F.maximum(out, initial)
+
+
+def min(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001 - Keras's name
+    """The smallest entry along ``axis``, and at most ``initial`` when given."""
+    out = F.min(as_tensor(x), axis=_axis_arg(axis), keepdims=keepdims)
+    return out if initial is None else F.minimum(out, initial)
+
+
+def stack(x, axis=0) -> Tensor:
+    """Join a sequence of tensors along a new ``axis``."""
+    return F.stack(list(x), axis=axis)
+
+
+def take(x, indices, axis=None) -> Tensor:
+    """Entries of ``x`` at ``indices`` along ``axis`` (None: of the flattened ``x``, as
+    Keras), differentiable in ``x``."""
+    x = as_tensor(x)
+    if axis is None:
+        x, axis = F.reshape(x, (-1,)), 0
+    return F.take(x, indices, axis=axis)
+
+
+def where(condition, x1=None, x2=None):
+    """``x1`` where ``condition`` holds, else ``x2``; with neither, the indices of the true
+    entries (int64, as Keras on torch)."""
+    if x1 is None and x2 is None:
+        return tuple(_constant(i) for i in np.nonzero(_data(condition)))
+    if x1 is None or x2 is None:
+        raise ValueError("ops.where takes both x1 and x2, or neither (then it is nonzero).")
+    return F.where(np.asarray(_data(condition), dtype=bool), x1, x2)
 
 
 # ---------------------------------------------------------------- keras.ops.numpy completion
