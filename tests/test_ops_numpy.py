@@ -391,6 +391,23 @@ KERAS_CASES = {
     "eye_names": lambda o: o.eye(N=3, M=4, k=1),
     "tri_names": lambda o: o.tri(N=3, M=2),
     "stack_x": lambda o: o.stack(x=[V32, V32], axis=1),
+    # Keras's dtypes for integers, booleans and mixes (NumPy would widen to int64 / float64)
+    "sum_int": lambda o: o.sum(I32, axis=0),
+    "sum_bool": lambda o: o.sum(I32 > 0),
+    "prod_int": lambda o: o.prod(POSI[:4] + 1),
+    "cumsum_int": lambda o: o.cumsum(I32, axis=1),
+    "cumsum_bool": lambda o: o.cumsum(I32 > 0),
+    "nancumsum_int": lambda o: o.nancumsum(I32),
+    "heaviside_bool": lambda o: o.heaviside(I32 > 0, I32 < 0),
+    "kron_mixed": lambda o: o.kron(I32[:2, :2], X32[:2, :2]),
+    "outer_mixed": lambda o: o.outer(POSI, V32),
+    "inner_mixed": lambda o: o.inner(I32, X32),
+    "vdot_mixed": lambda o: o.vdot(POSI[:5], V32),
+    "where_mixed": lambda o: o.where(I32 > 0, I32, X32),
+    "where_scalar": lambda o: o.where(I32 > 0, X32, 0),
+    "trapezoid_int": lambda o: o.trapezoid(I32),
+    "hstack_mixed": lambda o: o.hstack([I32, X32]),
+    "append_mixed": lambda o: o.append(I32 > 0, I32),
 }  # fmt: skip
 
 

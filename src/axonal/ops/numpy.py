@@ -1,8 +1,17 @@
-"""``keras.ops.numpy``: NumPy-style functions on Tensors (and arrays), Keras's names and defaults.
+"""``keras.ops.numpy``: NumPy-style functions on Tensors (and arrays), every name of Keras 3's
+``keras.ops.numpy`` with its signature and defaults.
 
-Differentiable where Keras's are (shape manipulation, gathers, ``einsum``, ``cumsum``, ``sort``,
-``top_k`` values, ``norm``); comparisons, ``argmax`` and array creation return Tensors that carry
-no gradient, as in every backend.
+Differentiable where Keras's are on the torch backend (element-wise maths, reductions and
+quantiles, shape manipulation, joins and splits, pads, gathers, ``einsum``, ``cumsum`` /
+``cumprod``, ``sort``, ``top_k`` values, ``norm``, ``kron`` / ``cross`` / ``correlate``,
+``slogdet``'s log); comparisons, bitwise and integer maths, index results (``argmax``,
+``searchsorted``, ``unique``...) and array creation return Tensors that carry no gradient, as in
+every backend.
+
+Output dtypes follow Keras: float results of integer or boolean inputs are ``floatx()``, index
+results int32. One deliberate difference: Keras's ``result_type`` turns 64-bit results into
+32-bit ones (JAX's default) in some ops (``logaddexp``, ``quantile``...); axonal keeps a float64
+input's precision everywhere.
 """
 
 from __future__ import annotations
@@ -42,7 +51,6 @@ from axonal.functional import (
     squeeze,
     std,
     subtract,
-    sum,
     tanh,
     transpose,
     var,
@@ -312,7 +320,7 @@ def prod(x, axis=None, keepdims=False, dtype=None) -> Tensor:
     else:
         magnitude = F.exp(F.sum(F.log(F.abs(x)), axis=axis, keepdims=keepdims))
         out = F.multiply(magnitude, np.sign(values).astype(x.data.dtype))
-    return out if dtype is None else F.cast(out, standardize_dtype(dtype))
+    return _sum_dtype(out, x) if dtype is None else F.cast(out, standardize_dtype(dtype))
 
 
 # ---------------------------------------------------------------- gathers, sums, products
@@ -328,9 +336,15 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
 
 
 def cumsum(x, axis=None, dtype=None) -> Tensor:
-    """Cumulative sum along ``axis`` (None: over the flattened array)."""
-    out = apply(P.CumSum, as_tensor(x), axis=axis)
-    return out if dtype is None else F.cast(out, dtype)
+    """Cumulative sum along ``axis`` (None: over the flattened array), in ``x``'s dtype
+    (booleans as int32) unless ``dtype`` is given."""
+    x = as_tensor(x)
+    if x.data.dtype == np.bool_:
+        x = F.cast(x, "int32")
+    out = apply(P.CumSum, x, axis=axis)
+    # NumPy accumulates small integers as int64; Keras keeps the input's type
+    wanted = np.dtype(standardize_dtype(dtype)) if dtype is not None else x.data.dtype
+    return out if out.data.dtype == wanted else F.cast(out, wanted)
 
 
 def sort(x, axis=-1) -> Tensor:
@@ -467,6 +481,13 @@ def true_divide(x1, x2) -> Tensor:
 # ---------------------------------------------------------------- Keras's signatures
 
 
+def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001 - Keras's name
+    """The sum along ``axis`` (None: of every entry); integers stay int32 as in Keras (NumPy
+    would widen them to int64), booleans and small integers become int32."""
+    x = as_tensor(x)
+    return _sum_dtype(F.sum(x, axis=_axis_arg(axis), keepdims=keepdims), x)
+
+
 def max(x, axis=None, keepdims=False, initial=None) -> Tensor:  # noqa: A001 - Keras's name
     """The largest entry along ``axis``, and at least ``initial`` when given."""
     out = F.max(as_tensor(x), axis=_axis_arg(axis), keepdims=keepdims)
@@ -500,7 +521,8 @@ def where(condition, x1=None, x2=None):
         return tuple(_constant(i) for i in np.nonzero(_data(condition)))
     if x1 is None or x2 is None:
         raise ValueError("ops.where takes both x1 and x2, or neither (then it is nonzero).")
-    return F.where(np.asarray(_data(condition), dtype=bool), x1, x2)
+    a, b = _promoted(x1, x2)
+    return F.where(np.asarray(_data(condition), dtype=bool), a, b)
 
 
 # ---------------------------------------------------------------- keras.ops.numpy completion
@@ -751,9 +773,10 @@ def heaviside(x1, x2) -> Tensor:
     dtype = _result_dtype(x1, x2)
     if dtype == "int64":
         dtype = "float64"
-    elif "float" not in dtype:
+    elif "float" not in dtype and dtype != "bool":
         dtype = floatx()
-    return _constant(np.heaviside(np.asarray(_data(x1), dtype), np.asarray(_data(x2), dtype)))
+    values = np.heaviside(np.asarray(_data(x1), dtype), np.asarray(_data(x2), dtype))
+    return _constant(values.astype(dtype))  # NumPy answers booleans in float16
 
 
 def trunc(x) -> Tensor:
@@ -1106,7 +1129,8 @@ def cumprod(x, axis=None, dtype=None) -> Tensor:
         x = F.cast(x, "int32")
     out = apply(NP.CumProd, x, axis=axis)
     # NumPy multiplies small integers as int64; Keras keeps the input's type
-    return F.cast(out, dtype or x.data.dtype) if out.data.dtype != (dtype or x.data.dtype) else out
+    wanted = np.dtype(standardize_dtype(dtype)) if dtype is not None else x.data.dtype
+    return out if out.data.dtype == wanted else F.cast(out, wanted)
 
 
 # ---------------------------------------------------------------- shapes, joins and splits
@@ -1385,9 +1409,16 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None) -> Tensor:
     return moveaxis(out, -1, axisc)
 
 
+def _promoted(x1, x2) -> tuple:
+    """Both inputs as Tensors of Keras's common dtype (an int and a float32 give float32, not
+    NumPy's float64)."""
+    dtype = _result_dtype(x1, x2)
+    return as_tensor(x1, dtype), as_tensor(x2, dtype)
+
+
 def kron(x1, x2) -> Tensor:
     """The Kronecker product: blocks of ``x2`` scaled by each entry of ``x1``."""
-    a, b = as_tensor(x1), as_tensor(x2)
+    a, b = _promoted(x1, x2)
     ndim = builtins.max(a.data.ndim, b.data.ndim)
     sa = (1,) * (ndim - a.data.ndim) + a.data.shape
     sb = (1,) * (ndim - b.data.ndim) + b.data.shape
@@ -1401,12 +1432,13 @@ def kron(x1, x2) -> Tensor:
 
 def outer(x1, x2) -> Tensor:
     """The outer product of the flattened inputs."""
-    return F.multiply(F.reshape(as_tensor(x1), (-1, 1)), F.reshape(as_tensor(x2), (1, -1)))
+    a, b = _promoted(x1, x2)
+    return F.multiply(F.reshape(a, (-1, 1)), F.reshape(b, (1, -1)))
 
 
 def inner(x1, x2) -> Tensor:
     """The inner product over the last axes (a plain product when either is a scalar)."""
-    a, b = as_tensor(x1), as_tensor(x2)
+    a, b = _promoted(x1, x2)
     if a.data.ndim == 0 or b.data.ndim == 0:
         return F.multiply(a, b)
     return tensordot(a, b, axes=([-1], [-1]))
@@ -1414,7 +1446,8 @@ def inner(x1, x2) -> Tensor:
 
 def vdot(x1, x2) -> Tensor:
     """The dot product of the flattened inputs."""
-    return F.sum(F.multiply(ravel(x1), ravel(x2)))
+    a, b = _promoted(x1, x2)
+    return F.sum(F.multiply(ravel(a), ravel(b)))
 
 
 def meshgrid(*x, indexing="xy") -> list:
@@ -1454,9 +1487,7 @@ def select(condlist, choicelist, default=0) -> Tensor:
 
 def trapezoid(y, x=None, dx=1.0, axis=-1) -> Tensor:
     """The integral of ``y`` along ``axis`` by the trapezoid rule (spacing ``x`` or ``dx``)."""
-    y = as_tensor(y)
-    if y.data.dtype == np.bool_:
-        y = F.cast(y, floatx())
+    y = _floating(y)
     ndim = y.data.ndim
     axis %= ndim
     head = tuple(slice(1, None) if i == axis else slice(None) for i in range(ndim))
