@@ -408,6 +408,23 @@ KERAS_CASES = {
     "trapezoid_int": lambda o: o.trapezoid(I32),
     "hstack_mixed": lambda o: o.hstack([I32, X32]),
     "append_mixed": lambda o: o.append(I32 > 0, I32),
+    # ... and for the arithmetic and float functions axonal had before
+    **{
+        f"{name}_{kind}": (lambda o, n=name, x=x: getattr(o, n)(x))
+        for name in ("exp", "log1p", "sqrt", "tanh", "log2", "log10", "reciprocal", "mean", "std",
+                     "var", "norm", "average", "ceil", "floor", "square", "tril", "triu")
+        for kind, x in (("int", POSI[:6].reshape(2, 3) + 1), ("bool", I32 > 0))
+    },
+    **{
+        f"{name}_{kind}": (lambda o, n=name, a=a, b=b: getattr(o, n)(a, b))
+        for name in ("add", "subtract", "multiply", "divide", "true_divide", "maximum",
+                     "minimum", "power", "mod")
+        for kind, a, b in (("int_f32", POSI[:4] + 1, X32), ("f32_int", X32, POSI[:4] + 1),
+                           ("int_int", I32, POSI[:4] + 1), ("int_pyfloat", I32, 2.0),
+                           ("int_pyint", I32, 3), ("f32_pyint", X32, 2))
+    },
+    "matmul_mixed": lambda o: o.matmul(I32, X32.T),
+    "dot_mixed": lambda o: o.dot(X32, I32.T),
 }  # fmt: skip
 
 

@@ -27,33 +27,16 @@ from axonal.backend import floatx, standardize_dtype
 from axonal.functional import (
     abs,
     absolute,
-    add,
     broadcast_to,
     cast,
     clip,
     concatenate,
-    divide,
-    exp,
     expand_dims,
-    log,
-    log1p,
-    matmul,
-    maximum,
-    mean,
-    minimum,
-    multiply,
     negative,
-    power,
     reshape,
     sign,
-    sqrt,
-    square,
     squeeze,
-    std,
-    subtract,
-    tanh,
     transpose,
-    var,
 )
 from axonal.primitives import numpy_ops as NP
 from axonal.tensor import Tensor, apply, as_tensor
@@ -229,13 +212,14 @@ def argsort(x, axis=-1) -> Tensor:
 
 
 def floor(x) -> Tensor:
-    """Round down (no gradient: the derivative is zero almost everywhere)."""
-    return _constant(np.floor(_data(x)))
+    """Round down (no gradient: the derivative is zero almost everywhere); integers give
+    ``floatx()``, as Keras."""
+    return _constant(np.floor(_data(x)).astype(_float_dtype(x)))
 
 
 def ceil(x) -> Tensor:
-    """Round up (no gradient)."""
-    return _constant(np.ceil(_data(x)))
+    """Round up (no gradient); integers give ``floatx()``."""
+    return _constant(np.ceil(_data(x)).astype(_float_dtype(x)))
 
 
 def round(x, decimals=0) -> Tensor:  # noqa: A001 - Keras's name
@@ -404,7 +388,7 @@ def get_item(x, key) -> Tensor:
 
 def dot(x1, x2) -> Tensor:
     """NumPy's ``dot`` for vectors and matrices (``matmul``)."""
-    return F.matmul(as_tensor(x1), as_tensor(x2))
+    return F.matmul(*_operands(x1, x2, tensors=True))
 
 
 def top_k(x, k: int, sorted: bool = True) -> tuple:  # noqa: A002 - Keras's name
@@ -417,7 +401,8 @@ def top_k(x, k: int, sorted: bool = True) -> tuple:  # noqa: A002 - Keras's name
 
 def norm(x, ord=None, axis=None, keepdims=False) -> Tensor:  # noqa: A002 - Keras's name
     """The 2-norm (default), 1-norm or max-norm along ``axis`` (differentiable)."""
-    x = as_tensor(x)
+    x = _floating(x)
+    axis = _axis_arg(axis)
     if ord in (None, 2, "fro", "euclidean"):
         return F.sqrt(F.sum(F.square(x), axis=axis, keepdims=keepdims))
     if ord == 1:
@@ -428,22 +413,22 @@ def norm(x, ord=None, axis=None, keepdims=False) -> Tensor:  # noqa: A002 - Kera
 
 
 def tril(x, k: int = 0) -> Tensor:
-    """``x`` with entries above diagonal ``k`` zeroed (differentiable)."""
+    """``x`` with entries above diagonal ``k`` zeroed (differentiable, dtype kept)."""
     x = as_tensor(x)
-    keep = np.tri(*x.data.shape[-2:], k, dtype=x.data.dtype)
-    return F.multiply(x, keep)
+    keep = np.tri(*x.data.shape[-2:], k, dtype=bool)
+    return F.where(keep, x, np.zeros((), x.data.dtype))
 
 
 def triu(x, k: int = 0) -> Tensor:
-    """``x`` with entries below diagonal ``k`` zeroed (differentiable)."""
+    """``x`` with entries below diagonal ``k`` zeroed (differentiable, dtype kept)."""
     x = as_tensor(x)
-    keep = 1 - np.tri(*x.data.shape[-2:], k - 1, dtype=x.data.dtype)
-    return F.multiply(x, keep)
+    keep = ~np.tri(*x.data.shape[-2:], k - 1, dtype=bool)
+    return F.where(keep, x, np.zeros((), x.data.dtype))
 
 
 def average(x, axis=None, weights=None) -> Tensor:
     """The (weighted) mean along ``axis``."""
-    x = as_tensor(x)
+    x = _floating(x)
     if weights is None:
         return F.mean(x, axis=axis)
     w = np.asarray(_data(weights), dtype=x.data.dtype)
@@ -455,27 +440,162 @@ def average(x, axis=None, weights=None) -> Tensor:
 
 def log2(x) -> Tensor:
     """Base-2 logarithm."""
-    return F.divide(F.log(as_tensor(x)), math.log(2.0))
+    return F.divide(F.log(_floating(x)), math.log(2.0))
 
 
 def log10(x) -> Tensor:
     """Base-10 logarithm."""
-    return F.divide(F.log(as_tensor(x)), math.log(10.0))
+    return F.divide(F.log(_floating(x)), math.log(10.0))
 
 
 def reciprocal(x) -> Tensor:
     """``1 / x``."""
-    return F.divide(1.0, as_tensor(x))
+    return F.divide(1.0, _floating(x))
 
 
 def mod(x1, x2) -> Tensor:
     """The remainder of ``x1 / x2`` (no gradient)."""
-    return _constant(np.mod(_data(x1), _data(x2)))
+    a, b = _operands(x1, x2)
+    a, b = (t.data if isinstance(t, Tensor) else t for t in (a, b))
+    return _constant(np.asarray(np.mod(a, b)))
 
 
 def true_divide(x1, x2) -> Tensor:
-    """``x1 / x2``."""
-    return F.divide(x1, x2)
+    """``x1 / x2`` (float: integers give ``floatx()``)."""
+    return divide(x1, x2)
+
+
+# ---------------------------------------------------------------- Keras's dtypes for arithmetic
+# The functional ops follow NumPy's promotion (int32 + float32 -> float64, exp(int) -> float64);
+# the public ones follow Keras's: a float input's dtype wins over integers, constants adopt the
+# tensors' float dtype, and float functions of integers give floatx().
+
+
+def _operands(x1, x2, float_result: bool = False, tensors: bool = False) -> tuple:
+    """``x1`` and ``x2`` in Keras's common dtype: Tensors and arrays cast (differentiably),
+    Python numbers left as they are (NumPy keeps the array's dtype for them)."""
+    typed = [x for x in (x1, x2) if isinstance(x, (Tensor, np.ndarray, np.generic))]
+    tensor_floats = [
+        t.data.dtype for t in typed if isinstance(t, Tensor) and t.data.dtype.kind == "f"
+    ]
+    array_floats = [np.asarray(x).dtype for x in typed if not isinstance(x, Tensor)]
+    array_floats = [d for d in array_floats if d.kind == "f"]
+    weak_float = builtins.any(
+        isinstance(x, float) or (isinstance(x, (list, tuple)) and np.asarray(x).dtype.kind == "f")
+        for x in (x1, x2)
+    )
+    if tensor_floats or array_floats:
+        dtype = np.result_type(*(tensor_floats or array_floats))
+    elif weak_float:
+        dtype = np.dtype(floatx())
+    elif not typed:
+        dtype = np.dtype("int32")  # Python ints alone: Keras's int32
+    else:
+        dtype = np.result_type(
+            *[
+                _data(x) if isinstance(x, (Tensor, np.ndarray, np.generic, list, tuple)) else x
+                for x in (x1, x2)
+            ]
+        )
+    if float_result and dtype.kind != "f":
+        dtype = np.dtype(floatx())
+    # two Python numbers: NumPy would compute in int64 / float64, so they become Tensors
+    tensors = tensors or not typed
+
+    def convert(x):
+        if isinstance(x, Tensor):
+            return x if x.data.dtype == dtype else F.cast(x, dtype)
+        if isinstance(x, (bool, int, float)) and not tensors:
+            return x
+        return Tensor(np.asarray(_data(x), dtype=dtype))
+
+    return convert(x1), convert(x2)
+
+
+def add(x1, x2) -> Tensor:
+    """``x1 + x2`` element-wise (broadcasting)."""
+    return F.add(*_operands(x1, x2))
+
+
+def subtract(x1, x2) -> Tensor:
+    """``x1 - x2`` element-wise (broadcasting)."""
+    return F.subtract(*_operands(x1, x2))
+
+
+def multiply(x1, x2) -> Tensor:
+    """``x1 * x2`` element-wise (broadcasting)."""
+    return F.multiply(*_operands(x1, x2))
+
+
+def divide(x1, x2) -> Tensor:
+    """``x1 / x2`` element-wise (float: integers give ``floatx()``)."""
+    return F.divide(*_operands(x1, x2, float_result=True))
+
+
+def power(x1, x2) -> Tensor:
+    """``x1 ** x2`` element-wise."""
+    return F.power(*_operands(x1, x2))
+
+
+def maximum(x1, x2) -> Tensor:
+    """The element-wise maximum."""
+    return F.maximum(*_operands(x1, x2))
+
+
+def minimum(x1, x2) -> Tensor:
+    """The element-wise minimum."""
+    return F.minimum(*_operands(x1, x2))
+
+
+def matmul(x1, x2) -> Tensor:
+    """The matrix product (batched over leading axes)."""
+    return F.matmul(*_operands(x1, x2, tensors=True))
+
+
+def exp(x) -> Tensor:
+    """Element-wise ``e ** x``."""
+    return F.exp(_floating(x))
+
+
+def log(x) -> Tensor:
+    """Element-wise natural logarithm."""
+    return F.log(_floating(x))
+
+
+def log1p(x) -> Tensor:
+    """Element-wise ``log(1 + x)``, accurate near 0."""
+    return F.log1p(_floating(x))
+
+
+def sqrt(x) -> Tensor:
+    """Element-wise square root."""
+    return F.sqrt(_floating(x))
+
+
+def tanh(x) -> Tensor:
+    """Element-wise hyperbolic tangent."""
+    return F.tanh(_floating(x))
+
+
+def square(x) -> Tensor:
+    """Element-wise ``x * x`` (booleans as int32)."""
+    x = as_tensor(x)
+    return F.square(F.cast(x, "int32") if x.data.dtype == np.bool_ else x)
+
+
+def mean(x, axis=None, keepdims=False) -> Tensor:
+    """The mean along ``axis`` (float: integers give ``floatx()``)."""
+    return F.mean(_floating(x), axis=_axis_arg(axis), keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims=False) -> Tensor:
+    """The population variance along ``axis``."""
+    return F.var(_floating(x), axis=_axis_arg(axis), keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False) -> Tensor:
+    """The population standard deviation along ``axis``."""
+    return F.std(_floating(x), axis=_axis_arg(axis), keepdims=keepdims)
 
 
 # ---------------------------------------------------------------- Keras's signatures
