@@ -424,6 +424,13 @@ KERAS_CASES = {
                            ("int_pyint", I32, 3), ("f32_pyint", X32, 2))
     },
     "matmul_mixed": lambda o: o.matmul(I32, X32.T),
+    "where_pyints": lambda o: o.where(I32 > 0, 1, 2),
+    "sign_float": lambda o: o.sign(X32),
+    "sign_int": lambda o: o.sign(I32),
+    "sign_bool": lambda o: o.sign(I32 > 0),
+    "clip_int_float_bounds": lambda o: o.clip(I32, 0, 2.5),
+    "clip_int": lambda o: o.clip(I32, -1, 2),
+    "clip_bool": lambda o: o.clip(I32 > 0, 0, 1),
     "dot_mixed": lambda o: o.dot(X32, I32.T),
 }  # fmt: skip
 

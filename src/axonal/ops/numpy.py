@@ -29,12 +29,10 @@ from axonal.functional import (
     absolute,
     broadcast_to,
     cast,
-    clip,
     concatenate,
     expand_dims,
     negative,
     reshape,
-    sign,
     squeeze,
     transpose,
 )
@@ -575,6 +573,27 @@ def sqrt(x) -> Tensor:
 def tanh(x) -> Tensor:
     """Element-wise hyperbolic tangent."""
     return F.tanh(_floating(x))
+
+
+def sign(x) -> Tensor:
+    """The sign of each entry, -1, 0 or 1 in ``x``'s dtype (no gradient; booleans as they
+    are)."""
+    data = _data(x)
+    return _constant(data.copy() if data.dtype == np.bool_ else np.sign(data))
+
+
+def clip(x, x_min=None, x_max=None) -> Tensor:
+    """``x`` limited to ``[x_min, x_max]`` (differentiable inside); integers clipped by float
+    bounds become ``floatx()`` and booleans int32, as in Keras."""
+    x = as_tensor(x)
+    if x.data.dtype == np.bool_:
+        x = F.cast(x, "int32")
+    bounds = [b for b in (x_min, x_max) if b is not None]
+    if x.data.dtype.kind != "f" and builtins.any(
+        np.asarray(_data(b)).dtype.kind == "f" for b in bounds
+    ):
+        x = F.cast(x, floatx())
+    return F.clip(x, x_min, x_max)
 
 
 def square(x) -> Tensor:
@@ -1532,8 +1551,7 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None) -> Tensor:
 def _promoted(x1, x2) -> tuple:
     """Both inputs as Tensors of Keras's common dtype (an int and a float32 give float32, not
     NumPy's float64)."""
-    dtype = _result_dtype(x1, x2)
-    return as_tensor(x1, dtype), as_tensor(x2, dtype)
+    return _operands(x1, x2, tensors=True)
 
 
 def kron(x1, x2) -> Tensor:
