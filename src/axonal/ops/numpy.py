@@ -675,7 +675,12 @@ def _dtype_of(x):
         return standardize_dtype(x.dtype)
     if isinstance(x, (bool, int, float)):
         return None
-    return standardize_dtype(np.asarray(x).dtype)
+    # a Python list: floats are weak (they adopt the other input's float, else floatx) and
+    # integers int32, as Keras converts them
+    kind = np.asarray(x).dtype.kind
+    return (
+        None if kind == "f" else "int32" if kind in "iu" else standardize_dtype(np.asarray(x).dtype)
+    )
 
 
 def _float_dtype(*xs) -> str:
@@ -700,9 +705,10 @@ def _result_dtype(*xs) -> str:
     floats = [d for d in (_dtype_of(x) for x in xs) if d is not None and "float" in d]
     if floats:
         return standardize_dtype(np.result_type(*floats))
-    if builtins.any(isinstance(x, float) for x in xs):
+    if builtins.any(_dtype_of(x) is None and np.asarray(x).dtype.kind == "f" for x in xs):
         return floatx()
-    return standardize_dtype(np.result_type(*[_data(x) if _dtype_of(x) else x for x in xs]))
+    kinds = [np.dtype(_dtype_of(x)) if _dtype_of(x) else x for x in xs]
+    return standardize_dtype(np.result_type(*kinds))
 
 
 def _elementwise(primitive, x) -> Tensor:
