@@ -739,6 +739,24 @@ OP_NAMES = frozenset(
     image.pad_images image.resize image.rgb_to_grayscale""".split()
 )
 
+# the keras.ops.numpy functions completed for Keras 3 parity (issue 18), kept apart from the
+# list above so the two grow without touching each other
+OP_NAMES = OP_NAMES | frozenset(
+    """allclose amax amin angle append arccos arccosh arcsin arcsinh arctan arctan2 arctanh
+    argpartition array array_split bartlett bincount bitwise_and bitwise_invert
+    bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor blackman cbrt
+    conj conjugate copy corrcoef correlate cos cosh count_nonzero cross cumprod deg2rad diag
+    diagflat diagonal diff digitize divide_no_nan dsplit dstack empty empty_like exp2 expm1
+    fabs flip fliplr flipud floor_divide fmax fmin fmod gcd geomspace hamming hanning heaviside
+    histogram hsplit hstack hypot i0 identity imag inner isclose isin isinf isneginf isposinf
+    isreal kaiser kron lcm ldexp left_shift logaddexp logaddexp2 logspace median meshgrid
+    nan_to_num nanargmax nanargmin nancumprod nancumsum nanmax nanmean nanmedian nanmin
+    nanpercentile nanprod nanquantile nanstd nansum nanvar nextafter nonzero outer pad
+    percentile ptp quantile rad2deg ravel real right_shift roll rot90 searchsorted select
+    signbit sin sinc sinh slogdet tan trace trapezoid trunc unique unravel_index vander vdot
+    view vsplit vstack""".split()
+)
+
 
 def _encode(value, tensors: list):
     """Replace symbolic tensors in ``value`` by ``{"__tensor__": i}``; constants to JSON."""
@@ -851,14 +869,28 @@ class TensorOperation(Layer):
     def _call_symbolic(self, inputs, kwargs: dict):
         flat = [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
         self._input_dtypes = [t.dtype for t in flat]
-        return super()._call_symbolic(inputs, kwargs)
+        self._output_dtypes = None
+        outputs = super()._call_symbolic(inputs, kwargs)
+        # the op's own result dtypes (int32 indices, booleans, a cast), seen when the shape was
+        # probed, instead of the layer's float dtype: the ops after it probe with the right ones
+        found = self._output_dtypes or []
+        tensors = outputs if isinstance(outputs, list) else [outputs]
+        if len(found) == len(tensors):
+            for tensor, dtype in zip(tensors, found, strict=True):
+                tensor.dtype = dtype
+        return outputs
 
     def compute_output_shape(self, input_shape):
         shapes = [input_shape] if isinstance(input_shape, tuple) else list(input_shape)
         dtypes = getattr(self, "_input_dtypes", None) or [self.dtype] * len(shapes)
-        return infer_output_shape(
-            lambda xs: self.call(xs[0] if len(xs) == 1 else xs), shapes, dtypes
-        )
+
+        def probe(xs):
+            out = self.call(xs[0] if len(xs) == 1 else xs)
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            self._output_dtypes = [str(getattr(o, "dtype", self.dtype)) for o in outs]
+            return out
+
+        return infer_output_shape(probe, shapes, dtypes)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -114,3 +114,265 @@ class Determinant(Function):
     def backward(self, g):
         inverse_t = xp.swapaxes(xp.linalg.inv(self.a), -1, -2)
         return ((g * self.out)[..., None, None] * inverse_t,)
+
+
+# ---------------------------------------------------------------- keras.ops.numpy completion
+# Elementwise functions share one backward: ``g * derivative(a, out)``; each subclass names the
+# forward ufunc and its derivative in terms of the input and the output it already computed.
+
+
+class _Elementwise(Function):
+    """``fn(a)`` elementwise; the gradient is ``g * self.derivative(a, out)``."""
+
+    def forward(self, a):
+        self.a = a
+        self.out = self.fn(a)
+        return self.out
+
+    def backward(self, g):
+        return (g * self.derivative(self.a, self.out),)
+
+
+class Sin(_Elementwise):
+    """``sin(a)``; derivative ``cos(a)``."""
+
+    fn = staticmethod(xp.sin)
+
+    def derivative(self, a, out):
+        return xp.cos(a)
+
+
+class Cos(_Elementwise):
+    """``cos(a)``; derivative ``-sin(a)``."""
+
+    fn = staticmethod(xp.cos)
+
+    def derivative(self, a, out):
+        return -xp.sin(a)
+
+
+class Tan(_Elementwise):
+    """``tan(a)``; derivative ``1 + tan²(a)``."""
+
+    fn = staticmethod(xp.tan)
+
+    def derivative(self, a, out):
+        return 1 + out * out
+
+
+class Arcsin(_Elementwise):
+    """``arcsin(a)``; derivative ``1 / sqrt(1 - a²)``."""
+
+    fn = staticmethod(xp.arcsin)
+
+    def derivative(self, a, out):
+        return 1 / xp.sqrt(1 - a * a)
+
+
+class Arccos(_Elementwise):
+    """``arccos(a)``; derivative ``-1 / sqrt(1 - a²)``."""
+
+    fn = staticmethod(xp.arccos)
+
+    def derivative(self, a, out):
+        return -1 / xp.sqrt(1 - a * a)
+
+
+class Arctan(_Elementwise):
+    """``arctan(a)``; derivative ``1 / (1 + a²)``."""
+
+    fn = staticmethod(xp.arctan)
+
+    def derivative(self, a, out):
+        return 1 / (1 + a * a)
+
+
+class Sinh(_Elementwise):
+    """``sinh(a)``; derivative ``cosh(a)``."""
+
+    fn = staticmethod(xp.sinh)
+
+    def derivative(self, a, out):
+        return xp.cosh(a)
+
+
+class Cosh(_Elementwise):
+    """``cosh(a)``; derivative ``sinh(a)``."""
+
+    fn = staticmethod(xp.cosh)
+
+    def derivative(self, a, out):
+        return xp.sinh(a)
+
+
+class Arcsinh(_Elementwise):
+    """``arcsinh(a)``; derivative ``1 / sqrt(a² + 1)``."""
+
+    fn = staticmethod(xp.arcsinh)
+
+    def derivative(self, a, out):
+        return 1 / xp.sqrt(a * a + 1)
+
+
+class Arccosh(_Elementwise):
+    """``arccosh(a)``; derivative ``1 / sqrt(a² - 1)``."""
+
+    fn = staticmethod(xp.arccosh)
+
+    def derivative(self, a, out):
+        return 1 / xp.sqrt(a * a - 1)
+
+
+class Arctanh(_Elementwise):
+    """``arctanh(a)``; derivative ``1 / (1 - a²)``."""
+
+    fn = staticmethod(xp.arctanh)
+
+    def derivative(self, a, out):
+        return 1 / (1 - a * a)
+
+
+class Expm1(_Elementwise):
+    """``exp(a) - 1``, accurate near 0; derivative ``exp(a) = out + 1``."""
+
+    fn = staticmethod(xp.expm1)
+
+    def derivative(self, a, out):
+        return out + 1
+
+
+class Exp2(_Elementwise):
+    """``2 ** a``; derivative ``ln 2 · 2 ** a``."""
+
+    fn = staticmethod(xp.exp2)
+
+    def derivative(self, a, out):
+        return out * xp.log(xp.asarray(2.0, dtype=out.dtype))
+
+
+class Cbrt(_Elementwise):
+    """The real cube root; derivative ``1 / (3 out²)`` (infinite at 0, as in torch)."""
+
+    fn = staticmethod(xp.cbrt)
+
+    def derivative(self, a, out):
+        with xp.errstate(divide="ignore"):
+            return 1 / (3 * out * out)
+
+
+def _bessel_i1(a):
+    """The modified Bessel function I₁ (I₀'s derivative) by its power series
+    ``Σ (a/2)^(2k+1) / (k! (k+1)!)``, summed until the terms stop mattering."""
+    half = a.astype(xp.float64) / 2
+    term = half.copy()
+    total = half.copy()
+    square = half * half
+    for k in range(1, 500):
+        term = term * square / (k * (k + 1))
+        total = total + term
+        if not xp.any(xp.abs(term) > 1e-17 * xp.abs(total)):
+            break
+    return total.astype(a.dtype)
+
+
+class I0(_Elementwise):
+    """The modified Bessel function ``I₀(a)``; derivative ``I₁(a)``."""
+
+    fn = staticmethod(xp.i0)
+
+    def forward(self, a):
+        # np.i0 returns float64 for float32 input: keep the input's precision
+        return super().forward(a).astype(a.dtype, copy=False)
+
+    def derivative(self, a, out):
+        return _bessel_i1(a)
+
+
+class Arctan2(Function):
+    """``arctan2(a, b)`` (the angle of the point ``(b, a)``); gradients ``b / r²`` and
+    ``-a / r²``."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return xp.arctan2(a, b)
+
+    def backward(self, g):
+        r2 = self.a * self.a + self.b * self.b
+        return g * self.b / r2, -g * self.a / r2
+
+
+class Hypot(Function):
+    """``sqrt(a² + b²)`` without overflow; gradients ``a / out`` and ``b / out``."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = xp.hypot(a, b)
+        return self.out
+
+    def backward(self, g):
+        return g * self.a / self.out, g * self.b / self.out
+
+
+class CumProd(Function):
+    """``cumprod(a, axis)``; the gradient of entry ``i`` is ``Σ_{j≥i} g_j out_j / a_i``, computed
+    position by position where ``a`` holds zeros (the division would be 0/0 there)."""
+
+    def forward(self, a, axis=None):
+        self.shape = a.shape
+        self.axis = axis
+        self.a = a.reshape(-1) if axis is None else a
+        self.out = xp.cumprod(self.a, axis=0 if axis is None else axis)
+        return self.out
+
+    def backward(self, g):
+        axis = 0 if self.axis is None else self.axis
+        a = xp.moveaxis(self.a, axis, -1)
+        out = xp.moveaxis(self.out, axis, -1)
+        g = xp.moveaxis(g.reshape(self.out.shape), axis, -1)
+        if xp.all(a != 0):
+            tail = xp.flip(xp.cumsum(xp.flip(g * out, -1), axis=-1), -1)
+            grad = tail / a
+        else:
+            grad = xp.zeros_like(a)
+            length = a.shape[-1]
+            before = xp.concatenate([xp.ones_like(a[..., :1]), out[..., :-1]], axis=-1)
+            for i in range(length):
+                # d out_j / d a_i = (prod of a before i) * (prod of a from i+1 to j), j >= i
+                after = xp.cumprod(a[..., i + 1 :], axis=-1)
+                partial = xp.concatenate([xp.ones_like(a[..., :1]), after], axis=-1)
+                grad[..., i] = before[..., i] * xp.sum(g[..., i:] * partial, axis=-1)
+        return (xp.moveaxis(grad, -1, axis).reshape(self.shape),)
+
+
+class LogAbsDet(Function):
+    """``log |det(a)|`` over the last two axes; the gradient is ``g · A⁻ᵀ``."""
+
+    def forward(self, a):
+        self.a = a
+        return xp.linalg.slogdet(a)[1]
+
+    def backward(self, g):
+        inverse_t = xp.swapaxes(xp.linalg.inv(self.a), -1, -2)
+        return (g[..., None, None] * inverse_t,)
+
+
+class Copy(Function):
+    """A copy of ``a`` (a new array); the gradient passes through."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return (g,)
+
+
+class Fmod(Function):
+    """``fmod(a, b)``: the remainder with the sign of ``a`` (C's ``fmod``); gradients ``g`` and
+    ``-g · trunc(a / b)``, as in torch."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return xp.fmod(a, b)
+
+    def backward(self, g):
+        return g, -g * xp.trunc(self.a / self.b)
