@@ -313,3 +313,23 @@ def test_new_core_ops_work_on_symbolic_tensors_and_save(tmp_path):
     model.save(tmp_path / "core.axonal")
     loaded = axonal.models.load_model(tmp_path / "core.axonal")
     np.testing.assert_allclose(loaded.predict(SIG, verbose=0), want, rtol=1e-4, atol=1e-4)
+
+
+def test_core_linalg_and_image_ops_have_keras_s_parameters():
+    keras = _keras()
+    import inspect
+
+    plain = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+
+    def params(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()
+                if p.kind not in plain]  # fmt: skip
+
+    pairs = [(getattr(keras.ops, n), getattr(ops, n)) for n in ops.core.__all__]
+    for module in ("linalg", "image"):
+        theirs, ours = getattr(keras.ops, module), getattr(ops, module)
+        pairs += [
+            (getattr(theirs, n), getattr(ours, n)) for n in ours.__all__ if hasattr(theirs, n)
+        ]
+    for theirs, ours in pairs:
+        assert params(ours) == params(theirs), ours.__name__

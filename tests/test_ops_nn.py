@@ -104,6 +104,8 @@ KERAS_CASES = {
         lambda o, t, y: o.sparse_categorical_crossentropy(t, y, from_logits=True),
         [np.array([1, 3, 0]), X[0]],
     ),
+    "gelu_default_approximate": (lambda o, x: o.gelu(x), [X]),
+    "gelu_exact": (lambda o, x: o.gelu(x, approximate=False), [X]),
     "binary_ce": (
         lambda o, t, y: o.binary_crossentropy(t, y, from_logits=True),
         [(X > 0).astype("float32"), X],
@@ -257,6 +259,32 @@ def test_ctc_decode_matches_keras():
             b = keras.ops.convert_to_numpy(b)
             assert a.data.shape == b.shape
             np.testing.assert_allclose(a.data, b, rtol=1e-6)
+
+
+def test_every_keras_nn_op_has_keras_s_parameters():
+    keras = _keras()
+    import inspect
+
+    for name in sorted(n for n in dir(keras.ops.nn) if not n.startswith("_")):
+        theirs = inspect.signature(getattr(keras.ops.nn, name)).parameters
+        ours = inspect.signature(getattr(ops.nn, name)).parameters
+        plain = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        want = [(p.name, p.default) for p in theirs.values() if p.kind not in plain]
+        assert [(p.name, p.default) for p in ours.values() if p.kind not in plain] == want, name
+
+
+def test_attention_soft_cap_and_synchronized_moments():
+    # Keras on torch refuses both (soft cap: JAX on TPU only), so the oracle is the formula
+    q, k = IMG[:, :3, :2].astype(np.float64), IMG[:, 1:4, 2:4].astype(np.float64)
+    out = ops.dot_product_attention(q, k, k, is_causal=True, attn_logits_soft_cap=2.0, scale=0.9)
+    qh, kh = q.transpose(0, 2, 1, 3), k.transpose(0, 2, 1, 3)
+    scores = 2.0 * np.tanh(qh @ kh.transpose(0, 1, 3, 2) * 0.9 / 2.0)
+    scores = np.where(np.tri(3, dtype=bool), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    np.testing.assert_allclose(out.data, (weights @ kh).transpose(0, 2, 1, 3), rtol=1e-6)
+    mean, var = ops.moments(X, [0, 2], synchronized=True)
+    np.testing.assert_allclose(var.data, X.var(axis=(0, 2)), rtol=1e-5)
 
 
 def test_polar_is_complex():

@@ -142,15 +142,25 @@ def rgb_to_grayscale(images, data_format=None) -> Tensor:
     return _unbatched(F.matmul(images, weights), single)
 
 
-def resize(images, size, interpolation: str = "bilinear", antialias: bool = False, **kwargs):
+def resize(
+    images,
+    size,
+    interpolation: str = "bilinear",
+    antialias: bool = False,
+    crop_to_aspect_ratio: bool = False,
+    pad_to_aspect_ratio: bool = False,
+    fill_mode: str = "constant",
+    fill_value: float = 0.0,
+    data_format=None,
+):
     """The images resampled to ``size`` (height, width), as values: ``"bilinear"`` or
     ``"nearest"`` with half-pixel centres."""
-    if antialias or any(kwargs.get(k) for k in ("crop_to_aspect_ratio", "pad_to_aspect_ratio")):
+    if antialias or crop_to_aspect_ratio or pad_to_aspect_ratio:
         raise ValueError(
             "ops.image.resize with antialias or aspect-ratio cropping/padding is not supported "
             "by axonal."
         )
-    images, single = _images(images, kwargs.get("data_format"))
+    images, single = _images(images, data_format)
     data = images.data
     out_h, out_w = _pair(size, "size")
     _, height, width, _ = data.shape

@@ -13,7 +13,6 @@ from axonal.backend import floatx, standardize_dtype
 from axonal.config import image_data_format
 from axonal.functional import (
     elu,
-    gelu,
     hard_sigmoid,
     hard_silu,
     leaky_relu,
@@ -34,9 +33,16 @@ from axonal.primitives.numpy_ops import Closure
 from axonal.tensor import Tensor, apply, as_tensor
 
 
-def one_hot(x, num_classes: int, axis: int = -1, dtype=None) -> Tensor:
+def gelu(x, approximate: bool = True) -> Tensor:
+    """GELU; Keras's op defaults to the tanh approximation (the activation does not)."""
+    return F.gelu(x, approximate=approximate)
+
+
+def one_hot(x, num_classes: int, axis: int = -1, dtype=None, sparse: bool = False) -> Tensor:
     """Integer labels ``x`` as one-hot vectors along a new ``axis`` (an index outside
     ``[0, num_classes)`` gives all zeros, as Keras)."""
+    if sparse:
+        raise ValueError("one_hot(sparse=True) is not supported by axonal (dense arrays only).")
     labels = np.asarray(getattr(x, "data", x)).astype(np.int64)
     eye = np.eye(num_classes, dtype=standardize_dtype(dtype or floatx()))
     valid = (labels >= 0) & (labels < num_classes)
@@ -44,8 +50,9 @@ def one_hot(x, num_classes: int, axis: int = -1, dtype=None) -> Tensor:
     return Tensor(np.moveaxis(out, -1, axis) if axis != -1 else out)
 
 
-def moments(x, axes, keepdims: bool = False) -> tuple:
-    """The mean and (biased) variance of ``x`` over ``axes`` (differentiable)."""
+def moments(x, axes, keepdims: bool = False, synchronized: bool = False) -> tuple:
+    """The mean and (biased) variance of ``x`` over ``axes`` (differentiable); ``synchronized``
+    (across devices) changes nothing on one process."""
     x = as_tensor(x)
     axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
     mean = F.mean(x, axis=axes, keepdims=True)
@@ -84,11 +91,20 @@ def binary_crossentropy(target, output, from_logits=False) -> Tensor:
 
 
 def dot_product_attention(
-    query, key, value, bias=None, mask=None, scale=None, is_causal=False, flash_attention=None
+    query,
+    key,
+    value,
+    bias=None,
+    mask=None,
+    scale=None,
+    is_causal=False,
+    flash_attention=None,
+    attn_logits_soft_cap=None,
 ) -> Tensor:
     """Keras's ``ops.dot_product_attention``: inputs ``(batch, T/S, heads, head_dim)``,
     ``softmax(q kᵀ · scale + bias)`` with ``mask`` (True: attend) and ``is_causal``, one fused
-    op; returns ``(batch, T, heads, value_dim)``."""
+    op; returns ``(batch, T, heads, value_dim)``. ``attn_logits_soft_cap`` (``cap · tanh(s /
+    cap)`` on the scaled scores, before bias and mask) takes an unfused path of plain ops."""
     q, k, v = (F.transpose(as_tensor(t), (0, 2, 1, 3)) for t in (query, key, value))
     dtype = q.data.dtype
     adder = None
@@ -101,7 +117,16 @@ def dot_product_attention(
     if allowed is not None:
         masked = np.where(allowed, 0.0, MASKED_SCORE).astype(dtype)
         adder = masked if adder is None else adder + masked
-    out = F.scaled_dot_product_attention(q, k, v, adder=adder, scale=scale)
+    if attn_logits_soft_cap is not None:
+        factor = 1.0 / float(q.data.shape[-1]) ** 0.5 if scale is None else float(scale)
+        scores = F.multiply(F.matmul(q, F.transpose(k, (0, 1, 3, 2))), factor)
+        cap = float(attn_logits_soft_cap)
+        scores = F.multiply(F.tanh(F.divide(scores, cap)), cap)
+        if adder is not None:
+            scores = F.add(scores, adder)
+        out = F.matmul(F.softmax(scores, axis=-1), v)
+    else:
+        out = F.scaled_dot_product_attention(q, k, v, adder=adder, scale=scale)
     return F.transpose(out, (0, 2, 1, 3))
 
 
