@@ -233,6 +233,8 @@ KERAS_CASES = {
         lambda o, s: o.istft(o.stft(s, 8, 4, 8, center=False), 8, 4, 8, center=False),
         [SIG],
     ),
+    "rearrange": (lambda o, c: o.rearrange(c, "b (h w) c -> b c h w", h=2), [SIG.reshape(2, 8, 4)]),
+    "rearrange_merge": (lambda o, c: o.rearrange(c, "b h w -> (w b) h"), [SIG.reshape(2, 8, 4)]),
     "dtype_cast": (lambda o, a: o.cast(a, o.dtype(np.zeros(1, "int16"))), [A]),
 }
 
@@ -274,6 +276,10 @@ GRADIENT_CASES = {
     "segment_max": (lambda a: ops.segment_max(a, np.array([1, 0, 1, 0])), [A]),
     "segment_prod": (lambda a: ops.segment_prod(a, np.array([1, 0, 1, 0])), [A]),
     "unstack": (lambda a: ops.unstack(a)[1], [A]),
+    "rearrange": (
+        lambda c: ops.rearrange(c, "b (h w) c -> (c b) w h", w=4),
+        [SIG.reshape(2, 8, 4)],
+    ),
     "erfinv": (lambda a: ops.erfinv(a), [np.tanh(A)]),
     "logdet": (lambda a: ops.logdet(a), [A.T @ A + np.eye(3)]),
     "cdist": (lambda a, b: ops.cdist(a, b), [A, A[:2] + 1]),

@@ -720,7 +720,8 @@ OP_NAMES = OP_NAMES | frozenset(
     categorical_crossentropy sparse_categorical_crossentropy cdist erfc erfinv
     extract_sequences fft fft2 ifft2 in_top_k irfft istft logdet rfft rsqrt saturate_cast scatter
     scatter_update segment_max segment_min segment_prod segment_sum slice slice_update stft
-    unstack cholesky cholesky_inverse det eigh inv lstsq pinv qr solve solve_triangular svd
+    rearrange unstack cholesky cholesky_inverse det eigh inv lstsq pinv qr solve
+    solve_triangular svd
     image.affine_transform image.elastic_transform image.extract_patches_3d image.gaussian_blur
     image.hsv_to_rgb image.map_coordinates image.perspective_transform image.rgb_to_hsv
     image.sobel_edges image.ssim""".split()

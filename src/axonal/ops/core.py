@@ -349,6 +349,59 @@ def unstack(x, num=None, axis=0) -> list:
     return [F.squeeze(F.take(x, np.array([i]), axis=axis), axis) for i in range(count)]
 
 
+def _parse_axes(side: str) -> list:
+    """``"b (h w) c"`` as ``[["b"], ["h", "w"], ["c"]]``: one list of names per tensor axis."""
+    groups, current = [], None
+    for token in side.replace("(", " ( ").replace(")", " ) ").split():
+        if token == "(":
+            if current is not None:
+                raise ValueError(f"rearrange: nested parentheses in {side!r}.")
+            current = []
+        elif token == ")":
+            if current is None:
+                raise ValueError(f"rearrange: unbalanced parentheses in {side!r}.")
+            groups.append(current)
+            current = None
+        elif not token.isidentifier():
+            raise ValueError(f"rearrange: axis names must be identifiers, got {token!r}.")
+        elif current is not None:
+            current.append(token)
+        else:
+            groups.append([token])
+    if current is not None:
+        raise ValueError(f"rearrange: unbalanced parentheses in {side!r}.")
+    return groups
+
+
+def rearrange(tensor, pattern: str, **axes_lengths) -> Tensor:
+    """einops-style reshape and transpose, e.g. ``"b (h w) c -> b h w c"`` with ``h=4``: split
+    grouped input axes (sizes from ``axes_lengths``), reorder, and merge output groups
+    (differentiable)."""
+    x = as_tensor(tensor)
+    if "->" not in pattern:
+        raise ValueError(f"rearrange: the pattern needs '->', got {pattern!r}.")
+    left, right = (_parse_axes(side) for side in pattern.split("->"))
+    if len(left) != x.ndim:
+        raise ValueError(f"rearrange: {pattern!r} names {len(left)} axes, the input has {x.ndim}.")
+    names_in = [n for group in left for n in group]
+    names_out = [n for group in right for n in group]
+    if sorted(names_in) != sorted(names_out) or len(set(names_in)) != len(names_in):
+        raise ValueError(f"rearrange: {pattern!r} must use each axis name once on each side.")
+    sizes = {name: int(size) for name, size in axes_lengths.items()}
+    for group, size in zip(left, x.shape, strict=True):
+        unknown = [n for n in group if n not in sizes]
+        known = int(np.prod([sizes[n] for n in group if n in sizes]))
+        if len(unknown) > 1:
+            raise ValueError(f"rearrange: give the sizes of all but one of {group}.")
+        if unknown:
+            sizes[unknown[0]] = size // known
+        if int(np.prod([sizes[n] for n in group])) != size:
+            raise ValueError(f"rearrange: axes {group} do not multiply to {size}.")
+    out = F.reshape(x, [sizes[n] for n in names_in])
+    out = F.transpose(out, [names_in.index(n) for n in names_out])
+    return F.reshape(out, [int(np.prod([sizes[n] for n in group])) for group in right])
+
+
 # ---------------------------------------------------------------- segment reductions
 
 
@@ -745,6 +798,7 @@ __all__ = [
     "istft",
     "logdet",
     "map",
+    "rearrange",
     "rfft",
     "rsqrt",
     "saturate_cast",
