@@ -287,6 +287,19 @@ def test_attention_soft_cap_and_synchronized_moments():
     np.testing.assert_allclose(var.data, X.var(axis=(0, 2)), rtol=1e-5)
 
 
+@pytest.mark.parametrize("beam_width, top_paths", [(10, 2), (3, 3), (100, 1)])
+def test_ctc_beam_search_matches_keras(beam_width, top_paths):
+    keras = _keras()
+    x = (RNG.normal(size=(3, 8, 5)) * 2).astype("float32")
+    lengths = np.array([8, 5, 7])
+    kwargs = {"strategy": "beam_search", "beam_width": beam_width, "top_paths": top_paths}
+    ours = ops.ctc_decode(x, lengths, **kwargs)
+    theirs = keras.ops.ctc_decode(x, lengths, **kwargs)
+    np.testing.assert_array_equal(ours[0].data, keras.ops.convert_to_numpy(theirs[0]))
+    assert ours[1].dtype == np.float32
+    np.testing.assert_allclose(ours[1].data, keras.ops.convert_to_numpy(theirs[1]), rtol=1e-5)
+
+
 def test_polar_is_complex():
     keras = _keras()
     ours = ops.polar(np.array([1.0, 2.0]), np.array([0.5, -1.0]))

@@ -697,17 +697,24 @@ def ctc_decode(
     merge_repeated: bool = True,
     mask_index: int = 0,
 ) -> tuple:
-    """Greedy CTC decoding, as Keras: ``(decoded, scores)`` with ``decoded`` of shape
-    ``(1, batch, max_time)`` (labels first, padded with -1) and ``scores`` ``(batch, 1)``, the
-    negated sum of each step's largest input."""
-    if strategy != "greedy":
-        raise ValueError(
-            f"ctc_decode(strategy={strategy!r}) is not supported by axonal; use 'greedy'."
-        )
+    """CTC decoding, as Keras: ``(decoded, scores)`` with ``decoded`` of shape
+    ``(top_paths, batch, max_time)`` (labels first, padded with -1).
+
+    ``"greedy"``: the best class at each step, repeats merged and blanks dropped; one path, its
+    score the negated sum of each step's largest input. ``"beam_search"``: prefix beam search
+    over ``log_softmax(inputs)`` keeping ``beam_width`` prefixes; scores are the paths' log
+    probabilities (summed over the alignments that collapse to them), best first.
+    """
     data = np.asarray(getattr(inputs, "data", inputs))
     if data.dtype.kind != "f":
         data = data.astype(floatx())
     lengths = np.asarray(getattr(sequence_lengths, "data", sequence_lengths)).astype(np.int64)
+    if strategy == "beam_search":
+        return _ctc_beam_search(data, lengths, beam_width, top_paths, mask_index)
+    if strategy != "greedy":
+        raise ValueError(
+            f"ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}."
+        )
     batch, steps, _ = data.shape
     indices = np.argmax(data, axis=-1).astype(np.int32)
     scores = np.max(data, axis=-1)
@@ -723,6 +730,46 @@ def ctc_decode(
     order = np.argsort(np.where(blank, steps, np.arange(steps)[None, :]), axis=-1, kind="stable")
     decoded = np.take_along_axis(np.where(blank, -1, indices), order, axis=-1)
     return Tensor(decoded[None]), Tensor(-np.sum(scores, axis=1, keepdims=True))
+
+
+def _add_beam(beams: dict, prefix: tuple, blank_part: float, label_part: float) -> None:
+    """Add probability mass (log space) to a prefix's two states."""
+    old_blank, old_label = beams.get(prefix, (-np.inf, -np.inf))
+    beams[prefix] = (np.logaddexp(old_blank, blank_part), np.logaddexp(old_label, label_part))
+
+
+def _ctc_beam_search(data, lengths, beam_width: int, top_paths: int, blank: int) -> tuple:
+    batch, steps, classes = data.shape
+    wide = data.astype(np.float64)
+    shifted = wide - wide.max(-1, keepdims=True)
+    logprobs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    decoded = np.full((top_paths, batch, steps), -1, dtype=np.int32)
+    scores = np.full((batch, top_paths), -np.inf, dtype=data.dtype)
+    labels = [c for c in range(classes) if c != blank]
+    for b in range(batch):
+        # prefix -> (log P(prefix, last step blank), log P(prefix, last step its last label))
+        beams = {(): (0.0, -np.inf)}
+        for t in range(int(lengths[b])):
+            step = logprobs[b, t]
+            grown: dict = {}
+
+            for prefix, (p_blank, p_label) in beams.items():
+                total = np.logaddexp(p_blank, p_label)
+                _add_beam(grown, prefix, total + step[blank], -np.inf)
+                for c in labels:
+                    if prefix and prefix[-1] == c:
+                        # a repeat extends only after a blank; without one it collapses
+                        _add_beam(grown, prefix + (c,), -np.inf, p_blank + step[c])
+                        _add_beam(grown, prefix, -np.inf, p_label + step[c])
+                    else:
+                        _add_beam(grown, prefix + (c,), -np.inf, total + step[c])
+            ranked = sorted(grown.items(), key=lambda item: -np.logaddexp(*item[1]))
+            beams = dict(ranked[:beam_width])
+        best = sorted(beams.items(), key=lambda item: -np.logaddexp(*item[1]))[:top_paths]
+        for rank, (prefix, parts) in enumerate(best):
+            decoded[rank, b, : len(prefix)] = prefix
+            scores[b, rank] = np.logaddexp(*parts)
+    return Tensor(decoded), Tensor(scores)
 
 
 __all__ = [
