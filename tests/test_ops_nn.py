@@ -21,6 +21,8 @@ K1 = RNG.normal(size=(3, 3, 2)).astype("float32")
 DW = RNG.normal(size=(3, 3, 4, 2)).astype("float32")
 PW = RNG.normal(size=(1, 1, 8, 3)).astype("float32")
 CHW = RNG.normal(size=(2, 2, 5, 6)).astype("float32")
+VOL = RNG.normal(size=(2, 5, 6, 4, 3)).astype("float32")
+K3 = RNG.normal(size=(2, 3, 2, 3, 4)).astype("float32")
 STATS = RNG.random(4).astype("float32") + 0.5
 
 # name -> (call taking the ops namespace, positional inputs); run on axonal and Keras alike
@@ -42,6 +44,16 @@ KERAS_CASES = {
     "max_pool1d": (lambda o, x: o.max_pool(x, 3, 2), [SEQ]),
     "average_pool2d_same": (lambda o, x: o.average_pool(x, 3, 2, "same"), [IMG[:, :5, :5]]),
     "average_pool_cf": (lambda o, x: o.average_pool(x, 2, data_format="channels_first"), [CHW]),
+    "max_pool3d": (lambda o, x: o.max_pool(x, 2), [VOL]),
+    "max_pool3d_same": (lambda o, x: o.max_pool(x, (2, 3, 2), (2, 1, 2), "same"), [VOL]),
+    "average_pool3d_same": (lambda o, x: o.average_pool(x, 3, 2, "same"), [VOL[:, :5, :5, :3]]),
+    "average_pool3d_cf": (
+        lambda o, x: o.average_pool(x, 2, data_format="channels_first"),
+        [VOL.transpose(0, 4, 1, 2, 3)],
+    ),
+    "conv3d": (lambda o, x, k: o.conv(x, k), [VOL, K3]),
+    "conv3d_same_strided": (lambda o, x, k: o.conv(x, k, 2, "same"), [VOL, K3]),
+    "conv3d_dilated": (lambda o, x, k: o.conv(x, k, dilation_rate=(2, 1, 1)), [VOL, K3]),
     "adaptive_average_pool2d": (lambda o, x: o.adaptive_average_pool(x, (4, 3)), [IMG]),
     "adaptive_max_pool2d": (lambda o, x: o.adaptive_max_pool(x, 4), [IMG]),
     "adaptive_average_pool1d": (lambda o, x: o.adaptive_average_pool(x, 3), [SEQ]),
@@ -174,6 +186,9 @@ GRADIENT_CASES = {
     "threshold": (lambda x: ops.threshold(x, 0.3, -2.0), [XD]),
     "adaptive_average_pool": (lambda x: ops.adaptive_average_pool(x, (4, 3)), [IMG[:1, :5]]),
     "adaptive_max_pool": (lambda x: ops.adaptive_max_pool(x, 4), [IMG[:1]]),
+    "max_pool3d": (lambda x: ops.max_pool(x, 2, padding="same"), [VOL[:1, :3]]),
+    "average_pool3d": (lambda x: ops.average_pool(x, 2, 1, "same"), [VOL[:1, :3]]),
+    "conv3d": (lambda x, k: ops.conv(x, k, padding="same"), [VOL[:1, :3], K3]),
     "conv_cf": (lambda x, k: ops.conv(x, k, data_format="channels_first"), [CHW, K2[:, :, :2]]),
     "conv_transpose1d": (lambda x, k: ops.conv_transpose(x, k, 2), [SEQ, K1.swapaxes(1, 2)]),
     "depthwise_conv1d": (lambda x, k: ops.depthwise_conv(x, k), [IMG[:, 0], DW[0]]),

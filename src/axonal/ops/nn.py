@@ -283,20 +283,74 @@ def _tuple(value, rank: int) -> tuple:
     return (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
 
 
+def _volume_windows(x: Tensor, window: tuple, strides: tuple, dilation: tuple, padding: str):
+    """Windows of ``(batch, d, h, w, c)`` gathered as ``(batch, n1, n2, n3, k1, k2, k3, c)``
+    (3-D ops have no primitive: gathers keep them differentiable), with a mask of the entries
+    that came from padding."""
+    pads = [
+        P.conv_pads(x.shape[1 + i], window[i], strides[i], dilation[i], padding) for i in range(3)
+    ]
+    inside = np.ones((1, *x.shape[1:4], 1), dtype=bool)
+    if any(before or after for before, after in pads):
+        x = apply(P.ZeroPad, x, pads=((0, 0), *pads, (0, 0)))
+        inside = np.pad(inside, ((0, 0), *pads, (0, 0)))
+    for i in range(3):
+        axis = 1 + 2 * i
+        length = x.shape[axis]
+        count = (length - (window[i] - 1) * dilation[i] - 1) // strides[i] + 1
+        index = (np.arange(count) * strides[i])[:, None] + np.arange(window[i]) * dilation[i]
+        x = F.take(x, index, axis=axis)
+        inside = np.take(inside, index, axis=axis)
+    order = (0, 1, 3, 5, 2, 4, 6, 7)
+    return F.transpose(x, order), np.transpose(inside, order)
+
+
+def _pool3d(x: Tensor, pool_size, strides, padding: str, reduce: str) -> Tensor:
+    window = _tuple(pool_size, 3)
+    steps = window if strides is None else _tuple(strides, 3)
+    windows, inside = _volume_windows(x, window, steps, (1, 1, 1), padding)
+    axes = (4, 5, 6)
+    if reduce == "max":
+        # padding never wins a max: it reads as -inf (a constant, so no gradient goes there)
+        lowest = np.where(inside, 0.0, -np.inf).astype(x.data.dtype)
+        return F.max(F.add(windows, lowest), axis=axes)
+    # 'same' padding is left out of each mean, as Keras
+    counts = np.sum(inside, axis=axes).astype(x.data.dtype)
+    return F.divide(F.sum(windows, axis=axes), counts)
+
+
+def _conv3d(x: Tensor, kernel: Tensor, strides, padding: str, dilation_rate) -> Tensor:
+    if kernel.shape[3] != x.shape[-1]:
+        raise ValueError(
+            f"ops.conv on volumes supports groups=1 in axonal: kernel input channels "
+            f"{kernel.shape[3]} != input channels {x.shape[-1]}."
+        )
+    window = kernel.shape[:3]
+    windows, _ = _volume_windows(x, window, _tuple(strides, 3), _tuple(dilation_rate, 3), padding)
+    batch, n1, n2, n3 = windows.shape[:4]
+    flat = F.reshape(windows, (batch, n1, n2, n3, -1))
+    return F.matmul(flat, F.reshape(kernel, (-1, kernel.shape[-1])))
+
+
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None) -> Tensor:
-    """Max pooling over the spatial axes of a rank-3 or rank-4 input (1-D or 2-D)."""
+    """Max pooling over the spatial axes (1-D, 2-D or 3-D)."""
     data_format = _data_format(data_format)
     x = _to_last(as_tensor(inputs), data_format)
-    rank = _spatial_rank(x, "max_pool")
+    rank = _spatial_rank(x, "max_pool", ranks=(1, 2, 3))
+    if rank == 3:
+        return _from_last(_pool3d(x, pool_size, strides, padding.lower(), "max"), data_format)
     pool = F.max_pool1d if rank == 1 else F.max_pool2d
     return _from_last(pool(x, pool_size, strides, padding.lower()), data_format)
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None) -> Tensor:
-    """Average pooling over the spatial axes ('same' padding left out of each mean, as Keras)."""
+    """Average pooling over the spatial axes, 1-D to 3-D ('same' padding left out of each
+    mean, as Keras)."""
     data_format = _data_format(data_format)
     x = _to_last(as_tensor(inputs), data_format)
-    rank = _spatial_rank(x, "average_pool")
+    rank = _spatial_rank(x, "average_pool", ranks=(1, 2, 3))
+    if rank == 3:
+        return _from_last(_pool3d(x, pool_size, strides, padding.lower(), "mean"), data_format)
     pool = F.average_pool1d if rank == 1 else F.average_pool2d
     return _from_last(pool(x, pool_size, strides, padding.lower()), data_format)
 
@@ -331,14 +385,16 @@ def adaptive_max_pool(inputs, output_size, data_format=None) -> Tensor:
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1) -> Tensor:
-    """N-D convolution (1-D or 2-D), kernel ``(*window, in_channels // groups, filters)``; the
-    groups follow from the kernel's input channels, as Keras."""
+    """N-D convolution (1-D to 3-D), kernel ``(*window, in_channels // groups, filters)``; the
+    groups follow from the kernel's input channels, as Keras (3-D: one group)."""
     data_format = _data_format(data_format)
     x, kernel = _to_last(as_tensor(inputs), data_format), as_tensor(kernel)
-    rank = _spatial_rank(x, "conv")
+    rank = _spatial_rank(x, "conv", ranks=(1, 2, 3))
     groups = x.shape[-1] // kernel.shape[-2]
     padding = padding.lower()
-    if rank == 1:
+    if rank == 3:
+        out = _conv3d(x, kernel, strides, padding, dilation_rate)
+    elif rank == 1:
         out = F.conv1d(x, kernel, None, strides, padding, dilation_rate, groups=groups)
     else:
         out = F.conv2d(x, kernel, None, strides, padding, dilation_rate, groups=groups)
