@@ -166,6 +166,22 @@ KERAS_CASES = {
         [RGB[0], POINTS_START, POINTS_END],
     ),
     "extract_patches_3d": (lambda o, v: o.extract_patches_3d(v, (2, 3, 2)), [VOL]),
+    **{
+        f"scale_and_translate_{method}_{antialias}": (
+            lambda o, x, method=method, antialias=antialias: o.scale_and_translate(
+                x, (2, 9, 4, 3), (1.4, 0.6), (0.3, -0.5), (1, 2), method, antialias
+            ),
+            [RGB],
+        )
+        for method in ("linear", "cubic", "lanczos3", "lanczos5")
+        for antialias in (True, False)
+    },
+    "scale_and_translate_int": (
+        lambda o, x: o.scale_and_translate(
+            x, (2, 3, 7, 3), (0.5, 1.0), (0.0, 0.0), (1, 2), "cubic"
+        ),
+        [(RGB * 200).astype("uint8")],
+    ),
     "extract_patches_3d_strided": (
         lambda o, v: o.extract_patches_3d(v, 2, strides=(1, 2, 1), dilation_rate=(2, 1, 1)),
         [VOL],
@@ -213,6 +229,13 @@ def test_new_image_ops_match_keras_values_and_dtypes(name):
             [RGB[:1]],
         ),
         ("extract_patches_3d", lambda v: ops.image.extract_patches_3d(v, 2), [VOL[:1]]),
+        (
+            "scale_and_translate",
+            lambda x: ops.image.scale_and_translate(
+                x, (1, 8, 4, 3), (1.4, 0.6), (0.3, -0.5), (1, 2), "lanczos3"
+            ),
+            [RGB[:1]],
+        ),
     ],
 )
 def test_new_image_ops_gradients_match_finite_differences(name, fn, inputs):

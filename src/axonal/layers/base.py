@@ -724,7 +724,7 @@ OP_NAMES = OP_NAMES | frozenset(
     solve_triangular svd
     image.affine_transform image.elastic_transform image.extract_patches_3d image.gaussian_blur
     image.hsv_to_rgb image.map_coordinates image.perspective_transform image.rgb_to_hsv
-    image.sobel_edges image.ssim""".split()
+    image.scale_and_translate image.sobel_edges image.ssim""".split()
 )
 
 

@@ -589,6 +589,89 @@ def extract_patches_3d(
     return F.squeeze(out, 0) if single else out
 
 
+def _triangle(x):
+    return np.maximum(0.0, 1.0 - np.abs(x))
+
+
+def _keys_cubic(x):
+    # Keys's cubic convolution kernel with a = -0.5, on |x|
+    near = ((1.5 * x - 2.5) * x) * x + 1.0
+    far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
+    return np.where(x >= 2.0, 0.0, np.where(x >= 1.0, far, near))
+
+
+def _lanczos(radius: float):
+    def kernel(x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = radius * np.sin(np.pi * x) * np.sin(np.pi * x / radius) / (np.pi * x) ** 2
+        return np.where(x > radius, 0.0, np.where(x > 1e-3, value, 1.0))
+
+    return kernel
+
+
+_RESAMPLING_KERNELS = {
+    "linear": _triangle,
+    "bilinear": _triangle,
+    "trilinear": _triangle,
+    "cubic": _keys_cubic,
+    "bicubic": _keys_cubic,
+    "tricubic": _keys_cubic,
+    "lanczos3": _lanczos(3.0),
+    "lanczos5": _lanczos(5.0),
+}
+
+
+def _resampling_weights(size_in: int, size_out: int, scale, translation, kernel, antialias):
+    """``(size_in, size_out)`` weights of output samples at ``(j + 0.5 - translation) / scale -
+    0.5`` (JAX's ``scale_and_translate``); the kernel widens by ``1 / scale`` when shrinking
+    with ``antialias``, each column sums to 1, and samples outside the input get 0."""
+    inverse = 1.0 / scale
+    widen = max(inverse, 1.0) if antialias else 1.0
+    sample = (np.arange(size_out) + 0.5) * inverse - translation * inverse - 0.5
+    weights = kernel(np.abs(sample[None, :] - np.arange(size_in)[:, None]) / widen)
+    total = weights.sum(axis=0, keepdims=True)
+    usable = np.abs(total) > 1000.0 * np.finfo(np.float32).eps
+    weights = np.where(usable, weights / np.where(total != 0, total, 1.0), 0.0)
+    inside = (sample >= -0.5) & (sample <= size_in - 0.5)
+    return np.where(inside[None, :], weights, 0.0)
+
+
+def scale_and_translate(
+    images, output_shape, scale, translation, spatial_dims, method, antialias=True
+) -> Tensor:
+    """Resample ``images`` along ``spatial_dims`` to ``output_shape`` with ``scale`` and
+    ``translation`` per axis and a ``linear``, ``cubic`` or ``lanczos3/5`` kernel (JAX's
+    ``scale_and_translate``); one weight matrix per axis, so differentiable in ``images``."""
+    if method not in _RESAMPLING_KERNELS:
+        raise ValueError(
+            f"scale_and_translate: method must be one of {sorted(_RESAMPLING_KERNELS)}, "
+            f"got {method!r}."
+        )
+    images = as_tensor(images)
+    integer = images.data.dtype.kind in "iu"
+    out = F.cast(images, "float32") if integer else images
+    scales = np.asarray(getattr(scale, "data", scale), dtype=np.float64).reshape(-1)
+    shifts = np.asarray(getattr(translation, "data", translation), dtype=np.float64).reshape(-1)
+    for i, dim in enumerate(spatial_dims):
+        dim = dim % images.ndim
+        weights = _resampling_weights(
+            images.shape[dim],
+            int(output_shape[dim]),
+            scales[i],
+            shifts[i],
+            _RESAMPLING_KERNELS[method],
+            antialias,
+        ).astype(out.data.dtype)
+        # bring the axis last, mix it with the weights, and put it back
+        order = [a for a in range(out.ndim) if a != dim] + [dim]
+        mixed = F.matmul(F.transpose(out, order), weights)
+        out = F.transpose(mixed, list(np.argsort(order)))
+    if integer:
+        data = np.clip(np.round(out.data), images.data.min(), images.data.max())
+        return Tensor(data.astype(images.data.dtype))
+    return out
+
+
 __all__ = [
     "affine_transform",
     "crop_images",
@@ -603,6 +686,7 @@ __all__ = [
     "resize",
     "rgb_to_grayscale",
     "rgb_to_hsv",
+    "scale_and_translate",
     "sobel_edges",
     "ssim",
 ]
