@@ -139,6 +139,16 @@ def _log1pexp(x):
     return ops.log(1.0 + e), grad
 
 
+def test_control_flow_on_symbolic_tensors_points_to_a_layer():
+    inputs = axonal.Input((3,))
+    with pytest.raises(ValueError, match="Lambda"):
+        _log1pexp(inputs)
+    with pytest.raises(ValueError, match="Lambda"):
+        ops.scan(lambda c, x: (c + x, x), inputs, inputs)
+    with pytest.raises(ValueError, match="Lambda"):
+        ops.cond(ops.sum(inputs), lambda: inputs, lambda: -inputs)
+
+
 def test_custom_gradient_replaces_the_backward_pass():
     x = axonal.Tensor(np.array([0.0, 100.0]), requires_grad=True)
     y = _log1pexp(x)

@@ -49,8 +49,22 @@ def _unflatten(tree, leaves: list):
     return build(tree)
 
 
+def _is_symbolic(value) -> bool:
+    return getattr(type(value), "_axonal_symbolic", False)
+
+
+def _refuse_symbolic(name: str, values) -> None:
+    if any(_is_symbolic(v) for v in values):
+        raise ValueError(
+            f"ops.{name} runs eagerly on concrete tensors in axonal; on symbolic (functional "
+            "API) tensors, call it inside a layer (e.g. keras.layers.Lambda) so it runs on the "
+            "real values."
+        )
+
+
 def _truth(value) -> bool:
     """A scalar condition as a Python bool (a Tensor's ``len`` must not decide it)."""
+    _refuse_symbolic("cond / while_loop", [value])
     data = np.asarray(value.data if isinstance(value, Tensor) else value)
     if data.size != 1:
         raise ValueError(f"A loop or cond predicate must be a scalar, got shape {data.shape}.")
@@ -115,6 +129,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """``carry, y = f(carry, x)`` over the leading axis of ``xs`` (a nest of arrays, or None with
     ``length``); returns ``(carry, ys)`` with the ``ys`` stacked in the order of ``xs``."""
     del unroll  # one Python step per element: unrolling changes nothing eagerly
+    _refuse_symbolic("scan", _flatten(xs) + _flatten(init))
     leaves = [as_tensor(leaf) for leaf in _flatten(xs)]
     if not leaves and length is None:
         raise ValueError("scan needs xs or a length.")
@@ -134,6 +149,7 @@ def associative_scan(f, elems, reverse=False, axis=0):
     """The inclusive scan of ``elems`` (a nest of arrays) along ``axis`` with an associative
     ``f``, run left to right (right to left with ``reverse``); ``f`` sees slices that keep the
     axis with length 1."""
+    _refuse_symbolic("associative_scan", _flatten(elems))
     leaves = [as_tensor(leaf) for leaf in _flatten(elems)]
     size = leaves[0].shape[axis]
     order = range(size - 1, -1, -1) if reverse else range(size)
@@ -149,6 +165,7 @@ def associative_scan(f, elems, reverse=False, axis=0):
 
 def map(f, xs):  # noqa: A001 - Keras's name
     """``f`` applied to each slice of ``xs`` (a nest) along its leading axis, results stacked."""
+    _refuse_symbolic("map", _flatten(xs))
     leaves = [as_tensor(leaf) for leaf in _flatten(xs)]
     steps = _leading(leaves, None, "map")
     return _stack_outputs([f(_unflatten(xs, [leaf[i] for leaf in leaves])) for i in range(steps)])
@@ -174,6 +191,7 @@ def custom_gradient(f):
     """
 
     def wrapped(*args):
+        _refuse_symbolic("custom_gradient", args)
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         tensors = [args[i] for i in positions]
 
