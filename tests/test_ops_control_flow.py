@@ -349,3 +349,62 @@ def test_core_linalg_and_image_ops_have_keras_s_parameters():
         ]
     for theirs, ours in pairs:
         assert params(ours) == params(theirs), ours.__name__
+
+
+_F = RNG.normal(size=(4, 4)) + 3 * np.eye(4)
+_S = _F @ _F.T
+FLOAT32_CASES = [
+    (ops.erfinv, np.tanh(A)),
+    (ops.logdet, _S),
+    (ops.linalg.cholesky, _S),
+    (ops.linalg.pinv, _F),
+    (lambda a: ops.linalg.eigh(a)[1], _S),
+    (lambda a: ops.linalg.qr(a)[0], _F),
+    (lambda a: ops.linalg.svd(a, compute_uv=False), _F),
+    (lambda a: ops.fft((a, a)), _F),
+    (lambda a: ops.rfft(a), _F),
+    (lambda a: ops.irfft((a, a)), _F),
+    (lambda a: ops.stft(a, 4, 2, 4)[0], _F),
+    (lambda a: ops.istft((a[:, :3], a[:, 1:]), 4, 2, 4), _F),
+    (lambda a: ops.segment_max(a, np.array([0, 1, 0, 1])), _F),
+    (lambda a: ops.segment_prod(a, np.array([0, 1, 0, 1])), _F),
+    (lambda a: ops.image.map_coordinates(a, RNG.uniform(0, 3, (2, 5)), 1), _F),
+    (
+        lambda a: ops.image.affine_transform(
+            a[None, :, :, None], np.array([1.1, 0.1, 0, 0, 1, 0.2, 0, 0])
+        ),
+        _F,
+    ),
+    (
+        lambda a: ops.image.scale_and_translate(a, (6, 3), (1.5, 0.7), (0.1, 0.0), (0, 1), "cubic"),
+        _F,
+    ),
+    (lambda a: ops.ctc_loss(np.array([[1, 2]]), a[None], np.array([2]), np.array([4])), _F),
+    (lambda a: ops.fold(a[None, :2, :4], (3, 2), (2, 1)), _F),
+    (lambda a: ops.slice_update(a, (0, 1), np.ones((2, 2))), _F),
+    (lambda a: ops.scatter_update(a, np.array([[0, 0]]), np.array([2.0])), _F),
+    (lambda a: ops.image.rgb_to_hsv(a[None, :, :3]), np.abs(_F)),
+    (
+        lambda a: ops.image.ssim(a[None, :, :, None], a[None, :, :, None] * 0.5, filter_size=3),
+        np.abs(_F),
+    ),
+    (
+        lambda a: ops.conv(
+            ops.tile(a[None, :, :, None, None], (1, 1, 1, 3, 1)),
+            np.ones((2, 2, 2, 1, 2), "float32"),
+        ),
+        _F,
+    ),
+]
+
+
+@pytest.mark.parametrize("index", range(len(FLOAT32_CASES)))
+def test_float32_in_float32_values_and_gradients_out(index):
+    """No op added here upcasts a float32 graph: values and gradients stay float32."""
+    fn, array = FLOAT32_CASES[index]
+    tensor = axonal.Tensor(array.astype("float32"), requires_grad=True)
+    out = fn(tensor)
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    assert out.data.dtype == np.float32
+    ops.sum(out).backward()
+    assert tensor.grad.dtype == np.float32

@@ -532,7 +532,8 @@ def erfinv(x) -> Tensor:
 
     def compute(a):
         out = _erfinv_values(a)
-        return out.astype(a.dtype), lambda g: (g * np.sqrt(np.pi) / 2 * np.exp(out * out),)
+        slope = (np.sqrt(np.pi) / 2 * np.exp(out * out)).astype(a.dtype)
+        return out.astype(a.dtype), lambda g: (g * slope,)
 
     return apply(Closure, x, compute=compute)
 
@@ -545,8 +546,12 @@ def logdet(x) -> Tensor:
     def compute(a):
         sign, value = np.linalg.slogdet(a)
         out = np.where(sign > 0, value, np.nan).astype(a.dtype)
-        inverse_t = np.swapaxes(np.linalg.inv(a), -1, -2)
-        return out, lambda g: (np.asarray(g)[..., None, None] * inverse_t,)
+
+        def vjp(g):
+            # the inverse only when a gradient is asked for (a singular input still has a value)
+            return (np.asarray(g)[..., None, None] * np.swapaxes(np.linalg.inv(a), -1, -2),)
+
+        return out, vjp
 
     return apply(Closure, x, compute=compute)
 

@@ -535,8 +535,21 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor
     height, width = _tuple(output_size, 2)
     kh, kw = _tuple(kernel_size, 2)
     ph, pw = _tuple(padding, 2)
-    n, depth, _ = x.shape
+    n, depth, blocks = x.shape
     channels = depth // (kh * kw)
+    geometry_check = unfold(
+        Tensor(np.zeros((1, 1, height + 2 * ph, width + 2 * pw))),
+        (kh, kw),
+        dilation,
+        0,
+        stride,
+    )
+    if depth != channels * kh * kw or blocks != geometry_check.shape[-1]:
+        raise ValueError(
+            f"fold: input {x.shape} does not match output_size {output_size} and kernel_size "
+            f"{kernel_size}: expected (batch, channels * {kh * kw}, "
+            f"{geometry_check.shape[-1]})."
+        )
     shape = (n, channels, height + 2 * ph, width + 2 * pw)
     geometry = {"kernel_size": (kh, kw), "dilation": dilation, "padding": 0, "stride": stride}
 
