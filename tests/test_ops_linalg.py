@@ -122,10 +122,34 @@ def test_cholesky_and_qr_gradients_match_torch():
     np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-8, atol=1e-10)
 
 
-def test_svd_vectors_and_eig_say_they_have_no_gradient():
-    a = axonal.Tensor(_d(TALL), requires_grad=True)
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4)])
+def test_svd_gradients_match_torch(shape):
+    torch = pytest.importorskip("torch")
+    a0 = RNG.normal(size=shape)
+    k = min(shape)
+    w_u, w_s, w_v = (
+        RNG.normal(size=(shape[0], k)),
+        RNG.normal(size=k),
+        RNG.normal(size=(k, shape[1])),
+    )
+    a = axonal.Tensor(a0, requires_grad=True)
     u, s, vh = ops.linalg.svd(a, full_matrices=False)
-    np.testing.assert_allclose((u.data * s.data) @ vh.data, TALL, atol=1e-5)
+    # |u| and |vh|: the sign of each singular pair is arbitrary, the loss must not see it
+    (ops.sum(ops.abs(u) * w_u) + ops.sum(s * w_s) + ops.sum(ops.abs(vh) * w_v)).backward()
+    t = torch.tensor(a0, requires_grad=True)
+    tu, ts, tvh = torch.linalg.svd(t, full_matrices=False)
+    loss = (tu.abs() * torch.tensor(w_u)).sum() + (ts * torch.tensor(w_s)).sum()
+    (loss + (tvh.abs() * torch.tensor(w_v)).sum()).backward()
+    np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-8, atol=1e-10)
+    check_gradients(
+        lambda m: ops.sum(ops.abs(ops.linalg.svd(m, full_matrices=False)[0]) * w_u), a0
+    ).assert_ok()
+
+
+def test_full_matrices_svd_vectors_and_eig_say_they_have_no_gradient():
+    a = axonal.Tensor(_d(TALL), requires_grad=True)
+    u, s, vh = ops.linalg.svd(a)
+    np.testing.assert_allclose((u.data[:, :3] * s.data) @ vh.data, TALL, atol=1e-5)
     with pytest.raises(ValueError, match="svd's u has no gradient"):
         ops.sum(u).backward()
     with pytest.raises(ValueError, match="ops.linalg.eig has no gradient"):

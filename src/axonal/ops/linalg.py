@@ -1,9 +1,10 @@
 """``keras.ops.linalg``: linear algebra over the last two axes.
 
 ``inv``, ``solve``, ``det``, ``norm``, ``cholesky``, ``cholesky_inverse``, ``eigh``, ``qr``
-(reduced, tall), ``pinv``, ``lstsq`` and ``svd``'s singular values are differentiable; ``eig``,
-``lu_factor``, ``matrix_rank``, ``solve_triangular`` and ``svd``'s vectors give values only and
-say so when asked for a gradient. ``jvp`` builds the Jacobian by reverse passes.
+(reduced, tall), ``pinv``, ``lstsq`` and ``svd`` (its vectors with ``full_matrices=False``) are
+differentiable; ``eig``, ``lu_factor``, ``matrix_rank``, ``solve_triangular`` and full-matrices
+``svd`` vectors give values only and say so when asked for a gradient. ``jvp`` builds the
+Jacobian by reverse passes.
 """
 
 from __future__ import annotations
@@ -135,21 +136,46 @@ def _solve_upper_right(b, r):
 
 
 def svd(x, full_matrices: bool = True, compute_uv: bool = True):
-    """``(u, s, vh)``, or ``s`` alone; the singular values are differentiable
-    (``u diag(ḡ) vh``), ``u`` and ``vh`` give values only."""
+    """``(u, s, vh)``, or ``s`` alone. The singular values are differentiable; so are ``u`` and
+    ``vh`` with ``full_matrices=False`` and distinct nonzero singular values (PyTorch's rule)."""
     x = as_tensor(x)
     u, s, vh = np.linalg.svd(x.data, full_matrices=False)
 
-    def singular(a):
-        return s, lambda g: ((u * g[..., None, :]) @ vh,)
+    def grad_a(gu, gs, gvh):
+        # Townsend / PyTorch's svd_backward for the reduced factors
+        rows, cols = u.shape[-2], vh.shape[-1]
+        k = s.shape[-1]
+        squares = s * s
+        gap = squares[..., None, :] - squares[..., :, None]
+        gap = np.where(np.eye(k, dtype=bool), 1.0, gap)
+        inner = np.zeros(u.shape[:-2] + (k, k), dtype=u.dtype)
+        if gu is not None:
+            uhgu = _t(u) @ gu
+            inner = inner + ((uhgu - _t(uhgu)) / gap) * s[..., None, :]
+        if gvh is not None:
+            gv = _t(gvh)
+            vhgv = vh @ gv
+            inner = inner + s[..., :, None] * ((vhgv - _t(vhgv)) / gap)
+        if gs is not None:
+            inner = inner + gs[..., None, :] * np.eye(k, dtype=u.dtype)
+        if rows > k and gu is not None:
+            scaled = gu / s[..., None, :]
+            return (u @ inner + scaled - u @ (_t(u) @ scaled)) @ vh
+        if cols > k and gvh is not None:
+            scaled = _t(gvh) / s[..., None, :]
+            return u @ (inner @ vh + _t(scaled) - (_t(scaled) @ _t(vh)) @ vh)
+        return u @ inner @ vh
 
-    values = apply(Closure, x, compute=singular)
+    values = apply(Closure, x, compute=lambda a: (s, lambda g: (grad_a(None, g, None),)))
     if not compute_uv:
         return values
     if full_matrices:
-        u, _, vh = np.linalg.svd(x.data, full_matrices=True)
-    u_t = apply(Closure, x, compute=lambda a: (u, _values_only_grad("svd's u")))
-    vh_t = apply(Closure, x, compute=lambda a: (vh, _values_only_grad("svd's vh")))
+        full_u, _, full_vh = np.linalg.svd(x.data, full_matrices=True)
+        u_t = apply(Closure, x, compute=lambda a: (full_u, _values_only_grad("svd's u")))
+        vh_t = apply(Closure, x, compute=lambda a: (full_vh, _values_only_grad("svd's vh")))
+        return u_t, values, vh_t
+    u_t = apply(Closure, x, compute=lambda a: (u, lambda g: (grad_a(g, None, None),)))
+    vh_t = apply(Closure, x, compute=lambda a: (vh, lambda g: (grad_a(None, None, g),)))
     return u_t, values, vh_t
 
 
