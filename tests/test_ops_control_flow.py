@@ -2,16 +2,12 @@
 finite differences), custom_gradient in a trained model, slices, scatters, segments, FFTs and
 special functions against Keras 3 (torch backend)."""
 
-import os
-
 import numpy as np
 import pytest
 
 import axonal
 from axonal import ops
 from axonal.gradcheck import check_gradients
-
-os.environ.setdefault("KERAS_BACKEND", "torch")
 
 RNG = np.random.default_rng(1)
 A = RNG.normal(size=(4, 3)).astype("float32")

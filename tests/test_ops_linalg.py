@@ -1,16 +1,12 @@
 """keras.ops.linalg: values and dtypes against Keras 3 (torch backend), gradients of the
 factorizations against finite differences and PyTorch."""
 
-import os
-
 import numpy as np
 import pytest
 
 import axonal
 from axonal import ops
 from axonal.gradcheck import check_gradients
-
-os.environ.setdefault("KERAS_BACKEND", "torch")
 
 RNG = np.random.default_rng(2)
 M = RNG.normal(size=(4, 4)).astype("float32") + 3 * np.eye(4, dtype="float32")

@@ -1,16 +1,12 @@
 """keras.ops.nn additions: values and dtypes against Keras 3 (torch backend), gradients against
 finite differences, CTC against PyTorch."""
 
-import os
-
 import numpy as np
 import pytest
 
 import axonal
 from axonal import ops
 from axonal.gradcheck import check_gradients
-
-os.environ.setdefault("KERAS_BACKEND", "torch")
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(2, 3, 4)).astype("float32") * 2
