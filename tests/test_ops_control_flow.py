@@ -261,6 +261,7 @@ def test_values_and_dtypes_match_keras(name):
 def test_dtype_is_tensor_and_view_as_complex():
     assert ops.dtype(A) == "float32" and ops.dtype(ops.convert_to_tensor([1, 2])) == "int64"
     assert ops.is_tensor(ops.convert_to_tensor(A)) and not ops.is_tensor(A)
+    assert not ops.is_tensor(axonal.Input((3,)))
     z = ops.view_as_complex(np.stack([A, -A], -1))
     np.testing.assert_allclose(z.data, A - 1j * A)
     np.testing.assert_allclose(ops.view_as_real(z).data, np.stack([A, -A], -1))

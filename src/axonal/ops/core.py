@@ -233,8 +233,9 @@ def custom_gradient(f):
 
 
 def is_tensor(x) -> bool:
-    """Whether ``x`` is an axonal Tensor (a Variable included)."""
-    return isinstance(x, Tensor) or getattr(type(x), "_axonal_symbolic", False)
+    """Whether ``x`` is a concrete axonal Tensor (a Variable included); symbolic tensors are
+    not, as Keras's ``KerasTensor`` is not a backend tensor."""
+    return isinstance(x, Tensor)
 
 
 def dtype(x) -> str:
