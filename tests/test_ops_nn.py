@@ -251,6 +251,15 @@ def test_ctc_loss_with_another_blank_matches_keras_in_float32():
     np.testing.assert_allclose(ours.data, keras.ops.convert_to_numpy(theirs), rtol=1e-5)
 
 
+def test_an_impossible_ctc_alignment_gives_inf_and_no_gradient():
+    logits = axonal.Tensor(RNG.normal(size=(2, 4, 5)), requires_grad=True)
+    labels = np.array([[1, 1, 1, 2], [1, 2, 3, 4]])  # three repeats need 6 steps
+    loss = ops.ctc_loss(labels, logits, np.array([4, 4]), np.array([4, 4]))
+    assert np.isinf(loss.data[0]) and np.isfinite(loss.data[1])
+    ops.sum(loss[1:]).backward()
+    assert np.all(logits.grad[0] == 0) and np.all(np.isfinite(logits.grad))
+
+
 def test_ctc_loss_gradient_matches_finite_differences():
     labels, logits, label_lengths, logit_lengths = _ctc_case()
     check_gradients(

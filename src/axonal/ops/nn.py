@@ -708,6 +708,8 @@ def _ctc_one(logprobs, labels, blank: int):
         total[:-2] = np.where(skip_from[:-2], _log_add(total[:-2], following[2:]), total[:-2])
         beta[t] = total + emit[t]
     log_likelihood = alpha[-1, -1] if size == 1 else _log_add(alpha[-1, -1], alpha[-1, -2])
+    if not np.isfinite(log_likelihood):
+        return np.inf, None
     # occupancy: alpha · beta counts the emission at t twice, once divided out
     occupancy_log = alpha + beta - emit - log_likelihood
     occupancy = np.zeros((steps, classes))
@@ -746,6 +748,10 @@ def ctc_loss(target, output, target_length, output_length, mask_index: int = 0) 
                 logprobs[b, :steps], labels[b, : int(label_lengths[b])], mask_index
             )
             losses[b] = loss
+            if not np.isfinite(loss):
+                # no alignment fits (labels longer than the steps allow): the loss is inf, as
+                # Keras's, and this sequence sends no gradient rather than nan
+                continue
             # d(-log p)/d logits = softmax - posterior occupancy, over the valid steps only
             grad_logits[b, :steps] = np.exp(logprobs[b, :steps]) - occupancy
 
