@@ -50,6 +50,19 @@ KERAS_CASES = {
     "conv3d": (lambda o, x, k: o.conv(x, k), [VOL, K3]),
     "conv3d_same_strided": (lambda o, x, k: o.conv(x, k, 2, "same"), [VOL, K3]),
     "conv3d_dilated": (lambda o, x, k: o.conv(x, k, dilation_rate=(2, 1, 1)), [VOL, K3]),
+    "conv_transpose3d": (lambda o, x, k: o.conv_transpose(x, k, 2), [VOL, K3.swapaxes(3, 4)]),
+    "conv_transpose3d_same": (
+        lambda o, x, k: o.conv_transpose(x, k, (2, 1, 3), "same"),
+        [VOL, K3.swapaxes(3, 4)],
+    ),
+    "conv_transpose3d_output_padding": (
+        lambda o, x, k: o.conv_transpose(x, k, 2, output_padding=1),
+        [VOL, K3.swapaxes(3, 4)],
+    ),
+    "conv_transpose3d_dilated": (
+        lambda o, x, k: o.conv_transpose(x, k, 1, "same", dilation_rate=(1, 2, 1)),
+        [VOL, K3.swapaxes(3, 4)],
+    ),
     "adaptive_average_pool2d": (lambda o, x: o.adaptive_average_pool(x, (4, 3)), [IMG]),
     "adaptive_max_pool2d": (lambda o, x: o.adaptive_max_pool(x, 4), [IMG]),
     "adaptive_average_pool1d": (lambda o, x: o.adaptive_average_pool(x, 3), [SEQ]),
@@ -185,6 +198,10 @@ GRADIENT_CASES = {
     "max_pool3d": (lambda x: ops.max_pool(x, 2, padding="same"), [VOL[:1, :3]]),
     "average_pool3d": (lambda x: ops.average_pool(x, 2, 1, "same"), [VOL[:1, :3]]),
     "conv3d": (lambda x, k: ops.conv(x, k, padding="same"), [VOL[:1, :3], K3]),
+    "conv_transpose3d": (
+        lambda x, k: ops.conv_transpose(x, k, 2, "same"),
+        [VOL[:1, :2, :3, :2], K3.swapaxes(3, 4)],
+    ),
     "conv_cf": (lambda x, k: ops.conv(x, k, data_format="channels_first"), [CHW, K2[:, :, :2]]),
     "conv_transpose1d": (lambda x, k: ops.conv_transpose(x, k, 2), [SEQ, K1.swapaxes(1, 2)]),
     "depthwise_conv1d": (lambda x, k: ops.depthwise_conv(x, k), [IMG[:, 0], DW[0]]),

@@ -332,6 +332,47 @@ def _conv3d(x: Tensor, kernel: Tensor, strides, padding: str, dilation_rate) -> 
     return F.matmul(flat, F.reshape(kernel, (-1, kernel.shape[-1])))
 
 
+def _conv_transpose3d(x: Tensor, kernel: Tensor, strides, padding, output_padding, dilation):
+    """3-D transposed convolution as a plain one: the input spread out by the strides (zeros
+    between), padded so the output has Keras's length, and the kernel flipped with its channel
+    axes swapped."""
+    strides, dilation = _tuple(strides, 3), _tuple(dilation, 3)
+    extra = (None,) * 3 if output_padding is None else _tuple(output_padding, 3)
+    window = kernel.shape[:3]
+    spread_shape = [(x.shape[1 + i] - 1) * strides[i] + 1 for i in range(3)]
+    pads = []
+    for i in range(3):
+        out = P.conv_transpose_output_length(
+            x.shape[1 + i], window[i], strides[i], dilation[i], padding, extra[i]
+        )
+        extent = dilation[i] * (window[i] - 1) + 1
+        # the forward convolution's own padding before the input, as TensorFlow pads it
+        needed = (x.shape[1 + i] - 1) * strides[i] + extent - out
+        before = max(needed, 0) // 2
+        left = extent - 1 - before
+        pads.append((left, out + extent - 1 - spread_shape[i] - left))
+    index = tuple(slice(None, None, s) for s in strides)
+    shape = (x.shape[0], *spread_shape, x.shape[-1])
+
+    def compute(a):
+        out = np.zeros(shape, dtype=a.dtype)
+        out[(slice(None), *index)] = a
+        return out, lambda g: (g[(slice(None), *index)],)
+
+    spread = apply(Closure, x, compute=compute)
+    # negative pads (output_padding or 'same' cropping) cut instead of padding
+    crop = tuple(slice(-min(lo, 0), spread_shape[i] - (-min(hi, 0)) if hi < 0 else None)
+                 for i, (lo, hi) in enumerate(pads))  # fmt: skip
+    spread = spread[(slice(None), *crop)]
+    positive = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)
+    flipped = F.transpose(kernel[::-1, ::-1, ::-1], (0, 1, 2, 4, 3))
+    padded = apply(P.ZeroPad, spread, pads=((0, 0), *positive, (0, 0)))
+    windows, _ = _volume_windows(padded, window, (1, 1, 1), dilation, "valid")
+    batch, n1, n2, n3 = windows.shape[:4]
+    flat = F.reshape(windows, (batch, n1, n2, n3, -1))
+    return F.matmul(flat, F.reshape(flipped, (-1, flipped.shape[-1])))
+
+
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None) -> Tensor:
     """Max pooling over the spatial axes (1-D, 2-D or 3-D)."""
     data_format = _data_format(data_format)
@@ -449,12 +490,14 @@ def conv_transpose(
     data_format=None,
     dilation_rate=1,
 ) -> Tensor:
-    """Transposed convolution (1-D or 2-D), kernel ``(*window, filters, in_channels)``."""
+    """Transposed convolution (1-D to 3-D), kernel ``(*window, filters, in_channels)``."""
     data_format = _data_format(data_format)
     x, kernel = _to_last(as_tensor(inputs), data_format), as_tensor(kernel)
-    rank = _spatial_rank(x, "conv_transpose")
+    rank = _spatial_rank(x, "conv_transpose", ranks=(1, 2, 3))
     padding = padding.lower()
-    if rank == 1:
+    if rank == 3:
+        out = _conv_transpose3d(x, kernel, strides, padding, output_padding, dilation_rate)
+    elif rank == 1:
         extra = None if output_padding is None else (0, *_tuple(output_padding, 1))
         out = F.conv2d_transpose(
             _as_2d(x),
