@@ -49,6 +49,10 @@ KERAS_CASES = {
     ),
     "conv3d": (lambda o, x, k: o.conv(x, k), [VOL, K3]),
     "conv3d_same_strided": (lambda o, x, k: o.conv(x, k, 2, "same"), [VOL, K3]),
+    "conv3d_grouped": (
+        lambda o, x, k: o.conv(x, k, padding="same"),
+        [np.concatenate([VOL, VOL * 0.5], -1), K3[:, :, :, :, :2].repeat(3, 4)],
+    ),
     "conv3d_dilated": (lambda o, x, k: o.conv(x, k, dilation_rate=(2, 1, 1)), [VOL, K3]),
     "conv_transpose3d": (lambda o, x, k: o.conv_transpose(x, k, 2), [VOL, K3.swapaxes(3, 4)]),
     "conv_transpose3d_same": (

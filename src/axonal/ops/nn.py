@@ -320,16 +320,28 @@ def _pool3d(x: Tensor, pool_size, strides, padding: str, reduce: str) -> Tensor:
 
 
 def _conv3d(x: Tensor, kernel: Tensor, strides, padding: str, dilation_rate) -> Tensor:
-    if kernel.shape[3] != x.shape[-1]:
+    channels, per_group, filters = x.shape[-1], kernel.shape[3], kernel.shape[-1]
+    if channels % per_group or filters % (channels // per_group):
         raise ValueError(
-            f"ops.conv on volumes supports groups=1 in axonal: kernel input channels "
-            f"{kernel.shape[3]} != input channels {x.shape[-1]}."
+            f"ops.conv: kernel input channels {per_group} and filters {filters} do not split "
+            f"the input's {channels} channels into groups."
         )
+    groups = channels // per_group
     window = kernel.shape[:3]
     windows, _ = _volume_windows(x, window, _tuple(strides, 3), _tuple(dilation_rate, 3), padding)
     batch, n1, n2, n3 = windows.shape[:4]
-    flat = F.reshape(windows, (batch, n1, n2, n3, -1))
-    return F.matmul(flat, F.reshape(kernel, (-1, kernel.shape[-1])))
+    if groups == 1:
+        flat = F.reshape(windows, (batch, n1, n2, n3, -1))
+        return F.matmul(flat, F.reshape(kernel, (-1, filters)))
+    # each group of channels meets its own slice of the filters
+    outputs = []
+    step = filters // groups
+    for g in range(groups):
+        part = F.take(windows, np.arange(g * per_group, (g + 1) * per_group), axis=7)
+        flat = F.reshape(part, (batch, n1, n2, n3, -1))
+        weights = F.take(kernel, np.arange(g * step, (g + 1) * step), axis=4)
+        outputs.append(F.matmul(flat, F.reshape(weights, (-1, step))))
+    return F.concatenate(outputs, axis=-1)
 
 
 def _conv_transpose3d(x: Tensor, kernel: Tensor, strides, padding, output_padding, dilation):
@@ -427,7 +439,7 @@ def adaptive_max_pool(inputs, output_size, data_format=None) -> Tensor:
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1) -> Tensor:
     """N-D convolution (1-D to 3-D), kernel ``(*window, in_channels // groups, filters)``; the
-    groups follow from the kernel's input channels, as Keras (3-D: one group)."""
+    groups follow from the kernel's input channels, as Keras."""
     data_format = _data_format(data_format)
     x, kernel = _to_last(as_tensor(inputs), data_format), as_tensor(kernel)
     rank = _spatial_rank(x, "conv", ranks=(1, 2, 3))
