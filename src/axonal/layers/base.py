@@ -757,6 +757,23 @@ OP_NAMES = OP_NAMES | frozenset(
     view vsplit vstack""".split()
 )
 
+# keras.ops.nn / core / linalg / image additions (issue 18), on symbolic tensors as the others
+OP_NAMES = OP_NAMES | frozenset(
+    """adaptive_average_pool adaptive_max_pool average_pool batch_normalization celu conv
+    conv_transpose ctc_decode ctc_loss depth_to_space depthwise_conv fold glu hard_shrink
+    hard_swish hard_tanh layer_normalization log_sigmoid max_pool multi_hot normalize psnr
+    rms_normalization separable_conv soft_shrink space_to_depth sparse_plus sparse_sigmoid
+    sparsemax squareplus tanh_shrink threshold unfold binary_crossentropy
+    categorical_crossentropy sparse_categorical_crossentropy cdist erfc erfinv
+    extract_sequences fft fft2 ifft2 in_top_k irfft istft logdet rfft rsqrt saturate_cast scatter
+    scatter_update segment_max segment_min segment_prod segment_sum slice slice_update stft
+    rearrange unstack cholesky cholesky_inverse det eigh inv lstsq pinv qr solve
+    solve_triangular svd
+    image.affine_transform image.elastic_transform image.extract_patches_3d image.gaussian_blur
+    image.hsv_to_rgb image.map_coordinates image.perspective_transform image.rgb_to_hsv
+    image.scale_and_translate image.sobel_edges image.ssim""".split()
+)
+
 
 def _encode(value, tensors: list):
     """Replace symbolic tensors in ``value`` by ``{"__tensor__": i}``; constants to JSON."""

@@ -71,7 +71,9 @@ from axonal.functional import (
     var,
     where,
 )
-from axonal.ops import image, linalg, nn, numpy  # noqa: F401 - submodules, as keras.ops.linalg
+from axonal.ops import core, image, linalg, nn, numpy  # noqa: F401 - submodules, as keras.ops.linalg
+from axonal.ops.core import *  # noqa: F403 - control flow and math, flat as in keras.ops
+from axonal.ops.linalg import *  # noqa: F403 - keras.ops.inv, keras.ops.solve...
 from axonal.ops.nn import *  # noqa: F403 - the flat namespace, as keras.ops
 from axonal.ops.numpy import *  # noqa: F403
 from axonal.tensor import Tensor, as_tensor
@@ -145,7 +147,14 @@ __all__ = [  # noqa: PLE0604 - extended with the submodules' names below
 ]
 
 
-__all__ = sorted(set(__all__) | set(numpy.__all__) | set(nn.__all__) | {"linalg", "nn", "numpy"})
+__all__ = sorted(
+    set(__all__)
+    | set(numpy.__all__)
+    | set(nn.__all__)
+    | set(core.__all__)
+    | set(linalg.__all__)
+    | {"image", "linalg", "nn", "numpy"}
+)
 
 
 def _symbolic_aware(name: str, fn):
@@ -186,7 +195,7 @@ def _wrap_symbolic_ops() -> None:
         if callable(namespace.get(name)):
             namespace[name] = _symbolic_aware(name, namespace[name])
             # ops.numpy.tile is ops.tile: the submodules hand out the same wrapped function
-            for module in (numpy, nn, linalg):
+            for module in (numpy, nn, linalg, core):
                 if name in getattr(module, "__all__", ()):
                     setattr(module, name, namespace[name])
 

@@ -376,3 +376,21 @@ class Fmod(Function):
 
     def backward(self, g):
         return g, -g * xp.trunc(self.a / self.b)
+
+
+class Closure(Function):
+    """An op given as a NumPy function with its own vector-Jacobian product.
+
+    ``compute(*arrays)`` returns ``(out, vjp)``; ``vjp(g)`` returns one gradient array (or None)
+    per input. Ops whose backward is easiest written next to their forward on arrays (CTC's
+    forward-backward recursion, segment reductions, factorization gradients, a user's
+    ``custom_gradient``) use it instead of a class of their own each.
+    """
+
+    def forward(self, *arrays, compute=None):
+        out, self.vjp = compute(*arrays)
+        return out
+
+    def backward(self, g):
+        grads = self.vjp(g)
+        return tuple(grads) if isinstance(grads, (list, tuple)) else (grads,)
