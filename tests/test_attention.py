@@ -399,3 +399,19 @@ def test_huge_scores_and_fully_masked_rows_keep_a_stable_softmax(size):
         if size == 1.0 and dtype == "float32":
             np.testing.assert_allclose(op.probabilities[0, 1], np.full(3, 1 / 3), rtol=1e-6)
         np.testing.assert_allclose(out, expected @ v, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_attention_gradients_with_a_dropout_mask_match_finite_differences(packed):
+    rng = np.random.default_rng(10)
+    keep = (rng.random((2, 2, 4, 4)) > 0.3) / 0.7
+    adder = np.where(np.tri(4, dtype=bool), 0.0, -1e9)
+    if packed:
+        qkv = rng.normal(size=(2, 4, 3, 2, 3))
+        report = check_gradients(lambda t: F.packed_self_attention(t, adder, keep, 0.5), [qkv])
+    else:
+        q, k, v = (rng.normal(size=(2, 2, 4, 3)) for _ in range(3))
+        report = check_gradients(
+            lambda a, b, c: F.scaled_dot_product_attention(a, b, c, adder, keep, 0.5), [q, k, v]
+        )
+    report.assert_ok()

@@ -27,7 +27,10 @@ class ScaledDotProductAttention(Function):
 
     def forward(self, q, k, v, adder=None, keep=None, scale: float = 1.0):
         weights = self._weights(q, k, v, adder, keep, scale)
-        return weights @ v
+        out = weights @ v
+        if self.needs_grad is not None:
+            self.out = out
+        return out
 
     def _weights(self, q, k, v, adder, keep, scale):
         """The attention weights (probabilities after dropout); saves what backward reads."""
@@ -45,9 +48,10 @@ class ScaledDotProductAttention(Function):
             )
         return weights
 
-    def _grads(self, g, dq=None, dk=None, dv=None, needs=(True, True, True)):
-        """Gradients of q, k and v for output gradient ``g`` (``(..., T, V)``), written into
-        ``dq``/``dk``/``dv`` where given (views of one packed array), else into new arrays."""
+    def _grads(self, g, out, dq=None, dk=None, dv=None, needs=(True, True, True)):
+        """Gradients of q, k and v for output gradient ``g`` and output ``out`` (both
+        ``(..., T, V)``), written into ``dq``/``dk``/``dv`` where given (views of one packed
+        array), else into new arrays."""
         q, k, v, p, weights = self.q, self.k, self.v, self.probabilities, self.weights
         if needs[2]:
             dv = xp.matmul(xp.swapaxes(weights, -1, -2), g, out=dv)
@@ -55,9 +59,11 @@ class ScaledDotProductAttention(Function):
             dp = g @ xp.swapaxes(v, -1, -2)
             if self.keep is not None:
                 dp *= self.keep
-            # the softmax Jacobian: p * (dp - sum(dp * p)); the row sums as one einsum
+            # the softmax Jacobian p * (dp - sum_j dp_j p_j). That row sum is g · out (the
+            # rows of out are sum_j p_j keep_j v_j): a product over V features per row rather
+            # than over the S keys of two (..., T, S) arrays
             ds = dp
-            ds -= xp.einsum("...ij,...ij->...i", dp, p)[..., None]
+            ds -= xp.einsum("...ij,...ij->...i", g, out)[..., None]
             ds *= p
             scale = ds.dtype.type(self.scale)
             # the scale on the small products, not on the (..., T, S) array
@@ -71,7 +77,7 @@ class ScaledDotProductAttention(Function):
 
     def backward(self, g):
         needs = self.needs_grad
-        dq, dk, dv = self._grads(g, needs=needs[:3])
+        dq, dk, dv = self._grads(g, self.out, needs=needs[:3])
         return (
             dq if needs[0] else None,
             dk if needs[1] else None,
@@ -100,13 +106,13 @@ class PackedSelfAttention(ScaledDotProductAttention):
         out = xp.empty((batch, length, heads, size), dtype=qkv.dtype)
         xp.matmul(weights, v, out=out.transpose(0, 2, 1, 3))
         if self.needs_grad is not None:
-            self.packed_shape = qkv.shape
+            self.packed_shape, self.out = qkv.shape, out
         return out
 
     def backward(self, g):
         grad = xp.empty(self.packed_shape, dtype=g.dtype)
         dq, dk, dv = _heads(grad)
-        self._grads(g.transpose(0, 2, 1, 3), dq, dk, dv)
+        self._grads(g.transpose(0, 2, 1, 3), self.out.transpose(0, 2, 1, 3), dq, dk, dv)
         return grad, None, None
 
 
