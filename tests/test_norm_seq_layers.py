@@ -916,3 +916,25 @@ def test_the_last_axis_normalize_equals_the_general_one(affine, dtype):
             continue
         assert fast.dtype == np.dtype(dtype)
         np.testing.assert_allclose(fast, general, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("repeats", ["unique", "few", "padding"])
+def test_the_embedding_gradient_scatter_equals_add_at(repeats):
+    from axonal.primitives.core import scatter_add_rows
+
+    rng = np.random.default_rng(11)
+    if repeats == "unique":
+        indices = rng.permutation(50)[:40]
+    elif repeats == "few":
+        indices = rng.integers(0, 50, size=200)
+    else:  # one index far more often than the rounds, as a padding token
+        indices = np.where(rng.random(300) < 0.6, 0, rng.integers(0, 50, size=300))
+    rows = rng.normal(size=(indices.size, 6)).astype("float32")
+    got = np.zeros((50, 6), "float32")
+    scatter_add_rows(got, indices, rows)
+    expected = np.zeros((50, 6), "float32")
+    np.add.at(expected, indices, rows)
+    if repeats == "padding":
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    else:  # each index gets its rows in their order, as add.at adds them
+        np.testing.assert_array_equal(got, expected)

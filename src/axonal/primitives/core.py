@@ -814,15 +814,41 @@ class Take(Function):
         if indices.dtype.kind not in "iu" or indices.size == 0:
             xp.add.at(moved, indices, g_moved)
             return out, None
-        # the rows each index gathered, summed per index: sorting and reduceat is several times
-        # faster than add.at's unbuffered scatter (an embedding's gradient over a batch)
         flat = indices.reshape(-1) % self.shape[self.axis]
         rows = g_moved.reshape((flat.size,) + moved.shape[1:])
-        order = xp.argsort(flat, kind="stable")
-        ordered = flat[order]
-        starts = xp.flatnonzero(xp.concatenate(([True], ordered[1:] != ordered[:-1])))
-        moved[ordered[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+        scatter_add_rows(moved, flat, rows)
         return out, None
+
+
+# occurrences of an index added by one vectorised scatter each; later ones are summed in bulk
+_SCATTER_ROUNDS = 8
+
+
+def scatter_add_rows(out, indices, rows) -> None:
+    """``out[indices[i]] += rows[i]`` for every ``i``, repeated indices accumulating.
+
+    An embedding's gradient over a batch. ``add.at``'s unbuffered scatter is several times
+    slower, and so is ``add.reduceat`` over the rows sorted by index (its segments are short).
+    Instead the rows are grouped by how many times their index has occurred before: the
+    first occurrences of all indices are added by one scatter (no index repeats within a
+    round), then the second ones, and so on. Indices occurring more than ``_SCATTER_ROUNDS``
+    times (a padding token) have the rest of their rows summed per index at the end. Up to that
+    depth each index receives its rows in their original order, as ``add.at`` adds them.
+    """
+    size = indices.size
+    order = xp.argsort(indices, kind="stable")
+    ordered = indices[order]
+    starts = xp.flatnonzero(xp.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = xp.diff(xp.append(starts, size))
+    rank = xp.arange(size) - xp.repeat(starts, counts)
+    for occurrence in range(min(int(counts.max(initial=0)), _SCATTER_ROUNDS)):
+        chosen = rank == occurrence
+        out[ordered[chosen]] += rows[order[chosen]]
+    deep = rank >= _SCATTER_ROUNDS
+    if deep.any():
+        positions, targets = order[deep], ordered[deep]
+        firsts = xp.flatnonzero(xp.concatenate(([True], targets[1:] != targets[:-1])))
+        out[targets[firsts]] += xp.add.reduceat(rows[positions], firsts, axis=0)
 
 
 class Cast(Function):
