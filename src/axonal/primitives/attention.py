@@ -10,6 +10,7 @@ from __future__ import annotations
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import row_sums, softmax_limits, softmax_rows
+from axonal.primitives.threads import in_halves
 
 # what a masked score becomes before the softmax: Keras's value for float32 and float64
 MASKED_SCORE = -1e9
@@ -63,8 +64,7 @@ class ScaledDotProductAttention(Function):
             # rows of out are sum_j p_j keep_j v_j): a product over V features per row rather
             # than over the S keys of two (..., T, S) arrays
             ds = dp
-            ds -= xp.einsum("...ij,...ij->...i", g, out)[..., None]
-            ds *= p
+            in_halves(_jacobian_in_place, ds, xp.einsum("...ij,...ij->...i", g, out)[..., None], p)
             scale = ds.dtype.type(self.scale)
             # the scale on the small products, not on the (..., T, S) array
             if needs[0]:
@@ -134,17 +134,30 @@ def _probabilities(q, k, adder, scale):
     """
     scores = _scores(q, k, adder, scale)
     low, _, high = softmax_limits(scores.dtype)
-    with xp.errstate(over="ignore"):
-        xp.exp(scores, out=scores)
+    in_halves(_exp_in_place, scores)
     totals = row_sums(scores)
     if (
         totals.size
         and low < xp.minimum.reduce(totals, axis=None)
         and (xp.maximum.reduce(totals, axis=None) < high)
     ):
-        scores /= totals
+        in_halves(_divide_in_place, scores, totals)
         return scores
     return softmax_rows(_scores(q, k, adder, scale), overwrite=True)
+
+
+def _exp_in_place(scores) -> None:
+    with xp.errstate(over="ignore"):  # per thread: an overflow is caught by the row sums
+        xp.exp(scores, out=scores)
+
+
+def _divide_in_place(scores, totals) -> None:
+    xp.divide(scores, totals, out=scores)
+
+
+def _jacobian_in_place(dp, row_dots, p) -> None:
+    xp.subtract(dp, row_dots, out=dp)
+    xp.multiply(dp, p, out=dp)
 
 
 def _heads(packed):

@@ -1,0 +1,58 @@
+"""in_halves: elementwise passes split over two threads give the arrays one pass gives."""
+
+import numpy as np
+import pytest
+
+from axonal.primitives import threads
+from axonal.primitives.attention import ScaledDotProductAttention
+
+
+def _jacobian(dp, row_dots, p):
+    np.subtract(dp, row_dots, out=dp)
+    np.multiply(dp, p, out=dp)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7])
+def test_halves_equal_one_pass_including_broadcast_operands(rows, monkeypatch):
+    rng = np.random.default_rng(0)
+    dp = rng.normal(size=(rows, 3, 5)).astype("float32")
+    dots = rng.normal(size=(rows, 3, 1)).astype("float32")
+    p = rng.random((1, 3, 5)).astype("float32")  # broadcast along the split axis: passed whole
+    expected = dp.copy()
+    _jacobian(expected, dots, p)
+    monkeypatch.setattr(threads, "MIN_BYTES", 0)
+    got = dp.copy()
+    threads.in_halves(_jacobian, got, dots, p)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_attention_is_bit_identical_split_or_not(monkeypatch):
+    rng = np.random.default_rng(1)
+    q, k, v, g = (rng.normal(size=(6, 2, 9, 4)).astype("float32") for _ in range(4))
+    results = []
+    for min_bytes in (0, 1 << 62):
+        monkeypatch.setattr(threads, "MIN_BYTES", min_bytes)
+        op = ScaledDotProductAttention()
+        op.needs_grad = (True, True, True, False, False)
+        out = op.forward(q, k, v, None, None, 0.5)
+        results.append([out, *op.backward(g)[:3]])
+    for split, whole in zip(*results, strict=True):
+        np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_helper_thread(monkeypatch):
+    import os
+
+    monkeypatch.setattr(threads, "MIN_BYTES", 0)
+    data = np.ones((4, 3))
+    threads.in_halves(lambda a: np.multiply(a, 2, out=a), data)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # child: would hang on the parent's pool without the reset
+        try:
+            threads.in_halves(lambda a: np.multiply(a, 2, out=a), data)
+            os._exit(0 if (data == 4).all() else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
