@@ -549,3 +549,15 @@ def test_supported_dtypes_still_pass():
     assert Dense(2, dtype="float64").dtype == "float64"
     assert Dense(2, dtype=np.float32).dtype == "float32"
     assert Input((3,), dtype="int32").dtype == "int32"  # indices for an Embedding
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_flatten_data_format_matches_keras(data_format):
+    keras = pytest.importorskip("keras")
+    x = np.arange(2 * 2 * 3 * 4, dtype="float32").reshape(2, 2, 3, 4)
+    layer = Flatten(data_format=data_format)
+    expected = keras.layers.Flatten(data_format=data_format)(x)
+    np.testing.assert_array_equal(layer(x).data, keras.ops.convert_to_numpy(expected))
+    assert layer.get_config()["data_format"] == data_format
+    assert Flatten.from_config(layer.get_config()).data_format == data_format
+    assert Flatten()(np.zeros((3,), "float32")).shape == (3, 1)  # a batch of scalars

@@ -196,6 +196,10 @@ CASES = {
     ),
     "identity": (lambda: seq((6,), L.Identity(), L.Dense(2)), floats(6)),
     "flatten": (lambda: seq((3, 4, 2), L.Flatten(), L.Dense(3)), floats(3, 4, 2)),
+    "flatten_channels_first": (
+        lambda: seq((2, 3, 4), L.Flatten(data_format="channels_first"), L.Dense(3)),
+        floats(2, 3, 4),
+    ),
     "reshape": (lambda: seq((12,), L.Reshape((4, -1)), L.Dense(2)), floats(12)),
     "permute": (lambda: seq((3, 4), L.Permute((2, 1)), L.Dense(2)), floats(3, 4)),
     "repeat_vector": (lambda: seq((4,), L.RepeatVector(3), L.Dense(2)), floats(4)),

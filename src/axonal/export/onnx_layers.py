@@ -50,8 +50,12 @@ def convert_identity(b: GraphBuilder, layer, inputs: list) -> list:
 
 
 def convert_flatten(b: GraphBuilder, layer: core.Flatten, inputs: list) -> list:
-    # the data is channels-last here, so this is Keras's flatten order
-    return [b.op("Flatten", [inputs[0].name], axis=1)]
+    x = inputs[0]
+    name = x.name
+    if layer.data_format == "channels_first" and len(x.shape) > 2:
+        # Keras flattens channels-first data in channels-last order
+        name = b.channels_last(name, len(x.shape) - 2)
+    return [b.op("Flatten", [name], axis=1)]
 
 
 def convert_reshape(b: GraphBuilder, layer: core.Reshape, inputs: list) -> list:

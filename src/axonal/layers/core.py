@@ -14,6 +14,7 @@ from axonal import primitives as P
 from axonal import regularizers as regularizers_module
 from axonal.backend import make_rng, xp
 from axonal.layers.base import Layer, unique_name
+from axonal.layers.data_format import standardize_data_format, to_channels_last
 from axonal.layers.masking import mask_of, masks_in_use
 from axonal.layers.symbolic import SymbolicTensor
 from axonal.registry import register, serialize
@@ -328,10 +329,27 @@ class Dropout(Layer):
 
 @register("layer", "Flatten")
 class Flatten(Layer):
-    """Flattens each sample to one axis: ``(batch, d1, d2, …)`` -> ``(batch, d1*d2*…)``."""
+    """Flattens each sample to one axis: ``(batch, d1, d2, …)`` -> ``(batch, d1*d2*…)``.
+
+    Args:
+        data_format: ``'channels_last'`` or ``'channels_first'`` (None: the config's). A
+            channels-first input is flattened in channels-last order, as Keras does, so a
+            Dense layer after it sees the same features in either layout.
+    """
+
+    def __init__(self, data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = to_channels_last(inputs)
         return F.reshape(inputs, (inputs.shape[0], -1))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(data_format=self.data_format)
+        return config
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         rest = input_shape[1:]
