@@ -56,3 +56,21 @@ def test_a_forked_child_starts_its_own_helper_thread(monkeypatch):
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_layer_normalization_is_bit_identical_split_or_not(monkeypatch):
+    from axonal.primitives.norm import NormalizeLastAxis
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(5, 3, 8)).astype("float32")
+    g = rng.normal(size=x.shape).astype("float32")
+    gamma, beta = rng.normal(size=8).astype("float32"), rng.normal(size=8).astype("float32")
+    results = []
+    for min_bytes in (0, 1 << 62):
+        monkeypatch.setattr(threads, "MIN_BYTES", min_bytes)
+        op = NormalizeLastAxis()
+        op.needs_grad = (True, True, True)
+        out = op.forward(x, gamma, beta, epsilon=1e-3)
+        results.append([out, *op.backward(g)])
+    for split, whole in zip(*results, strict=True):
+        np.testing.assert_array_equal(split, whole)
