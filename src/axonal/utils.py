@@ -8,6 +8,7 @@ from axonal import backend
 from axonal.backend import floatx, set_random_seed, xp
 from axonal.data import PyDataset, Sequence
 from axonal.gradcheck import check_gradients
+from axonal.model_plot import model_to_dot, plot_model
 from axonal.preprocessing.sequence import pad_sequences
 
 
@@ -77,8 +78,10 @@ __all__ = [
     "Sequence",
     "check_gradients",
     "clear_session",
+    "model_to_dot",
     "normalize",
     "pad_sequences",
+    "plot_model",
     "set_random_seed",
     "to_categorical",
 ]
