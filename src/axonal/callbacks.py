@@ -1216,3 +1216,11 @@ def _weight_image(weight):
     low, high = values.min(), values.max()
     scaled = (values - low) / (high - low) if high > low else xp.zeros_like(values)
     return scaled[..., None]
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)
