@@ -177,3 +177,30 @@ def test_without_graphviz_or_matplotlib_a_png_says_what_to_install(tmp_path, mon
         plot_model(_functional(), tmp_path / "m.png")
     plot_model(_functional(), tmp_path / "m.svg")  # still works
     assert np.isfinite(len((tmp_path / "m.svg").read_text()))
+
+
+class _Subclassed(axonal.Model):
+    def __init__(self):
+        super().__init__(name="custom")
+        self.hidden = axonal.layers.Dense(3)
+
+    def call(self, inputs):
+        return self.hidden(inputs)
+
+
+def test_a_subclassed_model_is_one_box_as_in_keras(tmp_path, monkeypatch):
+    _no_graphviz(monkeypatch)
+    model = _Subclassed()
+    model(np.zeros((1, 2), "float32"))
+    plot_model(model, tmp_path / "m.svg")
+    texts, edges = _svg_graph(tmp_path / "m.svg")
+    assert texts == {"custom": ["custom (_Subclassed)"]} and not edges
+    assert model_plot.keras_model_json(model) is None
+
+
+def test_unbuilt_models_and_unknown_arguments_are_refused(tmp_path):
+    unbuilt = axonal.Sequential([axonal.layers.Dense(2)])
+    with pytest.raises(ValueError, match="not been built"):
+        plot_model(unbuilt, tmp_path / "m.svg")
+    with pytest.raises(ValueError, match="layer_range"):
+        plot_model(_functional(), tmp_path / "m.svg", layer_range=["a", "b"])

@@ -46,8 +46,16 @@ class _Graph:
     sequential: bool = False
 
 
+def _is_sequential(model) -> bool:
+    # by class name along the MRO: this module may not import models (DESIGN.md)
+    return any(cls.__name__ == "Sequential" for cls in type(model).__mro__)
+
+
 def _is_model(layer) -> bool:
-    return isinstance(getattr(layer, "layers", None), list) and hasattr(layer, "graph")
+    """A nested Sequential or functional model (drawn expanded with ``expand_nested``)."""
+    if not (isinstance(getattr(layer, "layers", None), list) and hasattr(layer, "graph")):
+        return False
+    return layer.graph is not None or _is_sequential(layer)
 
 
 def _activation_name(layer) -> str | None:
@@ -77,8 +85,15 @@ def describe(model, expand_nested: bool = False, prefix: str = "") -> _Graph:
     """The layers of ``model`` as nodes and edges (shared layers once, fed by every caller)."""
     graph = getattr(model, "graph", None)
     described = _Graph(name=model.name, class_name=type(model).__name__)
-    if graph is None:
+    if graph is None and _is_sequential(model):
         _describe_sequential(model, described, expand_nested, prefix)
+        return described
+    if graph is None:
+        # a subclassed model's call is Python code, not a graph: one box, as Keras draws it
+        node = _Node(prefix + model.name, model.name, type(model).__name__)
+        node.trainable = getattr(model, "trainable", None)
+        described.nodes = [node]
+        described.inputs = described.outputs = [node.key]
         return described
     nodes: dict[str, _Node] = {}
     for tensor in graph.inputs:
@@ -215,7 +230,14 @@ def _label_lines(node: _Node, options: dict) -> list[str]:
     return lines
 
 
-def _options(**kwargs) -> dict:
+def _options(model, unknown: dict, **kwargs) -> dict:
+    if unknown:
+        raise ValueError(f"plot_model got unrecognized keyword arguments: {sorted(unknown)}.")
+    if not getattr(model, "built", True):
+        raise ValueError(
+            f"Model '{model.name}' has not been built yet, so it has no layer graph to draw: "
+            "call build(input_shape), give it an Input, or call it on a batch first."
+        )
     if kwargs["rankdir"] not in ("TB", "LR"):
         raise ValueError(
             f"plot_model rankdir must be 'TB' or 'LR'; received {kwargs['rankdir']!r}."
@@ -240,6 +262,7 @@ def _dot_source(graph: _Graph, options: dict) -> str:
         f"digraph {_dot_quote(graph.name)} {{",
         f"  rankdir={options['rankdir']};",
         "  concentrate=true;",
+        f"  splines={options['splines']};",
         f"  dpi={int(options['dpi'])};",
         '  node [shape=box, fontname="Helvetica", fontsize=12];',
     ]
@@ -295,11 +318,13 @@ def model_to_dot(
     subgraph: bool = False,
     show_layer_activations: bool = False,
     show_trainable: bool = False,
+    splines: str = "ortho",
     **kwargs,
 ):
     """The model's layer graph as a ``pydot.Dot`` (needs pydot, as Keras's does).
 
-    Args: as ``plot_model``; ``subgraph`` is accepted for Keras compatibility.
+    Args: as ``plot_model``; ``subgraph`` is accepted for Keras compatibility (the result is
+    always a whole graph).
 
     Returns:
         A ``pydot.Dot``; ``.to_string()`` is the Graphviz source.
@@ -314,6 +339,9 @@ def model_to_dot(
             "plot_model(model, 'model.svg') draws without either."
         )
     options = _options(
+        model,
+        kwargs,
+        splines=splines,
         show_shapes=show_shapes,
         show_dtype=show_dtype,
         show_layer_names=show_layer_names,
@@ -517,6 +545,7 @@ def plot_model(
     dpi: int = 200,
     show_layer_activations: bool = False,
     show_trainable: bool = False,
+    splines: str = "ortho",
     **kwargs,
 ) -> None:
     """Draw the model's layer graph into ``to_file``; the format is the file's extension.
@@ -537,11 +566,16 @@ def plot_model(
         dpi: the image's resolution (Graphviz's dpi; 200 is drawn at about 2x).
         show_layer_activations: show the activation of layers that have one.
         show_trainable: show whether each layer is trainable.
+        splines: how Graphviz draws edges (``"ortho"``, ``"curved"``, ``"line"``...); the
+            drawings made without Graphviz use straight lines.
 
     Raises:
         ImportError: a raster or PDF file without Graphviz and without matplotlib.
     """
     options = _options(
+        model,
+        kwargs,
+        splines=splines,
         show_shapes=show_shapes,
         show_dtype=show_dtype,
         show_layer_names=show_layer_names,
@@ -613,6 +647,8 @@ def _keras_config(graph: _Graph) -> dict:
 def keras_model_json(model) -> str | None:
     """The model's layer graph as the JSON Keras's ``to_json`` gives TensorBoard's graph plugin
     (class names, layer names, dtypes, inbound nodes), or None when it cannot be described."""
+    if getattr(model, "graph", None) is None and not _is_sequential(model):
+        return None  # a subclassed model has no layer graph (Keras writes none either)
     try:
         return json.dumps(_keras_config(describe(model, expand_nested=True)))
     except (AttributeError, TypeError, ValueError):
