@@ -604,7 +604,7 @@ def plot_model(
     except ImportError:
         raise ImportError(
             f"plot_model to a .{extension} file needs Graphviz (pip install pydot, plus the "
-            "Graphviz programs) or matplotlib (pip install 'axonal[plot]'); .svg and .dot "
+            "Graphviz programs) or matplotlib (pip install matplotlib); .svg and .dot "
             "files need neither."
         ) from None
     _matplotlib_file(model, to_file, options, expand_nested)
