@@ -302,8 +302,8 @@ class EventFileWriter:
         strings = [str(width).encode(), str(height).encode()]
         strings += [encode_png(one) for one in batch]
         tensor = _tensor_proto(DT_STRING, (len(strings),), strings=strings)
-        metadata = _metadata("images", _int_field(1, len(batch)))  # ImagePluginData.max_images
-        self._write_summary(_summary_value(tag, metadata, tensor), step)
+        # ImagePluginData's fields (version 0, not converted) are all defaults: empty content
+        self._write_summary(_summary_value(tag, _metadata("images"), tensor), step)
 
     def text_tensor(self, tag: str, text: str, plugin: str, content: bytes, step: int) -> None:
         """A scalar string tensor for ``plugin`` (e.g. a model's JSON for ``graph_keras_model``)."""
