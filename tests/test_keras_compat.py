@@ -109,8 +109,14 @@ def test_tensorflow_calls_fail_clearly(tmp_path):
 
 
 def test_missing_keras_module_is_a_clear_import_error(tmp_path):
-    script = _write(tmp_path, "import keras.applications\n")
-    with pytest.raises(ImportError, match="keras.applications is not available"):
+    # a Keras submodule axonal lacks is named as a missing Keras feature
+    script = _write(tmp_path, "import keras.distribution\n")
+    with pytest.raises(ImportError, match="keras.distribution is a Keras feature that axonal"):
+        keras_compat.run(script, [])
+    assert _clean()
+    # a name Keras does not have either keeps the plain import error
+    script = _write(tmp_path, "import keras.no_such_module\n")
+    with pytest.raises(ImportError, match="keras.no_such_module is not available"):
         keras_compat.run(script, [])
     assert _clean()
 

@@ -9,6 +9,7 @@ Example:
 
 from axonal import (
     activations,
+    applications,
     callbacks,
     config,
     constraints,
@@ -20,6 +21,7 @@ from axonal import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     ops,
     optimizers,
@@ -29,8 +31,10 @@ from axonal import (
     regularizers,
     saving,
     schedules,
+    tree,
     utils,
 )
+from axonal._missing import MissingKerasFeature
 from axonal.autograd import enable_grad, no_grad
 from axonal.backend import floatx, set_floatx
 from axonal.layers import Input, Layer
@@ -49,6 +53,7 @@ __all__ = [
     "Layer",
     "Loss",
     "Metric",
+    "MissingKerasFeature",
     "Model",
     "Optimizer",
     "Sequential",
@@ -56,6 +61,7 @@ __all__ = [
     "Variable",
     "__version__",
     "activations",
+    "applications",
     "callbacks",
     "config",
     "constraints",
@@ -69,6 +75,7 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "mixed_precision",
     "models",
     "no_grad",
     "ops",
@@ -80,5 +87,14 @@ __all__ = [
     "saving",
     "schedules",
     "set_floatx",
+    "tree",
     "utils",
 ]
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

@@ -171,3 +171,11 @@ def deserialize(name: str | dict, custom_objects: dict | None = None) -> Callabl
         else:
             name = name.get("registered_name", "")
     return lookup("activation", name, custom_objects)
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

@@ -1007,3 +1007,220 @@ class InterruptGuard:
         if self._installed:
             signal.signal(signal.SIGINT, self._previous)
             self._installed = False
+
+
+class TensorBoard(Callback):
+    """Write logs TensorBoard reads: metrics, learning rate, weight histograms, the model graph.
+
+    No TensorFlow needed: ``axonal.summary_events`` writes the event files itself. Runs,
+    directories and tags are Keras's, so dashboards and scripts built for Keras keep working:
+    ``log_dir/train`` holds ``epoch_<metric>`` (``epoch_loss``, ``epoch_accuracy``...) and
+    ``epoch_learning_rate`` per epoch, ``batch_<metric>`` every ``update_freq`` batches when it
+    is an integer (or ``"batch"``), ``<layer>/<weight>/histogram`` (and ``/image`` with
+    ``write_images``) every ``histogram_freq`` epochs, and the model's layer graph under the tag
+    ``keras`` (TensorBoard's Graphs tab, "Keras" view); ``log_dir/validation`` holds the
+    ``val_`` metrics as ``epoch_<metric>`` and ``evaluation_<metric>_vs_iterations``.
+
+    Args:
+        log_dir: where the runs go. Defaults to ``"logs"``.
+        histogram_freq: every how many epochs to write weight histograms (0: never).
+        write_graph: write the layer graph (Sequential and functional models).
+        write_images: also write each kernel as an image with the histograms.
+        write_steps_per_second: also log training steps per second.
+        update_freq: ``"epoch"``, ``"batch"`` or an integer N (batch scalars every N batches).
+        profile_batch: must be 0: profiling is not supported (refused by name).
+        embeddings_freq: must be 0: the embedding projector is not supported (refused by name).
+        embeddings_metadata: accepted for Keras compatibility; unused.
+
+    Example:
+        >>> model.fit(x, y, epochs=5, callbacks=[TensorBoard("logs")])  # doctest: +SKIP
+        $ tensorboard --logdir logs
+    """
+
+    rank_zero_only = True
+
+    def __init__(
+        self,
+        log_dir="logs",
+        histogram_freq: int = 0,
+        write_graph: bool = True,
+        write_images: bool = False,
+        write_steps_per_second: bool = False,
+        update_freq="epoch",
+        profile_batch=0,
+        embeddings_freq: int = 0,
+        embeddings_metadata=None,
+    ):
+        super().__init__()
+        if profile_batch:
+            raise ValueError(
+                "TensorBoard(profile_batch=...) is not supported by axonal (there is no "
+                f"profiler to trace); received profile_batch={profile_batch!r}, use 0."
+            )
+        if embeddings_freq:
+            raise ValueError(
+                "TensorBoard(embeddings_freq=...) is not supported by axonal (no embedding "
+                f"projector output); received embeddings_freq={embeddings_freq!r}, use 0."
+            )
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and (
+            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq < 1
+        ):
+            raise ValueError(
+                "TensorBoard update_freq must be 'epoch', 'batch' or a positive integer; "
+                f"received {update_freq!r}."
+            )
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = int(histogram_freq)
+        self.write_graph = write_graph
+        self.write_images = write_images
+        self.write_steps_per_second = write_steps_per_second
+        self.update_freq = update_freq
+        self.embeddings_freq = embeddings_freq
+        self.embeddings_metadata = embeddings_metadata
+        self._writers: dict = {}
+        self._global_train_batch = 0
+        self._graph_written = False
+        self._batch_start = 0.0
+        self._epoch_start = 0.0
+        self._epoch_start_iterations = 0
+
+    def _writer(self, run: str):
+        # created on first use, as Keras does, so a run with nothing to log leaves no file
+        from axonal.summary_events import EventFileWriter
+
+        if run not in self._writers:
+            self._writers[run] = EventFileWriter(os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        self._graph_written = False
+
+    def _write_graph(self) -> None:
+        from axonal.model_plot import keras_model_json
+
+        self._graph_written = True
+        text = keras_model_json(self.model)
+        if text is not None:
+            # the plugin name and version TensorBoard's graph plugin looks for (Keras's summary)
+            self._writer("train").text_tensor("keras", text, "graph_keras_model", b"1", step=0)
+
+    def on_train_begin(self, logs=None):
+        self._global_train_batch = 0
+        if self.write_graph and not self._graph_written:
+            self._write_graph()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.time()
+        self._epoch_start_iterations = self._iterations()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+        self._batch_start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
+            return
+        writer = self._writer("train")
+        step = self._global_train_batch
+        if self.write_steps_per_second:
+            elapsed = max(time.time() - self._batch_start, 1e-12)
+            writer.scalar("batch_steps_per_second", 1.0 / elapsed, step)
+        for name, value in (logs or {}).items():
+            if _is_number(value):
+                writer.scalar(f"batch_{name}", float(value), step)
+
+    def on_test_end(self, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or not logs:
+            return
+        writer = self._writer("validation")
+        for name, value in logs.items():
+            if _is_number(value):
+                writer.scalar(f"evaluation_{name}_vs_iterations", float(value), self._iterations())
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        validation = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        learning_rate = self._learning_rate()
+        if learning_rate is not None:
+            train["learning_rate"] = learning_rate
+        if self.write_steps_per_second:
+            elapsed = max(time.time() - self._epoch_start, 1e-12)
+            train["steps_per_second"] = (
+                self._iterations() - self._epoch_start_iterations
+            ) / elapsed
+        for run, values in (("train", train), ("validation", validation)):
+            numbers = {k: v for k, v in values.items() if _is_number(v)}
+            if numbers:
+                writer = self._writer(run)
+                for name, value in numbers.items():
+                    writer.scalar(f"epoch_{name}", float(value), epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+
+    def _iterations(self) -> int:
+        optimizer = getattr(self.model, "optimizer", None)
+        return int(getattr(optimizer, "iterations", 0) or 0)
+
+    def _learning_rate(self) -> float | None:
+        optimizer = getattr(self.model, "optimizer", None)
+        try:
+            return float(optimizer.learning_rate)
+        except (AttributeError, TypeError, ValueError):
+            return None  # no optimizer (or one without a scalar rate): nothing to log
+
+    def _log_weights(self, epoch: int) -> None:
+        writer = self._writer("train")
+        for layer in self.model.layers:
+            for weight in layer.weights:
+                name = getattr(weight, "path", None) or f"{layer.name}/{weight.name}"
+                name = name.replace(":", "_")
+                values = xp.asarray(weight)
+                writer.histogram(f"{name}/histogram", values, epoch)
+                if self.write_images:
+                    image = _weight_image(values)
+                    if image is not None:
+                        writer.image(f"{name}/image", image, epoch)
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True
+    return isinstance(value, xp.ndarray) and value.size == 1 and value.dtype.kind in "iuf"
+
+
+def _weight_image(weight):
+    """A weight as a batch of grayscale images in [0, 1], laid out as Keras's TensorBoard does
+    (a bias as one row, a dense kernel as one image, a conv kernel as one image per input
+    channel); None for shapes Keras does not draw either."""
+    values = xp.squeeze(xp.asarray(weight, dtype=xp.float64))
+    if values.ndim == 1:
+        values = values.reshape(1, 1, -1)
+    elif values.ndim == 2:
+        if values.shape[0] > values.shape[1]:
+            values = values.T
+        values = values[None]
+    elif values.ndim == 3:
+        values = xp.transpose(values, (2, 0, 1))  # channels-last kernel: one image per channel
+    else:
+        return None
+    low, high = values.min(), values.max()
+    scaled = (values - low) / (high - low) if high > low else xp.zeros_like(values)
+    return scaled[..., None]
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

@@ -14,8 +14,10 @@ Not supported (a script using them fails with an error naming the missing piece)
       ``tf.random.set_seed``, ``tf.function``, ``tf.data.TFRecordDataset``…) and
       backend-specific code (JAX / PyTorch tensors).
     - Keras features axonal has not implemented: distribution strategies, mixed precision,
-      ``keras.ops`` functions outside ``axonal.ops``, ``Lambda`` layers in saved files, and
-      keras submodules axonal does not have (``docs/keras-coverage.md`` lists every name).
+      ``Lambda`` layers in saved files, and every Keras name ``docs/keras-coverage.md`` lists
+      as missing. Using one (``keras.layers.TFSMLayer``, ``from keras.applications import
+      ResNet50``) raises ``axonal.MissingKerasFeature`` (an AttributeError) or, for a ``from``
+      import, ``MissingKerasImport`` (an ImportError), naming the Keras feature.
 
 Example:
     >>> from axonal import keras_compat
@@ -26,11 +28,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import runpy
 import sys
 import types
 from collections.abc import Sequence
+
+from axonal._missing import MissingKerasImport, is_keras_name, missing_message
 
 # keras submodule -> axonal module (the ones that are not the same name)
 _ALIASES = {
@@ -132,6 +137,12 @@ class _Loader(importlib.abc.Loader):
         try:
             module = importlib.import_module(self.target)
         except ImportError as error:
+            parent, _, leaf = (_split(spec.name) or "").rpartition(".")
+            if is_keras_name(_target(parent), leaf):
+                # a Keras submodule axonal lacks (keras.distribution): say so by its Keras name
+                raise MissingKerasImport(
+                    missing_message(_target(parent), leaf), name=spec.name
+                ) from error
             raise ImportError(
                 f"{spec.name} is not available in axonal's Keras compatibility (no module "
                 f"{self.target}): {error}"
@@ -154,6 +165,8 @@ class KerasFinder(importlib.abc.MetaPathFinder):
     packages of ``_TF_NAMES`` (``tensorflow.data``…) to stubs."""
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname.startswith("axonal."):
+            return _missing_submodule(fullname, path)
         if fullname == "tensorflow" or fullname in _TF_PACKAGES:
             return importlib.util.spec_from_loader(fullname, _Loader(None), is_package=True)
         rest = _split(fullname)
@@ -162,6 +175,20 @@ class KerasFinder(importlib.abc.MetaPathFinder):
                 raise NotImplementedError(_tf_message(fullname))
             return None
         return importlib.util.spec_from_loader(fullname, _Loader(_target(rest)), is_package=True)
+
+
+def _missing_submodule(fullname: str, path) -> None:
+    """``from keras.layers import TFSMLayer`` looks for a submodule ``axonal.layers.TFSMLayer``
+    once the attribute is missing (the aliased modules are packages); for a Keras name with no
+    such module, fail there with the Keras name rather than Python's 'cannot import name ...
+    from axonal.layers', which would hide what is missing."""
+    parent, _, name = fullname.rpartition(".")
+    if not is_keras_name(parent, name):
+        return None
+    # a real submodule of that name (axonal.ops.numpy) imports as usual
+    if importlib.machinery.PathFinder.find_spec(fullname, path) is not None:
+        return None
+    raise MissingKerasImport(missing_message(parent, name), name=fullname)
 
 
 def _is_ours(name: str) -> bool:

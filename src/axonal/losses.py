@@ -954,3 +954,11 @@ def serialize(loss: Loss) -> dict:
 def deserialize(config: dict, custom_objects: dict | None = None) -> Loss:
     """Inverse of ``serialize``."""
     return _deserialize("loss", config, custom_objects)
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

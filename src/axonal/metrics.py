@@ -2873,3 +2873,11 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Metri
             return custom_objects[config]
         return registry.lookup(_FUNCTION_KIND, config)
     return registry.deserialize(_KIND, config, custom_objects)
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

@@ -1251,3 +1251,11 @@ def get(identifier: str | Mapping[str, Any] | Optimizer) -> Optimizer:
         "Expected an optimizer name (such as 'adam'), a config dict or an Optimizer, got "
         f"{type(identifier).__name__}: {identifier!r}."
     )
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

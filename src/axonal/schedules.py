@@ -467,3 +467,11 @@ def deserialize(
         0.05
     """
     return registry.deserialize(KIND, dict(config), custom_objects)
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

@@ -8,6 +8,7 @@ from axonal import backend
 from axonal.backend import floatx, set_random_seed, xp
 from axonal.data import PyDataset, Sequence
 from axonal.gradcheck import check_gradients
+from axonal.model_plot import model_to_dot, plot_model
 from axonal.preprocessing.sequence import pad_sequences
 
 
@@ -77,8 +78,18 @@ __all__ = [
     "Sequence",
     "check_gradients",
     "clear_session",
+    "model_to_dot",
     "normalize",
     "pad_sequences",
+    "plot_model",
     "set_random_seed",
     "to_categorical",
 ]
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)

@@ -209,3 +209,11 @@ def standardize(x_train, x_test) -> tuple[numpy.ndarray, numpy.ndarray]:
     train_scaled = ((train64 - mean) / scale).astype(out_dtype)
     test_scaled = ((x_test.astype(numpy.float64) - mean) / scale).astype(out_dtype)
     return train_scaled, test_scaled
+
+
+def __getattr__(name: str):
+    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
+    a PEP 562 hook that only picks the error, never resolves a name)."""
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)
