@@ -725,7 +725,14 @@ def _train_csv(args: argparse.Namespace) -> int:
     table = _read_table(path, args)
     header = table.header
     if args.target not in header:
-        raise _UsageError(f"{path}: no column {args.target!r}; the columns are {', '.join(header)}")
+        hint = ""
+        if len(header) == 1:
+            from axonal.cli_table import separator_name
+
+            hint = f" (the header has no {separator_name(table.sep)}; is --sep right?)"
+        raise _UsageError(
+            f"{path}: no column {args.target!r}; the columns are {', '.join(header)}{hint}"
+        )
     excluded, included = _names(args.exclude), _names(args.include)
     for option, names in (("--exclude", excluded), ("--include", included)):
         for name in names:

@@ -341,7 +341,7 @@ def _read_exact(path, header, sep, encoding, meter) -> Table:
                 raise CSVError(
                     f"{path}, line {reader.line_num}: the row has {len(cells)} cells but the "
                     f"header names {width} columns"
-                    + (_sep_hint(sep) if len(cells) == 1 and width > 1 else "")
+                    + (_sep_hint(sep) if (len(cells) == 1) != (width == 1) else "")
                 )
             batch.append(cells)
             batch_lines.append(reader.line_num)
