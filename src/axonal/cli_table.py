@@ -34,7 +34,7 @@ PROGRESS_MIN_BYTES = 16 << 20
 _BATCH_ROWS = 1 << 15
 # rows per pandas chunk: the columns are converted chunk by chunk, so pandas' own frame (and
 # its Python string objects) never holds the whole file
-_PANDAS_CHUNK_ROWS = 1 << 17
+_PANDAS_CHUNK_ROWS = 1 << 18
 # cell texts that mean "no value", as pandas reads them by default (a subset: no "NA" or
 # "null", which are ordinary category names in some tables)
 NA_TEXTS = ("", "nan", "NaN", "NAN", "-nan", "+nan", "-NaN", "+NaN")
@@ -422,18 +422,27 @@ def _read_pandas(path, header, sep, encoding, meter):
         return _NO_PANDAS
     parts: list[list[tuple]] = [[] for _ in header]
     rows = 0
+    options = dict(
+        sep=sep,
+        encoding=encoding,
+        keep_default_na=False,
+        na_values=list(NA_TEXTS),
+        skip_blank_lines=True,
+        index_col=False,
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # text columns, seen in the first rows, are parsed as pandas categoricals: codes
+            # straight from the tokenizer instead of one Python string per cell
+            head = pandas.read_csv(path, nrows=1000, **options)
+            dtype = {
+                name: "category"
+                for name, kind in zip(head.columns, head.dtypes, strict=True)
+                if getattr(kind, "kind", "O") not in "iufb"
+            }
             chunks = pandas.read_csv(
-                path,
-                sep=sep,
-                encoding=encoding,
-                keep_default_na=False,
-                na_values=list(NA_TEXTS),
-                skip_blank_lines=True,
-                index_col=False,
-                chunksize=_PANDAS_CHUNK_ROWS,
+                path, chunksize=_PANDAS_CHUNK_ROWS, dtype=dtype or None, **options
             )
             with chunks:
                 for frame in chunks:
@@ -471,7 +480,10 @@ def _from_series(series, pandas) -> tuple:
         numbers = series.to_numpy(dtype="float64", na_value=math.nan)
         return numbers, numpy.isnan(numbers), None
     # text: work on the distinct values (few, in a column of categories), then index back
-    codes, uniques = pandas.factorize(series, use_na_sentinel=True)
+    if isinstance(series.dtype, pandas.CategoricalDtype):
+        codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
+    else:
+        codes, uniques = pandas.factorize(series, use_na_sentinel=True)
     texts = numpy.array([str(u).strip() for u in uniques] + [""], dtype=object)
     numbers = numpy.full(len(texts), math.nan)
     for i, text in enumerate(texts[:-1]):
