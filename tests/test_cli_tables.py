@@ -467,3 +467,11 @@ def test_column_names_round_trips_its_encoding():
     assert "categories" not in ColumnNames(["a"], "y").get_config()
     with pytest.raises(ValueError, match="categories must map feature names"):
         ColumnNames(["a"], "y", categories={"b": ["x"]})
+
+
+def test_a_header_wider_than_the_sniffed_sample(tmp_path):
+    names = [f"feature_number_{i}" for i in range(5000)]  # ~100 KB of header
+    data = _write(tmp_path / "wide.csv", names, [list(range(5000)), list(range(5000))], sep=";")
+    table = cli_table.read_table(str(data))
+    assert table.header == names and table.sep == ";"
+    np.testing.assert_array_equal(table.columns["feature_number_4999"].numbers, [4999, 4999])

@@ -216,6 +216,9 @@ def read_table(
         raise CSVError(f"{path}: cannot read the file: {error.strerror}") from None
     with handle:
         sample = handle.read(65536)
+        # a very wide header: read on until its line is whole
+        while b"\n" not in sample.lstrip() and len(sample) < size:
+            sample += handle.read(65536)
     text_sample = _decode(sample, encoding, path, partial=len(sample) < size)
     if sep is None:
         sep = sniff_separator(text_sample)
