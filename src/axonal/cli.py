@@ -8,6 +8,9 @@ inside the command functions, so ``axonal --help`` answers at once.
 
 A CSV problem (missing column, a cell that is not a number, ragged rows…) is reported in one
 line that names the file, the line and the column, with exit status 2, like a usage error.
+Tables are read by ``axonal.cli_table`` (separator sniffed, pandas for large files when
+installed); how text columns and empty cells became numbers is stored in the model's
+``ColumnNames`` layer, so ``predict`` and ``explain`` repeat it on new files.
 """
 
 from __future__ import annotations
@@ -154,9 +157,12 @@ def _add_train(commands) -> None:
         "train",
         help="train a network on a CSV file (or, without --data, the bundled iris table)",
         description=(
-            "With --data FILE.csv --target COLUMN: train a network on your table (a header row, "
-            "numeric feature columns), standardising the features with statistics stored in the "
-            "model, and save it. Without --data: train Dense(4, relu) -> Dense(3, softmax) with "
+            "With --data FILE.csv --target COLUMN: train a network on your table (a header row; "
+            "feature columns of numbers, or of text, which is one-hot encoded), standardising "
+            "the features with statistics stored in the model, and save it (to model.axonal "
+            "unless --out names a file). A column that looks like a row id (named id, *_id, "
+            "index, or counting up one per row) is left out unless --include names it. Without "
+            "--data: train Dense(4, relu) -> Dense(3, softmax) with "
             "Adam on the iris table bundled with axonal (80/20 split with random_state=42, "
             "standardised features) and print the test loss and accuracy. Started by mpirun "
             "(mpirun -n 4 axonal train ...), every process trains its share of each batch "
@@ -752,6 +758,8 @@ def _train_csv(args: argparse.Namespace) -> int:
         if reason is not None:
             # an id predicts nothing about new rows but lets a network memorise the old ones
             features.remove(name)
+            if args.distribute is not None and args.distribute.rank != 0:
+                continue  # rank 0 says it once
             print(
                 f"{_PROG} train: note: column {name!r} is left out of the features ({reason}); "
                 f"pass --include {name} to use it",
