@@ -309,6 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["startup"] = startup.measure(settings, [c.key for c in runnable], log=_log)
         except RuntimeError as error:
             results["startup"] = {"axonal": {"error": str(error)}}
+    if "csv" in selected:
+        from bench.workloads import csv as csv_workload
+
+        try:
+            keys = [c.key for c in runnable]
+            results["csv"] = csv_workload.measure(settings, keys, log=_log)
+        except RuntimeError as error:
+            results["csv"] = {"axonal": {"error": str(error)}}
     if "distributed" in selected and "distributed" not in skipped:
         from bench.workloads import distributed
 
@@ -501,6 +509,11 @@ def _subtitle(name: str, settings: Settings) -> str:
         return f"best of {settings.import_repeat} (torch, keras: {settings.heavy_import_repeat})"
     if name == "memory":
         return f"{settings.memory_rows:,} rows, 1 epoch"
+    if name == "csv":
+        return (
+            f"{settings.csv_rows:,} rows × 9 columns, one of text; fresh process, imports done "
+            f"before the clock; best of {settings.repeat}"
+        )
     if name == "stream":
         return (
             f"{settings.stream_gib:g} GiB of features, {stream.rows(settings):,} rows, "

@@ -48,6 +48,8 @@ class Settings:
     # load: load_model of Input → Dense → N tiny layers → Dense; the shared N (both libraries,
     # the ratio) and the large N (axonal alone: Keras's load grows as N², see workloads/load.py)
     load_layers: int = 200
+    # csv: rows of the table read by axonal's CSV reader and pandas (about 65 MB at 900,000)
+    csv_rows: int = 900_000
     load_layers_large: int = 10_000
     # stream: one epoch from a memory-mapped file of this many GiB of float32 features (256 per
     # row); ``stream_dir`` is where the runner wrote it, set only for the workers
@@ -92,6 +94,7 @@ QUICK = Settings(
     digits_epochs=1,
     digits_train_rows=256,
     load_layers=20,
+    csv_rows=2_000,
     load_layers_large=300,
     stream_gib=1 / 16,
     transformer_rows=64,

@@ -24,6 +24,7 @@ WORKLOADS = (
     "explain_ig",
     "dp",
     "load",
+    "csv",
 )
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 # the figures each workload reports for axonal
@@ -37,6 +38,7 @@ AXONAL_FIGURES = {
     "digits_cnn": ("fit_s", "images_per_s", "step_ms", "test_accuracy"),
     "explain_ig": ("ig_ms", "images_per_s"),
     "load": ("load_ms", "load_us_per_layer", "large_load_s", "large_from_json_s"),
+    "csv": ("file_mb", "read_s", "numpy_read_s", "peak_over_file", "numpy_peak_over_file"),
     "dp": (
         "mlp_plain_ms",
         "mlp_dp_ms",

@@ -397,8 +397,8 @@ def test_bad_csv_in_a_fresh_process_has_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"axonal train: error: {path}, line 3, column 'b': 'oops' is not a number "
-        "(features must be numeric)"
+        f"axonal train: error: {path}, line 3, column 'b': 'oops' is not a number (column 'b' "
+        "holds numbers; fix the cell, or leave the column out with --exclude b)"
     ]
 
 

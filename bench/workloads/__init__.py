@@ -14,8 +14,8 @@ An in-process workload module has:
 The runner takes the samples in rounds, one per competitor per round, so a busy spell on the
 shared machine is spread over every competitor instead of landing on one. ``memory`` runs in a
 fresh worker per competitor, and so does ``cnn_memory``, whose figures join the ``cnn`` table;
-``startup`` spawns fresh interpreters from the runner itself. ``stream`` has the runner write its
-data file first, then runs in a fresh worker per competitor too.
+``startup`` and ``csv`` spawn fresh interpreters from the runner itself. ``stream`` has the
+runner write its data file first, then runs in a fresh worker per competitor too.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ ALL = (
     "explain_ig",
     "dp",
     "load",
+    "csv",
 )
 # run only when named with --only: ``distributed`` starts MPI jobs of its own, ``stream``
 # writes a 10 GiB file and reads it once per competitor

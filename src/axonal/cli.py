@@ -8,6 +8,9 @@ inside the command functions, so ``axonal --help`` answers at once.
 
 A CSV problem (missing column, a cell that is not a number, ragged rows…) is reported in one
 line that names the file, the line and the column, with exit status 2, like a usage error.
+Tables are read by ``axonal.cli_table`` (separator sniffed, pandas for large files when
+installed); how text columns and empty cells became numbers is stored in the model's
+``ColumnNames`` layer, so ``predict`` and ``explain`` repeat it on new files.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ _DATA_OPTIONS = {
     "early_stopping": "--early-stopping",
     "out": "--out",
     "plot": "--plot",
+    "exclude": "--exclude",
+    "include": "--include",
+    "fill": "--fill",
+    "sep": "--sep",
+    "encoding": "--encoding",
 }
 
 
@@ -149,9 +157,12 @@ def _add_train(commands) -> None:
         "train",
         help="train a network on a CSV file (or, without --data, the bundled iris table)",
         description=(
-            "With --data FILE.csv --target COLUMN: train a network on your table (a header row, "
-            "numeric feature columns), standardising the features with statistics stored in the "
-            "model, and save it. Without --data: train Dense(4, relu) -> Dense(3, softmax) with "
+            "With --data FILE.csv --target COLUMN: train a network on your table (a header row; "
+            "feature columns of numbers, or of text, which is one-hot encoded), standardising "
+            "the features with statistics stored in the model, and save it (to model.axonal "
+            "unless --out names a file). A column that looks like a row id (named id, *_id, "
+            "index, or counting up one per row) is left out unless --include names it. Without "
+            "--data: train Dense(4, relu) -> Dense(3, softmax) with "
             "Adam on the iris table bundled with axonal (80/20 split with random_state=42, "
             "standardised features) and print the test loss and accuracy. Started by mpirun "
             "(mpirun -n 4 axonal train ...), every process trains its share of each batch "
@@ -160,6 +171,31 @@ def _add_train(commands) -> None:
     )
     train.add_argument("--data", metavar="FILE.csv", help="the training table (CSV, header row)")
     train.add_argument("--target", metavar="COLUMN", help="the column to predict (with --data)")
+    train.add_argument(
+        "--exclude",
+        action="append",
+        metavar="COLUMN[,COLUMN...]",
+        help="columns that are not features (repeatable or comma-separated)",
+    )
+    train.add_argument(
+        "--include",
+        action="append",
+        metavar="COLUMN[,COLUMN...]",
+        help="use these columns as features even though they look like row ids",
+    )
+    missing = train.add_mutually_exclusive_group()
+    missing.add_argument(
+        "--fill",
+        choices=["mean", "median", "zero"],
+        help=(
+            "fill empty numeric cells with the training column's mean, median or 0 (stored in "
+            "the model and applied by predict); an empty text cell is none of the categories"
+        ),
+    )
+    missing.add_argument(
+        "--drop-missing", action="store_true", help="leave out rows with an empty cell"
+    )
+    _add_table_options(train)
     train.add_argument(
         "--task",
         choices=["classification", "regression"],
@@ -238,6 +274,7 @@ def _add_predict(commands) -> None:
         metavar="PREDICTIONS.csv",
         help="where to write the predictions (default: predictions.csv; '-' for stdout)",
     )
+    _add_table_options(predict)
     predict.set_defaults(handler=_predict)
 
 
@@ -317,6 +354,13 @@ def _add_explain(commands) -> None:
         default=None,
         help="integrated gradients: start from the column means (default) or from zeros",
     )
+    explain.add_argument(
+        "--max-rows",
+        type=_positive_int,
+        metavar="N",
+        help="explain the first N rows only (the baseline still averages every row)",
+    )
+    _add_table_options(explain)
     explain.set_defaults(handler=_explain)
 
 
@@ -356,151 +400,216 @@ def _export(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- reading CSV files
 
+_FILL_HINT = "--fill mean|median|zero or --drop-missing"
+# a text feature column with more categories than this (and than half its rows) is a name or
+# free text rather than a category: refused, with --exclude named
+_MAX_CATEGORIES = 100
 
-def _read_csv(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the data rows of a CSV file, each row with its line number.
 
-    Blank lines are skipped; every other row must have one cell per header column.
+def _separator(text: str) -> str:
+    """argparse type for --sep: one character; 'tab' (or a typed backslash-t) for a tab."""
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    sep = named.get(text.lower(), text)
+    if len(sep) != 1 or sep in '\r\n"':
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ';' or the word tab, got {text!r}"
+        )
+    return sep
+
+
+def _add_table_options(parser) -> None:
+    """--sep and --encoding: how every command that reads a CSV reads it."""
+    parser.add_argument(
+        "--sep",
+        type=_separator,
+        metavar="CHAR",
+        help="the cell separator (default: sniffed from the file: comma, semicolon, tab or pipe)",
+    )
+    parser.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the file's text encoding, e.g. latin-1 (default: UTF-8)",
+    )
+
+
+def _read_table(path: str, args: argparse.Namespace):
+    """The CSV file as an ``axonal.cli_table.Table``; a problem is a one-line usage error."""
+    from axonal.cli_table import CSVError, read_table
+
+    try:
+        return read_table(path, sep=args.sep, encoding=args.encoding)
+    except CSVError as error:
+        raise _UsageError(str(error)) from None
+
+
+def _names(values: list[str] | None) -> list[str]:
+    """Column names given to a repeatable option, each maybe a comma-separated list."""
+    names: list[str] = []
+    for value in values or []:
+        names += [part.strip() for part in value.split(",") if part.strip()]
+    return names
+
+
+def _id_reason(name: str, column, rows: int) -> str | None:
+    """Why a column looks like a row id (not a feature), or None."""
+    low = name.lower()
+    if low in ("id", "index", "unnamed: 0") or low.endswith("_id"):
+        return "its name marks a row id"
+    if rows >= 10 and column.texts is None and not column.missing.any():
+        import numpy
+
+        values = column.numbers
+        if (values == numpy.round(values)).all() and (numpy.diff(values) > 0).all():
+            return "its whole numbers count up, one per row, as a row id does"
+    return None
+
+
+def _cell_problems(table, features, categories, fill, command: str) -> None:
+    """Raise a usage error for the first bad feature cell (row by row, then column by column).
+
+    Numeric columns: text, infinities and (without a fill value) missing cells; text columns:
+    missing cells without a fill value.
     """
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise _UsageError(f"{path}: no such file") from None
-    except OSError as error:
-        raise _UsageError(f"{path}: cannot read the file: {error.strerror}") from None
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    with handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            for cells in reader:
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue
-                if header is None:
-                    header = [cell.strip() for cell in cells]
-                    continue
-                if len(cells) != len(header):
-                    raise _UsageError(
-                        f"{path}, line {reader.line_num}: the row has {len(cells)} cells but the "
-                        f"header names {len(header)} columns"
-                    )
-                rows.append((reader.line_num, cells))
-        except csv.Error as error:
-            raise _UsageError(f"{path}, line {reader.line_num}: not valid CSV: {error}") from None
-        except UnicodeDecodeError:
-            raise _UsageError(
-                f"{path}: not a UTF-8 text file; save the table as CSV (UTF-8)"
-            ) from None
-    if header is None:
-        raise _UsageError(f"{path}: the file is empty; expected a header row naming the columns")
-    for index, name in enumerate(header):
-        if not name:
-            raise _UsageError(f"{path}: column {index + 1} of the header has no name")
-        if name in header[:index]:
-            raise _UsageError(f"{path}: the header names column {name!r} twice")
-    if not rows:
-        raise _UsageError(f"{path}: no data rows after the header")
-    return header, rows
-
-
-def _number(text: str, path: str, line: int, column: str, what: str) -> float:
-    """A finite float from a cell, or a one-line error naming the line and column."""
-    value = text.strip()
-    where = f"{path}, line {line}, column {column!r}"
-    if not value:
-        raise _UsageError(f"{where}: the cell is empty; every {what} needs a number")
-    try:
-        number = float(value)
-    except ValueError:
-        raise _UsageError(f"{where}: {value!r} is not a number ({what}s must be numeric)") from None
-    if math.isnan(number):
-        raise _UsageError(f"{where}: the value is NaN; fill in or drop rows with missing values")
-    if math.isinf(number):
-        raise _UsageError(f"{where}: the value is infinite; {what}s must be finite numbers")
-    return number
-
-
-def _feature_matrix(path, rows, header, features: list[str]):
-    """The features of every row as a float64 array ``(rows, features)``."""
     import numpy
 
-    indices = [header.index(name) for name in features]
-    out = numpy.empty((len(rows), len(features)), dtype="float64")
-    for r, (line, cells) in enumerate(rows):
-        for c, (index, name) in enumerate(zip(indices, features, strict=True)):
-            out[r, c] = _number(cells[index], path, line, name, "feature")
+    first = None
+    for order, name in enumerate(features):
+        column = table.columns[name]
+        if name in categories:
+            bad = column.missing if fill is None else None
+        else:
+            bad = column.non_numbers() | numpy.isinf(column.numbers)
+            if fill is None:
+                bad = bad | column.missing
+        if bad is not None and bad.any():
+            row = int(bad.argmax())
+            if first is None or (row, order) < first[:2]:
+                first = (row, order, name)
+    if first is None:
+        return
+    row, _, name = first
+    where, cell = table.where(row, name)
+    column = table.columns[name]
+    if column.missing[row]:
+        if cell:
+            raise _UsageError(
+                f"{where}: the value is NaN; fill in or drop rows with missing values "
+                f"({_FILL_HINT})"
+            )
+        if command == "train":
+            raise _UsageError(f"{where}: the cell is empty; fill it in, or pass {_FILL_HINT}")
+        raise _UsageError(
+            f"{where}: the cell is empty, and the model was trained without --fill; fill it in"
+        )
+    if math.isinf(column.numbers[row]):
+        raise _UsageError(f"{where}: the value is infinite; features must be finite numbers")
+    if command == "train":
+        raise _UsageError(
+            f"{where}: {cell!r} is not a number (column {name!r} holds numbers; fix the cell, "
+            f"or leave the column out with --exclude {name})"
+        )
+    raise _UsageError(f"{where}: {cell!r} is not a number (the model reads {name!r} as numbers)")
+
+
+def _encode(table, features, categories, fill, command: str):
+    """The model's input matrix (float64): numbers as they are (empty cells filled), one 0/1
+    column per category of each text column. Unseen categories are all zeros, with a warning."""
+    import numpy
+
+    _cell_problems(table, features, categories, fill, command)
+    width = sum(len(categories[name]) if name in categories else 1 for name in features)
+    out = numpy.zeros((table.rows, width), dtype="float64")
+    position = 0
+    for name in features:
+        column = table.columns[name]
+        if name not in categories:
+            values = column.numbers
+            if column.missing.any():
+                values = numpy.where(column.missing, fill[name], values)
+            out[:, position] = values
+            position += 1
+            continue
+        known = categories[name]
+        index = {category: i for i, category in enumerate(known)}
+        texts = column.text_values()
+        codes = numpy.fromiter((index.get(t, -1) for t in texts), "int64", count=table.rows)
+        unseen = (codes < 0) & ~column.missing
+        if unseen.any():
+            values = sorted(set(texts[unseen]))
+            shown = ", ".join(repr(v) for v in values[:3]) + (", ..." if len(values) > 3 else "")
+            print(
+                f"{_PROG} {command}: warning: column {name!r}: {int(unseen.sum())} rows hold "
+                f"categories not seen in training ({shown}); they are encoded as none of the "
+                f"known ones",
+                file=sys.stderr,
+            )
+        rows = numpy.flatnonzero(codes >= 0)
+        out[rows, position + codes[rows]] = 1.0
+        position += len(known)
     return out
 
 
-def _is_int_literal(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
+def _infer_task(values, target: str) -> tuple[str, str]:
+    """``(task, reason)`` for a target column (a ``Column`` or a list of cell texts): text or
+    a few distinct integers → classification, other numbers → regression."""
+    import numpy
 
+    from axonal.cli_table import Column, _convert
 
-def _target_texts(path, rows, header, target: str) -> list[str]:
-    """The target cells, stripped; empty and NaN cells are errors."""
-    index = header.index(target)
-    texts = []
-    for line, cells in rows:
-        text = cells[index].strip()
-        where = f"{path}, line {line}, column {target!r}"
-        if not text:
-            raise _UsageError(f"{where}: the target cell is empty; every row needs a target")
-        if text.lower() in ("nan", "+nan", "-nan"):
-            raise _UsageError(f"{where}: the target is NaN; fill in or drop rows without one")
-        texts.append(text)
-    return texts
-
-
-def _infer_task(texts: list[str], target: str) -> tuple[str, str]:
-    """``(task, reason)`` for a target column: text or few integers → classification."""
-    if not all(_is_number_text(t) for t in texts):
+    column = values if isinstance(values, Column) else Column(target, *_convert(list(values)))
+    if column.texts is not None:
         return "classification", f"column {target!r} holds text labels"
-    if all(_is_int_literal(t) for t in texts):
-        distinct = len({int(t) for t in texts})
-        if distinct <= _MAX_INFERRED_CLASSES and distinct <= max(len(texts) // 2, 2):
+    numbers = column.numbers[~column.missing]
+    if numpy.isfinite(numbers).all() and (numbers == numpy.round(numbers)).all():
+        distinct = len(numpy.unique(numbers))
+        if distinct <= _MAX_INFERRED_CLASSES and distinct <= max(len(numbers) // 2, 2):
             return "classification", f"column {target!r} holds {distinct} distinct integers"
     return "regression", f"column {target!r} holds numbers"
 
 
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _encode_classes(path, texts: list[str], target: str):
-    """Class names (sorted: numerically for integers) and each row's class index."""
+def _target_problems(table, target: str, task: str) -> None:
+    """Missing target cells, and (for regression) ones that are not finite numbers."""
     import numpy
 
-    if all(_is_int_literal(t) for t in texts):
-        names = [str(v) for v in sorted({int(t) for t in texts})]
-        keys = [str(int(t)) for t in texts]
+    column = table.columns[target]
+    bad = column.missing
+    if task == "regression":
+        bad = bad | column.non_numbers() | numpy.isinf(column.numbers)
+    if not bad.any():
+        return
+    row = int(bad.argmax())
+    where, cell = table.where(row, target)
+    if column.missing[row]:
+        if cell:
+            raise _UsageError(
+                f"{where}: the target is NaN; fill in or drop rows without one (--drop-missing "
+                "drops them)"
+            )
+        raise _UsageError(
+            f"{where}: the target cell is empty; every row needs a target (--drop-missing "
+            "drops rows without one)"
+        )
+    if math.isinf(column.numbers[row]):
+        raise _UsageError(f"{where}: the value is infinite; regression targets must be finite")
+    raise _UsageError(f"{where}: {cell!r} is not a number (regression targets must be numeric)")
+
+
+def _encode_classes(path, column, target: str):
+    """Class names (sorted: numerically for numbers) and each row's class index."""
+    import numpy
+
+    texts = column.text_values()
+    if column.texts is None:
+        names = sorted(set(texts), key=float)  # numbers: 2 before 10
     else:
         names = sorted(set(texts))
-        keys = texts
     if len(names) < 2:
         raise _UsageError(
             f"{path}: column {target!r} holds one value ({names[0]!r}) only; a classifier needs "
             "at least two classes"
         )
     index = {name: i for i, name in enumerate(names)}
-    return names, numpy.array([index[k] for k in keys], dtype="int64")
-
-
-def _regression_targets(path, rows, header, target: str):
-    import numpy
-
-    index = header.index(target)
-    values = [
-        _number(cells[index], path, line, target, "regression target") for line, cells in rows
-    ]
-    return numpy.array(values, dtype="float64")
+    return names, numpy.fromiter((index[t] for t in texts), "int64", count=len(texts))
 
 
 # ---------------------------------------------------------------- train
@@ -510,6 +619,8 @@ def _train(args: argparse.Namespace) -> int:
     """Run ``axonal train``: on ``--data`` when given, else the iris program."""
     if args.data is None:
         given = [flag for attr, flag in _DATA_OPTIONS.items() if getattr(args, attr) is not None]
+        if args.drop_missing:
+            given.append("--drop-missing")
         if given:
             options = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
             verb = "works" if len(given) == 1 else "work"
@@ -617,19 +728,89 @@ def _train_csv(args: argparse.Namespace) -> int:
         _check_output_folder(args.plot, "--plot")
 
     # ---- the table: every CSV problem is found here, before anything is trained
-    header, rows = _read_csv(path)
+    table = _read_table(path, args)
+    header = table.header
     if args.target not in header:
-        raise _UsageError(f"{path}: no column {args.target!r}; the columns are {', '.join(header)}")
-    features = [name for name in header if name != args.target]
+        hint = ""
+        if len(header) == 1:
+            from axonal.cli_table import separator_name
+
+            hint = f" (the header has no {separator_name(table.sep)}; is --sep right?)"
+        raise _UsageError(
+            f"{path}: no column {args.target!r}; the columns are {', '.join(header)}{hint}"
+        )
+    excluded, included = _names(args.exclude), _names(args.include)
+    for option, names in (("--exclude", excluded), ("--include", included)):
+        for name in names:
+            if name not in header:
+                raise _UsageError(
+                    f"{option} {name}: {path} has no such column; the columns are "
+                    f"{', '.join(header)}"
+                )
+            if name == args.target:
+                raise _UsageError(f"{option} {name}: that is the target column")
+    both = [name for name in excluded if name in included]
+    if both:
+        raise _UsageError(f"column {both[0]!r} is given to both --exclude and --include")
+    features = [name for name in header if name != args.target and name not in excluded]
+    for name in list(features):
+        reason = None if name in included else _id_reason(name, table.columns[name], table.rows)
+        if reason is not None:
+            # an id predicts nothing about new rows but lets a network memorise the old ones
+            features.remove(name)
+            if args.distribute is not None and args.distribute.rank != 0:
+                continue  # rank 0 says it once
+            print(
+                f"{_PROG} train: note: column {name!r} is left out of the features ({reason}); "
+                f"pass --include {name} to use it",
+                file=sys.stderr,
+            )
     if not features:
-        raise _UsageError(f"{path}: no feature columns besides the target {args.target!r}")
-    x = _feature_matrix(path, rows, header, features)
-    texts = _target_texts(path, rows, header, args.target)
-    task, reason = (args.task, "as asked") if args.task else _infer_task(texts, args.target)
+        left = "besides the target" if len(header) == 1 else "left besides the target"
+        raise _UsageError(f"{path}: no feature columns {left} {args.target!r}")
+    dropped = 0
+    if args.drop_missing:
+        used = [table.columns[name].missing for name in [*features, args.target]]
+        keep = ~numpy.logical_or.reduce(used)
+        dropped = int(table.rows - keep.sum())
+        if not keep.any():
+            raise _UsageError(f"{path}: every row has a missing cell; --drop-missing leaves none")
+        if dropped:
+            table = table.take(keep)
+    categories = {}
+    for name in features:
+        column = table.columns[name]
+        if column.is_text():
+            known = sorted(set(column.text_values()[~column.missing]))
+            if len(known) > _MAX_CATEGORIES or (len(known) > 20 and 2 * len(known) > table.rows):
+                raise _UsageError(
+                    f"{path}: column {name!r} holds {len(known)} different texts in "
+                    f"{table.rows} rows, too many to use as categories; leave it out with "
+                    f"--exclude {name}"
+                )
+            categories[name] = known
+    fill = None
+    if args.fill is not None:
+        fill = {}
+        for name in features:
+            if name in categories:
+                continue
+            column = table.columns[name]
+            present = column.numbers[~column.missing]
+            present = present[numpy.isfinite(present)]
+            if args.fill == "zero" or not len(present):
+                fill[name] = 0.0
+            else:
+                fill[name] = float(getattr(numpy, args.fill)(present))
+    x = _encode(table, features, categories, fill, "train")
+    target = table.columns[args.target]
+    task, reason = (args.task, "as asked") if args.task else _infer_task(target, args.target)
+    _target_problems(table, args.target, task)
     if task == "classification":
-        class_names, y = _encode_classes(path, texts, args.target)
+        class_names, y = _encode_classes(path, target, args.target)
     else:
-        class_names, y = None, _regression_targets(path, rows, header, args.target)
+        class_names, y = None, target.numbers.copy()
+    encoding = {"categories": categories, "fill": fill, "fill_method": args.fill}
 
     if args.early_stopping is not None and split == 0:
         raise _UsageError(
@@ -637,7 +818,7 @@ def _train_csv(args: argparse.Namespace) -> int:
             "rows out; give --validation-split a fraction above 0 (0.2 when left out) or drop "
             "--early-stopping"
         )
-    n = len(rows)
+    n = table.rows
     n_val = int(n * split)
     if split and n_val == 0:
         raise _UsageError(
@@ -682,8 +863,17 @@ def _train_csv(args: argparse.Namespace) -> int:
             f"{path}: {n} rows, {len(features)} features; {len(train_rows)} for training, "
             f"{n_val} for validation"
         )
+        if dropped:
+            print(f"dropped {dropped} rows with missing cells (--drop-missing)")
+        if categories:
+            print(
+                "text columns, one input per category: "
+                + ", ".join(f"{name} ({len(known)})" for name, known in categories.items())
+            )
 
-    model = _build_model(x_train, y_train, features, args.target, class_names, hidden, activation)
+    model = _build_model(
+        x_train, y_train, features, args.target, class_names, hidden, activation, encoding
+    )
     from axonal.optimizers import Adam
 
     if task == "classification":
@@ -729,7 +919,10 @@ def _train_csv(args: argparse.Namespace) -> int:
     if args.distribute is not None and args.distribute.rank != 0:
         return 0  # rank 0 writes the files
     model.save(out)
-    if verbose != 0:
+    if args.out is None:
+        # a file the user did not name: always say where it went
+        print(f"saved the model to {out} (the default; --out names another file)")
+    elif verbose != 0:
         print(f"saved the model to {out}")
     if args.plot is not None:
         if history.epoch:
@@ -741,7 +934,7 @@ def _train_csv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_model(x_train, y_train, features, target, class_names, hidden, activation):
+def _build_model(x_train, y_train, features, target, class_names, hidden, activation, encoding):
     """Input → Normalization (adapted) → hidden Dense layers → output → ColumnNames."""
     from axonal.layers import Dense, Input, Normalization
     from axonal.layers.preprocessing import ColumnNames
@@ -758,7 +951,7 @@ def _build_model(x_train, y_train, features, target, class_names, hidden, activa
         layers.append(Dense(1))
         scale_back = Normalization(invert=True)
         layers.append(scale_back)
-    layers.append(ColumnNames(features, target, class_names))
+    layers.append(ColumnNames(features, target, class_names, **encoding))
     model = Sequential(layers)
     normalization.adapt(x_train)
     if class_names is None:
@@ -787,23 +980,30 @@ def _column_names(model):
     return found[-1] if found else None
 
 
-def _model_features(model, columns, header: list[str], path: str) -> list[str]:
-    """The columns the model reads: those it was trained on, else every column in file order."""
+def _model_inputs(model, columns, table, command: str):
+    """``(features, groups, x)``: the columns the model reads from ``table``, encoded as
+    in training (the model's ColumnNames says how); without one, every column is a number."""
+    path = table.path
     if columns is not None:
-        missing = [name for name in columns.features if name not in header]
+        missing = [name for name in columns.features if name not in table.header]
         if missing:
             raise _UsageError(
                 f"{path}: no column {missing[0]!r}; the model was trained on "
                 f"{', '.join(columns.features)}"
             )
-        return columns.features
+        categories = columns.categories or {}
+        x = _encode(table, columns.features, categories, columns.fill, command)
+        groups = [i for i, name in enumerate(columns.features)
+                  for _ in range(len(categories.get(name, [None])))]  # fmt: skip
+        return columns.features, groups, x
     # a model from a Python program: every column is a feature, in file order
     expected = (getattr(model, "input_shape", None) or (None, None))[-1]
-    if expected is not None and expected != len(header):
+    if expected is not None and expected != len(table.header):
         raise _UsageError(
-            f"{path}: {len(header)} columns, but the model expects {expected} features"
+            f"{path}: {len(table.header)} columns, but the model expects {expected} features"
         )
-    return header
+    x = _encode(table, table.header, {}, None, command)
+    return table.header, list(range(len(table.header))), x
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -812,9 +1012,8 @@ def _predict(args: argparse.Namespace) -> int:
         _check_output_folder(args.out, "--out")
     model = _load(args.model)
     columns = _column_names(model)
-    header, rows = _read_csv(args.data)
-    features = _model_features(model, columns, header, args.data)
-    x = _feature_matrix(args.data, rows, header, features)
+    table = _read_table(args.data, args)
+    _, _, x = _model_inputs(model, columns, table, "predict")
     outputs = model.predict(x, verbose=0)
 
     target = columns.target if columns is not None else "prediction"
@@ -861,6 +1060,10 @@ def _summary(args: argparse.Namespace) -> int:
     columns = _column_names(model)
     if columns is not None:
         print(f"features: {', '.join(columns.features)}")
+        for name, known in (columns.categories or {}).items():
+            print(f"categories of {name}: {', '.join(known)}")
+        if columns.fill is not None:
+            print(f"empty cells filled with the training table's {columns.fill_method}")
         if columns.class_names is not None:
             print(f"target: {columns.target} (classes: {', '.join(columns.class_names)})")
         else:
@@ -868,39 +1071,59 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+# rows attributed per call of the explain method: bounds memory and paces the progress line
+_EXPLAIN_BATCH = 256
+
+
 def _explain(args: argparse.Namespace) -> int:
     """Run ``axonal explain``: the prediction and its top features for each CSV row."""
+    import numpy
+
     if args.method != "integrated_gradients":
         for option, value in (("--steps", args.steps), ("--baseline", args.baseline)):
             if value is not None:
                 raise _UsageError(f"{option} applies to --method integrated_gradients only")
     model = _load(args.model)
     columns = _column_names(model)
-    header, rows = _read_csv(args.data)
-    features = _model_features(model, columns, header, args.data)
-    x = _feature_matrix(args.data, rows, header, features)
+    table = _read_table(args.data, args)
+    # a text column's inputs (one per category) count as one feature: their attributions add
+    features, groups, x = _model_inputs(model, columns, table, "explain")
     from axonal import explain
 
-    outputs = model.predict(x, verbose=0)
+    shown = x if args.max_rows is None else x[: args.max_rows]
+    outputs = model.predict(shown, verbose=0)
     if isinstance(outputs, list) or outputs.ndim > 2:
         raise _UsageError(f"{args.model}: explain needs a model with one output per row")
     scores = outputs.reshape(len(outputs), -1)
-    if args.method == "integrated_gradients":
-        baseline = x.mean(axis=0) if args.baseline in (None, "mean") else None
-        result = explain.integrated_gradients(
-            model, x, baseline=baseline, steps=50 if args.steps is None else args.steps
-        )
-        attributions = result.attributions
-    elif args.method == "smoothgrad":
-        attributions = explain.smoothgrad(model, x, seed=0)
-    else:
-        attributions = getattr(explain, args.method)(model, x)
+    # the baseline is the mean of every row of the file, however many are shown
+    baseline = x.mean(axis=0) if args.baseline in (None, "mean") else None
+    progress = sys.stderr.isatty() and len(shown) > _EXPLAIN_BATCH
+    parts = []
+    for start in range(0, len(shown), _EXPLAIN_BATCH):
+        batch = shown[start : start + _EXPLAIN_BATCH]
+        if args.method == "integrated_gradients":
+            steps = 50 if args.steps is None else args.steps
+            part = explain.integrated_gradients(model, batch, baseline=baseline, steps=steps)
+            parts.append(part.attributions)
+        elif args.method == "smoothgrad":
+            parts.append(explain.smoothgrad(model, batch, seed=0))
+        else:
+            parts.append(getattr(explain, args.method)(model, batch))
+        if progress:
+            done = min(start + _EXPLAIN_BATCH, len(shown))
+            print(f"\rexplaining: {done}/{len(shown)} rows", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    attributions = numpy.concatenate(parts).reshape(len(shown), -1)
+    per_feature = numpy.zeros((len(shown), len(features)))
+    numpy.add.at(per_feature.T, groups, attributions.T)
 
     class_names = columns.class_names if columns is not None else None
     if class_names is None and scores.shape[1] > 1:
         class_names = [str(i) for i in range(scores.shape[1])]
     top = min(args.top, len(features))
-    for (line, _), row_scores, row in zip(rows, scores, attributions, strict=True):
+    lines = table.lines(len(shown))
+    for line, row_scores, row in zip(lines, scores, per_feature, strict=True):
         if class_names is not None:
             label = int(row_scores.argmax())
             prediction = f"{class_names[label]} ({_format(row_scores[label])})"
@@ -909,6 +1132,8 @@ def _explain(args: argparse.Namespace) -> int:
         order = sorted(range(len(features)), key=lambda i: -abs(float(row[i])))[:top]
         ranked = "  ".join(f"{features[i]} {float(row[i]):+.4g}" for i in order)
         print(f"line {line}: {prediction}  {ranked}")
+    if args.max_rows is not None and len(shown) < len(x):
+        print(f"({len(x) - len(shown)} more rows not shown; --max-rows {args.max_rows})")
     return 0
 
 

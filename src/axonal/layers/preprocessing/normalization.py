@@ -302,13 +302,24 @@ class ColumnNames(Layer):
     (in output order): ``axonal predict`` reads features by name and writes labels as they were
     spelled in the training data. It has no weights; everything lives in its config.
 
+    It also holds how ``axonal train`` turned the table into numbers, so ``axonal predict``
+    repeats it on new rows: a text column becomes one 0/1 input per category seen in training
+    (``categories``; a text never seen becomes all zeros), and with ``--fill`` an empty cell of
+    a numeric column takes the value stored in ``fill`` (the training table's mean, median or 0).
+
     Args:
         features: the feature column names, in the order of the model's input features.
         target: the target column name.
         class_names: for a classifier, the label of each output unit; None for a regressor.
+        categories: text feature column -> its categories, in input order; None when every
+            feature is a number.
+        fill: numeric feature column -> the value an empty cell takes; None when the model was
+            trained without ``--fill``.
+        fill_method: how ``fill`` was computed ("mean", "median" or "zero"), for summaries.
 
     Example:
-        >>> ColumnNames(["height", "width"], "species", ["cat", "dog"])
+        >>> ColumnNames(["height", "color"], "species", ["cat", "dog"],
+        ...             categories={"color": ["black", "white"]})
     """
 
     supports_masking = True
@@ -321,6 +332,9 @@ class ColumnNames(Layer):
         features: list,
         target: str,
         class_names: list | None = None,
+        categories: dict | None = None,
+        fill: dict | None = None,
+        fill_method: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -338,6 +352,38 @@ class ColumnNames(Layer):
         self.features = list(features)
         self.target = target
         self.class_names = None if class_names is None else list(class_names)
+        if categories is not None and (
+            not isinstance(categories, dict)
+            or any(name not in self.features for name in categories)
+            or not all(
+                isinstance(v, (list, tuple)) and all(isinstance(c, str) for c in v)
+                for v in categories.values()
+            )
+        ):
+            raise ValueError(
+                "ColumnNames categories must map feature names to lists of strings, got "
+                f"{categories!r}."
+            )
+        if fill is not None and (
+            not isinstance(fill, dict)
+            or any(name not in self.features for name in fill)
+            or not all(isinstance(v, (int, float)) for v in fill.values())
+        ):
+            raise ValueError(f"ColumnNames fill must map feature names to numbers, got {fill!r}.")
+        self.categories = None if not categories else {k: list(v) for k, v in categories.items()}
+        self.fill = None if fill is None else {k: float(v) for k, v in fill.items()}
+        self.fill_method = fill_method
+
+    def encoded_features(self) -> list[str]:
+        """The name of each model input: a numeric column's name, ``column=category`` for each
+        category of a text column."""
+        names = []
+        for name in self.features:
+            if self.categories is not None and name in self.categories:
+                names += [f"{name}={category}" for category in self.categories[name]]
+            else:
+                names.append(name)
+        return names
 
     def build(self, input_shape: tuple) -> None:
         if self.class_names is not None and input_shape[-1] not in (None, len(self.class_names)):
@@ -356,4 +402,9 @@ class ColumnNames(Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(features=self.features, target=self.target, class_names=self.class_names)
+        # written only when used, so models trained on numbers alone keep their old config
+        if self.categories is not None:
+            config["categories"] = self.categories
+        if self.fill is not None:
+            config.update(fill=self.fill, fill_method=self.fill_method)
         return config
