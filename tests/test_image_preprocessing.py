@@ -226,11 +226,34 @@ def test_color_augmentations_stay_in_value_range():
 def test_augmentation_is_the_identity_outside_training(name):
     x = _images((2, 8, 9, 3))
     layer = AUGMENTATIONS[name](seed=1)
-    np.testing.assert_array_equal(layer(x).data, x)
     np.testing.assert_array_equal(layer(x, training=False).data, x)
+    # a direct call augments, as Keras's augmentation layers default to training=True
+    direct, trained = layer(x).data, AUGMENTATIONS[name](seed=1)(x, training=True).data
+    np.testing.assert_array_equal(direct, trained)
     if name != "RandomCrop":  # its output shape differs between training and inference
         model = Sequential([layers.Input((8, 9, 3)), AUGMENTATIONS[name](seed=1)])
         np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+        np.testing.assert_array_equal(model(x).data, x)  # a model's mode defaults to False
+
+
+def test_augmentation_in_an_input_pipeline_and_inside_another_layer():
+    x = _images((4, 6, 6, 3))
+    flip = layers.RandomFlip(seed=3)
+    # Keras's "augment in the tf.data pipeline" pattern: the layer called directly in map()
+    dataset = axonal.data.Dataset.from_tensor_slices(x).batch(4).map(lambda b: flip(b).data)
+    augmented = next(iter(dataset))
+    np.testing.assert_array_equal(augmented, layers.RandomFlip(seed=3)(x, training=True).data)
+    assert not np.array_equal(augmented, x)
+
+    class Wrapper(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.flip = layers.RandomFlip(seed=3)
+
+        def call(self, inputs):
+            return self.flip(inputs)  # no training passed: no augmentation
+
+    np.testing.assert_array_equal(Wrapper()(x).data, x)
 
 
 @pytest.mark.parametrize("name", sorted(AUGMENTATIONS))

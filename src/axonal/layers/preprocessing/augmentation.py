@@ -2,10 +2,12 @@
 
 ``RandomFlip``, ``RandomRotation``, ``RandomZoom``, ``RandomTranslation``, ``RandomCrop``,
 ``RandomContrast`` and ``RandomBrightness`` draw one transform per image (``RandomCrop``: one
-crop per batch, as Keras) when called with ``training=True`` (``fit`` does), and return their
-inputs unchanged otherwise (``predict``, ``evaluate``, and a direct call, whose ``training``
-defaults to False in axonal; Keras's augmentation layers augment on a direct call, so pass
-``training=True`` to see augmented images). The draws come from the layer's own
+crop per batch, as Keras) while training, and return their inputs unchanged otherwise. As in
+Keras, ``training`` defaults to True when the layer is called directly (``layer(images)``, or in
+a ``Dataset.map`` function: augmentation in the input pipeline), and a model passes its own
+mode: ``fit`` augments, ``predict`` and ``evaluate`` do not. Called inside another layer's
+``call`` without ``training``, a layer does not augment (axonal does not carry the outer mode
+the way Keras does: pass ``training=training`` along). The draws come from the layer's own
 ``axonal.random.SeedGenerator``: from ``seed`` when given (the same sequence of transforms
 every run), otherwise from axonal's generator, which ``axonal.utils.set_random_seed`` seeds.
 Factors, fill modes, value ranges and configs follow Keras 3; the geometry (the affine map each
@@ -21,6 +23,7 @@ import numpy as np
 
 from axonal import backend
 from axonal import functional as F
+from axonal.layers.base import CALLS
 from axonal.layers.preprocessing import _image_ops
 from axonal.layers.preprocessing.image import ImagePreprocessingLayer
 from axonal.random import SeedGenerator
@@ -87,6 +90,13 @@ class RandomImageLayer(ImagePreprocessingLayer):
         super().__init__(data_format=data_format, **kwargs)
         self.seed = seed
         self.generator = SeedGenerator(seed)
+
+    def __call__(self, inputs, *args, training: bool | None = None, **kwargs):
+        """Call the layer; ``training`` left out means True for a direct call (Keras's default
+        for augmentation layers) and False inside another layer's call."""
+        if training is None:
+            training = CALLS.outermost is None
+        return super().__call__(inputs, *args, training=training, **kwargs)
 
     def _rng(self) -> np.random.Generator:
         return self.generator.next()
