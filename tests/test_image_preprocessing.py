@@ -354,3 +354,27 @@ def test_a_model_with_augmentation_trains_and_predicts_deterministically():
     history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.slow
+def test_a_keras_archive_with_image_layers_loads_and_predicts_the_same(tmp_path):
+    keras = _keras()
+    pytest.importorskip("h5py")
+    from axonal.saving import load_model
+
+    inputs = keras.Input((9, 11, 3))
+    x = keras.layers.Resizing(8, 10, interpolation="bicubic")(inputs)
+    x = keras.layers.RandomFlip("horizontal", seed=1)(x)
+    x = keras.layers.RandomRotation(0.1)(x)
+    x = keras.layers.RandomZoom(0.2, 0.1)(x)
+    x = keras.layers.RandomTranslation(0.1, 0.2)(x)
+    x = keras.layers.RandomContrast(0.3)(x)
+    x = keras.layers.RandomBrightness(0.2)(x)
+    x = keras.layers.RandomCrop(8, 10)(keras.layers.CenterCrop(8, 10)(x))
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    images = _images((2, 9, 11, 3))
+    expected = np.asarray(model.predict(images, verbose=0))
+    model.save(tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), expected, rtol=1e-4, atol=1e-3)

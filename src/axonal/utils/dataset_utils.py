@@ -97,6 +97,7 @@ def index_directory(
                 "files; pass one label per file (in sorted file order)."
             )
         class_names = [str(label) for label in sorted(set(labels))]
+        labels = np.asarray(labels)  # a copy: the caller's list is not shuffled in place
     if verbose:
         if labels is None:
             print(f"Found {len(filenames)} files.")
