@@ -236,6 +236,25 @@ def test_augmentation_is_the_identity_outside_training(name):
         np.testing.assert_array_equal(model(x).data, x)  # a model's mode defaults to False
 
 
+@pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
+def test_integer_images_come_back_with_keras_dtypes(name):
+    keras = _keras()
+    pixels = _images((2, 8, 9, 3)).astype("uint8")
+    theirs = {
+        "RandomFlip": keras.layers.RandomFlip(),
+        "RandomRotation": keras.layers.RandomRotation(0.2),
+        "RandomZoom": keras.layers.RandomZoom(0.3),
+        "RandomTranslation": keras.layers.RandomTranslation(0.2, 0.3),
+        "RandomCrop": keras.layers.RandomCrop(5, 6),
+        "RandomContrast": keras.layers.RandomContrast(0.5),
+        "RandomBrightness": keras.layers.RandomBrightness(0.3),
+    }[name]
+    expected = str(theirs(pixels, training=False).dtype).replace("torch.", "")
+    out = AUGMENTATIONS[name]()(pixels, training=False).data
+    assert out.dtype == np.dtype(expected)
+    np.testing.assert_array_equal(out, pixels)
+
+
 def test_augmentation_in_an_input_pipeline_and_inside_another_layer():
     x = _images((4, 6, 6, 3))
     flip = layers.RandomFlip(seed=3)

@@ -86,6 +86,9 @@ def _check_choice(value, choices: tuple, layer: str, what: str) -> str:
 class RandomImageLayer(ImagePreprocessingLayer):
     """The base of the augmentation layers: a seed, and the identity outside training."""
 
+    # Keras's flip and affine layers return integer images as floats even outside training
+    _float_at_inference = False
+
     def __init__(self, seed: int | None = None, data_format: str | None = None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
         self.seed = seed
@@ -103,6 +106,8 @@ class RandomImageLayer(ImagePreprocessingLayer):
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         if not training:
+            if self._float_at_inference and inputs.dtype.kind != "f":
+                return F.cast(inputs, self.dtype)
             return inputs
         x, single = self._batched(inputs)
         data = x.data if x.dtype.kind == "f" else x.data.astype(self.dtype)
@@ -137,6 +142,8 @@ class RandomFlip(RandomImageLayer):
         (2, 4, 4, 3)
     """
 
+    _float_at_inference = True
+
     def __init__(
         self,
         mode: str = HORIZONTAL_AND_VERTICAL,
@@ -166,6 +173,8 @@ class RandomFlip(RandomImageLayer):
 
 class _AffineLayer(RandomImageLayer):
     """Augmentations that resample each image through an affine map (Keras's 8-number form)."""
+
+    _float_at_inference = True
 
     def __init__(
         self,
@@ -405,6 +414,8 @@ class RandomCrop(RandomImageLayer):
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         if not training:
+            if self._float_at_inference and inputs.dtype.kind != "f":
+                return F.cast(inputs, self.dtype)
             return inputs
         x, single = self._batched(inputs)
         if x.dtype.kind != "f":
