@@ -96,7 +96,7 @@ def test_files_labels_and_class_names_follow_keras(image_dir, shuffle):
         np.testing.assert_array_equal(got, labels)
 
 
-def test_images_and_labels_equal_keras_decoding_and_resizing(image_dir):
+def test_images_and_labels_equal_keras_decoding_and_resizing(image_dir, no_thread_leak):
     ds = image_dataset_from_directory(
         image_dir, image_size=(5, 6), batch_size=4, shuffle=False, verbose=False
     )

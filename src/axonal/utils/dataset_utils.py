@@ -16,7 +16,7 @@ import random
 import numpy as np
 
 from axonal import backend
-from axonal.data import Dataset
+from axonal.data import AUTOTUNE, Dataset
 from axonal.layers.data_format import standardize_data_format
 from axonal.layers.preprocessing import _image_ops
 from axonal.utils import image_utils
@@ -190,8 +190,11 @@ def _paths_dataset(paths, labels, label_mode, num_classes, load, batch_size, shu
             return load(np.asarray([path]))[0]
 
     if label_mode:
-        return dataset.map(lambda path, label: (loader(path), label))
-    return dataset.map(loader)
+        dataset = dataset.map(lambda path, label: (loader(path), label))
+    else:
+        dataset = dataset.map(loader)
+    # decode the next batches on a background thread while the model trains (as Keras does)
+    return dataset.prefetch(AUTOTUNE)
 
 
 def _image_loader(image_size, color_mode, interpolation, crop, pad, data_format):
