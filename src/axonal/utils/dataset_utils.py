@@ -259,9 +259,9 @@ def image_dataset_from_directory(
     per class (Keras's ``keras.utils.image_dataset_from_directory``).
 
     Files (.bmp, .gif, .jpeg, .jpg, .png) are found and labelled as Keras does, and decoded
-    with Pillow (``pip install axonal[images]``) a batch at a time as the dataset is iterated,
-    so folders larger than memory stream. Images are float32 in [0, 255], resized to
-    ``image_size`` with ``interpolation`` (``"bilinear"``, ``"nearest"`` or ``"bicubic"``).
+    with Pillow (the ``images`` extra: ``pip install -e '.[images]'``) a batch at a time as the
+    dataset is iterated, so folders larger than memory stream. Images are float32 in [0, 255],
+    resized to ``image_size`` with ``interpolation`` (bilinear, nearest or bicubic).
 
     Args:
         directory: the folder.

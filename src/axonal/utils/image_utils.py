@@ -1,5 +1,6 @@
 """Image files as arrays and back (``keras.utils.load_img``, ``img_to_array``, ``array_to_img``,
-``save_img``), through Pillow, an optional dependency (``pip install axonal[images]``).
+``save_img``), through Pillow, an optional dependency (the ``images`` extra:
+``pip install -e '.[images]'``).
 
 Pillow is imported when one of these functions runs, never by ``import axonal``.
 """
@@ -26,7 +27,8 @@ def pil_image():
     except ImportError:
         raise ImportError(
             "Reading and writing image files needs Pillow, which is not installed. Install it "
-            "with `pip install axonal[images]` (or `pip install pillow`)."
+            "with `pip install pillow` (axonal's `images` extra: `pip install -e '.[images]'` "
+            "in a checkout)."
         ) from None
     return Image
 
