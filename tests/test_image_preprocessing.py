@@ -259,7 +259,7 @@ def test_augmentation_in_an_input_pipeline_and_inside_another_layer():
     x = _images((4, 6, 6, 3))
     flip = layers.RandomFlip(seed=3)
     # Keras's "augment in the tf.data pipeline" pattern: the layer called directly in map()
-    dataset = axonal.data.Dataset.from_tensor_slices(x).batch(4).map(lambda b: flip(b).data)
+    dataset = axonal.data.Dataset.from_tensor_slices(x).batch(4).map(lambda b: flip(b))
     augmented = next(iter(dataset))
     np.testing.assert_array_equal(augmented, layers.RandomFlip(seed=3)(x, training=True).data)
     assert not np.array_equal(augmented, x)
