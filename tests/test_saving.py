@@ -344,8 +344,25 @@ def _extra():
     return Model(inputs, out), _data((3, 4))
 
 
+def _image_preprocessing():
+    # the augmentation layers are the identity in predict, so predictions compare exactly
+    inputs = Input((9, 11, 3))
+    x = layers.RandomFlip("horizontal", seed=1)(inputs)
+    x = layers.RandomRotation(0.1, fill_mode="constant", seed=2)(x)
+    x = layers.RandomZoom(0.2, width_factor=(-0.1, 0.1), seed=3)(x)
+    x = layers.RandomTranslation(0.1, (-0.2, 0.1), interpolation="nearest", seed=4)(x)
+    x = layers.RandomContrast(0.3, value_range=(0, 1), seed=5)(x)
+    x = layers.RandomBrightness((-0.1, 0.2), value_range=(0, 1), seed=6)(x)
+    x = layers.Resizing(8, 10, interpolation="bicubic", crop_to_aspect_ratio=True)(x)
+    x = layers.RandomCrop(8, 10, seed=7)(x)
+    x = layers.CenterCrop(6, 6)(x)
+    out = layers.Dense(2)(layers.Flatten()(layers.Conv2D(2, 3)(x)))
+    return Model(inputs, out), _data((9, 11, 3))
+
+
 BUILDERS = {
     "extra": _extra,
+    "image_preprocessing": _image_preprocessing,
     "core": _core,
     "conv1d": _conv1d,
     "conv1d_global_average": _conv1d_global_average,

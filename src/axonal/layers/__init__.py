@@ -85,6 +85,16 @@ from axonal.layers.pooling import (
     ZeroPadding3D,
 )
 from axonal.layers.preprocessing import Normalization
+from axonal.layers.preprocessing.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from axonal.layers.preprocessing.image import CenterCrop, Resizing
 from axonal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from axonal.layers.regularization import (
     ActivityRegularization,
@@ -236,6 +246,15 @@ __all__ = [
     "ZeroPadding1D",
     "ZeroPadding2D",
     "ZeroPadding3D",
+    "CenterCrop",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Resizing",
 ]
 
 

@@ -6,6 +6,28 @@ hashing, discretization), ``text`` (``TextVectorization``), ``image`` (resizing,
 ``augmentation`` (random transforms active only in training).
 """
 
+from axonal.layers.preprocessing.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from axonal.layers.preprocessing.image import CenterCrop, Resizing
 from axonal.layers.preprocessing.normalization import ColumnNames, Normalization
 
-__all__ = ["ColumnNames", "Normalization"]
+__all__ = [
+    "CenterCrop",
+    "ColumnNames",
+    "Normalization",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Resizing",
+]

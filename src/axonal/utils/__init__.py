@@ -1,6 +1,7 @@
 """Utilities: seeding, label encoding, normalisation and sequence padding (``keras.utils``),
-``PyDataset`` / ``Sequence`` for batches computed in Python, and ``check_gradients`` for people
-writing their own layers."""
+``PyDataset`` / ``Sequence`` for batches computed in Python, ``check_gradients`` for people
+writing their own layers, datasets from folders and arrays (``dataset_utils``, ``timeseries``),
+image files (``image_utils``, with Pillow) and cached downloads (``file_utils.get_file``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from axonal.data import PyDataset, Sequence
 from axonal.gradcheck import check_gradients
 from axonal.model_plot import model_to_dot, plot_model
 from axonal.preprocessing.sequence import pad_sequences
+from axonal.utils.dataset_utils import (
+    image_dataset_from_directory,
+    split_dataset,
+    text_dataset_from_directory,
+)
+from axonal.utils.file_utils import get_file
+from axonal.utils.image_utils import array_to_img, img_to_array, load_img, save_img
+from axonal.utils.timeseries import timeseries_dataset_from_array
 
 
 def to_categorical(x, num_classes: int | None = None):
@@ -74,6 +83,15 @@ def clear_session() -> None:
 
 
 __all__ = [
+    "array_to_img",
+    "get_file",
+    "image_dataset_from_directory",
+    "img_to_array",
+    "load_img",
+    "save_img",
+    "split_dataset",
+    "text_dataset_from_directory",
+    "timeseries_dataset_from_array",
     "PyDataset",
     "Sequence",
     "check_gradients",
