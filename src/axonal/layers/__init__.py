@@ -84,7 +84,15 @@ from axonal.layers.pooling import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
-from axonal.layers.preprocessing import Normalization
+from axonal.layers.preprocessing import (
+    CategoryEncoding,
+    Discretization,
+    Hashing,
+    IntegerLookup,
+    Normalization,
+    StringLookup,
+    TextVectorization,
+)
 from axonal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from axonal.layers.regularization import (
     ActivityRegularization,
@@ -136,6 +144,7 @@ __all__ = [
     "AvgPool3D",
     "BatchNormalization",
     "Bidirectional",
+    "CategoryEncoding",
     "Concatenate",
     "concatenate",
     "Conv1D",
@@ -159,6 +168,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "dot",
     "Dropout",
@@ -184,9 +194,11 @@ __all__ = [
     "GroupQueryAttention",
     "GRU",
     "GRUCell",
+    "Hashing",
     "Identity",
     "Input",
     "InputLayer",
+    "IntegerLookup",
     "Lambda",
     "Layer",
     "LayerNormalization",
@@ -226,8 +238,10 @@ __all__ = [
     "SpatialDropout2D",
     "SpatialDropout3D",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
     "subtract",
+    "TextVectorization",
     "TimeDistributed",
     "UnitNormalization",
     "UpSampling1D",

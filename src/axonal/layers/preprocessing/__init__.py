@@ -6,6 +6,23 @@ hashing, discretization), ``text`` (``TextVectorization``), ``image`` (resizing,
 ``augmentation`` (random transforms active only in training).
 """
 
+from axonal.layers.preprocessing.lookup import (
+    CategoryEncoding,
+    Discretization,
+    Hashing,
+    IntegerLookup,
+    StringLookup,
+)
 from axonal.layers.preprocessing.normalization import ColumnNames, Normalization
+from axonal.layers.preprocessing.text import TextVectorization
 
-__all__ = ["ColumnNames", "Normalization"]
+__all__ = [
+    "CategoryEncoding",
+    "ColumnNames",
+    "Discretization",
+    "Hashing",
+    "IntegerLookup",
+    "Normalization",
+    "StringLookup",
+    "TextVectorization",
+]
