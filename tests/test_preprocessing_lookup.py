@@ -513,3 +513,17 @@ def test_onnx_export_refuses_preprocessing_layers_by_name(tmp_path):
     )
     with pytest.raises(OnnxExportError, match="Discretization"):
         to_onnx(numeric, tmp_path / "n.onnx")
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("CategoryEncoding", {"num_tokens": 5, "output_mode": "count"}),
+        ("Discretization", {"bin_boundaries": [0.0, 1.0], "output_mode": "one_hot"}),
+    ],
+)
+def test_config_keys_cover_keras(name, kwargs):
+    keras = _keras()
+    theirs = set(getattr(keras.layers, name)(**kwargs).get_config())
+    ours = set(getattr(layers, name)(**kwargs).get_config())
+    assert theirs - ours == set()

@@ -174,6 +174,7 @@ class IndexLookup(PreprocessingLayer):
         pad_to_max_tokens: bool = False,
         oov_method: str = "floormod",
         salt: Any = None,
+        vocabulary_size: int | None = None,
         **kwargs,
     ):
         layer = type(self).__name__
@@ -211,7 +212,8 @@ class IndexLookup(PreprocessingLayer):
             raise ValueError(
                 f"{layer} with output_mode='tf_idf' and a vocabulary needs idf_weights too."
             )
-        self._frozen_vocab_size = kwargs.pop("vocabulary_size", None)
+        # the size a saved layer had (Keras's config key); the vocabulary sets it again
+        self._frozen_vocab_size = vocabulary_size
         has_input = kwargs.pop("has_input_vocabulary", vocabulary is not None)
         kwargs.pop("dtype", None)
         if invert:

@@ -114,6 +114,7 @@ class TextVectorization(PreprocessingLayer):
         ragged: bool = False,
         encoding: str = "utf-8",
         name: str | None = None,
+        vocabulary_size: int | None = None,
         **kwargs,
     ):
         if sparse:
@@ -166,7 +167,6 @@ class TextVectorization(PreprocessingLayer):
         if str(encoding).lower().replace("_", "-") not in ("utf-8", "utf8"):
             raise ValueError(f"TextVectorization encoding must be 'utf-8'; got {encoding!r}.")
         has_input = kwargs.pop("has_input_vocabulary", vocabulary is not None)
-        vocabulary_size = kwargs.pop("vocabulary_size", None)
         kwargs.pop("dtype", None)
         dtype = "int64" if output_mode == "int" else floatx()
         super().__init__(name=name, dtype=dtype, **kwargs)
