@@ -291,15 +291,51 @@ def test_lookup_get_config_keys_and_from_config():
     assert layers.IntegerLookup(vocabulary=[4]).get_config()["vocabulary_dtype"] == "int64"
 
 
-def test_lookup_against_keras_when_tensorflow_is_installed():
-    keras_layer = _keras_tf_layer("StringLookup", num_oov_indices=2, output_mode="int")
-    data = np.array([["b"], ["a"], ["b"], ["c"], ["c"], ["d"]])
-    keras_layer.adapt(data)
-    ours = layers.StringLookup(num_oov_indices=2)
+def _as_text(values):
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
+
+
+LOOKUP_CASES = [
+    {},
+    {"num_oov_indices": 3},
+    {"num_oov_indices": 3, "salt": [5, 9]},
+    {"mask_token": "a"},
+    {"max_tokens": 5},
+    {"output_mode": "multi_hot"},
+    {"output_mode": "count", "mask_token": "b"},
+    {"output_mode": "tf_idf"},
+    {"output_mode": "tf_idf", "max_tokens": 8, "pad_to_max_tokens": True},
+]
+
+
+@pytest.mark.parametrize("kwargs", LOOKUP_CASES)
+def test_string_lookup_against_keras_when_tensorflow_is_installed(kwargs):
+    theirs = _keras_tf_layer("StringLookup", **kwargs)
+    rng = np.random.default_rng(0)
+    words = np.array(["b", "a", "c", "d", "ee", "f", "gg", "Ω", "é", "z"])
+    data = words[rng.integers(0, 10, size=(40, 3))]
+    theirs.adapt(data)
+    ours = layers.StringLookup(**kwargs)
     ours.adapt(data)
-    assert ours.get_vocabulary() == keras_layer.get_vocabulary()
-    probe = np.array([["a"], ["zz"], ["yy"], ["c"]])
-    np.testing.assert_array_equal(_np(ours(probe)), np.asarray(keras_layer(probe)))
+    assert ours.get_vocabulary() == _as_text(theirs.get_vocabulary())
+    probe = np.array([["a", "zz", "Ω"], ["q", "b", "é"]])
+    np.testing.assert_allclose(_np(ours(probe)), np.asarray(theirs(probe)), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"num_oov_indices": 3}, {"num_oov_indices": 2, "oov_method": "farmhash", "salt": 7},
+     {"mask_token": 0}, {"output_mode": "multi_hot", "max_tokens": 6}],
+)  # fmt: skip
+def test_integer_lookup_against_keras_when_tensorflow_is_installed(kwargs):
+    theirs = _keras_tf_layer("IntegerLookup", **kwargs)
+    data = np.random.default_rng(1).integers(-3, 12, size=(50, 2))
+    theirs.adapt(data)
+    ours = layers.IntegerLookup(**kwargs)
+    ours.adapt(data)
+    assert ours.get_vocabulary() == [int(v) for v in theirs.get_vocabulary()]
+    probe = np.array([[1, 100, -7], [5, 3, 13]])
+    np.testing.assert_array_equal(_np(ours(probe)), np.asarray(theirs(probe)))
 
 
 # ---------------------------------------------------------------- CategoryEncoding
@@ -527,3 +563,28 @@ def test_config_keys_cover_keras(name, kwargs):
     theirs = set(getattr(keras.layers, name)(**kwargs).get_config())
     ours = set(getattr(layers, name)(**kwargs).get_config())
     assert theirs - ours == set()
+
+
+def test_values_recorded_from_keras_with_tensorflow():
+    # computed by Keras 3.15.1 with TensorFlow 2.21 (KERAS_BACKEND=torch), recorded as literals
+    salted = layers.StringLookup(num_oov_indices=3, salt=[5, 9], mask_token="<m>")
+    salted.adapt(np.array([["x", "y", "y"], ["z", "z", "z"]]))
+    assert salted.get_vocabulary() == ["<m>", "[UNK]", "[UNK]", "[UNK]", "z", "y", "x"]
+    np.testing.assert_array_equal(
+        _np(salted(np.array([["x", "<m>", "omar", "wire", "q", "z"]]))), [[6, 0, 3, 2, 2, 4]]
+    )
+    hashed = layers.IntegerLookup(num_oov_indices=2, oov_method="farmhash")
+    hashed.adapt(np.array([4, 4, 9, 1, 1, 1, 12]))
+    assert hashed.get_vocabulary() == [-1, -1, 1, 4, 12, 9]
+    np.testing.assert_array_equal(_np(hashed(np.array([[4, 9, 3, 100, -2]]))), [[3, 5, 1, 1, 1]])
+    long_text = np.array(
+        [["apple"], ["a string longer than thirty-two bytes, and more"], ["x" * 100]]
+    )
+    np.testing.assert_array_equal(
+        _np(layers.Hashing(num_bins=1000)(long_text)).ravel(), [601, 124, 719]
+    )
+    salted_hash = layers.Hashing(num_bins=1000, salt=[12345, 67890])
+    np.testing.assert_array_equal(
+        _np(salted_hash(np.array([["apple"], ["a string longer than eight"]]))).ravel(),
+        [875, 592],
+    )

@@ -163,18 +163,48 @@ def test_config_round_trip_and_errors():
         layers.TextVectorization(vocabulary=["a"])(np.array([["a", "b"]]))
 
 
-def test_against_keras_when_tensorflow_is_installed():
+TEXT_CASES = [
+    {},
+    {"output_sequence_length": 5},
+    {"ngrams": (1, 3), "output_sequence_length": 9},
+    {"standardize": "lower"},
+    {"standardize": None},
+    {"standardize": "strip_punctuation"},
+    {"split": "character"},
+    {"split": None},
+    {"max_tokens": 6},
+    {"output_mode": "multi_hot"},
+    {"output_mode": "count", "ngrams": 2},
+    {"output_mode": "tf_idf"},
+    {"output_mode": "tf_idf", "max_tokens": 10, "pad_to_max_tokens": True},
+]
+
+
+@pytest.mark.parametrize("kwargs", TEXT_CASES)
+def test_against_keras_when_tensorflow_is_installed(kwargs):
     keras = pytest.importorskip("keras")
     try:
-        theirs = keras.layers.TextVectorization(ngrams=2, output_sequence_length=6)
+        theirs = keras.layers.TextVectorization(**kwargs)
     except ImportError:
         pytest.skip("keras.layers.TextVectorization needs TensorFlow")
-    texts = np.array(["The cat, the HAT.", "a cat sat", "sat on the mat!"])
+    texts = np.array(
+        [
+            "The cat sat, on the MAT!",
+            "a dog... and a cat",
+            "  spaces\tand\ttabs\n",
+            "",
+            "Ünïcode ÉCOLE café's",
+            "the the the end-to-end",
+        ]
+    )
     theirs.adapt(texts)
-    ours = layers.TextVectorization(ngrams=2, output_sequence_length=6)
+    ours = layers.TextVectorization(**kwargs)
     ours.adapt(texts)
-    assert ours.get_vocabulary() == theirs.get_vocabulary()
-    np.testing.assert_array_equal(_np(ours(texts)), np.asarray(theirs(texts)))
+    vocabulary = [v.decode() if isinstance(v, bytes) else str(v) for v in theirs.get_vocabulary()]
+    assert ours.get_vocabulary() == vocabulary
+    probe = np.array(["the dog sat on a café", "unknown words here", ""])
+    for batch in (probe, probe[:, None]):
+        np.testing.assert_allclose(_np(ours(batch)), np.asarray(theirs(batch)), rtol=1e-5)
 
 
 def test_text_classifier_learns_from_raw_strings(tmp_path):
@@ -214,3 +244,44 @@ def test_text_classifier_learns_from_raw_strings(tmp_path):
     np.testing.assert_array_equal(
         loaded.predict(texts[:20], verbose=0), model.predict(texts[:20], verbose=0)
     )
+
+
+# computed by Keras 3.15.1 with TensorFlow 2.21 (KERAS_BACKEND=torch), recorded as literals
+FIXTURE_TEXTS = np.array(
+    ["The cat sat, on the MAT!", "a dog... and a cat", "the the end-to-end", "Ünïcode ÉCOLE café's"]
+)
+
+
+def test_tf_idf_ngrams_match_values_recorded_from_keras():
+    layer = layers.TextVectorization(output_mode="tf_idf", ngrams=2, max_tokens=12)
+    layer.adapt(FIXTURE_TEXTS)
+    assert layer.get_vocabulary() == [
+        "[UNK]", "the", "cat", "a", "Ünïcode École", "Ünïcode", "École cafés", "École",
+        "the the", "the mat", "the endtoend", "the cat",
+    ]  # fmt: skip
+    np.testing.assert_allclose(
+        layer._lookup_layer.idf_weights,
+        [1.052919, 0.847298, 0.847298] + [1.098612] * 9,
+        rtol=1e-5,
+    )
+    out = _np(layer(np.array(["the cat and the dog", "café's école"])))
+    expected = np.zeros((2, 12))
+    expected[0, [0, 1, 2, 11]] = [
+        5.264594078063965,
+        1.6945960521697998,
+        0.8472980260848999,
+        1.0986119508743286,
+    ]
+    expected[1, 0] = 3.158756971359253
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+
+
+def test_int_sequences_match_values_recorded_from_keras():
+    layer = layers.TextVectorization(output_sequence_length=6)
+    layer.adapt(FIXTURE_TEXTS)
+    assert layer.get_vocabulary() == [
+        "", "[UNK]", "the", "cat", "a", "Ünïcode", "École", "sat", "on", "mat", "endtoend",
+        "dog", "cafés", "and",
+    ]  # fmt: skip
+    out = _np(layer(np.array(["the cat and the dog", "Café's ÉCOLE"])))
+    np.testing.assert_array_equal(out, [[2, 3, 13, 2, 11, 0], [12, 6, 0, 0, 0, 0]])
