@@ -15,7 +15,11 @@ import pytest
 
 import axonal
 from axonal import layers, weight_budget
-from axonal.layers.preprocessing.hashing_functions import fingerprint64, hash_to_buckets
+from axonal.layers.preprocessing.hashing_functions import (
+    fingerprint64,
+    fingerprint64_many,
+    hash_to_buckets,
+)
 from axonal.models import Model, Sequential, load_model
 from axonal.saving import UnsafeOrCorruptFileError
 
@@ -73,6 +77,16 @@ def test_fingerprint64_known_values_and_pyfarmhash():
     for length in list(range(0, 140)) + [255, 256, 257, 1000]:
         data = rng.integers(0, 256, size=length, dtype=np.uint8).tobytes()
         assert fingerprint64(data) == farmhash.fingerprint64(data), length
+
+
+def test_vectorised_fingerprint_equals_the_scalar_one():
+    rng = np.random.default_rng(1)
+    items = [rng.integers(0, 256, size=n, dtype=np.uint8).tobytes() for n in range(0, 140)]
+    # trailing zero bytes: fixed-width NumPy bytes drop them, the lengths must restore them
+    items += [b"a\x00\x00", b"\x00", b"\x00" * 20, "Ωmega".encode()]
+    many = fingerprint64_many(items)
+    assert many.dtype == np.uint64
+    assert [int(v) for v in many] == [fingerprint64(item) for item in items]
 
 
 def test_hash_to_buckets_hashes_each_distinct_value_once_and_keeps_shape():
