@@ -452,6 +452,9 @@ def test_sequential_starting_with_a_string_layer_takes_strings():
     )
     out = model.predict(np.array([["a"], ["b"], ["c"]]), verbose=0)
     assert out.shape == (3, 2)
+    # a plain list of strings is the data (one string per sample), even of length one
+    np.testing.assert_array_equal(model.predict(["a", "b", "c"], verbose=0), out)
+    np.testing.assert_array_equal(model.predict(["b"], verbose=0), out[1:2])
     numeric = Sequential([axonal.Input((1,)), layers.Dense(1)])
     numeric.compile("sgd", "mse")
     with pytest.raises(TypeError, match="must be numeric"):

@@ -250,8 +250,9 @@ def adjust_rank(x, batch_shape):
 
 
 def _is_numeric_list(value) -> bool:
-    """A plain list of numbers (one sample's data), rather than a list of arrays."""
-    return bool(value) and all(isinstance(v, (int, float)) for v in value)
+    """A plain list of numbers or strings (the data itself, ``["some text"]`` for a text
+    input), rather than a list of arrays."""
+    return bool(value) and all(isinstance(v, (int, float, str, bytes)) for v in value)
 
 
 def _fits_sample_shape(got: tuple, want: tuple) -> bool:
