@@ -233,6 +233,13 @@ def test_invert():
     assert _np(back(forward(words))).tolist() == [["c", "a", "[UNK]"]]
 
 
+def test_layers_take_plain_python_lists_as_keras_does():
+    layer = layers.StringLookup(vocabulary=["a", "b", "c"])
+    np.testing.assert_array_equal(_np(layer(["b", "c", "d"])), [2, 3, 0])
+    np.testing.assert_array_equal(_np(layer([["a", "b"], ["c", "z"]])), [[1, 2], [3, 0]])
+    np.testing.assert_array_equal(_np(layers.CategoryEncoding(3)([0, 2])), [1.0, 0.0, 1.0])
+
+
 def test_set_vocabulary_with_and_without_special_tokens():
     layer = layers.StringLookup(mask_token="[MASK]", oov_token="[OOV]")
     layer.set_vocabulary(["a", "b", "c"])

@@ -143,6 +143,14 @@ class PreprocessingLayer(Layer):
             return x
         return wrap(numpy.asarray(x))
 
+    def _converted(self, inputs):
+        # a plain list is the data (``layer(["a", "b"])``, as Keras takes it), not several inputs
+        if isinstance(inputs, (list, tuple)) and not any(
+            isinstance(x, (Tensor, numpy.ndarray)) for x in inputs
+        ):
+            return wrap(numpy.asarray(inputs))
+        return super()._converted(inputs)
+
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         return wrap(self.compute(inputs.data))
 
