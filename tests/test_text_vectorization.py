@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import axonal
-from axonal import layers
+from axonal import layers, registry
 from axonal.models import Model, Sequential, load_model
 from axonal.saving import register_serializable
 
@@ -93,7 +93,15 @@ def test_split_modes_and_ngrams():
     np.testing.assert_array_equal(_np(widths(np.array(["x y z", "x"]))), [[2, 1], [0, 0]])
 
 
-def test_callable_standardize_and_split_and_saving(tmp_path):
+@pytest.fixture
+def clean_registry():
+    # the functions registered here must not outlive the test (other tests list the registry)
+    before = registry.snapshot()
+    yield
+    registry.restore(before)
+
+
+def test_callable_standardize_and_split_and_saving(tmp_path, clean_registry):
     @register_serializable(package="TextTest")
     def only_vowels(strings):
         return np.array([["".join(c for c in s if c in "aeiou ") for s in row] for row in strings])
