@@ -305,6 +305,7 @@ class IndexLookup(PreprocessingLayer):
         The mask and OOV tokens may lead the list in their usual order, or be left out.
 
         Example:
+            >>> layer = StringLookup()
             >>> layer.set_vocabulary(["a", "b", "c"])
         """
         layer = f"Layer '{self.name}' ({type(self).__name__})"

@@ -94,7 +94,7 @@ class TextVectorization(PreprocessingLayer):
         >>> layer = TextVectorization(output_sequence_length=4)
         >>> layer.adapt(["the cat sat", "the dog"])
         >>> layer(np.array(["The cat!"])).data
-        array([[2, 4, 0, 0]])
+        array([[2, 5, 0, 0]])
     """
 
     string_inputs = True
