@@ -420,7 +420,11 @@ class IndexLookup(PreprocessingLayer):
             )
         self.reset_state()
         for batch, whole in _adapt_batches(data, steps):
-            self.update_state(batch, _whole=whole)
+            values = self._adapt_values(batch)
+            if whole and values.ndim == 1:
+                # an array given whole holds one token per sample (Keras expands its last axis)
+                values = values[:, None]
+            self.update_state(values)
         self.finalize_state()
 
     def _adapt_values(self, batch) -> numpy.ndarray:
@@ -436,14 +440,14 @@ class IndexLookup(PreprocessingLayer):
             )
         return array.astype("int64")
 
-    def update_state(self, data, _whole: bool = False) -> None:
+    def update_state(self, data) -> None:
         """Count the tokens of one batch (``adapt`` calls this, then ``finalize_state``)."""
         values = self._adapt_values(data)
         if values.ndim == 0:
             values = values[None]
         if values.ndim == 1:
-            # an array given whole is one token per sample; a batch of an iterable is one row
-            values = values[:, None] if _whole else values[None, :]
+            # one batch of tokens is one row (one document), as in Keras's update_state
+            values = values[None, :]
         distinct, counts = numpy.unique(values.ravel(), return_counts=True)
         self._counts.update(dict(zip(distinct.tolist(), counts.tolist(), strict=True)))
         if self.output_mode == "tf_idf":
