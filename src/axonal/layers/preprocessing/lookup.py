@@ -380,6 +380,11 @@ class IndexLookup(PreprocessingLayer):
             )
         self._frozen_vocab_size = size
 
+    @property
+    def has_input_vocabulary(self) -> bool:
+        """Whether the vocabulary came with the constructor (then ``adapt`` is refused)."""
+        return self._has_input_vocabulary
+
     def get_vocabulary(self, include_special_tokens: bool = True) -> list:
         """The vocabulary, index by index: with the special tokens, ``vocab[i]`` is the token
         that maps to index ``i``.
@@ -455,6 +460,15 @@ class IndexLookup(PreprocessingLayer):
             for row in rows:
                 self._document_counts.update(set(row.tolist()))
             self._num_documents += rows.shape[0]
+
+    def update_rows(self, rows: list) -> None:
+        """Count token rows of any lengths (documents: ``TextVectorization``'s split text)."""
+        for row in rows:
+            self._counts.update(row)
+        if self.output_mode == "tf_idf":
+            for row in rows:
+                self._document_counts.update(set(row))
+            self._num_documents += len(rows)
 
     def finalize_state(self) -> None:
         """Turn the counted tokens into the vocabulary (and IDF weights)."""

@@ -261,7 +261,7 @@ class TextVectorization(PreprocessingLayer):
             >>> layer.adapt(["the cat sat", "the dog"])
         """
         lookup = self._lookup_layer
-        if lookup._has_input_vocabulary:
+        if lookup.has_input_vocabulary:
             raise ValueError(
                 f"Layer '{self.name}' (TextVectorization) has a fixed vocabulary; adapt() "
                 "cannot replace it."
@@ -291,18 +291,8 @@ class TextVectorization(PreprocessingLayer):
             if isinstance(processed, numpy.ndarray):
                 lookup.update_state(processed)
             else:
-                self._count_rows(processed)
+                lookup.update_rows(processed)
         lookup.finalize_state()
-
-    def _count_rows(self, rows: list[list[str]]) -> None:
-        """Count ragged token rows (documents) in the lookup's tallies."""
-        lookup = self._lookup_layer
-        for row in rows:
-            lookup._counts.update(row)
-        if lookup.output_mode == "tf_idf":
-            for row in rows:
-                lookup._document_counts.update(set(row))
-            lookup._num_documents += len(rows)
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> list:
         """The vocabulary, index by index (``""`` and ``"[UNK]"`` first)."""
