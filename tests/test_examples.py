@@ -73,6 +73,18 @@ def test_sequence_lstm_example_reaches_the_accuracy_the_readme_states(capsys):
     capsys.readouterr()
 
 
+def test_preprocessing_layers_example_reaches_the_accuracy_the_readme_states(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # it saves and reloads its two models here
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"preprocessing_layers\.py`[^.]*?(0\.\d+)", readme)
+    assert stated, "the README states the preprocessing example's accuracy"
+    assert _median_accuracy("preprocessing_layers.py", range(3)) >= float(stated.group(1))
+    out = capsys.readouterr().out
+    assert "Table test accuracy:" in out and "Review test accuracy:" in out
+
+
 def _fenced_commands(markdown):
     """The single-line shell commands in the README's plain ``` blocks."""
     blocks = re.findall(r"^```\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)

@@ -309,3 +309,37 @@ def test_a_real_keras_transformer_block_loads_with_equal_predictions(tmp_path):
     np.testing.assert_allclose(
         load_model(path).predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6
     )
+
+
+def test_keras_lookup_with_inline_vocabulary_loads_and_one_in_assets_is_refused(tmp_path):
+    # Keras 3's IntegerLookup config (vocabulary given at construction: it sits in the config)
+    lookup = _layer(
+        "IntegerLookup",
+        "integer_lookup",
+        invert=False,
+        max_tokens=None,
+        num_oov_indices=1,
+        oov_token=-1,
+        mask_token=None,
+        output_mode="int",
+        sparse=False,
+        pad_to_max_tokens=False,
+        vocabulary_dtype="int64",
+        idf_weights=None,
+        vocabulary=[1, 2, 3],
+        vocabulary_size=4,
+        oov_method="floormod",
+        salt=None,
+    )
+    path = tmp_path / "inline.keras"
+    _write_archive(path, _sequential_config([lookup]), {})
+    model = load_model(path)
+    np.testing.assert_array_equal(
+        model.predict(np.array([[1.0, 2.0, 3.0, 4.0, 0.0]]), verbose=0), [[1, 2, 3, 0, 0]]
+    )
+    # adapted: Keras writes the vocabulary to assets/ and None in the config
+    lookup["config"]["vocabulary"] = None
+    path = tmp_path / "assets.keras"
+    _write_archive(path, _sequential_config([lookup]), {})
+    with pytest.raises(UnsafeOrCorruptFileError, match="integer_lookup.*assets"):
+        load_model(path)

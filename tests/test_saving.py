@@ -322,6 +322,42 @@ def _multi_input_output():
     return model, [_data((6, 6, 1)), _data((3,))]
 
 
+def _preprocessing():
+    # every lookup/text layer in one functional model, with vocabularies both given and adapted
+    rng = np.random.default_rng(0)
+    colors = np.array(["red", "green", "blue", "teal"])[rng.integers(0, 4, size=(6, 1))]
+    ids = rng.integers(0, 9, size=(6, 2))
+    values = rng.normal(size=(6, 1)).astype("float32")
+    texts = np.array(["the cat sat", "a dog", "the dog ran far", "cat", "", "a cat and a dog"])
+    color = Input((1,), dtype="string", name="color")
+    ident = Input((2,), dtype="int64", name="ident")
+    value = Input((1,), name="value")
+    text = Input((1,), dtype="string", name="text")
+    lookup = layers.StringLookup(output_mode="one_hot", num_oov_indices=2)
+    lookup.adapt(colors)
+    integers = layers.IntegerLookup(vocabulary=[1, 2, 3, 5], output_mode="multi_hot")
+    bins = layers.Discretization(num_bins=3, output_mode="one_hot")
+    bins.adapt(rng.normal(size=50))
+    vectorize = layers.TextVectorization(output_mode="tf_idf", ngrams=2, max_tokens=12)
+    vectorize.adapt(texts)
+    sequences = layers.TextVectorization(output_sequence_length=5)
+    sequences.adapt(texts)
+    encoded = [
+        lookup(color),
+        layers.Hashing(num_bins=4, output_mode="one_hot", salt=7)(color),
+        integers(ident),
+        layers.CategoryEncoding(num_tokens=9, output_mode="count")(ident),
+        bins(value),
+        vectorize(text),
+        layers.GlobalAveragePooling1D()(
+            layers.Embedding(sequences.vocabulary_size(), 3)(sequences(text))
+        ),
+    ]
+    out = layers.Dense(2)(layers.concatenate(encoded))
+    model = Model([color, ident, value, text], out, name="preprocessing")
+    return model, [colors, ids, values, texts[:, None]]
+
+
 def _nested():
     inner = Sequential(
         [Input((4,)), layers.Dense(5, activation="relu"), layers.Dense(3)], name="inner"
@@ -383,6 +419,7 @@ BUILDERS = {
     "dense_attention": _dense_attention,
     "multi_input_output": _multi_input_output,
     "nested": _nested,
+    "preprocessing": _preprocessing,
 }
 
 

@@ -163,12 +163,33 @@ def empty_flat(size: int, dtype, zero: bool = False) -> numpy.ndarray:
     return array
 
 
+def is_string_dtype(dtype) -> bool:
+    """Whether ``dtype`` names text: Keras's ``"string"``, ``str``, or a NumPy ``str_``/``bytes_``
+    dtype. String tensors hold NumPy arrays of ``str`` and only preprocessing layers read them."""
+    if isinstance(dtype, str):
+        return dtype == "string"
+    if dtype is str or dtype is bytes:
+        return True
+    kind = getattr(dtype, "kind", None)
+    if kind is None and isinstance(dtype, type) and issubclass(dtype, numpy.generic):
+        kind = numpy.dtype(dtype).kind
+    return kind in ("U", "S")
+
+
+def numpy_dtype(name):
+    """The NumPy dtype of a dtype name: ``"string"`` is NumPy's ``str_`` (kind ``"U"``)."""
+    if is_string_dtype(name):
+        return numpy.dtype(str)
+    return numpy.dtype(name)
+
+
 def standardize_dtype(dtype) -> str:
     """Return a dtype's canonical name (``'float32'``), accepting names, NumPy dtypes and None.
 
     Layers, weights, initializers and metrics take their dtype through here, so this is where
     an unsupported one is refused: floats must be float32 or float64; integer and bool types
-    pass (indices, counters).
+    pass (indices, counters); ``"string"`` (also ``str``) names text, for the inputs of the
+    preprocessing layers.
 
     Raises:
         ValueError: float16 and other float types (``'bfloat16'``, known to NumPy or not),
@@ -178,6 +199,8 @@ def standardize_dtype(dtype) -> str:
         return _FLOATX
     if isinstance(dtype, str) and dtype.startswith("mixed_"):
         raise _mixed_precision_error(dtype, "dtype")
+    if is_string_dtype(dtype):
+        return "string"
     try:
         name = numpy.dtype(dtype).name
     except TypeError:

@@ -71,6 +71,10 @@ _REFUSED = {
 }
 
 
+# lookups whose learned vocabulary a .keras archive stores outside the config
+_VOCABULARY_LAYERS = ("StringLookup", "IntegerLookup", "TextVectorization")
+
+
 class KerasImportError(ValueError):
     """A Keras archive describes something axonal cannot import (the message names it)."""
 
@@ -157,6 +161,13 @@ def _layer_config(entry: dict, where: str) -> dict:
     raw = entry.get("config") or {}
     if not isinstance(raw, dict):
         raise KerasImportError(f"{where}: the config of {class_name!r} is not an object.")
+    if class_name in _VOCABULARY_LAYERS and raw.get("vocabulary") is None:
+        # an adapted Keras lookup keeps its vocabulary in the archive's assets/ files
+        raise KerasImportError(
+            f"{where}: layer '{raw.get('name', '?')}' ({class_name}) keeps its vocabulary in the "
+            "archive's assets, which axonal does not read; build the layer in axonal with "
+            "vocabulary=layer.get_vocabulary() instead."
+        )
     accepted = _accepted_arguments(cls)
     config: dict[str, Any] = {}
     layer_where = f"{where}: layer '{raw.get('name', '?')}' ({class_name})"

@@ -20,6 +20,7 @@ import numpy as np
 
 from axonal import weight_budget
 from axonal.autograd import no_grad
+from axonal.backend import is_string_dtype
 from axonal.layers.base import Layer
 
 # deeper nesting than this is no model anyone saved (a model in a model in a model... is ~10)
@@ -107,7 +108,11 @@ def probe_problem(model) -> str | None:
         concrete = (PROBE_BATCH, *concrete)
         if len(concrete) < 1 or math.prod(concrete) > weight_budget.MAX_PROBE_ELEMENTS:
             return None
-        arrays.append(np.zeros(concrete, dtype=dtype))
+        if is_string_dtype(dtype):
+            # text inputs: the string "0" (one token, out of any vocabulary) stands for zeros
+            arrays.append(np.full(concrete, "0", dtype=str))
+        else:
+            arrays.append(np.zeros(concrete, dtype=dtype))
     # a stateful RNN would keep the probe's batch size: its states are put back after
     carried = [(layer, layer.states) for layer in model.nested_layers() if hasattr(layer, "states")]
     try:

@@ -21,6 +21,9 @@ import math
 import threading
 from collections.abc import Iterator
 
+# the most vocabulary entries and bin boundaries (all preprocessing tables together) a model
+# rebuilt from a file may hold: a config may list at most ~4M short strings anyway
+MAX_TABLE_ENTRIES = 1 << 22
 # the most numbers a layer may be probed with (zeros run through it to learn its output shape)
 MAX_PROBE_ELEMENTS = 1 << 24
 
@@ -34,6 +37,7 @@ class _Scope:
         self.max_parameters = max_parameters
         self.initialize = initialize
         self.used = 0
+        self.table_entries = 0
 
 
 _STATE = threading.local()
@@ -90,4 +94,23 @@ def check_probe(shape: tuple) -> None:
         )
 
 
-__all__ = ["ParameterBudgetError", "check_probe", "rebuilding", "reserve"]
+def check_table(path: str, entries: int) -> None:
+    """Count a lookup table (a vocabulary, bin boundaries) of ``entries`` against the active
+    scope's ``MAX_TABLE_ENTRIES``: a hostile file cannot make a loader build a huge table.
+
+    Raises:
+        ParameterBudgetError: the model's tables together exceed ``MAX_TABLE_ENTRIES``.
+    """
+    scope = getattr(_STATE, "scope", None)
+    if scope is None:
+        return
+    scope.table_entries += int(entries)
+    if scope.table_entries > MAX_TABLE_ENTRIES:
+        raise ParameterBudgetError(
+            f"table '{path}' of {entries:,} entries takes the model's vocabularies and bins to "
+            f"{scope.table_entries:,} entries, more than the {MAX_TABLE_ENTRIES:,} a loaded "
+            "model may hold; refused before building it."
+        )
+
+
+__all__ = ["ParameterBudgetError", "check_probe", "check_table", "rebuilding", "reserve"]

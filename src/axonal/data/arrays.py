@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from axonal.backend import xp
 
 
-def to_array(value, name: str, hint: str | None = None):
+def to_array(value, name: str, hint: str | None = None, allow_strings: bool = False):
     """Convert user data (array, list, DataFrame, Series) to a numeric ndarray, or raise clearly.
 
     A DataFrame with non-numeric columns is refused naming those columns; ``hint`` replaces the
     generic advice at the end of the non-numeric error (targets explain how to encode labels).
+    With ``allow_strings`` (the input of a string preprocessing layer), arrays of ``str``,
+    ``bytes`` or objects pass as they are.
     """
     if value is None:
         raise ValueError(f"{name} is None; expected an array.")
@@ -30,7 +32,7 @@ def to_array(value, name: str, hint: str | None = None):
             "batches, an axonal.data.Dataset or a PyDataset (an object with __len__ and "
             "__getitem__ must subclass axonal.utils.PyDataset)."
         )
-    if is_dataframe(value):
+    if is_dataframe(value) and not allow_strings:
         _check_numeric_columns(value, name)
         value = _frame_to_numpy(value)
     elif hasattr(value, "to_numpy") and not isinstance(value, xp.ndarray):
@@ -39,7 +41,7 @@ def to_array(value, name: str, hint: str | None = None):
         array = xp.asarray(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biuf" and not (allow_strings and array.dtype.kind in "USO"):
         sample = array.ravel()[:3].tolist() if array.size else []
         raise TypeError(
             f"{name} must be numeric; got an array of dtype {array.dtype} "

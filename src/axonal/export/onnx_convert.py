@@ -15,6 +15,7 @@ from axonal.export import onnx_attention, onnx_layers, onnx_recurrent
 from axonal.export.onnx_graph import GraphBuilder, OnnxExportError, Value, layer_error
 from axonal.layers import extra, recurrent
 from axonal.layers.embedding import Embedding
+from axonal.layers.preprocessing.lookup import PreprocessingLayer
 from axonal.layers.symbolic import shape_str
 from axonal.models import Model, Sequential
 
@@ -124,6 +125,12 @@ def _why_unsupported(layer) -> str:
         return (
             "a Lambda runs arbitrary Python code, which has no ONNX equivalent. Replace it with "
             "built-in layers (or ops on symbolic tensors such as x + y)."
+        )
+    if isinstance(layer, PreprocessingLayer):
+        return (
+            f"{type(layer).__name__} is a preprocessing layer (vocabularies, hashing, text "
+            "processing on NumPy arrays), which axonal does not export to ONNX. Run it before "
+            "the exported model: export a model that starts where it ends."
         )
     if isinstance(layer, Model):
         return (
@@ -236,6 +243,10 @@ def _input_specs(model) -> list:
 def build_model_proto(model, opset: int):
     """The ONNX ``ModelProto`` computing ``model.predict`` (raises before building anything
     for a model that cannot be exported)."""
+    for layer in model.nested_layers() if isinstance(model, Model) else ():
+        # refused by name before anything else: their string inputs have no ONNX type here
+        if isinstance(layer, PreprocessingLayer):
+            raise layer_error(layer, _why_unsupported(layer))
     specs = _input_specs(model)
     b = GraphBuilder(opset)
     graph_inputs, values = [], []

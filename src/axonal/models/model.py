@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Callable
 
 from axonal import autograd
-from axonal.backend import xp
+from axonal.backend import numpy_dtype
 from axonal.layers.base import CALLS, Layer, begin_top_level_call, infer_output_shape
 from axonal.layers.symbolic import shape_str
 from axonal.models.functional import Graph, flatten_structure
@@ -48,7 +48,7 @@ class Model(Trainer, Layer):
             flat_in, self._input_keys, self._single_input = flatten_structure(inputs, "input")
             flat_out, _, self._single_output = flatten_structure(outputs, "output")
             self._graph = Graph(flat_in, flat_out)
-            float_inputs = [t.dtype for t in flat_in if xp.dtype(t.dtype).kind == "f"]
+            float_inputs = [t.dtype for t in flat_in if numpy_dtype(t.dtype).kind == "f"]
             self.dtype = float_inputs[0] if float_inputs else self.dtype
             self.built = True
 
@@ -286,15 +286,25 @@ class Model(Trainer, Layer):
 
     def _input_dtype(self, x, index: int = 0):
         """Float data becomes the model's float type; integer data stays integer for layers
-        that index with it (an Embedding first, or an ``Input`` declared with an int dtype)."""
+        that index with it (an Embedding first, or an ``Input`` declared with an int dtype);
+        strings stay strings (the input of a preprocessing layer: ``accepts_strings``)."""
+        if x.dtype.kind in "USO":
+            return x.dtype
         if x.dtype.kind in "biu":
             if self._graph is not None:
-                declared = xp.dtype(self._graph.inputs[index].dtype)
+                declared = numpy_dtype(self._graph.inputs[index].dtype)
                 if declared.kind in "biu":
                     return declared
             elif self.layers and getattr(self.layers[0], "integer_inputs", False):
                 return x.dtype
         return self.dtype
+
+    def accepts_strings(self, index: int = 0) -> bool:
+        """Whether input ``index`` takes strings: an ``Input(dtype="string")``, or a Sequential
+        whose first layer reads text (``StringLookup``, ``Hashing``, ``TextVectorization``)."""
+        if self._graph is not None:
+            return numpy_dtype(self._graph.inputs[index].dtype).kind == "U"
+        return bool(self.layers) and getattr(self.layers[0], "string_inputs", False)
 
     @property
     def graph(self):

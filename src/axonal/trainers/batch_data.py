@@ -58,7 +58,8 @@ class BatchData:
         for i, (value, shape) in enumerate(zip(values, self._input_shapes(), strict=True)):
             label = f"{prefix}x" if len(values) == 1 else f"{prefix}x['{names[i]}']"
             self._check_columns(value, i, label)
-            array = data_utils.to_array(value, label)
+            strings = self.accepts_strings(i)
+            array = data_utils.to_array(value, label, allow_strings=strings)
             array = array.astype(self._input_dtype(array, i), copy=False)
             data_utils.check_finite(array, label)
             array = adjust_rank(array, shape)
@@ -249,8 +250,9 @@ def adjust_rank(x, batch_shape):
 
 
 def _is_numeric_list(value) -> bool:
-    """A plain list of numbers (one sample's data), rather than a list of arrays."""
-    return bool(value) and all(isinstance(v, (int, float)) for v in value)
+    """A plain list of numbers or strings (the data itself, ``["some text"]`` for a text
+    input), rather than a list of arrays."""
+    return bool(value) and all(isinstance(v, (int, float, str, bytes)) for v in value)
 
 
 def _fits_sample_shape(got: tuple, want: tuple) -> bool:

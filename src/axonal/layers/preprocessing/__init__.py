@@ -16,11 +16,23 @@ from axonal.layers.preprocessing.augmentation import (
     RandomZoom,
 )
 from axonal.layers.preprocessing.image import CenterCrop, Resizing
+from axonal.layers.preprocessing.lookup import (
+    CategoryEncoding,
+    Discretization,
+    Hashing,
+    IntegerLookup,
+    StringLookup,
+)
 from axonal.layers.preprocessing.normalization import ColumnNames, Normalization
+from axonal.layers.preprocessing.text import TextVectorization
 
 __all__ = [
+    "CategoryEncoding",
     "CenterCrop",
     "ColumnNames",
+    "Discretization",
+    "Hashing",
+    "IntegerLookup",
     "Normalization",
     "RandomBrightness",
     "RandomContrast",
@@ -30,4 +42,6 @@ __all__ = [
     "RandomTranslation",
     "RandomZoom",
     "Resizing",
+    "StringLookup",
+    "TextVectorization",
 ]
