@@ -51,6 +51,14 @@ from axonal import optimizers as optimizers_module
 from axonal import regularizers as regularizers_module
 from axonal.atomic import atomic_write
 from axonal.layers.base import Layer
+from axonal.serialization import (  # noqa: F401 - Keras names, re-exported
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
 
 FORMAT = "axonal"
 FORMAT_VERSION = 1
@@ -1155,9 +1163,19 @@ def model_from_json(
     return model
 
 
+# Keras's class name for the scope; here the context manager itself
+CustomObjectScope = custom_object_scope
+
 __all__ = [
+    "CustomObjectScope",
     "UnsafeOrCorruptFileError",
     "custom_object_scope",
+    "deserialize_keras_object",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
+    "register_keras_serializable",
+    "serialize_keras_object",
     "load_model",
     "load_weights",
     "model_from_json",

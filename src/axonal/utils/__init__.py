@@ -11,6 +11,16 @@ from axonal.data import PyDataset, Sequence
 from axonal.gradcheck import check_gradients
 from axonal.model_plot import model_to_dot, plot_model
 from axonal.preprocessing.sequence import pad_sequences
+from axonal.saving import CustomObjectScope, custom_object_scope
+from axonal.serialization import (
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
+from axonal.trainers.packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from axonal.utils.dataset_utils import (
     image_dataset_from_directory,
     split_dataset,
@@ -77,12 +87,37 @@ def normalize(x, axis: int | None = -1, order=2):
     return (values / norm).astype(values.dtype, copy=False)
 
 
+def standardize_dtype(dtype) -> str:
+    """A dtype (NumPy's, a string such as ``"float32"``, a Python type) as Keras's string name."""
+    return backend.standardize_dtype(dtype)
+
+
+def is_keras_tensor(x) -> bool:
+    """Whether ``x`` is a symbolic tensor of the functional API (``keras.Input(...)`` and what
+    layers make from it)."""
+    from axonal.layers.symbolic import SymbolicTensor
+
+    return isinstance(x, SymbolicTensor)
+
+
 def clear_session() -> None:
     """Restart automatic layer naming (``dense``, ``dense_1``…), as Keras's clear_session does."""
     backend.clear_session()
 
 
 __all__ = [
+    "CustomObjectScope",
+    "custom_object_scope",
+    "deserialize_keras_object",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
+    "is_keras_tensor",
+    "pack_x_y_sample_weight",
+    "register_keras_serializable",
+    "serialize_keras_object",
+    "standardize_dtype",
+    "unpack_x_y_sample_weight",
     "array_to_img",
     "get_file",
     "image_dataset_from_directory",
