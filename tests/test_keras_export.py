@@ -164,6 +164,25 @@ def test_layers_keras_cannot_rebuild_are_refused_before_writing(tmp_path, layer,
     assert os.listdir(tmp_path) == []  # nothing written, no temporary file left
 
 
+def test_a_layer_registered_only_with_axonal_is_refused(tmp_path):
+    from axonal import registry
+
+    saved = registry.snapshot()
+    try:
+
+        @axonal.saving.register_serializable("KfilesTest")
+        class Scaled(L.Layer):
+            def call(self, x):
+                return x * 3
+
+        model = axonal.Sequential([axonal.Input((3,)), Scaled(name="scaled")])
+        with pytest.raises(KerasExportError, match="scaled"):
+            model.save(tmp_path / "custom.keras")
+    finally:
+        registry.restore(saved)
+    assert os.listdir(tmp_path) == []
+
+
 def test_an_existing_file_survives_a_refused_save(tmp_path):
     path = tmp_path / "kept.keras"
     axonal.Sequential([axonal.Input((3,)), L.Dense(2)]).save(path)
@@ -464,6 +483,33 @@ def test_real_keras_loads_axonal_archive_and_predicts_the_same(tmp_path, case):
         variable.assign(np.zeros(variable.shape, variable.dtype))
     fresh.load_weights(weights)
     for a, b in zip(ours, _as_list(fresh.predict(x, verbose=0)), strict=True):
+        np.testing.assert_allclose(np.asarray(b), a, rtol=1e-4, atol=1e-5)
+
+
+def _saving_builders():
+    from tests.test_saving import BUILDERS
+
+    return BUILDERS
+
+
+@pytest.mark.keras_oracle
+@pytest.mark.parametrize("name", sorted(_saving_builders()))
+def test_every_saving_round_trip_model_loads_in_keras(tmp_path, name):
+    """test_saving.py's table holds a model for every public layer: each one that Keras has
+    too loads in Keras and predicts the same; any other is refused by name, nothing written."""
+    keras = _keras()
+    model, x = _saving_builders()[name]()
+    path = tmp_path / f"{name}.keras"
+    try:
+        model.save(path)
+    except KerasExportError as exc:
+        assert not path.exists()
+        assert any(f"'{layer.name}'" in str(exc) for layer in model.layers), exc
+        pytest.skip(f"not exportable: {exc}")
+    theirs = keras.saving.load_model(path)
+    for a, b in zip(
+        _as_list(model.predict(x, verbose=0)), _as_list(theirs.predict(x, verbose=0)), strict=True
+    ):
         np.testing.assert_allclose(np.asarray(b), a, rtol=1e-4, atol=1e-5)
 
 

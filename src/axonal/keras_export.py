@@ -215,6 +215,21 @@ def check_exportable(layer, where: str = "") -> None:
             "does not have (Keras could not rebuild it without its code). Save to a .axonal "
             "file instead."
         )
+    if type(layer).__module__.split(".")[0] != "axonal":
+        raise KerasExportError(
+            f"Cannot write a Keras file: {label} is a custom class (registered with axonal, "
+            "but Keras has no such class and would need its code). Save to a .axonal file "
+            "instead."
+        )
+    shapes = getattr(layer, "input_shape_built", None)
+    if name == "GroupedQueryAttention" and isinstance(shapes, list) and len(shapes) > 1:
+        if shapes[0][-1] != shapes[1][-1]:
+            raise KerasExportError(
+                f"Cannot write a Keras file: {label} attends from features of size "
+                f"{shapes[0][-1]} to values of size {shapes[1][-1]}; Keras's "
+                "GroupQueryAttention requires them equal and would not load it. Save to a "
+                ".axonal file instead."
+            )
     if name in ("Sequential", "Model", "Functional") and not _is_graph_model(layer):
         raise KerasExportError(
             f"Cannot write a Keras file: model '{layer.name}' is a subclassed model; Keras files "

@@ -9,7 +9,11 @@ Nothing in the file is executed: class names resolve only through ``axonal.regis
 ``module`` a config names is never imported), a ``Lambda`` or a class axonal does not have is
 refused with an error naming it, config keys axonal does not know are dropped only when their
 value cannot change what the model computes, and every weight's shape and dtype is checked
-against the rebuilt model before any weight is assigned. The weights are read with ``h5py``,
+against the rebuilt model before any weight is assigned (each layer's group is matched to the
+layer of the same name). A ``compile_config`` is restored through the registry, with the
+optimizer's ``optimizer/vars`` where axonal knows their order (Adam, AdamW, SGD). The same
+reader serves ``load_weights`` of a Keras ``.weights.h5``; ``axonal.keras_export`` writes
+both kinds of file. The weights are read with ``h5py``,
 an optional dependency (``pip install -e '.[keras-files]'`` in the checkout).
 
 Example:

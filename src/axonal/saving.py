@@ -22,6 +22,10 @@ file, the error is an ``UnsafeOrCorruptFileError`` (a ``ValueError``) naming the
 problem. Every file is written through ``axonal.atomic.atomic_write``, so a crash mid-save
 leaves the old file or the new one, never a torn one.
 
+Keras's own files are written by ``axonal.keras_export`` when the name asks for one: a
+``.keras`` name gives a Keras 3 archive, ``save_weights`` to a ``.weights.h5`` name Keras's HDF5
+weights (both need h5py); a legacy Keras 2 ``.h5`` name is refused naming the alternatives.
+
 Example:
     >>> model.save("model.axonal")
     >>> model = load_model("model.axonal")
