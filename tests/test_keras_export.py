@@ -582,3 +582,30 @@ def test_config_keys_are_those_keras_writes(tmp_path):
     assert set(_h5_layout(_members(path)["model.weights.h5"])) == set(
         _h5_layout(_members(twin_path)["model.weights.h5"])
     )
+
+
+@pytest.mark.keras_oracle
+def test_keras_compile_settings_load_or_warn(tmp_path):
+    keras = _keras()
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(8, 4)).astype("f4"), rng.integers(0, 3, size=8)
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    theirs.compile(
+        keras.optimizers.RMSprop(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    path = tmp_path / "compiled.keras"
+    theirs.save(path)
+    ours = load_model(path)
+    assert ours.compiled and type(ours.optimizer).__name__ == "RMSprop"
+    np.testing.assert_allclose(
+        ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    # a setting axonal does not have leaves the model uncompiled, with a warning saying so
+    theirs.compile(keras.optimizers.Adam(use_ema=True), loss="mse")
+    theirs.save(path)
+    with pytest.warns(RuntimeWarning, match="use_ema"):
+        ours = load_model(path)
+    assert not ours.compiled
+    assert not load_model(path, compile=False).compiled

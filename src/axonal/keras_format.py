@@ -561,22 +561,31 @@ def load_keras_archive(
         ) from exc
     if check_finite is not None:
         check_finite(arrays)
-    settings = None
     if compile_model is not None and document.get("compile_config"):
-        try:
-            settings = compile_settings(document["compile_config"], len(model.output_names))
-        except KerasImportError as exc:
-            raise source.error(f"its compile_config cannot be restored: {exc}") from exc
-        compile_model(model, settings)
-        try:
-            state = read_keras_optimizer(model, raw, KERAS_WEIGHTS)
-        except KerasImportError as exc:
-            raise source.error(f"its optimizer variables cannot be restored: {exc}") from exc
-        if state is not None:
-            model.optimizer.set_state(state)
+        _restore_compile(model, document["compile_config"], raw, compile_model)
     for variable in model.weights:
         variable.data[...] = arrays[variable.path]
     return model
+
+
+def _restore_compile(model, config: dict, h5_bytes: bytes, compile_model) -> None:
+    """Compile the model as the file's ``compile_config`` says, with its optimizer state; as
+    Keras does, settings that cannot be restored leave the model uncompiled with a warning
+    (the architecture and weights are what the file is for)."""
+    try:
+        compile_model(model, compile_settings(config, len(model.output_names)))
+        state = read_keras_optimizer(model, h5_bytes, KERAS_WEIGHTS)
+        if state is not None:
+            model.optimizer.set_state(state)
+    except Exception as exc:  # any failure here is reported, never fatal
+        if getattr(model, "compiled", False):
+            model.compiled = False
+        warnings.warn(
+            f"The Keras file's compile settings could not be restored, so the model is loaded "
+            f"uncompiled: call compile() before training ({type(exc).__name__}: {exc}).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def read_keras_optimizer(model, h5_bytes: bytes, where: str) -> dict | None:
