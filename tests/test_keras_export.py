@@ -183,6 +183,24 @@ def test_a_layer_registered_only_with_axonal_is_refused(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_custom_activation_is_refused_by_name(tmp_path):
+    from axonal import registry
+
+    saved = registry.snapshot()
+    try:
+
+        @axonal.saving.register_serializable("KfilesTest")
+        def wiggle(x):
+            return x * 0.5
+
+        model = axonal.Sequential([axonal.Input((3,)), L.Dense(2, activation=wiggle)])
+        with pytest.raises(KerasExportError, match="wiggle"):
+            model.save(tmp_path / "activation.keras")
+    finally:
+        registry.restore(saved)
+    assert os.listdir(tmp_path) == []
+
+
 def test_an_existing_file_survives_a_refused_save(tmp_path):
     path = tmp_path / "kept.keras"
     axonal.Sequential([axonal.Input((3,)), L.Dense(2)]).save(path)

@@ -327,6 +327,8 @@ def _layer_config(entry: dict, where: str, model=None) -> dict:
             value = keras_object(value, kind)
         elif key == "batch_input_shape":
             key = "batch_shape"
+        elif key.endswith("activation") and isinstance(value, str):
+            _check_activation(value, f"{where}layer '{config.get('name')}' ({class_name})")
         config[key] = value
     for key, default in _KERAS_ONLY_KEYS.get(class_name, {}).items():
         config.setdefault(key, default)
@@ -340,6 +342,19 @@ def _layer_config(entry: dict, where: str, model=None) -> dict:
     if build is not None:
         out["build_config"] = build
     return out
+
+
+def _check_activation(name: str, label: str) -> None:
+    """Refuse an activation registered by the user: Keras knows only its own by name."""
+    try:
+        function = registry.lookup("activation", name)
+    except ValueError:
+        return  # an unknown name could not have been built; nothing of the user's to name
+    if getattr(function, "__module__", "axonal").split(".")[0] != "axonal":
+        raise KerasExportError(
+            f"Cannot write a Keras file: {label} uses the custom activation {name!r}, which "
+            "Keras does not have. Save to a .axonal file instead."
+        )
 
 
 def _sub_layer(layer, class_name: str, key: str):
