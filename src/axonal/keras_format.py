@@ -9,7 +9,11 @@ Nothing in the file is executed: class names resolve only through ``axonal.regis
 ``module`` a config names is never imported), a ``Lambda`` or a class axonal does not have is
 refused with an error naming it, config keys axonal does not know are dropped only when their
 value cannot change what the model computes, and every weight's shape and dtype is checked
-against the rebuilt model before any weight is assigned. The weights are read with ``h5py``,
+against the rebuilt model before any weight is assigned (each layer's group is matched to the
+layer of the same name). A ``compile_config`` is restored through the registry, with the
+optimizer's ``optimizer/vars`` where axonal knows their order (Adam, AdamW, SGD). The same
+reader serves ``load_weights`` of a Keras ``.weights.h5``; ``axonal.keras_export`` writes
+both kinds of file. The weights are read with ``h5py``,
 an optional dependency (``pip install -e '.[keras-files]'`` in the checkout).
 
 Example:
@@ -22,6 +26,7 @@ import inspect
 import io
 import json
 import re
+import warnings
 import zipfile
 from typing import Any
 
@@ -33,6 +38,8 @@ from axonal.layers.base import Layer
 KERAS_CONFIG = "config.json"
 KERAS_METADATA = "metadata.json"
 KERAS_WEIGHTS = "model.weights.h5"
+# the first bytes of every HDF5 file (a Keras .weights.h5)
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 KERAS_MEMBERS = (KERAS_CONFIG, KERAS_METADATA, KERAS_WEIGHTS, "assets")
 
 # keys of Keras's serialised objects that carry no meaning for axonal
@@ -400,6 +407,10 @@ def _group_variables(group, h5py, where: str) -> list:
         "key_dense",
         "value_dense",
         "output_dense",
+        "_query_dense",
+        "_key_dense",
+        "_value_dense",
+        "_output_dense",
     ]
     children = [k for k in group.keys() if k != "vars"]
     children.sort(key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
@@ -412,8 +423,9 @@ def _group_variables(group, h5py, where: str) -> list:
     return found
 
 
-def _layer_groups(group, entries: list, skip_inputs: bool, h5py, where: str) -> list:
-    """Datasets of every layer of a model config, in layer order, named as Keras names them."""
+def _layer_groups(group, entries: list, skip_inputs: bool, h5py, where: str, outer=()) -> list:
+    """``(layer name path, datasets)`` for every layer of a model config, its groups named as
+    Keras names them (class in snake case, numbered in the config's order)."""
     found = []
     used: dict[str, int] = {}
     layers_group = _child(group, "layers", h5py, where)
@@ -428,24 +440,41 @@ def _layer_groups(group, entries: list, skip_inputs: bool, h5py, where: str) -> 
         else:
             used[name] = 0
         sub = None if layers_group is None else _child(layers_group, name, h5py, where)
-        if sub is None:
+        layer_name = entry.get("name") or (entry.get("config") or {}).get("name")
+        if sub is None or class_name == "InputLayer":
             continue
         if class_name in ("Sequential", "Functional", "Model"):
             inner = entry.get("config") or {}
             found.extend(
                 _layer_groups(
-                    sub, inner.get("layers") or [], class_name == "Sequential", h5py, where
+                    sub,
+                    inner.get("layers") or [],
+                    class_name == "Sequential",
+                    h5py,
+                    where,
+                    (*outer, layer_name),
                 )
             )
         else:
-            found.extend(_group_variables(sub, h5py, where))
+            found.append(((*outer, layer_name), _group_variables(sub, h5py, where)))
     return found
+
+
+def _find_layer(model, names: tuple, where: str):
+    layer = model
+    for name in names:
+        match = [child for child in getattr(layer, "layers", []) if child.name == name]
+        if len(match) != 1:
+            raise KerasImportError(f"{where}: the model has no layer '{'/'.join(names)}'.")
+        layer = match[0]
+    return layer
 
 
 def read_keras_weights(model, h5_bytes: bytes, document: dict, where: str) -> dict:
     """The model's weights from ``model.weights.h5``, keyed by the axonal weight path.
 
-    Every dataset's shape and dtype is checked against the model's variable before it is read.
+    Each layer's datasets are matched to the model's layer of the same name (in order within
+    the layer); every dataset's shape and dtype is checked before it is read.
     """
     h5py = _require_h5py()
     try:
@@ -455,21 +484,33 @@ def read_keras_weights(model, h5_bytes: bytes, document: dict, where: str) -> di
     with handle:
         entries = (document.get("config") or {}).get("layers") or []
         skip_inputs = document.get("class_name") == "Sequential"
-        datasets = _layer_groups(handle, entries, skip_inputs, h5py, where)
-        variables = list(model.weights)
-        if len(datasets) != len(variables):
+        per_layer = _layer_groups(handle, entries, skip_inputs, h5py, where)
+        pairs = []
+        for names, datasets in per_layer:
+            variables = list(_find_layer(model, names, where).weights)
+            if len(datasets) != len(variables):
+                raise KerasImportError(
+                    f"{where}: the file holds {len(datasets)} weight arrays for layer "
+                    f"'{'/'.join(names)}', the model's layer has {len(variables)} ("
+                    f"{', '.join(v.path for v in variables[:8])})."
+                )
+            pairs.extend(zip(datasets, variables, strict=True))
+        expected = list(model.weights)
+        covered = {id(variable) for _, variable in pairs}
+        if len(pairs) != len(expected) or any(id(v) not in covered for v in expected):
+            missing = [v.path for v in expected if id(v) not in covered]
             raise KerasImportError(
-                f"{where}: the file holds {len(datasets)} weight arrays, the model "
-                f"'{model.name}' has {len(variables)} ("
-                f"{', '.join(v.path for v in variables[:8])}…)."
+                f"{where}: the file holds {len(pairs)} weight arrays, the model "
+                f"'{model.name}' has {len(expected)}"
+                + (f" (none for {', '.join(missing[:8])})." if missing else ".")
             )
         arrays = {}
-        for (h5_path, dataset), variable in zip(datasets, variables, strict=True):
-            expected = tuple(variable.data.shape)
-            if tuple(dataset.shape) != expected:
+        for (h5_path, dataset), variable in pairs:
+            expected_shape = tuple(variable.data.shape)
+            if tuple(dataset.shape) != expected_shape:
                 raise KerasImportError(
-                    f"{where}: weight '{variable.path}' expects shape {expected}, the file's "
-                    f"'{h5_path}' has {tuple(dataset.shape)}."
+                    f"{where}: weight '{variable.path}' expects shape {expected_shape}, the "
+                    f"file's '{h5_path}' has {tuple(dataset.shape)}."
                 )
             if dataset.dtype.kind not in "fiu" or dataset.dtype.itemsize > 8:
                 raise KerasImportError(
@@ -483,13 +524,20 @@ def read_keras_weights(model, h5_bytes: bytes, document: dict, where: str) -> di
 
 
 def load_keras_archive(
-    archive: zipfile.ZipFile, source, members: dict, read_member, check_finite=None
+    archive: zipfile.ZipFile,
+    source,
+    members: dict,
+    read_member,
+    check_finite=None,
+    compile_model=None,
 ):
     """Import an open Keras 3 archive (members already checked) as an axonal model.
 
     ``read_member(info, limit, what)`` reads one member with a size bound; ``source`` makes the
     errors (``source.error(problem)``); ``check_finite(arrays)`` sees the weights before they
-    are assigned. The model is built under a budget of the numbers ``model.weights.h5`` can
+    are assigned; ``compile_model(model, settings)`` compiles it from the archive's
+    ``compile_config`` (as axonal's compile settings, see ``compile_settings``) when it has one.
+    The model is built under a budget of the numbers ``model.weights.h5`` can
     hold (its bytes over the smallest float size), so a config declaring huge layers is refused
     before they are allocated, and no initializer runs.
     """
@@ -524,6 +572,155 @@ def load_keras_archive(
         ) from exc
     if check_finite is not None:
         check_finite(arrays)
+    if compile_model is not None and document.get("compile_config"):
+        _restore_compile(model, document["compile_config"], raw, compile_model)
     for variable in model.weights:
         variable.data[...] = arrays[variable.path]
     return model
+
+
+def _restore_compile(model, config: dict, h5_bytes: bytes, compile_model) -> None:
+    """Compile the model as the file's ``compile_config`` says, with its optimizer state; as
+    Keras does, settings that cannot be restored leave the model uncompiled with a warning
+    (the architecture and weights are what the file is for)."""
+    try:
+        compile_model(model, compile_settings(config, len(model.output_names)))
+        state = read_keras_optimizer(model, h5_bytes, KERAS_WEIGHTS)
+        if state is not None:
+            model.optimizer.set_state(state)
+    except Exception as exc:  # any failure here is reported, never fatal
+        if getattr(model, "compiled", False):
+            model.compiled = False
+        warnings.warn(
+            f"The Keras file's compile settings could not be restored, so the model is loaded "
+            f"uncompiled: call compile() before training ({type(exc).__name__}: {exc}).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def read_keras_optimizer(model, h5_bytes: bytes, where: str) -> dict | None:
+    """The compiled model's optimizer state from ``optimizer/vars`` (Keras's order: iterations,
+    learning rate, then each trainable variable's slots), or None where the file has none or
+    the optimizer's Keras variables are not ones axonal knows (then it starts afresh, as Keras
+    does with a warning when the counts differ)."""
+    from axonal import keras_export
+
+    slots = keras_export.optimizer_slots(model.optimizer)
+    if slots is None:
+        return None
+    h5py = _require_h5py()
+    with h5py.File(io.BytesIO(h5_bytes), "r") as handle:
+        group = _child(handle, "optimizer", h5py, where)
+        group = None if group is None else _child(group, "vars", h5py, where)
+        if not isinstance(group, h5py.Group):
+            return None
+        order = keras_export.keras_trainable_order(model)
+        if len(group) != 2 + len(order) * len(slots):
+            warnings.warn(
+                f"{where}: the optimizer variables ({len(group)}) do not match "
+                f"{type(model.optimizer).__name__} for this model "
+                f"({2 + len(order) * len(slots)}); the optimizer starts afresh.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+
+        def read(index: int, shape: tuple):
+            dataset = _child(group, str(index), h5py, where)
+            if not isinstance(dataset, h5py.Dataset) or tuple(dataset.shape) != shape:
+                found = getattr(dataset, "shape", None)
+                raise KerasImportError(
+                    f"{where}: optimizer/vars/{index} should have shape {shape}, found {found}."
+                )
+            if dataset.dtype.kind not in "fiu" or dataset.is_virtual or dataset.external:
+                raise KerasImportError(f"{where}: optimizer/vars/{index} is not plain numbers.")
+            return np.asarray(dataset[()])
+
+        state: dict[str, Any] = {"iterations": np.asarray(read(0, ()), dtype=np.int64)}
+        index = 2
+        for variable in order:
+            for slot in slots:
+                array = read(index, tuple(variable.data.shape))
+                state[f"{variable.path}/{slot}"] = array.astype(variable.data.dtype)
+                index += 1
+    return state
+
+
+def _strip(value: Any) -> Any:
+    """A Keras-serialised object as axonal's ``{class_name, config}`` (nested ones too)."""
+    if isinstance(value, dict):
+        if "class_name" in value and "config" in value:
+            config = value.get("config")
+            if isinstance(config, dict):
+                config = {
+                    k: _strip(v)
+                    for k, v in config.items()
+                    if k not in _ALWAYS_HARMLESS and not (k == "dtype" and v in (None, "float32"))
+                }
+            return {"class_name": value["class_name"], "config": config}
+        return {k: _strip(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+# Keras optimizer settings axonal has no use for when they hold these values
+_OPTIMIZER_DEFAULTS = {
+    "use_ema": False,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
+
+
+def compile_settings(config: dict, outputs: int) -> dict:
+    """Keras's ``compile_config`` as axonal's compile settings (one loss, loss weight and metric
+    list per output), every object by class name only (nothing from the file is run)."""
+    if not isinstance(config, dict) or not isinstance(config.get("optimizer"), (dict, str)):
+        raise KerasImportError("the compile_config has no optimizer.")
+    optimizer = _strip(config["optimizer"])
+    if isinstance(optimizer, str):
+        optimizer = {"class_name": optimizer, "config": {}}
+    opt_config = dict(optimizer.get("config") or {})
+    for key, default in _OPTIMIZER_DEFAULTS.items():
+        if key in opt_config:
+            if opt_config[key] != default:
+                raise KerasImportError(
+                    f"the optimizer setting {key}={opt_config[key]!r} is not supported."
+                )
+            del opt_config[key]
+    optimizer = {"class_name": optimizer["class_name"], "config": opt_config}
+
+    def per_output(value, what):
+        if value is None:
+            return [None] * outputs
+        if isinstance(value, dict) and "class_name" not in value:
+            raise KerasImportError(f"{what} given per output name is not supported.")
+        if isinstance(value, list) and outputs > 1:
+            if len(value) != outputs:
+                raise KerasImportError(f"{what} has {len(value)} entries for {outputs} outputs.")
+            return list(value)
+        return [value] + [None] * (outputs - 1) if outputs > 1 and what == "loss" else [value]
+
+    losses = [_strip(loss) for loss in per_output(config.get("loss"), "loss")]
+    weights = config.get("loss_weights")
+    if weights is None:
+        weights = [1.0] * outputs
+    elif not isinstance(weights, list):
+        weights = [weights]
+    metric_lists = []
+    for key in ("metrics", "weighted_metrics"):
+        value = config.get(key)
+        if not value:
+            metric_lists.append([[] for _ in range(outputs)])
+        elif outputs > 1 and all(isinstance(v, list) or v is None for v in value):
+            metric_lists.append([_strip(v or []) for v in value])
+        else:
+            metric_lists.append([_strip(list(value))] + [[] for _ in range(outputs - 1)])
+    return {
+        "optimizer": optimizer,
+        "loss": losses,
+        "loss_weights": weights,
+        "metrics": metric_lists[0],
+        "weighted_metrics": metric_lists[1],
+    }

@@ -22,6 +22,10 @@ file, the error is an ``UnsafeOrCorruptFileError`` (a ``ValueError``) naming the
 problem. Every file is written through ``axonal.atomic.atomic_write``, so a crash mid-save
 leaves the old file or the new one, never a torn one.
 
+Keras's own files are written by ``axonal.keras_export`` when the name asks for one: a
+``.keras`` name gives a Keras 3 archive, ``save_weights`` to a ``.weights.h5`` name Keras's HDF5
+weights (both need h5py); a legacy Keras 2 ``.h5`` name is refused naming the alternatives.
+
 Example:
     >>> model.save("model.axonal")
     >>> model = load_model("model.axonal")
@@ -43,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from axonal import autograd, keras_format, load_checks, registry, weight_budget
+from axonal import autograd, keras_export, keras_format, load_checks, registry, weight_budget
 from axonal import initializers as initializers_module
 from axonal import losses as losses_module
 from axonal import metrics as metrics_module
@@ -377,6 +381,37 @@ def _shape_json(shape):
     return [None if d is None else int(d) for d in shape]
 
 
+def keras_file_kind(path: str | os.PathLike, method: str) -> str | None:
+    """``"keras"`` for a ``.keras`` name, ``"weights.h5"`` for ``.weights.h5``, None for any
+    other name (axonal's own format); a legacy Keras 2 ``.h5``/``.hdf5`` name, or a name of the
+    wrong kind for ``method`` (``save`` or ``save_weights``), raises a ValueError naming the
+    alternatives, before anything is written."""
+    name = os.fspath(path).lower()
+    if name.endswith(".weights.h5"):
+        if method == "save":
+            raise ValueError(
+                f"Model.save cannot write {os.fspath(path)!r}: a '.weights.h5' file holds "
+                "weights only; use save_weights for it, or save the whole model to a '.keras' "
+                "(Keras 3) or '.axonal' file."
+            )
+        return "weights.h5"
+    if name.endswith((".h5", ".hdf5")):
+        raise ValueError(
+            f"Cannot write {os.fspath(path)!r}: the legacy Keras 2 HDF5 format ('.h5') is not "
+            "written by axonal. Use '.keras' (a Keras 3 archive), '.weights.h5' (Keras 3 "
+            "weights, with save_weights) or '.axonal' (axonal's own format)."
+        )
+    if name.endswith(".keras"):
+        if method == "save_weights":
+            raise ValueError(
+                f"save_weights cannot write {os.fspath(path)!r}: a '.keras' file is a whole "
+                "model; use Model.save for it, or name the weights file '*.weights.h5' "
+                "(Keras 3) or '*.weights.npz' (axonal)."
+            )
+        return "keras"
+    return None
+
+
 def save_model(model, path: str | os.PathLike) -> None:
     """Write ``model`` (architecture, weights, compile settings, optimizer state) to ``path``.
 
@@ -388,9 +423,17 @@ def save_model(model, path: str | os.PathLike) -> None:
         model: a ``Model`` or ``Sequential``.
         path: the file to write, conventionally ``*.axonal``.
 
+    A name ending in ``.keras`` writes a genuine Keras 3 archive instead (see
+    ``axonal.keras_export``; needs h5py), which ``keras.saving.load_model`` reads; a legacy
+    ``.h5`` / ``.hdf5`` name is refused (see ``keras_file_kind``).
+
     Example:
         >>> save_model(model, "model.axonal")
     """
+    kind = keras_file_kind(path, "save")
+    if kind == "keras":
+        keras_export.save_keras_archive(model, path)
+        return
     document = _model_document(model)
     document["compile"] = _compile_config(model)
     config_text = _dumps(document).encode("utf-8")
@@ -409,9 +452,15 @@ def save_model(model, path: str | os.PathLike) -> None:
 def save_weights(model, path: str | os.PathLike) -> None:
     """Write every weight of ``model`` to ``path`` as an ``.npz`` keyed by weight path.
 
+    A name ending in ``.weights.h5`` writes Keras 3's HDF5 weights file instead (needs h5py),
+    which Keras's ``model.load_weights`` reads.
+
     Example:
         >>> save_weights(model, "model.weights.npz")
     """
+    if keras_file_kind(path, "save_weights") == "weights.h5":
+        keras_export.save_keras_weights(model, path)
+        return
     weights = _weight_arrays(model)
     with atomic_write(path, "wb") as handle:
         _write_npz(handle, weights)
@@ -858,6 +907,11 @@ def _build_by_calling(model, shape, source: _Source) -> None:
 def _resolve_loss(entry, custom_objects):
     if entry is None:
         return None
+    if isinstance(entry, str):
+        # a Keras compile_config names a loss as given to compile ("mse")
+        if custom_objects and entry in custom_objects:
+            return losses_module.get(custom_objects[entry])
+        return losses_module.get(entry)
     if isinstance(entry, dict) and "function" in entry:
         name = entry["function"]
         fn = registry.lookup("loss", name, custom_objects)
@@ -974,7 +1028,7 @@ def load_model(
         with archive:
             names = [info.filename for info in archive.infolist()]
             if WEIGHTS_NAME not in names and keras_format.is_keras_archive(names):
-                model = _load_keras(archive, source, allow_nonfinite)
+                model = _load_keras(archive, source, allow_nonfinite, compile, custom_objects)
             else:
                 model = _load_axonal(archive, source, custom_objects, compile, allow_nonfinite)
         problem = load_checks.probe_problem(model)
@@ -1061,7 +1115,13 @@ def _check_finite(arrays: dict, source: _Source, allow_nonfinite: bool) -> None:
     )
 
 
-def _load_keras(archive: zipfile.ZipFile, source: _Source, allow_nonfinite: bool):
+def _load_keras(
+    archive: zipfile.ZipFile,
+    source: _Source,
+    allow_nonfinite: bool,
+    compile: bool = True,
+    custom_objects: dict | None = None,
+):
     """Import a Keras 3 ``.keras`` archive (see ``axonal.keras_format``); nothing is executed."""
     expected = (keras_format.KERAS_CONFIG, keras_format.KERAS_METADATA, keras_format.KERAS_WEIGHTS)
     members = _checked_members(
@@ -1074,7 +1134,12 @@ def _load_keras(archive: zipfile.ZipFile, source: _Source, allow_nonfinite: bool
     def check_finite(arrays: dict) -> None:
         _check_finite(arrays, source.inner(keras_format.KERAS_WEIGHTS), allow_nonfinite)
 
-    return keras_format.load_keras_archive(archive, source, members, read, check_finite)
+    def compile_model(model, settings: dict) -> None:
+        _compile_model(model, settings, source.inner(keras_format.KERAS_CONFIG), custom_objects)
+
+    return keras_format.load_keras_archive(
+        archive, source, members, read, check_finite, compile_model if compile else None
+    )
 
 
 def _npz_limit(specs: dict[str, _ArraySpec]) -> int:
@@ -1107,6 +1172,22 @@ def load_weights(model, path: str | os.PathLike, allow_nonfinite: bool = True) -
             "(declare the input shape or call it on data) first."
         )
     with open(path, "rb") as handle, _one_error(source):
+        if handle.read(8) == keras_format.HDF5_SIGNATURE:
+            # a Keras 3 .weights.h5: read in Keras's layout against this model's structure
+            handle.seek(0)
+            limit = 4 * sum(s.max_bytes for s in specs.values()) + 16 * 1024 * 1024
+            raw = handle.read(limit + 1)
+            if len(raw) > limit:
+                raise source.error(f"it is larger than the model's weights allow ({limit} bytes).")
+            try:
+                document = keras_export.keras_config(model)
+                arrays = keras_format.read_keras_weights(model, raw, document, "weights")
+            except (keras_format.KerasImportError, keras_export.KerasExportError) as exc:
+                raise source.error(f"its Keras weights do not fit this model: {exc}") from exc
+            _check_finite(arrays, source, allow_nonfinite)
+            _assign_weights(model, arrays)
+            return
+        handle.seek(0)
         archive = _open_zip(handle, source)
         with archive:
             names = {info.filename for info in archive.infolist()}

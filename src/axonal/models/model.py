@@ -420,6 +420,9 @@ class Model(Trainer, Layer):
         """Write the whole model (architecture, weights, compile settings, optimizer state) to
         one ``.axonal`` file, atomically: a crash mid-save leaves the old file intact.
 
+        A ``.keras`` name writes a Keras 3 archive that real Keras loads (needs h5py, the
+        ``keras-files`` extra); a legacy ``.h5`` name is refused with the alternatives.
+
         Example:
             >>> model.save("model.axonal")
             >>> model = axonal.models.load_model("model.axonal")
@@ -432,6 +435,8 @@ class Model(Trainer, Layer):
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Write every weight to an ``.npz`` keyed by weight path (``dense/kernel``), atomically.
 
+        A ``.weights.h5`` name writes Keras 3's HDF5 weights file instead (needs h5py).
+
         Example:
             >>> model.save_weights("model.weights.npz")
         """
@@ -441,8 +446,8 @@ class Model(Trainer, Layer):
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
-        """Set the weights from ``save_weights``'s file (or a ``.axonal`` archive); every name,
-        shape and dtype is checked before any weight changes.
+        """Set the weights from ``save_weights``'s file (or a ``.axonal`` archive, or a Keras 3
+        ``.weights.h5``); every name, shape and dtype is checked before any weight changes.
 
         Example:
             >>> model.load_weights("model.weights.npz")
