@@ -524,7 +524,13 @@ def test_every_saving_round_trip_model_loads_in_keras(tmp_path, name):
         assert not path.exists()
         assert any(f"'{layer.name}'" in str(exc) for layer in model.layers), exc
         pytest.skip(f"not exportable: {exc}")
-    theirs = keras.saving.load_model(path)
+    try:
+        theirs = keras.saving.load_model(path)
+    except (ImportError, TypeError) as exc:
+        # Keras's lookup and hashing layers run only on TensorFlow, not on the torch backend
+        if "requires TensorFlow" not in str(exc):
+            raise
+        pytest.skip("Keras needs TensorFlow for this model's lookup layers")
     for a, b in zip(
         _as_list(model.predict(x, verbose=0)), _as_list(theirs.predict(x, verbose=0)), strict=True
     ):
