@@ -87,3 +87,34 @@ def test_utils_helpers():
     assert w_out is None and np.array_equal(y_out, np.ones(2))
     with utils.CustomObjectScope({"Thing": Layer}):
         assert registry.lookup("layer", "Thing") is Layer
+
+
+def test_input_spec_refuses_a_mismatching_input_by_layer_name():
+    class Needs3D(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.input_spec = axonal.layers.InputSpec(ndim=3, axes={-1: 4})
+
+        def call(self, x):
+            return x
+
+    layer = Needs3D(name="needs3d")
+    assert layer(np.zeros((2, 3, 4), "float32")).shape == (2, 3, 4)
+    with pytest.raises(ValueError, match="'needs3d' must have rank 3"):
+        layer(np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match="axis -1 must have size 4"):
+        layer(np.zeros((2, 3, 5), "float32"))
+    with pytest.raises(ValueError, match="rank 3"):
+        Needs3D()(axonal.Input((4,)))  # symbolic inputs are checked too
+    assert Needs3D()(axonal.Input((3, 4))).shape == (None, 3, 4)
+
+
+def test_top_level_scopes_and_names():
+    with axonal.name_scope("block"), axonal.device("cpu:0"):
+        pass
+    with pytest.raises(ValueError, match="CPU only"):
+        with axonal.device("gpu:0"):
+            pass
+    assert axonal.version() == axonal.__version__
+    assert isinstance(axonal.Input((2,)), axonal.KerasTensor)
+    assert issubclass(axonal.initializers.GlorotUniform, axonal.Initializer)

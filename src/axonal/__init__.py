@@ -37,11 +37,15 @@ from axonal import (
 from axonal._missing import MissingKerasFeature
 from axonal.autograd import enable_grad, no_grad
 from axonal.backend import floatx, set_floatx
-from axonal.layers import Input, Layer
+from axonal.initializers import Initializer
+from axonal.layers import Input, InputSpec, Layer
+from axonal.layers.symbolic import SymbolicTensor as KerasTensor
 from axonal.losses import Loss
 from axonal.metrics import Metric
 from axonal.models import Model, Sequential
 from axonal.optimizers import Optimizer
+from axonal.regularizers import Regularizer
+from axonal.scopes import device, name_scope, version
 from axonal.tape import GradientTape
 from axonal.tensor import Tensor, Variable
 
@@ -49,8 +53,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientTape",
+    "Initializer",
     "Input",
+    "InputSpec",
+    "KerasTensor",
     "Layer",
+    "Regularizer",
+    "device",
+    "name_scope",
+    "version",
     "Loss",
     "Metric",
     "MissingKerasFeature",

@@ -35,6 +35,7 @@ from axonal.layers.extra import (
     Rescaling,
     Softmax,
 )
+from axonal.layers.input_spec import InputSpec
 from axonal.layers.merge import (
     Add,
     Average,
@@ -137,6 +138,7 @@ MaxPool3D = MaxPooling3D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "InputSpec",
     "Activation",
     "ActivityRegularization",
     "Add",

@@ -97,6 +97,8 @@ class Layer:
 
     # whether the input's timestep mask applies unchanged to the output (Keras's flag)
     supports_masking = False
+    # an InputSpec (or a list, one per input) that calls are checked against; None: no check
+    input_spec = None
     # whether build() takes the shapes of every positional tensor (an attention layer's query,
     # value and key) rather than the first one's; its symbolic output shapes come from a probe
     builds_from_all_args = False
@@ -445,6 +447,8 @@ class Layer:
         if args:
             return self._call_with_extra_args(inputs, args, training, kwargs)
         several = False
+        if self.input_spec is not None:
+            self._check_input_spec(inputs)
         if not isinstance(inputs, Tensor):
             if is_symbolic(inputs):
                 return self._call_symbolic(inputs, kwargs)
@@ -458,6 +462,17 @@ class Layer:
             if mask is not None and mask_of(out) is None:
                 attach_mask(out, self.compute_mask(inputs, mask))
         return out
+
+    def _check_input_spec(self, inputs) -> None:
+        from axonal.layers.input_spec import check_input_spec
+
+        flat = list(inputs.values()) if isinstance(inputs, dict) else inputs
+        flat = list(flat) if isinstance(flat, (list, tuple)) else [flat]
+        check_input_spec(
+            self.name,
+            self.input_spec,
+            [xp.asarray(x) if isinstance(x, (list, float, int)) else x for x in flat],
+        )
 
     def _top_level_call(self, inputs, args: tuple, training, kwargs: dict):
         """A call from outside any layer's call: ``add_loss`` terms start afresh."""
