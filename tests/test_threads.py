@@ -74,3 +74,25 @@ def test_layer_normalization_is_bit_identical_split_or_not(monkeypatch):
         results.append([out, *op.backward(g)])
     for split, whole in zip(*results, strict=True):
         np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_relu_is_bit_identical_split_or_not(bias, monkeypatch):
+    from axonal.primitives.core import Affine, AffineRelu
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(9, 5)).astype("float32")
+    kernel = rng.normal(size=(5, 4)).astype("float32")
+    b = rng.normal(size=4).astype("float32") if bias else None
+    g = rng.normal(size=(9, 4)).astype("float32")
+    for cls in (Affine, AffineRelu):
+        results = []
+        for min_bytes in (0, 1 << 62):
+            monkeypatch.setattr(threads, "MIN_BYTES", min_bytes)
+            op = cls()
+            op.needs_grad = (True, True, True)
+            op.inputs = (None, None, None)  # no gradient buffers: the engine is not involved
+            args = (x, kernel) if b is None else (x, kernel, b)
+            results.append([op.forward(*args), *op.backward(g)])
+        for split, whole in zip(*results, strict=True):
+            np.testing.assert_array_equal(split, whole)

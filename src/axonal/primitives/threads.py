@@ -30,12 +30,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
+def _split(a, rows: int) -> bool:
+    # broadcast operands (a bias row) and non-arrays (None) go whole to both halves
+    return getattr(a, "ndim", 0) > 0 and a.shape[0] == rows
+
+
 def in_halves(function: Callable, *arrays) -> None:
     """Run ``function(*arrays)`` as two calls on the halves of the arrays' leading axis.
 
     ``function`` writes its results into its arguments (NumPy ``out=``) and returns nothing.
-    Arrays whose leading axis differs from the first array's (broadcast operands) are passed
-    whole to both calls.
+    Arrays whose leading axis differs from the first array's (broadcast operands) and other
+    arguments (None) are passed whole to both calls.
     """
     global _pool
     first = arrays[0]
@@ -46,8 +51,8 @@ def in_halves(function: Callable, *arrays) -> None:
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="axonal-halves")
     half = rows // 2
-    lower = [a[:half] if a.ndim and a.shape[0] == rows else a for a in arrays]
-    upper = [a[half:] if a.ndim and a.shape[0] == rows else a for a in arrays]
+    lower = [a[:half] if _split(a, rows) else a for a in arrays]
+    upper = [a[half:] if _split(a, rows) else a for a in arrays]
     pending = _pool.submit(function, *lower)
     function(*upper)
     pending.result()
