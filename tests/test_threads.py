@@ -96,3 +96,39 @@ def test_dense_relu_is_bit_identical_split_or_not(bias, monkeypatch):
             results.append([op.forward(*args), *op.backward(g)])
         for split, whole in zip(*results, strict=True):
             np.testing.assert_array_equal(split, whole)
+
+
+def test_attention_with_dropout_and_a_mask_is_bit_identical_split_or_not(monkeypatch):
+    rng = np.random.default_rng(5)
+    q, k, v, g = (rng.normal(size=(6, 2, 9, 4)).astype("float32") for _ in range(4))
+    keep = (rng.random((6, 2, 9, 9)) > 0.2).astype("float32") / np.float32(0.8)
+    adder = np.where(np.tri(9, dtype=bool), 0.0, -1e9).astype("float32")  # (T, S): whole
+    results = []
+    for min_bytes in (0, 1 << 62):
+        monkeypatch.setattr(threads, "MIN_BYTES", min_bytes)
+        op = ScaledDotProductAttention()
+        op.needs_grad = (True, True, True, False, False)
+        out = op.forward(q, k, v, adder, keep, 0.5)
+        results.append([out, op.probabilities, *op.backward(g)[:3]])
+    for split, whole in zip(*results, strict=True):
+        np.testing.assert_array_equal(split, whole)
+
+
+def test_a_mask_with_fewer_axes_is_never_split_even_when_sizes_coincide(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_BYTES", 0)
+    seen = []
+    rows = np.zeros((4, 4, 3))
+    mask = np.zeros((4, 3))  # (T, S) with T equal to the batch size
+    threads.in_halves(lambda a, m: seen.append((a.shape, m.shape)), rows, mask)
+    assert sorted(seen) == [((2, 4, 3), (4, 3)), ((2, 4, 3), (4, 3))]
+
+
+def test_a_function_split_in_halves_may_split_again(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_BYTES", 0)
+    data = np.arange(8.0).reshape(8, 1)
+
+    def outer(a):  # the helper thread's half must not wait on itself
+        threads.in_halves(lambda b: np.multiply(b, 2, out=b), a)
+
+    threads.in_halves(outer, data)
+    np.testing.assert_array_equal(data, 2 * np.arange(8.0).reshape(8, 1))

@@ -11,12 +11,14 @@ each element is computed by the same loop either way.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_BYTES = 1 << 21
 
 _pool: ThreadPoolExecutor | None = None
+_HELPER_NAME = "axonal-halves"
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
@@ -30,9 +32,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _split(a, rows: int) -> bool:
-    # broadcast operands (a bias row) and non-arrays (None) go whole to both halves
-    return getattr(a, "ndim", 0) > 0 and a.shape[0] == rows
+def _split(a, first) -> bool:
+    # broadcast operands (a bias row, a mask of fewer axes or of batch 1) and non-arrays (None)
+    # go whole to both halves
+    return getattr(a, "ndim", 0) == first.ndim and a.shape[0] == first.shape[0]
 
 
 def in_halves(function: Callable, *arrays) -> None:
@@ -45,14 +48,16 @@ def in_halves(function: Callable, *arrays) -> None:
     global _pool
     first = arrays[0]
     rows = first.shape[0] if first.ndim else 0
-    if first.nbytes < MIN_BYTES or rows < 2 or (_CORES or 1) < 2:
+    # the helper thread itself runs its share whole: work it sent to itself would never start
+    helper = threading.current_thread().name.startswith(_HELPER_NAME)
+    if first.nbytes < MIN_BYTES or rows < 2 or (_CORES or 1) < 2 or helper:
         function(*arrays)
         return
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="axonal-halves")
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_HELPER_NAME)
     half = rows // 2
-    lower = [a[:half] if _split(a, rows) else a for a in arrays]
-    upper = [a[half:] if _split(a, rows) else a for a in arrays]
+    lower = [a[:half] if _split(a, first) else a for a in arrays]
+    upper = [a[half:] if _split(a, first) else a for a in arrays]
     pending = _pool.submit(function, *lower)
     function(*upper)
     pending.result()
