@@ -31,7 +31,7 @@ AXONAL_FIGURES = {
     "iris": ("fit_s", "step_us"),
     "mlp": ("samples_per_s", "gflops", "gemm_fraction"),
     "predict": ("latency_us", "rows_per_s", "rows_per_s_one_batch"),
-    "startup": ("import_ms", "train_process_ms"),
+    "startup": ("import_ms", "train_process_ms", "cold_over_numpy_ms"),
     "memory": ("peak_delta_mb", "peak_mb"),
     "cnn": ("images_per_s", "step_ms", "gflops", "peak_delta_mb", "peak_mb"),
     "digits_cnn": ("fit_s", "images_per_s", "step_ms", "test_accuracy"),

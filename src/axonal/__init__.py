@@ -12,20 +12,15 @@ from axonal import (
     callbacks,
     config,
     constraints,
-    datasets,
-    distributed,
-    explain,
-    export,
     initializers,
     layers,
     losses,
     metrics,
     models,
-    ops,
     optimizers,
     preprocessing,
-    privacy,
     random,
+    registry,
     regularizers,
     saving,
     schedules,
@@ -42,6 +37,31 @@ from axonal.tape import GradientTape
 from axonal.tensor import Tensor, Variable
 
 __version__ = "0.1.0"
+
+# Subpackages that a training program may never touch load on first use: together they pull in
+# urllib/http/ssl (datasets), threads and queues (distributed), the ONNX writer (export) and
+# 180 KiB of source (ops: layers reach it only inside functions), which would add tens of
+# milliseconds to every ``import axonal`` (more where no bytecode cache can be written). A module
+# ``__getattr__`` (PEP 562) is the one way to keep ``axonal.datasets`` working as an attribute
+# without loading it; it serves only these names.
+_LAZY_SUBPACKAGES = ("datasets", "distributed", "explain", "export", "ops", "privacy")
+# what those register by name, so that ``load_model`` of a file naming it imports it
+registry.defer("optimizer", "DPOptimizer", "axonal.privacy")
+
+
+def __getattr__(name: str) -> object:
+    """Import a lazily loaded subpackage (``axonal.datasets`` and the like) on first access."""
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"axonal.{name}")
+    raise AttributeError(f"module 'axonal' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The package's names, the lazily loaded subpackages included."""
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))
+
 
 __all__ = [
     "GradientTape",
