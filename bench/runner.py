@@ -40,7 +40,10 @@ from bench.workloads import (
     ALL,
     IN_WORKER,
     OPT_IN,
+    bilstm_imdb,
     cnn,
+    conv1d_ts,
+    curves,
     digits_cnn,
     iris,
     load,
@@ -291,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in selected}
     in_worker = [name for name in selected if name in IN_WORKER and name not in skipped]
-    gemm = mlp.GemmPeak(settings) if "mlp" in selected else None
+    gemm = mlp.GemmPeak(settings) if "mlp" in selected or "curves" in selected else None
     samples = _sample_in_rounds(runnable, in_worker, settings, gemm, competitors, results)
     for name, by_competitor in samples.items():
         workload = importlib.import_module(f"bench.workloads.{name}")
@@ -328,10 +331,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "stream" in selected:
         results["stream"] = _stream(runnable, settings)
     gemm_summary = gemm.summary() if gemm is not None else None
-    if gemm_summary is not None:
+    if gemm_summary is not None and "mlp" in results:
         for figures in results["mlp"].values():
             if "gflops" in figures:
                 figures["gemm_fraction"] = figures["gflops"] / gemm_summary["gflops"]
+
+    if gemm_summary is not None and "curves" in results:
+        curves.add_gemm_fractions(results["curves"], gemm_summary["gflops"])
 
     document: dict[str, Any] = {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -361,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(_tables(document, settings))
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    if "curves" in selected and "curves" not in skipped:
+        _plot_curves(document, args.output.parent)
     args.output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     _log(f"wrote {args.output}")
     failed = any(
@@ -370,6 +378,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in row
     )
     return 1 if failed else 0
+
+
+def _plot_curves(document: dict[str, Any], directory: Path) -> None:
+    """Draw the ``curves`` plots next to the JSON results; say so when matplotlib is absent."""
+    labels = {key: entry["label"] for key, entry in document["competitors"].items()}
+    gemm = document["gemm_peak"]
+    results = {
+        key: figures
+        for key, figures in document["workloads"]["curves"]["results"].items()
+        if "error" not in figures
+    }
+    try:
+        written = curves.plot(results, labels, gemm["gflops"] if gemm else None, directory)
+    except ImportError:
+        _log("curves: matplotlib is not installed, no plots drawn")
+        return
+    document["workloads"]["curves"]["plots"] = [path.name for path in written]
+    for path in written:
+        _log(f"wrote {path}")
 
 
 def _skipped_workloads(selected: list[str]) -> dict[str, str]:
@@ -540,6 +567,23 @@ def _subtitle(name: str, settings: Settings) -> str:
             f"{'s' if settings.transformer_epochs != 1 else ''}, sequence "
             f"{settings.transformer_sequence}, {transformer.steps(settings):,} steps; "
             f"best of {settings.repeat}"
+        )
+    if name == "conv1d_ts":
+        return (
+            f"{settings.conv1d_rows:,} series of {settings.conv1d_steps} steps × "
+            f"{settings.conv1d_epochs} epoch{'s' if settings.conv1d_epochs != 1 else ''}, "
+            f"{conv1d_ts.steps(settings):,} steps; best of {settings.repeat}"
+        )
+    if name == "bilstm_imdb":
+        return (
+            f"{settings.bilstm_rows:,} rows of {settings.bilstm_sequence} tokens × "
+            f"{settings.bilstm_epochs} epoch{'s' if settings.bilstm_epochs != 1 else ''}, "
+            f"{bilstm_imdb.steps(settings):,} steps; best of {settings.repeat}"
+        )
+    if name == "curves":
+        return (
+            f"about {settings.curves_flop_budget:.0e} FLOPs per point; best of {settings.repeat}; "
+            "every point in the JSON file and the plots"
         )
     if name == "load":
         return (

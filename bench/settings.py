@@ -61,6 +61,29 @@ class Settings:
     transformer_batch_size: int = 32
     transformer_warmup_rows: int = 64
     transformer_sequence: int = 128
+    # conv1d_ts: Keras's FordA Conv1D classifier (issue 21: 3,600 series of 500 steps, batch 32)
+    conv1d_rows: int = 3_600
+    conv1d_epochs: int = 1
+    conv1d_batch_size: int = 32
+    conv1d_warmup_rows: int = 64
+    conv1d_steps: int = 500
+    # bilstm_imdb: Keras's IMDB Bidirectional-LSTM classifier (sequences of 200, batch 32); a
+    # slice of IMDB's 25,000 rows, as every competitor takes seconds per step here
+    bilstm_rows: int = 512
+    bilstm_epochs: int = 1
+    bilstm_batch_size: int = 32
+    bilstm_warmup_rows: int = 32
+    bilstm_sequence: int = 200
+    # curves: throughput against sizes (see workloads/curves.py); each point trains about
+    # ``curves_flop_budget`` FLOPs (at least one batch)
+    curves_mlp_widths: tuple[int, ...] = (64, 256, 1024, 2048, 4096)
+    curves_mlp_batches: tuple[int, ...] = (1, 4, 16, 64, 256, 1024)
+    curves_mlp_width: int = 512
+    curves_cnn_sizes: tuple[int, ...] = (28, 56, 96, 128)
+    curves_cnn_channels: tuple[int, ...] = (8, 16, 32, 64)
+    curves_cnn_size: int = 32
+    curves_cnn_width: int = 16
+    curves_flop_budget: float = 4e9
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -100,6 +123,20 @@ QUICK = Settings(
     transformer_rows=64,
     transformer_warmup_rows=32,
     transformer_sequence=16,
+    conv1d_rows=64,
+    conv1d_warmup_rows=32,
+    conv1d_steps=32,
+    bilstm_rows=64,
+    bilstm_warmup_rows=32,
+    bilstm_sequence=12,
+    curves_mlp_widths=(16, 64),
+    curves_mlp_batches=(1, 32),
+    curves_mlp_width=32,
+    curves_cnn_sizes=(12, 16),
+    curves_cnn_channels=(4, 8),
+    curves_cnn_size=12,
+    curves_cnn_width=4,
+    curves_flop_budget=2e6,
 )
 
 

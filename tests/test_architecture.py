@@ -108,6 +108,87 @@ def test_import_axonal_loads_nothing_but_numpy():
     assert out.stdout.strip() == ""
 
 
+# what ``import axonal`` must not add to what ``import numpy`` already loaded: each costs start-up
+# time (more with a cold bytecode cache) and is needed only by the code that uses it
+_LOADED_ON_USE = (
+    "inspect",
+    "ast",
+    "tokenize",
+    "platform",
+    "datetime",
+    "hashlib",
+    "typing",
+    "json",
+    "csv",
+    "zipfile",
+    "difflib",
+    "logging",
+    "queue",
+    "concurrent.futures",
+    "multiprocessing",
+    "urllib.request",
+    "http.client",
+    "email",
+    "ssl",
+    "socket",
+    "numpy.random",
+    "axonal.datasets",
+    "axonal.distributed",
+    "axonal.explain",
+    "axonal.export",
+    "axonal.ops",
+    "axonal.privacy",
+    "axonal.keras_format",
+    "axonal.load_checks",
+)
+
+
+def _run_fresh(code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(SRC.parent), "PATH": "/usr/bin:/bin"},
+    )
+    return out.stdout.strip()
+
+
+def test_import_axonal_adds_no_heavy_module_to_numpys():
+    code = (
+        "import sys, numpy\n"
+        "before = set(sys.modules)\n"
+        "import axonal\n"
+        "added = set(sys.modules) - before\n"
+        f"print(','.join(sorted(m for m in {_LOADED_ON_USE!r} if m in added)))\n"
+    )
+    assert _run_fresh(code) == ""
+
+
+def test_lazily_loaded_subpackages_are_still_attributes_and_importable():
+    code = (
+        "import sys, axonal\n"
+        "from axonal import export\n"
+        "names = ('datasets', 'distributed', 'explain', 'ops', 'privacy')\n"
+        "found = [getattr(axonal, name).__name__ for name in names]\n"
+        "print(export.__name__, *found, all(n in dir(axonal) for n in names))\n"
+    )
+    loaded = _run_fresh(code).split()
+    assert loaded == [
+        "axonal.export",
+        "axonal.datasets",
+        "axonal.distributed",
+        "axonal.explain",
+        "axonal.ops",
+        "axonal.privacy",
+        "True",
+    ]
+    with pytest.raises(AttributeError, match="no attribute 'not_a_module'"):
+        import axonal
+
+        _ = axonal.not_a_module
+
+
 def test_no_pickle_or_eval_in_package():
     for path in SRC.rglob("*.py"):
         text = path.read_text()

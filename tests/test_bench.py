@@ -32,7 +32,7 @@ AXONAL_FIGURES = {
     "iris": ("fit_s", "step_us"),
     "mlp": ("samples_per_s", "gflops", "gemm_fraction"),
     "predict": ("latency_us", "rows_per_s", "rows_per_s_one_batch"),
-    "startup": ("import_ms", "train_process_ms"),
+    "startup": ("import_ms", "train_process_ms", "cold_over_numpy_ms"),
     "memory": ("peak_delta_mb", "peak_mb"),
     "cnn": ("images_per_s", "step_ms", "gflops", "peak_delta_mb", "peak_mb"),
     "digits_cnn": ("fit_s", "images_per_s", "step_ms", "test_accuracy"),
@@ -177,6 +177,60 @@ def test_transformer_quick_with_every_installed_competitor(bench_main, tmp_path)
     for key, figures in results.items():
         assert "error" not in figures, (key, figures)
         assert figures["samples_per_s"] > 0
+
+
+def test_conv1d_bilstm_and_curves_run_only_when_named_and_draw_the_plots(
+    bench_main, tmp_path, capsys
+):
+    from bench.settings import FULL
+    from bench.workloads import ALL, OPT_IN, bilstm_imdb, conv1d_ts, curves
+
+    named = ("conv1d_ts", "bilstm_imdb", "curves")
+    assert set(named) <= set(OPT_IN) and not set(named) & set(ALL)
+    output = tmp_path / "results.json"
+    argv = ["--quick", "--competitors", "axonal", "--output", str(output)]
+    for name in named:
+        argv += ["--only", name]
+    assert bench_main(argv) == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    assert set(document["workloads"]) == set(named)
+    for name in ("conv1d_ts", "bilstm_imdb"):
+        axonal = document["workloads"][name]["results"]["axonal"]
+        assert "error" not in axonal, axonal
+        for key in ("samples_per_s", "step_ms", "gflops"):
+            assert isinstance(axonal[key], (int, float)) and axonal[key] > 0, (name, key)
+        assert len(axonal["samples_fit_s"]) == 2
+    entry = document["workloads"]["curves"]
+    axonal = entry["results"]["axonal"]
+    assert "error" not in axonal, axonal
+    assert {point["curve"] for point in axonal["points"].values()} == set(curves.CURVES)
+    for point in axonal["points"].values():
+        assert point["rows_per_s"] > 0 and point["gflops"] > 0
+        if point["curve"].startswith("mlp"):
+            assert (
+                0
+                < point["gemm_fraction"]
+                == pytest.approx(point["gflops"] / document["gemm_peak"]["gflops"])
+            )
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert entry["plots"] == ["curves_mlp.png", "curves_cnn.png"]
+        for name in entry["plots"]:
+            assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = capsys.readouterr().out
+    assert "### Conv1D time-series classifier (FordA-shaped)" in table
+    assert "### Bidirectional-LSTM classifier (IMDB-shaped)" in table
+    assert "### scaling curves" in table
+    # issue 21's sizes at full scale
+    model = conv1d_ts.spec(FULL)
+    assert (FULL.conv1d_rows, model.steps, model.filters, model.kernel_size) == (3600, 500, 64, 3)
+    assert conv1d_ts.multiply_adds(model) == 500 * 3 * (1 * 64 + 2 * 64 * 64) + 64 * 2
+    lstm = bilstm_imdb.spec(FULL)
+    assert (lstm.vocabulary, lstm.embedding_dim, lstm.sequence, lstm.units) == (20000, 128, 200, 64)
+    assert bilstm_imdb.multiply_adds(lstm) == 2 * 200 * (4 * 64 * 192 + 4 * 64 * 192) + 128
+    assert FULL.conv1d_batch_size == FULL.bilstm_batch_size == 32
+    assert (min(FULL.curves_mlp_widths), max(FULL.curves_mlp_widths)) == (64, 4096)
+    assert (min(FULL.curves_mlp_batches), max(FULL.curves_mlp_batches)) == (1, 1024)
+    assert (min(FULL.curves_cnn_sizes), max(FULL.curves_cnn_sizes)) == (28, 128)
 
 
 STREAM_FIGURES = (

@@ -436,6 +436,33 @@ def test_save_and_load_keep_the_optimizer_and_the_privacy_spent(tmp_path):
     assert optimizer.accountant.steps == 15
 
 
+def test_a_fresh_process_loads_a_private_model_although_privacy_loads_lazily(tmp_path):
+    import pathlib
+    import subprocess
+    import sys
+
+    x, y = _data(40)
+    model = _mlp(DPOptimizer(Adam(0.01), 0.7, 1.3, seed=4))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    path = tmp_path / "private.axonal"
+    model.save(path)
+    code = (
+        "import sys, axonal\n"
+        "lazy = 'axonal.privacy' in sys.modules\n"
+        f"loaded = axonal.saving.load_model({str(path)!r})\n"
+        "print(lazy, type(loaded.optimizer).__name__, int(loaded.optimizer.iterations))\n"
+    )
+    src = pathlib.Path(__file__).resolve().parents[1] / "src"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.stdout.split() == ["False", "DPOptimizer", "5"]
+
+
 # ---------------------------------------------------------------- bad input
 
 

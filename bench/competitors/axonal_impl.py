@@ -134,6 +134,33 @@ def build_transformer(model: Any, seed: int, jit_compile: bool | str = "auto") -
     return network
 
 
+def native_series(array: numpy.ndarray) -> numpy.ndarray:
+    """axonal takes ``(n, steps, features)`` series as they are."""
+    return array
+
+
+def build_conv1d_ts(model: Any, seed: int) -> Any:
+    """The compiled Conv1D time-series classifier (``bench.workloads.conv1d_ts``)."""
+    import axonal
+    from axonal.utils import clear_session, set_random_seed
+    from bench.workloads import conv1d_ts
+
+    clear_session()
+    set_random_seed(seed)
+    return conv1d_ts.build_keras_api(axonal, model)
+
+
+def build_bilstm_imdb(model: Any, seed: int) -> Any:
+    """The compiled Bidirectional-LSTM classifier (``bench.workloads.bilstm_imdb``)."""
+    import axonal
+    from axonal.utils import clear_session, set_random_seed
+    from bench.workloads import bilstm_imdb
+
+    clear_session()
+    set_random_seed(seed)
+    return bilstm_imdb.build_keras_api(axonal, model)
+
+
 def fit(model: Any, x: numpy.ndarray, y: numpy.ndarray, epochs: int, batch_size: int) -> None:
     """``model.fit`` with no output; it shuffles every epoch by default."""
     model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)

@@ -103,6 +103,33 @@ def build_transformer(model: Any, seed: int) -> Any:
     return network
 
 
+def native_series(array: numpy.ndarray) -> numpy.ndarray:
+    """Keras takes ``(n, steps, features)`` series as they are (channels-last)."""
+    return array
+
+
+def build_conv1d_ts(model: Any, seed: int) -> Any:
+    """The compiled Conv1D time-series classifier (``bench.workloads.conv1d_ts``)."""
+    import keras
+
+    from bench.workloads import conv1d_ts
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    return conv1d_ts.build_keras_api(keras, model)
+
+
+def build_bilstm_imdb(model: Any, seed: int) -> Any:
+    """The compiled Bidirectional-LSTM classifier (``bench.workloads.bilstm_imdb``)."""
+    import keras
+
+    from bench.workloads import bilstm_imdb
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    return bilstm_imdb.build_keras_api(keras, model)
+
+
 def fit(model: Any, x: numpy.ndarray, y: numpy.ndarray, epochs: int, batch_size: int) -> None:
     """``model.fit`` with no output; it shuffles every epoch by default."""
     model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)

@@ -27,6 +27,8 @@ class TorchModel:
 
     module: Any
     optimizer: Any
+    # the loss of logits and labels; None: ``F.cross_entropy`` (softmax over classes)
+    loss: Any = None
 
 
 def setup(threads: int | None = None) -> str:
@@ -165,6 +167,83 @@ def build_transformer(model: Any, seed: int) -> TorchModel:
     return TorchModel(module, _adam(module.parameters()))
 
 
+def native_series(array: numpy.ndarray) -> Any:
+    """``(n, steps, features)`` series as a contiguous ``(n, features, steps)`` tensor (a copy):
+    ``nn.Conv1d``'s layout."""
+    import torch
+
+    return torch.from_numpy(numpy.ascontiguousarray(array.transpose(0, 2, 1)))
+
+
+def build_conv1d_ts(model: Any, seed: int) -> TorchModel:
+    """The Conv1D time-series classifier (``bench.workloads.conv1d_ts``), logits out.
+
+    BatchNorm1d takes Keras's epsilon (1e-3) and momentum (0.99 in Keras's convention, 0.01 in
+    PyTorch's), so both normalise alike.
+    """
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    blocks: list[Any] = []
+    channels = model.features
+    for _ in range(model.blocks):
+        blocks += [
+            nn.Conv1d(channels, model.filters, model.kernel_size, padding="same"),
+            nn.BatchNorm1d(model.filters, eps=1e-3, momentum=0.01),
+            nn.ReLU(),
+        ]
+        channels = model.filters
+    module = nn.Sequential(
+        *blocks,
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(channels, model.classes),
+    )
+    return TorchModel(module, _adam(module.parameters()))
+
+
+def _bilstm_module(model: Any) -> Any:
+    """The ``nn.Module`` of ``bench.workloads.bilstm_imdb``, built only when torch is imported.
+
+    The second LSTM's final hidden states, forward then backward, are what Keras's
+    ``Bidirectional(LSTM(64))`` returns: the forward direction's last step and the backward
+    direction's state after reading the sequence from its end to its start.
+    """
+    import torch
+    from torch import nn
+
+    class BiLSTMClassifier(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(model.vocabulary, model.embedding_dim)
+            self.first = nn.LSTM(
+                model.embedding_dim, model.units, batch_first=True, bidirectional=True
+            )
+            self.second = nn.LSTM(
+                2 * model.units, model.units, batch_first=True, bidirectional=True
+            )
+            self.classifier = nn.Linear(2 * model.units, 1)
+
+        def forward(self, tokens: Any) -> Any:
+            sequences, _ = self.first(self.embedding(tokens))
+            _, (hidden, _) = self.second(sequences)
+            return self.classifier(torch.cat([hidden[0], hidden[1]], dim=1))
+
+    return BiLSTMClassifier()
+
+
+def build_bilstm_imdb(model: Any, seed: int) -> TorchModel:
+    """The Bidirectional-LSTM classifier (``bench.workloads.bilstm_imdb``): one logit out,
+    ``binary_cross_entropy_with_logits`` (sigmoid and cross-entropy fused)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    module = _bilstm_module(model)
+    return TorchModel(module, _adam(module.parameters()), F.binary_cross_entropy_with_logits)
+
+
 def fit(model: TorchModel, x: Any, y: Any, epochs: int, batch_size: int) -> None:
     """The training loop: shuffle, forward, loss, backward, step, per batch."""
     import torch
@@ -172,12 +251,13 @@ def fit(model: TorchModel, x: Any, y: Any, epochs: int, batch_size: int) -> None
 
     module = model.module
     optimizer = model.optimizer
+    loss_of = model.loss if model.loss is not None else F.cross_entropy
     module.train()
     n = x.shape[0]
     for _ in range(epochs):
         total = 0.0
         for index in torch.randperm(n).split(batch_size):
-            loss = F.cross_entropy(module(x[index]), y[index])
+            loss = loss_of(module(x[index]), y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -60,6 +60,9 @@ IN_WORKER = (
     "dp",
     "load",
     "transformer",
+    "conv1d_ts",
+    "bilstm_imdb",
+    "curves",
 )
 ALL = (
     "iris",
@@ -75,8 +78,9 @@ ALL = (
     "csv",
 )
 # run only when named with --only: ``distributed`` starts MPI jobs of its own, ``stream``
-# writes a 10 GiB file and reads it once per competitor
-OPT_IN = ("distributed", "stream", "transformer")
+# writes a 10 GiB file and reads it once per competitor; ``conv1d_ts``, ``bilstm_imdb`` and
+# ``curves`` take minutes per competitor at full size
+OPT_IN = ("distributed", "stream", "transformer", "conv1d_ts", "bilstm_imdb", "curves")
 
 
 def best(samples: Sequence[dict[str, float]], key: str) -> float:

@@ -2,6 +2,9 @@
 
 - ``python -c 'import numpy'`` and ``python -c 'import numpy, axonal'``; axonal's cost is the
   difference of the two bests.
+- the same ``import numpy, axonal`` with a cold bytecode cache: a copy of ``src/axonal`` without
+  ``__pycache__`` and ``PYTHONDONTWRITEBYTECODE=1``, so every start compiles what it imports (a
+  fresh checkout, a read-only install, some CI machines).
 - ``python -c 'import torch'`` and ``python -c 'import keras'`` (with the backend the Keras rows
   use, which itself imports torch when it is torch).
 - ``python -m axonal train --verbose 0``: the whole iris program as a user runs it.
@@ -13,8 +16,11 @@ are wall-clock from spawn to exit, interpreter start-up included.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +34,7 @@ TITLE = "start-up: fresh processes, wall-clock"
 METRICS = (
     Metric("import_ms", "import (ms)"),
     Metric("over_numpy_ms", "over numpy (ms)"),
+    Metric("cold_over_numpy_ms", "cold cache, over numpy (ms)"),
     Metric("train_process_ms", "`axonal train` (ms)"),
 )
 PRIMARY = "import_ms"
@@ -64,10 +71,33 @@ def _compile_axonal() -> None:
     compileall.compile_dir(str(REPO / "src" / "axonal"), quiet=1)
 
 
+def _cold_env(directory: str) -> dict[str, str]:
+    """The environment of a start with no bytecode cache: axonal from a ``__pycache__``-less copy
+    in ``directory``, and nothing written back, so every run compiles again."""
+    shutil.copytree(
+        REPO / "src" / "axonal",
+        os.path.join(directory, "axonal"),
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    env = subprocess_env(PYTHONDONTWRITEBYTECODE="1")
+    env["PYTHONPATH"] = os.pathsep.join([directory, env["PYTHONPATH"]])
+    return env
+
+
 def measure(
     settings: Settings, competitors: list[str], log: Callable[[str], None] = print
 ) -> dict[str, dict[str, Any]]:
     """Start-up figures for the runnable competitors among numpy, axonal, pytorch and keras."""
+    with tempfile.TemporaryDirectory(prefix="axonal-cold-") as directory:
+        return _measure(settings, competitors, _cold_env(directory), log)
+
+
+def _measure(
+    settings: Settings,
+    competitors: list[str],
+    cold_env: dict[str, str],
+    log: Callable[[str], None],
+) -> dict[str, dict[str, Any]]:
     env = subprocess_env()
     light = 1
     heavy = 0 if settings.quick else 1
@@ -76,6 +106,14 @@ def measure(
     commands = [
         ("numpy", "import_s", ["-c", "import numpy"], env, settings.import_repeat, light),
         ("axonal", "import_s", ["-c", "import numpy, axonal"], env, settings.import_repeat, light),
+        (
+            "axonal",
+            "cold_import_s",
+            ["-c", "import numpy, axonal"],
+            cold_env,
+            settings.import_repeat,
+            0,
+        ),
         ("axonal", "train_s", train, env, settings.train_repeat, light),
     ]
     if "pytorch" in competitors:
@@ -110,6 +148,9 @@ def measure(
             row["import_ms"] = min(values) * 1e3
             if key != "numpy":
                 row["over_numpy_ms"] = row["import_ms"] - numpy_ms
+        elif what == "cold_import_s":
+            row["cold_import_ms"] = min(values) * 1e3
+            row["cold_over_numpy_ms"] = row["cold_import_ms"] - numpy_ms
         else:
             row["train_process_ms"] = min(values) * 1e3
     return results

@@ -13,21 +13,16 @@ from axonal import (
     callbacks,
     config,
     constraints,
-    datasets,
-    distributed,
-    explain,
-    export,
     initializers,
     layers,
     losses,
     metrics,
     mixed_precision,
     models,
-    ops,
     optimizers,
     preprocessing,
-    privacy,
     random,
+    registry,
     regularizers,
     saving,
     schedules,
@@ -50,6 +45,34 @@ from axonal.tape import GradientTape
 from axonal.tensor import Tensor, Variable
 
 __version__ = "0.1.0"
+
+# Subpackages that a training program may never touch load on first use: together they pull in
+# urllib/http/ssl (datasets), threads and queues (distributed), the ONNX writer (export) and
+# 180 KiB of source (ops: layers reach it only inside functions), which would add tens of
+# milliseconds to every ``import axonal`` (more where no bytecode cache can be written). A module
+# ``__getattr__`` (PEP 562) is the one way to keep ``axonal.datasets`` working as an attribute
+# without loading it; it serves only these names.
+_LAZY_SUBPACKAGES = ("datasets", "distributed", "explain", "export", "ops", "privacy")
+# what those register by name, so that ``load_model`` of a file naming it imports it
+registry.defer("optimizer", "DPOptimizer", "axonal.privacy")
+
+
+def __getattr__(name: str) -> object:
+    """Import a lazily loaded subpackage (``axonal.datasets`` and the like) on first access;
+    for a Keras name axonal lacks, raise the error naming the Keras feature (axonal._missing)."""
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"axonal.{name}")
+    from axonal._missing import missing_attribute
+
+    raise missing_attribute(__name__, name)
+
+
+def __dir__() -> list[str]:
+    """The package's names, the lazily loaded subpackages included."""
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))
+
 
 __all__ = [
     "GradientTape",
@@ -101,11 +124,3 @@ __all__ = [
     "tree",
     "utils",
 ]
-
-
-def __getattr__(name: str):
-    """Name the Keras feature when ``name`` is a Keras name axonal lacks (see axonal._missing:
-    a PEP 562 hook that only picks the error, never resolves a name)."""
-    from axonal._missing import missing_attribute
-
-    raise missing_attribute(__name__, name)

@@ -16,7 +16,8 @@ xp = numpy
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
-_rng: numpy.random.Generator = numpy.random.default_rng()
+# made on first use: numpy.random (with secrets, hashlib and hmac) costs ~10 ms of every start-up
+_rng: numpy.random.Generator | None = None
 
 
 def floatx() -> str:
@@ -87,6 +88,9 @@ def clear_session() -> None:
 
 def rng() -> numpy.random.Generator:
     """Return the library-wide random generator used for initialisation, shuffling and dropout."""
+    global _rng
+    if _rng is None:
+        _rng = numpy.random.default_rng()
     return _rng
 
 
@@ -129,7 +133,7 @@ def use_generator(generator: numpy.random.Generator) -> Iterator[None]:
 def make_rng(seed: int | None) -> numpy.random.Generator:
     """Return a generator: a private one seeded with ``seed``, or the library-wide one for None."""
     if seed is None:
-        return _rng
+        return rng()
     return numpy.random.default_rng(int(seed))
 
 

@@ -6,13 +6,11 @@ module never imports models.
 
 from __future__ import annotations
 
-import csv
 import inspect
 import io
 import math
 import operator
 import os
-import signal
 import sys
 import threading
 import time
@@ -873,6 +871,8 @@ class CSVLogger(Callback):
                 self._text = handle.read()
             if self._text and not self._text.endswith("\n"):
                 self._text += "\n"
+            import csv  # here, not at the top: `import axonal` stays light
+
             header = next(csv.reader(io.StringIO(self._text), delimiter=self.sep), None)
             if header:
                 self.append_header = False
@@ -904,6 +904,8 @@ class CSVLogger(Callback):
             if self.keys and not any(key.startswith("val_") for key in self.keys):
                 self.keys.extend(f"val_{key}" for key in list(self.keys))
         buffer = io.StringIO()
+        import csv  # here, not at the top: `import axonal` stays light
+
         writer = csv.writer(buffer, delimiter=self.sep, lineterminator="\n")
         if self.append_header:
             writer.writerow(["epoch", *self.keys])
@@ -993,6 +995,8 @@ class InterruptGuard:
 
     def __enter__(self) -> InterruptGuard:
         if threading.current_thread() is threading.main_thread():
+            import signal  # here, not at the top: `import axonal` stays light
+
             try:
                 current = signal.getsignal(signal.SIGINT)
             except (AttributeError, ValueError):
@@ -1005,6 +1009,8 @@ class InterruptGuard:
 
     def __exit__(self, *exc_info) -> None:
         if self._installed:
+            import signal  # here, not at the top: `import axonal` stays light
+
             signal.signal(signal.SIGINT, self._previous)
             self._installed = False
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import json
 import re
 import warnings
 import zipfile
@@ -544,6 +543,8 @@ def load_keras_archive(
     from axonal import load_checks, saving, weight_budget
 
     text = read_member(members[KERAS_CONFIG], saving.MAX_CONFIG_BYTES, KERAS_CONFIG)
+    import json  # here, not at the top: `import axonal` stays light
+
     try:
         document = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

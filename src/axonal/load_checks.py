@@ -14,7 +14,6 @@ their one documented error.
 from __future__ import annotations
 
 import math
-import traceback
 
 import numpy as np
 
@@ -84,6 +83,8 @@ def _input_specs(model) -> list[tuple[tuple, str]] | None:
 def _failing_layer(exc: BaseException) -> str | None:
     """The innermost layer whose method was running when ``exc`` was raised."""
     found = None
+    import traceback  # here, not at the top: `import axonal` stays light
+
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         owner = frame.f_locals.get("self")
         if isinstance(owner, Layer):

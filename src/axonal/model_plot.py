@@ -13,10 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
+from html import escape  # light, unlike xml.sax (urllib, email); quotes escaped too
 
 # ------------------------------------------------------------------ the description
 
@@ -650,6 +649,8 @@ def keras_model_json(model) -> str | None:
     if getattr(model, "graph", None) is None and not _is_sequential(model):
         return None  # a subclassed model has no layer graph (Keras writes none either)
     try:
+        import json
+
         return json.dumps(_keras_config(describe(model, expand_nested=True)))
     except (AttributeError, TypeError, ValueError):
         return None

@@ -8,12 +8,14 @@ axonal run code it does not already have.
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Callable
 from typing import Any
 
 _TABLES: dict[str, dict[str, Any]] = {}
+# (kind, name) -> the module whose import registers it: names of subpackages that load on first
+# use (axonal.privacy's DPOptimizer), so a saved file naming one still loads in a fresh process
+_DEFERRED: dict[tuple[str, str], str] = {}
 # names longer than this are shown cut short and get no "did you mean" (difflib is quadratic)
 _SUGGEST_MAX_CHARS = 200
 # the objects being rebuilt, outermost first, for naming where in a config an error arose
@@ -40,9 +42,19 @@ def register(kind: str, *names: str) -> Callable:
     return decorator
 
 
+def defer(kind: str, name: str, module: str) -> None:
+    """Say that importing ``module`` registers ``name`` under ``kind``; ``lookup`` imports it.
+
+    Example:
+        >>> defer("optimizer", "DPOptimizer", "axonal.privacy")
+    """
+    _DEFERRED[(kind, name)] = module
+
+
 def registered_names(kind: str) -> list[str]:
-    """Return the sorted names registered under ``kind``."""
-    return sorted(_TABLES.get(kind, {}))
+    """Return the sorted names registered under ``kind`` (deferred ones included)."""
+    deferred = {name for (table, name) in _DEFERRED if table == kind}
+    return sorted(set(_TABLES.get(kind, {})) | deferred)
 
 
 def unknown_name_error(kind: str, name: str) -> ValueError:
@@ -51,6 +63,8 @@ def unknown_name_error(kind: str, name: str) -> ValueError:
     if len(name) > _SUGGEST_MAX_CHARS:
         shown = f"{name[:_SUGGEST_MAX_CHARS]!r}... ({len(name)} characters)"
         return ValueError(f"Unknown {kind}: {shown}. Valid names: {', '.join(valid)}.")
+    import difflib  # here, not at the top: `import axonal` stays light
+
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ValueError(f"Unknown {kind}: {name!r}.{hint} Valid names: {', '.join(valid)}.")
@@ -65,6 +79,11 @@ def lookup(kind: str, name: str, custom_objects: dict | None = None) -> Any:
     table = _TABLES.get(kind, {})
     if name in table:
         return table[name]
+    if (kind, name) in _DEFERRED:
+        import importlib
+
+        importlib.import_module(_DEFERRED[(kind, name)])
+        return _TABLES[kind][name]
     raise unknown_name_error(kind, name)
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import os
 import threading
@@ -47,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from axonal import autograd, keras_export, keras_format, load_checks, registry, weight_budget
+from axonal import autograd, registry, weight_budget
 from axonal import initializers as initializers_module
 from axonal import losses as losses_module
 from axonal import metrics as metrics_module
@@ -251,6 +250,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
+    import json  # here, not at the top: `import axonal` stays light
+
     return json.dumps(value, default=_json_default, indent=1, sort_keys=False)
 
 
@@ -357,6 +358,8 @@ def _optimizer_state(model) -> dict[str, np.ndarray]:
 def _model_document(model) -> dict:
     """The format header and the model's config; a subclassed model also records the input
     shape it was built for, since its weights appear only when it is called."""
+    from axonal import load_checks  # here: only loading needs it, not `import axonal`
+
     config = registry.serialize(model)
     document = {
         "format": FORMAT,
@@ -432,6 +435,8 @@ def save_model(model, path: str | os.PathLike) -> None:
     """
     kind = keras_file_kind(path, "save")
     if kind == "keras":
+        from axonal import keras_export  # here: only Keras files need it, not `import axonal`
+
         keras_export.save_keras_archive(model, path)
         return
     document = _model_document(model)
@@ -459,6 +464,8 @@ def save_weights(model, path: str | os.PathLike) -> None:
         >>> save_weights(model, "model.weights.npz")
     """
     if keras_file_kind(path, "save_weights") == "weights.h5":
+        from axonal import keras_export  # here: only Keras files need it, not `import axonal`
+
         keras_export.save_keras_weights(model, path)
         return
     weights = _weight_arrays(model)
@@ -806,8 +813,12 @@ def _file_bytes_limit(path: str) -> None:
 
 def _parse_document(text: bytes | str, source: _Source) -> dict:
     """The JSON document of an archive or of ``to_json``, checked for format and version."""
+    from axonal import load_checks  # here: only loading needs it, not `import axonal`
+
     if len(text) > MAX_CONFIG_BYTES:
         raise source.error(f"the config is {len(text)} bytes, more than {MAX_CONFIG_BYTES}.")
+    import json  # here, not at the top: `import axonal` stays light
+
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
@@ -1020,6 +1031,9 @@ def load_model(
     Example:
         >>> model = load_model("model.axonal")
     """
+    # here: only loading needs the checks and the .keras reader, not every `import axonal`
+    from axonal import keras_format, load_checks
+
     path = os.fspath(path)
     source = _Source(path)
     _file_bytes_limit(path)
@@ -1101,6 +1115,8 @@ def _load_axonal(
 
 def _check_finite(arrays: dict, source: _Source, allow_nonfinite: bool) -> None:
     """Warn about (or, with ``allow_nonfinite=False``, refuse) arrays holding NaN or infinity."""
+    from axonal import load_checks  # here: only loading needs it, not `import axonal`
+
     bad = load_checks.nonfinite_weights(arrays)
     if not bad:
         return
@@ -1123,6 +1139,9 @@ def _load_keras(
     custom_objects: dict | None = None,
 ):
     """Import a Keras 3 ``.keras`` archive (see ``axonal.keras_format``); nothing is executed."""
+    # here: the .keras reader is needed only to load Keras archives, not at `import axonal`
+    from axonal import keras_format
+
     expected = (keras_format.KERAS_CONFIG, keras_format.KERAS_METADATA, keras_format.KERAS_WEIGHTS)
     members = _checked_members(
         archive, source, lambda name: name in expected, _listing(list(expected))
@@ -1171,6 +1190,8 @@ def load_weights(model, path: str | os.PathLike, allow_nonfinite: bool = True) -
             f"Model '{model.name}' is not built, so it has no weights to load into: build it "
             "(declare the input shape or call it on data) first."
         )
+    from axonal import keras_export, keras_format  # here: not needed by `import axonal`
+
     with open(path, "rb") as handle, _one_error(source):
         if handle.read(8) == keras_format.HDF5_SIGNATURE:
             # a Keras 3 .weights.h5: read in Keras's layout against this model's structure
@@ -1232,6 +1253,8 @@ def model_from_json(
     Example:
         >>> clone = model_from_json(model.to_json())
     """
+    from axonal import load_checks  # here: only loading needs it, not `import axonal`
+
     source = _Source("<json string>")
     if not isinstance(json_string, (str, bytes)):
         raise TypeError(f"model_from_json expects a JSON string, got {type(json_string).__name__}.")

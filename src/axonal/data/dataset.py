@@ -15,16 +15,17 @@ Example:
 
 from __future__ import annotations
 
-import json
-import mmap
 import os
-import queue
 import threading
+from typing import TYPE_CHECKING
 
 from axonal import backend
 from axonal.backend import xp
 from axonal.data import structure
 from axonal.data.parallel import ordered_map
+
+if TYPE_CHECKING:
+    import queue
 
 # tf.data's constants, with tf's values
 AUTOTUNE = -1
@@ -360,6 +361,8 @@ class _PageRelease:
         self._pending += rows * self._row_bytes
         if self._pending >= self._EVERY:
             self._pending = 0
+            import mmap  # here, not at the top: `import axonal` stays light
+
             for mapping in self._maps:
                 try:
                     mapping.madvise(mmap.MADV_DONTNEED)
@@ -372,6 +375,8 @@ def _shared_mapping(array):
     if getattr(array, "mode", None) not in ("r", "r+", "w+", "readonly", "readwrite", "write"):
         return None
     mapping = getattr(array, "_mmap", None)
+    import mmap  # here, not at the top: `import axonal` stays light
+
     return mapping if isinstance(mapping, mmap.mmap) else None
 
 
@@ -784,6 +789,7 @@ _ELEMENT = "element"
 def _fill_queue(source, buffer: queue.Queue, stop: threading.Event) -> None:
     """Worker thread of ``prefetch``: move elements of ``source`` into ``buffer`` until the
     source ends, fails, or ``stop`` is set; closes ``source`` in this thread (it runs here)."""
+    import queue  # here, not at the top: `import axonal` stays light
 
     def put(item) -> bool:
         while not stop.is_set():
@@ -811,6 +817,8 @@ class _Prefetch(_Unary):
         self._buffer_size = buffer_size
 
     def _iterate(self):
+        import queue  # here, not at the top: `import axonal` stays light
+
         buffer = queue.Queue(self._buffer_size)
         stop = threading.Event()
         # the worker holds the source, the queue and the flag, never this generator: so an
@@ -895,6 +903,8 @@ class _FileCache(_Unary):
             yield from self._write()
 
     def _read(self):
+        import json  # here, not at the top: `import axonal` stays light
+
         with open(self._index_path(), encoding="utf-8") as handle:
             index = json.load(handle)
         spec = index["structure"]
@@ -933,6 +943,8 @@ class _FileCache(_Unary):
             _close(source)
             if complete:
                 temporary = self._index_path() + ".partial"
+                import json  # here, not at the top: `import axonal` stays light
+
                 with open(temporary, "w", encoding="utf-8") as handle:
                     json.dump({"count": count, "structure": spec}, handle)
                 os.replace(temporary, self._index_path())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 
 def ordered_map(
@@ -19,6 +18,9 @@ def ordered_map(
         >>> list(ordered_map(abs, [-1, 2, -3], workers=2, ahead=4, thread_name="t"))
         [1, 2, 3]
     """
+    # here, not at the top: `import axonal` stays light
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(workers, thread_name_prefix=thread_name)
     pending: collections.deque = collections.deque()
     try:

@@ -5,7 +5,6 @@ and ``epoch_batches``, which reads one epoch of them in order with worker thread
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import warnings
 
 from axonal.data.parallel import ordered_map
@@ -218,6 +217,8 @@ def _process_batches(py_dataset, indices, workers: int, queue_size: int):
     batches sent back by pickling), at most ``queue_size`` ahead, in order. Falls back to
     threads, with a warning, where processes cannot be started."""
     try:
+        import multiprocessing  # here, not at the top: `import axonal` stays light
+
         pool = multiprocessing.get_context().Pool(
             workers, initializer=_install_in_worker, initargs=(py_dataset,)
         )

@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 MIN_BYTES = 1 << 21
 
@@ -54,6 +57,9 @@ def in_halves(function: Callable, *arrays) -> None:
         function(*arrays)
         return
     if _pool is None:
+        # imported here: concurrent.futures brings logging and queue, ~10 ms of every start-up
+        from concurrent.futures import ThreadPoolExecutor
+
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_HELPER_NAME)
     half = rows // 2
     lower = [a[:half] if _split(a, first) else a for a in arrays]

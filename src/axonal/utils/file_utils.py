@@ -9,14 +9,12 @@ files a Keras installation already downloaded, pass ``cache_dir="~/.keras"`` or 
 
 from __future__ import annotations
 
-import hashlib
+# hashlib, tarfile, zipfile and urllib.request (with http, ssl and email) are imported where
+# used: `import axonal` would pay for them on every start
 import os
 import pathlib
 import shutil
-import tarfile
 import urllib.parse
-import urllib.request
-import zipfile
 
 from axonal.atomic import atomic_write
 
@@ -35,6 +33,8 @@ def axonal_home() -> pathlib.Path:
 
 
 def _hash_file(path: pathlib.Path, algorithm: str) -> str:
+    import hashlib
+
     digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
@@ -53,6 +53,8 @@ def validate_file(path, file_hash: str, algorithm: str = "auto") -> bool:
 
 
 def _download(origin: str, target: pathlib.Path) -> None:
+    import urllib.request
+
     with urllib.request.urlopen(origin, timeout=DOWNLOAD_TIMEOUT) as response:
         with atomic_write(target) as handle:
             shutil.copyfileobj(response, handle, _CHUNK)
@@ -70,6 +72,9 @@ def extract_archive(path, destination, archive_format="auto") -> bool:
     formats = {"auto": ("tar", "zip"), None: ()}.get(archive_format, archive_format)
     if isinstance(formats, str):
         formats = (formats,)
+    import tarfile
+    import zipfile
+
     path, destination = pathlib.Path(path), pathlib.Path(destination)
     for kind in formats:
         if kind == "tar" and tarfile.is_tarfile(path):
