@@ -10,7 +10,6 @@ from __future__ import annotations
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import row_sums, softmax_limits, softmax_rows
-from axonal.primitives.threads import in_halves
 
 # what a masked score becomes before the softmax: Keras's value for float32 and float64
 MASKED_SCORE = -1e9
@@ -25,10 +24,9 @@ class ScaledDotProductAttention(Function):
     ``1 / (1 - rate)``) or None. Output ``(..., T, V)``; ``probabilities`` holds the softmax
     (before dropout) afterwards.
 
-    The products are batched GEMMs on all cores; the row-wise passes between them (the
-    exponential, the normalisation, the Jacobian) run on the two halves of the batch in two
-    threads (``in_halves``). Running whole halves of the pass on one-thread BLAS instead was
-    slower (a transformer step 37.6 against 35.9 ms).
+    The products are batched GEMMs on all cores. Running the row-wise passes between them on
+    a second thread, or whole halves of the batch on two threads with a one-thread BLAS, was
+    slower in a transformer step (OpenBLAS's idle threads keep spinning on the other core).
     """
 
     def forward(self, q, k, v, adder=None, keep=None, scale: float = 1.0):
@@ -130,18 +128,18 @@ def _attend_rows(q, k, v, adder, keep, probabilities, weights, out, scale) -> No
     """
     scores = _scores(q, k, adder, scale, probabilities)
     low, _, high = softmax_limits(scores.dtype)
-    in_halves(_exp_in_place, scores)
+    _exp_in_place(scores)
     totals = row_sums(scores)
     if (
         totals.size
         and low < xp.minimum.reduce(totals, axis=None)
         and (xp.maximum.reduce(totals, axis=None) < high)
     ):
-        in_halves(_divide_in_place, scores, totals)
+        _divide_in_place(scores, totals)
     else:
         softmax_rows(_scores(q, k, adder, scale, scores), overwrite=True)
     if keep is not None:
-        in_halves(_multiply_into, probabilities, keep, weights)
+        _multiply_into(probabilities, keep, weights)
     xp.matmul(weights, v, out=out)
 
 
@@ -157,7 +155,7 @@ def _attention_grads(g, out, q, k, v, p, weights, keep, dq, dk, dv, scale) -> No
     # the softmax Jacobian p * (dp - sum_j dp_j p_j). That row sum is g · out (the rows of out
     # are sum_j p_j keep_j v_j): a product over V features per row rather than over the S keys
     # of two (..., T, S) arrays
-    in_halves(_jacobian_in_place, ds, xp.einsum("...ij,...ij->...i", g, out)[..., None], p)
+    _jacobian_in_place(ds, xp.einsum("...ij,...ij->...i", g, out)[..., None], p)
     # the scale on the small products, not on the (..., T, S) array
     factor = ds.dtype.type(scale)
     if dq is not None:
@@ -169,7 +167,7 @@ def _attention_grads(g, out, q, k, v, p, weights, keep, dq, dk, dv, scale) -> No
 
 
 def _exp_in_place(scores) -> None:
-    with xp.errstate(over="ignore"):  # per thread: an overflow is caught by the row sums
+    with xp.errstate(over="ignore"):  # an overflow is caught by the row sums
         xp.exp(scores, out=scores)
 
 

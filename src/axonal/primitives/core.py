@@ -13,7 +13,6 @@ import math
 
 from axonal.autograd import Function
 from axonal.backend import xp
-from axonal.primitives.threads import in_halves
 
 # ---------------------------------------------------------------- elementwise arithmetic
 
@@ -554,7 +553,7 @@ class Affine(Function):
         else:
             out = x.reshape(-1, x.shape[-1]).dot(kernel).reshape(x.shape[:-1] + kernel.shape[1:])
         if bias is not None:
-            in_halves(_add_in_place, out, bias)
+            out += bias
         return out
 
     def backward(self, g):
@@ -594,32 +593,14 @@ class AffineRelu(Affine):
     """relu(x @ kernel + bias): a Dense layer with ReLU as one op, one pass fewer each way."""
 
     def forward(self, x, kernel, bias=None):
-        # the bias joins the ReLU's pass, not the product's
-        out = super().forward(x, kernel, None)
-        self.has_bias = bias is not None
-        in_halves(_add_relu_in_place, out, bias)
+        out = super().forward(x, kernel, bias)
+        relu_values(out, out=out)
         self.out = out
         return out
 
     def backward(self, g):
-        masked = xp.empty_like(g)
-        in_halves(_mask_relu, g, self.out, masked)
-        return self._gradients(masked)
-
-
-def _add_in_place(out, bias) -> None:
-    xp.add(out, bias, out=out)
-
-
-def _add_relu_in_place(out, bias) -> None:
-    if bias is not None:
-        xp.add(out, bias, out=out)
-    relu_values(out, out=out)
-
-
-def _mask_relu(g, out, masked) -> None:
-    # a multiply by the boolean mask: several times faster than where() on random masks
-    xp.multiply(g, out > 0, out=masked)
+        # a multiply by the boolean mask: several times faster than where() on random masks
+        return self._gradients(g * (self.out > 0))
 
 
 # ---------------------------------------------------------------- reductions

@@ -13,7 +13,6 @@ import math
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import row_sums
-from axonal.primitives.threads import in_halves
 
 
 def moments(x, axes: tuple):
@@ -103,29 +102,15 @@ class NormalizeLastAxis(Normalize):
             None if gamma is None else gamma.shape,
             None if beta is None else beta.shape,
         )
-        xhat = xp.empty_like(rows)
-        out = xp.empty_like(rows)
-        inv_std = xp.empty((rows.shape[0], 1), dtype=rows.dtype)
-        eps = rows.dtype.type(epsilon)
-
-        def normalize(rows, xhat, out, inv_std):
-            # two passes, as moments(): the variance from the centred rows, never E[x²] - E[x]²
-            xp.subtract(rows, row_sums(rows) / features, out=xhat)
-            var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
-            var /= features
-            var += eps
-            xp.sqrt(var, out=var)
-            xp.divide(1.0, var, out=inv_std)
-            xhat *= inv_std
-            if gamma is not None:
-                xp.multiply(xhat, gamma, out=out)
-            else:
-                out[...] = xhat
-            if beta is not None:
-                out += beta
-
-        # rows are independent: both cores take half of them
-        in_halves(normalize, rows, xhat, out, inv_std)
+        # two passes, as moments(): the variance from the centred rows, never E[x²] - E[x]²
+        xhat = rows - row_sums(rows) / features
+        var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
+        var /= features
+        inv_std = 1.0 / xp.sqrt(var + epsilon)
+        xhat *= inv_std
+        out = xhat * gamma if gamma is not None else xhat.copy()
+        if beta is not None:
+            out += beta
         self.inv_std = inv_std.reshape(x.shape[:-1] + (1,))
         self.xhat = xhat.reshape(x.shape)
         return out.reshape(x.shape)
@@ -134,23 +119,15 @@ class NormalizeLastAxis(Normalize):
         features = g.shape[-1]
         xhat = self.xhat.reshape(-1, features)
         g_rows = g.reshape(-1, features)
-        gamma = self.gamma
+        ghat = g_rows * self.gamma if self.gamma is not None else g_rows.copy()
         gx = ggamma = gbeta = None
         if self.needs_grad[0]:
-            gx = xp.empty_like(g_rows)
-
-            def input_grad(g_rows, xhat, inv_std, gx):
-                if gamma is not None:
-                    xp.multiply(g_rows, gamma, out=gx)
-                else:
-                    gx[...] = g_rows
-                mean_g = row_sums(gx) / features
-                mean_gx = xp.einsum("ij,ij->i", gx, xhat)[:, None] / features
-                gx -= mean_g
-                gx -= xhat * mean_gx
-                gx *= inv_std
-
-            in_halves(input_grad, g_rows, xhat, self.inv_std.reshape(-1, 1), gx)
+            mean_g = row_sums(ghat) / features
+            mean_gx = xp.einsum("ij,ij->i", ghat, xhat)[:, None] / features
+            gx = ghat
+            gx -= mean_g
+            gx -= xhat * mean_gx
+            gx *= self.inv_std.reshape(-1, 1)
             gx = gx.reshape(g.shape)
         if self.needs_grad[1]:
             ggamma = xp.einsum("ij,ij->j", g_rows, xhat)
