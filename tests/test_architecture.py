@@ -120,7 +120,8 @@ _LOADED_ON_USE = (
     "typing",
     "json",
     "csv",
-    "zipfile",
+    # (zipfile is not listed: saving's archive code uses it throughout, and `site` imports it
+    # itself on many installations)
     "difflib",
     "logging",
     "queue",
