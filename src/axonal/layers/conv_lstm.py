@@ -14,7 +14,7 @@ bias                ``(4 * filters,)``
 Per step: ``z = conv(x_t, kernel, strides, padding, dilation) + bias +
 conv_same(h, recurrent_kernel)``; ``i, f, o = recurrent_activation(z_i, z_f, z_o)``,
 ``c = f * c + i * activation(z_c)``, ``h = o * activation(c)``. The layer is built from the
-convolution ops in ``functional`` (ConvLSTM3D: a sum of ``conv2d`` over the depth taps), so its
+convolution ops in ``functional`` (``conv1d``, ``conv2d``, ``conv3d``), so its
 gradients come from autograd. The input convolution
 of every step runs as one batched convolution before the loop (a convolution is linear in its
 input, so splitting its output channels into gates equals Keras's one convolution per gate).
@@ -35,9 +35,9 @@ from axonal.layers.conv import standardize_padding, standardize_tuple
 from axonal.layers.core import serialize_or_none
 from axonal.layers.data_format import standardize_data_format
 from axonal.layers.masking import attach_mask, mask_of
-from axonal.primitives.conv import ZeroPad, conv_output_length, conv_pads
+from axonal.primitives.conv import conv_output_length
 from axonal.registry import register
-from axonal.tensor import Tensor, apply, as_tensor
+from axonal.tensor import Tensor, as_tensor
 
 _GATES = 4
 _SPATIAL_NAMES = {1: "steps", 2: "rows, cols", 3: "depth, rows, cols"}
@@ -540,32 +540,6 @@ class ConvLSTM1D(_ConvLSTM):
         return F.conv1d(x, kernel, bias, strides, padding, dilation)
 
 
-def _conv3d(x, kernel, bias, strides: tuple, padding: str, dilation: tuple) -> Tensor:
-    """3-D convolution of ``(batch, depth, rows, cols, channels)`` as a sum of 2-D ones.
-
-    Kernel ``(kd, kh, kw, in, out)``. Depth tap ``k`` reads the depth slices
-    ``k * dilation + i * stride`` (after 'same' padding of the depth axis, TensorFlow's rule);
-    each tap is one ``conv2d`` over every output slice at once (the slices ride in the batch
-    axis), so gradients come from the 2-D convolution's autograd.
-    """
-    batch, depth = x.shape[0], x.shape[1]
-    taps, stride, dilate = kernel.shape[0], strides[0], dilation[0]
-    before, after = conv_pads(depth, taps, stride, dilate, padding)
-    if before or after:
-        x = apply(ZeroPad, x, pads=((0, 0), (before, after), (0, 0), (0, 0), (0, 0)))
-    out_depth = conv_output_length(depth, taps, stride, dilate, padding)
-    total = None
-    for k in range(taps):
-        start = k * dilate
-        slices = x[:, start : start + stride * (out_depth - 1) + 1 : stride]
-        frames = F.reshape(slices, (batch * out_depth,) + slices.shape[2:])
-        term = F.conv2d(frames, kernel[k], None, strides[1:], padding, dilation[1:])
-        total = term if total is None else F.add(total, term)
-    if bias is not None:
-        total = F.add(total, bias)
-    return F.reshape(total, (batch, out_depth) + total.shape[1:])
-
-
 @register("layer", "ConvLSTM3D")
 class ConvLSTM3D(_ConvLSTM):
     """3-D convolutional LSTM over sequences of volumes ``(batch, time, d, h, w, channels)``.
@@ -582,7 +556,7 @@ class ConvLSTM3D(_ConvLSTM):
     rank = 3
 
     def _conv(self, x, kernel, bias=None, strides=None, padding=None, dilation=None) -> Tensor:
-        return _conv3d(x, kernel, bias, strides, padding, dilation)
+        return F.conv3d(x, kernel, bias, strides, padding, dilation)
 
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
