@@ -24,6 +24,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.timing import timed
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -91,6 +93,40 @@ def best(samples: Sequence[dict[str, float]], key: str) -> float:
 def column(samples: Sequence[dict[str, float]], key: str) -> list[float]:
     """Every sample's value of ``key``, rounded for the JSON file."""
     return [round(sample[key], 9) for sample in samples if key in sample]
+
+
+class FitSession:
+    """Data and one model for a training workload: a warm-up fit of one epoch on the first
+    ``warmup_rows`` rows, then each ``sample()`` times ``epochs`` epochs over all of them."""
+
+    def __init__(self, impl, model, x, y, epochs: int, batch_size: int, warmup_rows: int) -> None:
+        self.impl, self.model, self.x, self.y = impl, model, x, y
+        self.epochs, self.batch_size = epochs, batch_size
+        impl.fit(model, x[:warmup_rows], y[:warmup_rows], 1, batch_size)
+
+    def sample(self) -> dict[str, float]:
+        """One timed fit: ``{"fit_s": seconds}``."""
+        fit = self.impl.fit
+        return {
+            "fit_s": timed(lambda: fit(self.model, self.x, self.y, self.epochs, self.batch_size))
+        }
+
+
+def fit_steps(rows: int, epochs: int, batch_size: int) -> int:
+    """Gradient steps in ``epochs`` epochs over ``rows`` rows (the last batch may be short)."""
+    return epochs * -(-rows // batch_size)
+
+
+def fit_figures(samples: Sequence[dict[str, float]], rows: int, epochs: int, batch_size: int):
+    """``FitSession`` samples as ``(rows_per_s, figures)``: the best sample's rows/s, and a dict
+    of it as ``samples_per_s``, the ms per step and every sample's fit time."""
+    fit_s = best(samples, "fit_s")
+    rows_per_s = epochs * rows / fit_s
+    return rows_per_s, {
+        "samples_per_s": rows_per_s,
+        "step_ms": fit_s / fit_steps(rows, epochs, batch_size) * 1e3,
+        "samples_fit_s": column(samples, "fit_s"),
+    }
 
 
 def spread(values: Sequence[float]) -> float | None:

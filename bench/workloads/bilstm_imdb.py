@@ -22,8 +22,7 @@ from typing import Any
 import numpy
 
 from bench.settings import Settings
-from bench.timing import timed
-from bench.workloads import Metric, Ratio, best, column
+from bench.workloads import FitSession, Metric, Ratio, fit_figures, fit_steps
 
 TITLE = (
     "Bidirectional-LSTM classifier (IMDB-shaped): embedding 20,000 × 128, BiLSTM(64) twice, "
@@ -97,41 +96,32 @@ def build_keras_api(api: ModuleType, model: Spec) -> Any:
     return network
 
 
-class Session:
+class Session(FitSession):
     """The token ids and one model; a warm-up fit on a slice of the data."""
 
     def __init__(self, impl: ModuleType, settings: Settings):
         model = spec(settings)
         x, y = make_data(settings.bilstm_rows, model, settings.seed)
-        self.impl = impl
-        self.settings = settings
-        self.x = impl.native(x)
-        self.y = impl.native(y)
-        self.model = impl.build_bilstm_imdb(model, settings.seed)
-        warm = min(settings.bilstm_warmup_rows, settings.bilstm_rows)
-        impl.fit(self.model, self.x[:warm], self.y[:warm], 1, settings.bilstm_batch_size)
-
-    def sample(self) -> dict[str, float]:
-        """Time ``bilstm_epochs`` epochs over all rows."""
-        epochs = self.settings.bilstm_epochs
-        batch_size = self.settings.bilstm_batch_size
-        return {
-            "fit_s": timed(lambda: self.impl.fit(self.model, self.x, self.y, epochs, batch_size))
-        }
+        super().__init__(
+            impl,
+            impl.build_bilstm_imdb(model, settings.seed),
+            impl.native(x),
+            impl.native(y),
+            epochs=settings.bilstm_epochs,
+            batch_size=settings.bilstm_batch_size,
+            warmup_rows=min(settings.bilstm_warmup_rows, settings.bilstm_rows),
+        )
 
 
 def steps(settings: Settings) -> int:
     """Gradient steps in one sample."""
-    return settings.bilstm_epochs * -(-settings.bilstm_rows // settings.bilstm_batch_size)
+    return fit_steps(settings.bilstm_rows, settings.bilstm_epochs, settings.bilstm_batch_size)
 
 
 def summarize(samples: Sequence[dict[str, float]], settings: Settings) -> dict[str, Any]:
     """Sequences/s, ms per step and GFLOP/s (6 FLOPs per multiply-add) from the best sample."""
-    fit_s = best(samples, "fit_s")
-    rows_per_s = settings.bilstm_epochs * settings.bilstm_rows / fit_s
-    return {
-        "samples_per_s": rows_per_s,
-        "step_ms": fit_s / steps(settings) * 1e3,
-        "gflops": rows_per_s * 6 * multiply_adds(spec(settings)) / 1e9,
-        "samples_fit_s": column(samples, "fit_s"),
-    }
+    rows_per_s, figures = fit_figures(
+        samples, settings.bilstm_rows, settings.bilstm_epochs, settings.bilstm_batch_size
+    )
+    figures["gflops"] = rows_per_s * 6 * multiply_adds(spec(settings)) / 1e9
+    return figures

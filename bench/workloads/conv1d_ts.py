@@ -22,8 +22,7 @@ from typing import Any
 import numpy
 
 from bench.settings import Settings
-from bench.timing import timed
-from bench.workloads import Metric, Ratio, best, column
+from bench.workloads import FitSession, Metric, Ratio, fit_figures, fit_steps
 
 TITLE = (
     "Conv1D time-series classifier (FordA-shaped): 3 × [Conv1D(64, 3, same), batch norm, ReLU], "
@@ -103,41 +102,32 @@ def build_keras_api(api: ModuleType, model: Spec) -> Any:
     return network
 
 
-class Session:
+class Session(FitSession):
     """The series and one model; a warm-up fit on a slice of the data."""
 
     def __init__(self, impl: ModuleType, settings: Settings):
         model = spec(settings)
         x, y = make_data(settings.conv1d_rows, model, settings.seed)
-        self.impl = impl
-        self.settings = settings
-        self.x = impl.native_series(x)
-        self.y = impl.native(y)
-        self.model = impl.build_conv1d_ts(model, settings.seed)
-        warm = min(settings.conv1d_warmup_rows, settings.conv1d_rows)
-        impl.fit(self.model, self.x[:warm], self.y[:warm], 1, settings.conv1d_batch_size)
-
-    def sample(self) -> dict[str, float]:
-        """Time ``conv1d_epochs`` epochs over all series."""
-        epochs = self.settings.conv1d_epochs
-        batch_size = self.settings.conv1d_batch_size
-        return {
-            "fit_s": timed(lambda: self.impl.fit(self.model, self.x, self.y, epochs, batch_size))
-        }
+        super().__init__(
+            impl,
+            impl.build_conv1d_ts(model, settings.seed),
+            impl.native_series(x),
+            impl.native(y),
+            epochs=settings.conv1d_epochs,
+            batch_size=settings.conv1d_batch_size,
+            warmup_rows=min(settings.conv1d_warmup_rows, settings.conv1d_rows),
+        )
 
 
 def steps(settings: Settings) -> int:
     """Gradient steps in one sample."""
-    return settings.conv1d_epochs * -(-settings.conv1d_rows // settings.conv1d_batch_size)
+    return fit_steps(settings.conv1d_rows, settings.conv1d_epochs, settings.conv1d_batch_size)
 
 
 def summarize(samples: Sequence[dict[str, float]], settings: Settings) -> dict[str, Any]:
     """Series/s, ms per step and GFLOP/s (6 FLOPs per multiply-add) from the best sample."""
-    fit_s = best(samples, "fit_s")
-    rows_per_s = settings.conv1d_epochs * settings.conv1d_rows / fit_s
-    return {
-        "samples_per_s": rows_per_s,
-        "step_ms": fit_s / steps(settings) * 1e3,
-        "gflops": rows_per_s * 6 * multiply_adds(spec(settings)) / 1e9,
-        "samples_fit_s": column(samples, "fit_s"),
-    }
+    rows_per_s, figures = fit_figures(
+        samples, settings.conv1d_rows, settings.conv1d_epochs, settings.conv1d_batch_size
+    )
+    figures["gflops"] = rows_per_s * 6 * multiply_adds(spec(settings)) / 1e9
+    return figures

@@ -23,8 +23,7 @@ from typing import Any
 import numpy
 
 from bench.settings import Settings
-from bench.timing import timed
-from bench.workloads import Metric, best, column
+from bench.workloads import FitSession, Metric, fit_figures, fit_steps
 
 TITLE = (
     "transformer encoder block on token ids: embedding 1,000 × 128, self-attention 4 heads × 32, "
@@ -93,45 +92,39 @@ def make_data(rows: int, model: Spec, seed: int) -> tuple[numpy.ndarray, numpy.n
     return x, y
 
 
-class Session:
+class Session(FitSession):
     """The token ids and one model; a warm-up fit on a slice of the data."""
 
     def __init__(self, impl: ModuleType, settings: Settings):
         model = spec(settings)
         x, y = make_data(settings.transformer_rows, model, settings.seed)
-        self.impl = impl
-        self.settings = settings
-        self.x = impl.native(x)
-        self.y = impl.native(y)
-        self.model = impl.build_transformer(model, settings.seed)
-        warm = min(settings.transformer_warmup_rows, settings.transformer_rows)
-        impl.fit(self.model, self.x[:warm], self.y[:warm], 1, settings.transformer_batch_size)
-
-    def sample(self) -> dict[str, float]:
-        """Time ``transformer_epochs`` epochs over all rows."""
-        settings = self.settings
-        epochs = settings.transformer_epochs
-        batch_size = settings.transformer_batch_size
-        return {
-            "fit_s": timed(lambda: self.impl.fit(self.model, self.x, self.y, epochs, batch_size))
-        }
+        super().__init__(
+            impl,
+            impl.build_transformer(model, settings.seed),
+            impl.native(x),
+            impl.native(y),
+            epochs=settings.transformer_epochs,
+            batch_size=settings.transformer_batch_size,
+            warmup_rows=min(settings.transformer_warmup_rows, settings.transformer_rows),
+        )
 
 
 def steps(settings: Settings) -> int:
     """Gradient steps in one sample."""
-    batches = -(-settings.transformer_rows // settings.transformer_batch_size)
-    return settings.transformer_epochs * batches
+    return fit_steps(
+        settings.transformer_rows, settings.transformer_epochs, settings.transformer_batch_size
+    )
 
 
 def summarize(samples: Sequence[dict[str, float]], settings: Settings) -> dict[str, Any]:
     """Sequences/s, ms per step, tokens/s and GFLOP/s from the best sample."""
-    fit_s = best(samples, "fit_s")
+    rows_per_s, figures = fit_figures(
+        samples,
+        settings.transformer_rows,
+        settings.transformer_epochs,
+        settings.transformer_batch_size,
+    )
     model = spec(settings)
-    rows_per_s = settings.transformer_epochs * settings.transformer_rows / fit_s
-    return {
-        "samples_per_s": rows_per_s,
-        "step_ms": fit_s / steps(settings) * 1e3,
-        "tokens_per_s": rows_per_s * model.sequence,
-        "gflops": rows_per_s * flops_per_sample(model) / 1e9,
-        "samples_fit_s": column(samples, "fit_s"),
-    }
+    figures["tokens_per_s"] = rows_per_s * model.sequence
+    figures["gflops"] = rows_per_s * flops_per_sample(model) / 1e9
+    return figures
