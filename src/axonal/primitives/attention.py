@@ -128,18 +128,21 @@ def _attend_rows(q, k, v, adder, keep, probabilities, weights, out, scale) -> No
     """
     scores = _scores(q, k, adder, scale, probabilities)
     low, _, high = softmax_limits(scores.dtype)
-    _exp_in_place(scores)
+    with xp.errstate(over="ignore"):  # an overflow is caught by the row sums
+        xp.exp(scores, out=scores)
     totals = row_sums(scores)
     if (
         totals.size
         and low < xp.minimum.reduce(totals, axis=None)
         and (xp.maximum.reduce(totals, axis=None) < high)
     ):
-        _divide_in_place(scores, totals)
+        scores /= totals
     else:
-        softmax_rows(_scores(q, k, adder, scale, scores), overwrite=True)
+        stable = softmax_rows(_scores(q, k, adder, scale, scores), overwrite=True)
+        if stable is not scores:  # softmax_rows may answer in a new array
+            scores[...] = stable
     if keep is not None:
-        _multiply_into(probabilities, keep, weights)
+        xp.multiply(probabilities, keep, out=weights)
     xp.matmul(weights, v, out=out)
 
 
@@ -155,7 +158,8 @@ def _attention_grads(g, out, q, k, v, p, weights, keep, dq, dk, dv, scale) -> No
     # the softmax Jacobian p * (dp - sum_j dp_j p_j). That row sum is g · out (the rows of out
     # are sum_j p_j keep_j v_j): a product over V features per row rather than over the S keys
     # of two (..., T, S) arrays
-    _jacobian_in_place(ds, xp.einsum("...ij,...ij->...i", g, out)[..., None], p)
+    ds -= xp.einsum("...ij,...ij->...i", g, out)[..., None]
+    ds *= p
     # the scale on the small products, not on the (..., T, S) array
     factor = ds.dtype.type(scale)
     if dq is not None:
@@ -164,24 +168,6 @@ def _attention_grads(g, out, q, k, v, p, weights, keep, dq, dk, dv, scale) -> No
     if dk is not None:
         xp.matmul(xp.swapaxes(ds, -1, -2), q, out=dk)
         dk *= factor
-
-
-def _exp_in_place(scores) -> None:
-    with xp.errstate(over="ignore"):  # an overflow is caught by the row sums
-        xp.exp(scores, out=scores)
-
-
-def _divide_in_place(scores, totals) -> None:
-    xp.divide(scores, totals, out=scores)
-
-
-def _multiply_into(a, b, out) -> None:
-    xp.multiply(a, b, out=out)
-
-
-def _jacobian_in_place(ds, row_dots, p) -> None:
-    xp.subtract(ds, row_dots, out=ds)
-    xp.multiply(ds, p, out=ds)
 
 
 def _heads(packed):
