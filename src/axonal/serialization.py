@@ -29,16 +29,19 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
     return register_serializable(package=package, name=name)
 
 
+def _keras_entries() -> dict[str, Any]:
+    """Every ``'package>name'`` registry entry (what ``register_keras_serializable`` adds)."""
+    return {
+        name: registry.get_entry(kind, name)
+        for kind in registry.kinds()
+        for name in registry.registered_names(kind)
+        if ">" in name
+    }
+
+
 def _keras_names_of(obj: Any) -> list[str]:
     """The ``'package>name'`` entries under which ``obj`` is registered."""
-    return sorted(
-        {
-            name
-            for kind in registry.kinds()
-            for name in registry.registered_names(kind)
-            if ">" in name and registry.get_entry(kind, name) is obj
-        }
-    )
+    return sorted(name for name, entry in _keras_entries().items() if entry is obj)
 
 
 def get_registered_name(obj: Any) -> str:
@@ -84,10 +87,7 @@ def get_custom_objects() -> dict:
     global dict does.
     """
     objects = _CustomObjects()
-    for kind in registry.kinds():
-        for name in registry.registered_names(kind):
-            if ">" in name:
-                dict.__setitem__(objects, name, registry.get_entry(kind, name))
+    dict.update(objects, _keras_entries())  # the plain update: these are registered already
     return objects
 
 
