@@ -16,6 +16,8 @@ FORBIDDEN = {
     "backend": {"*"},
     "registry": {"*"},
     "kernels": {"*"},
+    # beside kernels (its numba loader), below everything that runs a convolution
+    "conv_kernels": {"autograd", "primitives", "tensor", "functional", "layers", "models"},
     "weight_budget": {"*"},
     "load_checks": {"models", "saving", "cli"},
     "autograd": {"primitives", "tensor", "functional", "ops", "layers", "models", "losses"},

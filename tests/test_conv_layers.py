@@ -667,7 +667,7 @@ def test_max_pooling_outside_a_graph_finds_the_first_maxima_only_when_asked(pads
     lazy = P.MaxPool2D()
     lazy.needs_grad = None  # what the engine sets when no graph records the call
     np.testing.assert_array_equal(lazy.forward(x, pool=(2, 2), strides=(2, 2), pads=pads), out)
-    assert lazy.first is None
+    assert getattr(lazy, "first", None) is None  # the compiled loop keeps taps instead
     np.testing.assert_array_equal(lazy.backward(g)[0], expected)
 
 

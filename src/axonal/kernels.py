@@ -30,7 +30,7 @@ import numpy
 # back within ~8,000 steps; smaller models would rarely train long enough.
 AUTO_MIN_SIZE = 1 << 16
 
-_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 # None: not tried yet; False: numba is missing; else a namespace of compiled kernels
 _compiled: Any = None
@@ -120,7 +120,7 @@ def adam(
 def _flat_views(arrays: tuple) -> tuple | None:
     """1-D views of same-size, same-dtype, C-contiguous float NumPy arrays; else None."""
     first = arrays[0]
-    if type(first) is not numpy.ndarray or first.dtype not in _FLOATS:
+    if type(first) is not numpy.ndarray or first.dtype not in FLOAT_DTYPES:
         return None
     for array in arrays:
         if (
@@ -163,11 +163,12 @@ class _Compiled:
     """The compiled kernels (numba dispatchers)."""
 
     def __init__(self, numba: Any):
-        self.adam = _jit(numba, _adam_loop)
-        self.amsgrad = _jit(numba, _amsgrad_loop)
+        self.adam = jit(numba, _adam_loop)
+        self.amsgrad = jit(numba, _amsgrad_loop)
 
 
-def _jit(numba: Any, function: Any) -> Any:
+def jit(numba: Any, function: Any) -> Any:
+    """``function`` compiled by ``numba`` in nopython mode, cached on disk where possible."""
     # error_model="numpy": no Python-style ZeroDivisionError check, which would keep LLVM from
     # vectorising the loop (and the NumPy path divides by zero the IEEE way too)
     options = {"nogil": True, "error_model": "numpy"}
@@ -178,13 +179,26 @@ def _jit(numba: Any, function: Any) -> Any:
         return numba.njit(**options)(function)
 
 
-def _load() -> Any:
-    global _compiled
-    if _compiled is None:
+# None: not tried yet; False: numba is missing; else the module
+_numba: Any = None
+
+
+def numba_module() -> Any:
+    """The numba module, imported on first call; None when it is missing or broken."""
+    global _numba
+    if _numba is None:
         try:
             import numba
         except Exception:  # missing, or an install that does not match this NumPy
-            _compiled = False
+            _numba = False
         else:
-            _compiled = _Compiled(numba)
+            _numba = numba
+    return _numba or None
+
+
+def _load() -> Any:
+    global _compiled
+    if _compiled is None:
+        numba = numba_module()
+        _compiled = _Compiled(numba) if numba is not None else False
     return _compiled

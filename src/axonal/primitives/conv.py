@@ -25,6 +25,7 @@ so the 2-D layouts, planar choice and scratch reuse serve all ranks.
 
 from __future__ import annotations
 
+from axonal import conv_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import column_sums, inner_product, relu_values
@@ -921,12 +922,20 @@ class MaxPool2D(Function):
         xpad = _pad_hw(x, pads, value=-xp.inf)
         oh, ow = _out_hw(xpad.shape[1:3], pool, strides, (1, 1))
         taps = pool[0] * pool[1]
+        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
+        two_by_two = tuple(pool) == (2, 2) and tuple(strides) == (2, 2)
+        compiled = conv_kernels.compiled() if two_by_two else None
+        if compiled is not None and conv_kernels.usable(xpad):
+            out = xp.empty((n, oh, ow, c), dtype=x.dtype)
+            self.arg = xp.empty((n, oh, ow, c), dtype=xp.uint8)
+            compiled.max_pool_2x2(xpad, out, self.arg)
+            return out
+        self.arg = None
         # tap-major copy (T, N, oh, ow, C): reductions over axis 0 run slab by slab
         buffer = _scratch((pool[0], pool[1], n, oh, ow, c), x.dtype)
         _copy_runs(buffer, _tap_windows(xpad, pool, (oh, ow), strides))
         cols = buffer.reshape(taps, n, oh, ow, c)
         out = cols.max(axis=0)
-        self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
         if getattr(self, "needs_grad", ()) is None:
             # no graph records this call (inference): find the first maxima only if asked
             self.first, self.xpad, self.out = None, xpad, out
@@ -934,6 +943,11 @@ class MaxPool2D(Function):
             self.first = self._first_maxima(cols, out)
         _release(buffer)
         return out
+
+    def _first_from_arg(self):
+        """The first-maximum mask ``(taps, N, oh, ow, C)`` from the compiled forward's taps."""
+        taps = self.pool[0] * self.pool[1]
+        return self.arg == xp.arange(taps, dtype=xp.uint8).reshape(taps, 1, 1, 1, 1)
 
     @staticmethod
     def _first_maxima(cols, out):
@@ -947,6 +961,13 @@ class MaxPool2D(Function):
 
     def backward(self, g):
         n, oh, ow, c = g.shape
+        if self.arg is not None:
+            compiled = conv_kernels.compiled()
+            if compiled is not None and conv_kernels.usable(g):
+                gpad = xp.empty(self.padded_shape, dtype=g.dtype)
+                compiled.max_pool_2x2_grad(g, self.arg, gpad)
+                return (_crop_hw(gpad, self.pads),)
+            self.first = self._first_from_arg()
         if self.first is None:
             pool = self.pool
             cols = _tap_windows(self.xpad, pool, (oh, ow), self.strides)

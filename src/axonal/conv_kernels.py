@@ -1,0 +1,115 @@
+"""Compiled loops for the convolution and pooling primitives (optional, numba).
+
+NumPy pools by copying a strided view of the windows into a tap-major stack one short
+contiguous run at a time (a pixel's 6 channels), reducing it, and finding each window's first
+maximum in three more passes; the gradient takes a masked product and a scatter into a zeroed
+image. Compiled, 2x2 max pooling (stride 2, the common case) is one pass each way.
+
+Every loop performs the NumPy path's float operations on the same values (pooling routes each
+gradient to the window's first maximum in row-major order, and writes gradient times mask as
+NumPy does), so the results are bit-identical, signed zeros, infinities and NaN gradients
+included: numba changes the speed of a convolution network, never its numbers. (A NaN input
+makes both paths' maximum NaN; they route its gradient differently.)
+
+The loops run when numba imports (``pip install -e '.[fast]'``) and ``enabled`` is not False;
+numba is imported on the first pooling op that can use them, never by ``import axonal``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from axonal import kernels
+
+# None: follow whether numba imports; False: always the NumPy path (tests compare the two)
+enabled: bool | None = None
+
+# None: not tried yet; False: numba is missing; else a namespace of compiled kernels
+_compiled: Any = None
+
+
+def compiled() -> Any:
+    """The compiled kernels, or None when they must not or cannot run."""
+    global _compiled
+    if enabled is False:
+        return None
+    if _compiled is None:
+        numba = kernels.numba_module()
+        _compiled = _Kernels(numba) if numba is not None else False
+    return _compiled or None
+
+
+def usable(*arrays: Any) -> bool:
+    """Whether ``arrays`` are C-contiguous float32/float64 NumPy arrays of one dtype."""
+    first = arrays[0]
+    for array in arrays:
+        if (
+            type(array) is not numpy.ndarray
+            or array.dtype != first.dtype
+            or array.dtype not in kernels.FLOAT_DTYPES
+            or not array.flags.c_contiguous
+        ):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- the loops, as plain Python
+
+
+def _max_pool_2x2_loop(x, out, arg):  # pragma: no cover - runs compiled
+    # x (N, Hp, Wp, C) padded; out (N, Hp // 2, Wp // 2, C); arg: the tap (row-major in the
+    # window) of the first maximum. Branch-free: on random data a compare-and-branch running
+    # maximum mispredicts half the time and ran 10x slower than this (LeNet's first pooling)
+    n_, oh_, ow_, c_ = out.shape
+    one = arg.dtype.type(1)
+    for n in range(n_):
+        for y in range(oh_):
+            for x0 in range(ow_):
+                for c in range(c_):
+                    a = x[n, 2 * y, 2 * x0, c]
+                    b = x[n, 2 * y, 2 * x0 + 1, c]
+                    d = x[n, 2 * y + 1, 2 * x0, c]
+                    e = x[n, 2 * y + 1, 2 * x0 + 1, c]
+                    m = max(max(a, b), max(d, e))
+                    # a NaN anywhere makes the maximum NaN, as NumPy's max propagates it
+                    nan = (a != a) | (b != b) | (d != d) | (e != e)
+                    out[n, y, x0, c] = numpy.nan if nan else m
+                    not_a, not_b, not_d = (
+                        arg.dtype.type(a != m),
+                        arg.dtype.type(b != m),
+                        arg.dtype.type(d != m),
+                    )
+                    arg[n, y, x0, c] = not_a * (one + not_b * (one + not_d))
+
+
+def _max_pool_2x2_grad_loop(g, arg, gx):  # pragma: no cover - runs compiled
+    # gx (N, Hp, Wp, C): each window's gradient at its first maximum, 0 elsewhere; computed as
+    # NumPy's path does (gradient * is-first-maximum, copied into a zeroed image), so signed
+    # zeros, infinities and NaN land the same
+    n_, oh_, ow_, c_ = g.shape
+    wp = gx.shape[2]
+    for n in range(n_):
+        for y in range(oh_):
+            for x0 in range(ow_):
+                for c in range(c_):
+                    gv = g[n, y, x0, c]
+                    tap = arg[n, y, x0, c]
+                    gx[n, 2 * y, 2 * x0, c] = gv * (tap == 0)
+                    gx[n, 2 * y, 2 * x0 + 1, c] = gv * (tap == 1)
+                    gx[n, 2 * y + 1, 2 * x0, c] = gv * (tap == 2)
+                    gx[n, 2 * y + 1, 2 * x0 + 1, c] = gv * (tap == 3)
+            if wp > 2 * ow_:
+                # an odd width leaves the last column outside every window
+                gx[n, 2 * y, 2 * ow_ :, :] = 0.0
+                gx[n, 2 * y + 1, 2 * ow_ :, :] = 0.0
+        gx[n, 2 * oh_ :, :, :] = 0.0
+
+
+class _Kernels:
+    """The compiled loops (numba dispatchers)."""
+
+    def __init__(self, numba: Any):
+        self.max_pool_2x2 = kernels.jit(numba, _max_pool_2x2_loop)
+        self.max_pool_2x2_grad = kernels.jit(numba, _max_pool_2x2_grad_loop)

@@ -1,0 +1,88 @@
+"""The optional compiled convolution and pooling loops (axonal.conv_kernels) give NumPy's numbers.
+
+Each case runs one primitive twice, with the compiled loops switched off (``enabled = False``)
+and on, and asserts bit-identical outputs and gradients: the loops promise the NumPy path's
+float operations in its order.
+"""
+
+import numpy as np
+import pytest
+
+from axonal import conv_kernels, kernels
+from axonal.primitives.conv import MaxPool2D
+
+needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not installed")
+
+
+def _both(monkeypatch, run):
+    monkeypatch.setattr(conv_kernels, "enabled", False)
+    expected = run()
+    monkeypatch.setattr(conv_kernels, "enabled", None)
+    return expected, run()
+
+
+def _max_pool(x, g, pads=((0, 0), (0, 0))):
+    op = MaxPool2D()
+    op.needs_grad = (True,)
+    out = op.forward(x, pool=(2, 2), strides=(2, 2), pads=pads)
+    (gx,) = op.backward(g[tuple(slice(0, size) for size in out.shape)].copy())
+    return out, np.ascontiguousarray(gx), op.arg is not None
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape, pads",
+    [
+        ((3, 8, 8, 5), ((0, 0), (0, 0))),
+        ((2, 7, 9, 3), ((0, 0), (0, 0))),  # odd sizes: a row and a column outside every window
+        ((2, 7, 9, 6), ((0, 1), (1, 0))),  # 'same' pooling pads with -inf
+        ((64, 24, 24, 6), ((0, 0), (0, 0))),  # LeNet's first pooling
+    ],
+)
+def test_compiled_max_pool_is_bit_identical(monkeypatch, dtype, shape, pads):
+    rng = np.random.default_rng(0)
+    # small integers: many ties, so the first-maximum rule decides where gradients go
+    x = rng.integers(-2, 3, shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    g.reshape(-1)[:4] = [-0.0, np.inf, -np.inf, np.nan]
+    with np.errstate(invalid="ignore"):
+        expected, got = _both(monkeypatch, lambda: _max_pool(x, g, pads))
+    assert expected[2] is False and got[2] is True  # each path really ran
+    for want, have in zip(expected[:2], got[:2], strict=True):
+        assert have.dtype == dtype
+        np.testing.assert_array_equal(have, want)
+        np.testing.assert_array_equal(np.signbit(have), np.signbit(want))
+
+
+@needs_numba
+def test_compiled_max_pool_propagates_nan_like_numpy(monkeypatch):
+    x = np.random.default_rng(1).standard_normal((2, 6, 6, 3)).astype(np.float32)
+    x[0, 1, 1, 1] = np.nan
+    x[1, 4, 5, 2] = np.nan
+    g = np.ones_like(x)
+    expected, got = _both(monkeypatch, lambda: _max_pool(x, g))
+    np.testing.assert_array_equal(got[0], expected[0])  # NaN where NumPy's max has NaN
+    assert np.isnan(got[0]).sum() == 2
+
+
+@needs_numba
+def test_other_pool_shapes_and_strided_gradients_take_the_numpy_path(monkeypatch):
+    x = np.random.default_rng(2).standard_normal((2, 9, 9, 4)).astype(np.float32)
+    op = MaxPool2D()
+    op.needs_grad = (True,)
+    op.forward(x, pool=(3, 3), strides=(2, 2))
+    assert op.arg is None
+    op = MaxPool2D()
+    op.needs_grad = (True,)
+    out = op.forward(x, pool=(2, 2), strides=(2, 2))
+    # a gradient the compiled loop cannot take (not contiguous) is routed through the same taps
+    g = np.random.default_rng(3).standard_normal(out.shape[:3] + (8,)).astype(np.float32)
+    (strided,) = op.backward(g[..., ::2])
+    (contiguous,) = op.backward(np.ascontiguousarray(g[..., ::2]))
+    np.testing.assert_array_equal(strided, contiguous)
+
+
+def test_switched_off_never_loads_the_kernels(monkeypatch):
+    monkeypatch.setattr(conv_kernels, "enabled", False)
+    assert conv_kernels.compiled() is None
