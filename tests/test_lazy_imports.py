@@ -15,9 +15,19 @@ import pytest
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
 
 # the packages with a table of lazily loaded names (axonal._missing.lazy_attribute)
-LAZY_PACKAGES = ("axonal", "axonal.layers", "axonal.layers.preprocessing", "axonal.models")
-# the layer modules a model of Dense layers has no use for
+LAZY_PACKAGES = (
+    "axonal",
+    "axonal.layers",
+    "axonal.layers.preprocessing",
+    "axonal.models",
+    "axonal.primitives",
+)
+# the layer and primitive modules a model of Dense layers has no use for
 UNUSED_BY_DENSE = (
+    "axonal.primitives.attention",
+    "axonal.primitives.conv",
+    "axonal.primitives.numpy_ops",
+    "axonal.primitives.recurrent",
     "axonal.layers.attention",
     "axonal.layers.conv",
     "axonal.layers.conv_lstm",
@@ -76,7 +86,7 @@ def test_every_lazy_name_is_the_object_its_module_defines(package):
             expected = getattr(defining, attribute or name)
         assert getattr(module, name) is expected, f"{package}.{name}"
         assert name in dir(module)
-    for name in module.__all__:
+    for name in getattr(module, "__all__", ()):
         assert name in dir(module), f"{package}.{name} is in __all__ but not in dir()"
         getattr(module, name)
 
