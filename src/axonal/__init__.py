@@ -106,7 +106,7 @@ registry.defer("activation", "axonal.activations")
 registry.defer("constraint", "axonal.constraints")
 registry.defer("initializer", "axonal.initializers")
 registry.defer(
-    "layer", "axonal.layers", "axonal.layers.base", "axonal.layers.preprocessing", "axonal.models"
+    "layer", "axonal.models", "axonal.layers", "axonal.layers.base", "axonal.layers.preprocessing"
 )
 registry.defer("loss", "axonal.losses")
 registry.defer("metric", "axonal.metrics")

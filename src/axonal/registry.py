@@ -65,9 +65,10 @@ def _load_provider_of(kind: str, name: str) -> Any:
 
     for module_name in _PROVIDERS.get(kind, ()):
         module = importlib.import_module(module_name)
-        if not name.startswith("_"):
-            # the attribute loads the member's module when the package loads it lazily
-            getattr(module, name, None)
+        if not name.startswith("_") and name in dir(module):
+            # the attribute loads the member's module when the package loads it lazily (dir
+            # lists those names; a miss would build the error of a missing Keras name)
+            getattr(module, name)
         if name in _TABLES.get(kind, {}):
             return _TABLES[kind][name]
     return None
