@@ -9,12 +9,12 @@ has (``_keras_names.KERAS_NAMES``, generated from the installed Keras by
 points to the coverage report; any other name gets Python's usual ``AttributeError``. Both are
 AttributeErrors, so ``hasattr`` and ``getattr(module, name, default)`` behave as before.
 
-The same hook is where a package loads a public name on first use (``lazy_attribute``):
-``axonal``, ``axonal.layers``, ``axonal.layers.preprocessing`` and ``axonal.models`` list the
-names they load lazily, with the module that defines each, in one table next to their
-``__all__``. That is the second and last use of ``__getattr__``; without it every ``import
-axonal`` would compile and run the whole library (most of a second where no bytecode cache can
-be written), where a program uses a few of its modules.
+The same hook is where a package loads a name on first use (``lazy_attribute``): ``axonal``,
+``axonal.layers``, ``axonal.layers.preprocessing``, ``axonal.models`` and ``axonal.primitives``
+list the names they load lazily, with the module that defines each, in one ``_LAZY`` table.
+That is the second and last use of ``__getattr__``; without it every ``import axonal`` would
+compile and run the whole library (a fifth of a second where no bytecode cache can be written),
+where a program uses a few of its modules.
 
 This module imports nothing from axonal (the generated name list only when an error needs it),
 so every module, the backend included, may use it.
