@@ -7,71 +7,124 @@ Example:
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 """
 
-from axonal import (
-    activations,
-    applications,
-    callbacks,
-    config,
-    constraints,
-    initializers,
-    layers,
-    losses,
-    metrics,
-    mixed_precision,
-    models,
-    optimizers,
-    preprocessing,
-    random,
-    registry,
-    regularizers,
-    saving,
-    schedules,
-    tree,
-    utils,
-)
-from axonal._missing import MissingKerasFeature
-from axonal.autograd import enable_grad, no_grad
-from axonal.backend import floatx, set_floatx
-from axonal.initializers import Initializer
-from axonal.layers import Input, InputSpec, Layer
-from axonal.layers.symbolic import SymbolicTensor as KerasTensor
-from axonal.losses import Loss
-from axonal.metrics import Metric
-from axonal.models import Model, Sequential
-from axonal.optimizers import Optimizer
-from axonal.regularizers import Regularizer
-from axonal.scopes import device, name_scope, version
-from axonal.tape import GradientTape
-from axonal.tensor import Tensor, Variable
+from axonal import registry
+from axonal._missing import MissingKerasFeature, lazy_attribute, lazy_dir
 
 __version__ = "0.1.0"
 
-# Subpackages that a training program may never touch load on first use: together they pull in
-# urllib/http/ssl (datasets), threads and queues (distributed), the ONNX writer (export) and
-# 180 KiB of source (ops: layers reach it only inside functions), which would add tens of
-# milliseconds to every ``import axonal`` (more where no bytecode cache can be written). A module
-# ``__getattr__`` (PEP 562) is the one way to keep ``axonal.datasets`` working as an attribute
-# without loading it; it serves only these names.
-_LAZY_SUBPACKAGES = ("datasets", "distributed", "explain", "export", "ops", "privacy")
-# what those register by name, so that ``load_model`` of a file naming it imports it
-registry.defer("optimizer", "DPOptimizer", "axonal.privacy")
+# Every other name loads on first use: ``import axonal`` would otherwise compile and run the
+# whole library, about 1.2 MB of source (a fifth of a second more where no bytecode cache can be
+# written: a fresh checkout, a read-only install), where a program uses a few of its modules.
+# A module ``__getattr__`` (PEP 562) is the one way to keep ``axonal.layers`` and
+# ``axonal.Sequential`` working as attributes without loading them; axonal._missing explains the
+# exception.
+
+# every submodule and subpackage but the private ones (a test checks the list against the
+# files), so ``axonal.layers`` is an attribute and ``from axonal import functional`` finds it
+_SUBMODULES = (
+    "activations",
+    "allocator",
+    "applications",
+    "atomic",
+    "autograd",
+    "backend",
+    "callbacks",
+    "cli",
+    "cli_table",
+    "config",
+    "constraints",
+    "data",
+    "datasets",
+    "distributed",
+    "explain",
+    "export",
+    "functional",
+    "gradcheck",
+    "initializers",
+    "keras_compat",
+    "keras_export",
+    "keras_format",
+    "kernels",
+    "layers",
+    "load_checks",
+    "losses",
+    "metrics",
+    "mixed_precision",
+    "model_plot",
+    "models",
+    "ops",
+    "optimizers",
+    "parameter_buffer",
+    "plot",
+    "preprocessing",
+    "primitives",
+    "privacy",
+    "random",
+    "regularizers",
+    "saving",
+    "schedules",
+    "scopes",
+    "serialization",
+    "sklearn",
+    "summary_events",
+    "tape",
+    "tensor",
+    "trainers",
+    "tree",
+    "utils",
+    "weight_budget",
+)
+# name -> the module that defines it (``module:attribute`` for another name there)
+_LAZY = {
+    "GradientTape": "axonal.tape",
+    "Initializer": "axonal.initializers",
+    "Input": "axonal.layers.core",
+    "InputSpec": "axonal.layers.input_spec",
+    "KerasTensor": "axonal.layers.symbolic:SymbolicTensor",
+    "Layer": "axonal.layers.base",
+    "Loss": "axonal.losses",
+    "Metric": "axonal.metrics",
+    "Model": "axonal.models.model",
+    "Optimizer": "axonal.optimizers",
+    "Regularizer": "axonal.regularizers",
+    "Sequential": "axonal.models.sequential",
+    "Tensor": "axonal.tensor",
+    "Variable": "axonal.tensor",
+    "device": "axonal.scopes",
+    "enable_grad": "axonal.autograd",
+    "floatx": "axonal.backend",
+    "name_scope": "axonal.scopes",
+    "no_grad": "axonal.autograd",
+    "set_floatx": "axonal.backend",
+    "version": "axonal.scopes",
+    **{name: f"axonal.{name}" for name in _SUBMODULES},
+}
+
+# the modules that register each kind's built-in names, so that ``load_model`` of a file naming
+# one (``Dense``, ``"adam"``, ``DPOptimizer``) imports its module in a fresh process
+registry.defer("activation", "axonal.activations")
+registry.defer("constraint", "axonal.constraints")
+registry.defer("initializer", "axonal.initializers")
+registry.defer(
+    "layer", "axonal.models", "axonal.layers", "axonal.layers.base", "axonal.layers.preprocessing"
+)
+registry.defer("loss", "axonal.losses")
+registry.defer("metric", "axonal.metrics")
+registry.defer("metric_function", "axonal.metrics")
+registry.defer("optimizer", "axonal.optimizers", "axonal.privacy")
+registry.defer("regularizer", "axonal.regularizers")
+registry.defer("schedule", "axonal.schedules")
 
 
 def __getattr__(name: str) -> object:
-    """Import a lazily loaded subpackage (``axonal.datasets`` and the like) on first access;
-    for a Keras name axonal lacks, raise the error naming the Keras feature (axonal._missing)."""
-    if name in _LAZY_SUBPACKAGES:
-        import importlib
-
-        return importlib.import_module(f"axonal.{name}")
-    from axonal._missing import missing_attribute
-
-    raise missing_attribute(__name__, name)
+    """Load a public name on first access (``axonal.layers``, ``axonal.Sequential``); for a
+    Keras name axonal lacks, raise the error naming the Keras feature (axonal._missing)."""
+    return lazy_attribute(__name__, _LAZY, name)
 
 
 def __dir__() -> list[str]:
-    """The package's names, the lazily loaded subpackages included."""
-    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))
+    """The package's names, the ones not loaded yet included."""
+    return lazy_dir(globals(), _LAZY)
 
 
 __all__ = [

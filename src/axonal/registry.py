@@ -13,9 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 _TABLES: dict[str, dict[str, Any]] = {}
-# (kind, name) -> the module whose import registers it: names of subpackages that load on first
-# use (axonal.privacy's DPOptimizer), so a saved file naming one still loads in a fresh process
-_DEFERRED: dict[tuple[str, str], str] = {}
+# kind -> the modules whose import registers its built-in names. axonal loads most of itself on
+# first use (axonal/__init__.py), so a name may not be registered yet when a saved file asks for
+# it in a fresh process; ``lookup`` then imports these, in order, until one has registered it
+_PROVIDERS: dict[str, tuple[str, ...]] = {}
+# the kinds whose providers have all been imported with every member (``registered_names``)
+_COMPLETE: set[str] = set()
 # names longer than this are shown cut short and get no "did you mean" (difflib is quadratic)
 _SUGGEST_MAX_CHARS = 200
 # the objects being rebuilt, outermost first, for naming where in a config an error arose
@@ -42,19 +45,47 @@ def register(kind: str, *names: str) -> Callable:
     return decorator
 
 
-def defer(kind: str, name: str, module: str) -> None:
-    """Say that importing ``module`` registers ``name`` under ``kind``; ``lookup`` imports it.
+def defer(kind: str, *modules: str) -> None:
+    """Say that importing ``modules`` registers the built-in names of ``kind``.
+
+    A ``lookup`` of a name not registered yet imports them in turn and asks each for the name
+    as an attribute, so a package that loads its members on first use (``axonal.layers``)
+    imports only the module that defines (and registers) it.
 
     Example:
-        >>> defer("optimizer", "DPOptimizer", "axonal.privacy")
+        >>> defer("optimizer", "axonal.optimizers", "axonal.privacy")
     """
-    _DEFERRED[(kind, name)] = module
+    _PROVIDERS[kind] = _PROVIDERS.get(kind, ()) + modules
+    _COMPLETE.discard(kind)
+
+
+def _load_provider_of(kind: str, name: str) -> Any:
+    """Import ``kind``'s providers until one registers ``name``; the object, or None."""
+    import importlib
+
+    for module_name in _PROVIDERS.get(kind, ()):
+        module = importlib.import_module(module_name)
+        if not name.startswith("_") and name in dir(module):
+            # the attribute loads the member's module when the package loads it lazily (dir
+            # lists those names; a miss would build the error of a missing Keras name)
+            getattr(module, name)
+        if name in _TABLES.get(kind, {}):
+            return _TABLES[kind][name]
+    return None
 
 
 def registered_names(kind: str) -> list[str]:
-    """Return the sorted names registered under ``kind`` (deferred ones included)."""
-    deferred = {name for (table, name) in _DEFERRED if table == kind}
-    return sorted(set(_TABLES.get(kind, {})) | deferred)
+    """Return the sorted names registered under ``kind``, the built-in ones of modules not
+    loaded yet included (this imports them)."""
+    if kind not in _COMPLETE:
+        import importlib
+
+        for module_name in _PROVIDERS.get(kind, ()):
+            module = importlib.import_module(module_name)
+            for member in getattr(module, "__all__", ()):
+                getattr(module, member)
+        _COMPLETE.add(kind)
+    return sorted(_TABLES.get(kind, {}))
 
 
 def unknown_name_error(kind: str, name: str) -> ValueError:
@@ -79,11 +110,9 @@ def lookup(kind: str, name: str, custom_objects: dict | None = None) -> Any:
     table = _TABLES.get(kind, {})
     if name in table:
         return table[name]
-    if (kind, name) in _DEFERRED:
-        import importlib
-
-        importlib.import_module(_DEFERRED[(kind, name)])
-        return _TABLES[kind][name]
+    found = _load_provider_of(kind, name)
+    if found is not None:
+        return found
     raise unknown_name_error(kind, name)
 
 
@@ -129,8 +158,8 @@ def config_path(exc: BaseException) -> str | None:
 
 
 def kinds() -> list[str]:
-    """The kinds that have registered names."""
-    return list(_TABLES)
+    """The kinds that have registered names (or built-in ones in modules not loaded yet)."""
+    return list(dict.fromkeys([*_TABLES, *_PROVIDERS]))
 
 
 def get_entry(kind: str, name: str) -> Any:
@@ -153,6 +182,18 @@ def snapshot() -> dict:
 
 
 def restore(saved: dict) -> None:
-    """Put the tables back as ``snapshot`` found them."""
+    """Put the tables back as ``snapshot`` found them, but for the built-in names of axonal's
+    modules first loaded since then: their modules will not run again to register them."""
+    loaded = {
+        kind: {
+            name: obj
+            for name, obj in table.items()
+            if name not in saved.get(kind, {})
+            and str(getattr(obj, "__module__", "")).startswith("axonal.")
+        }
+        for kind, table in _TABLES.items()
+    }
     _TABLES.clear()
     _TABLES.update({kind: dict(table) for kind, table in saved.items()})
+    for kind, table in loaded.items():
+        _TABLES.setdefault(kind, {}).update(table)

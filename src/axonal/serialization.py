@@ -31,10 +31,12 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
 
 def _keras_entries() -> dict[str, Any]:
     """Every ``'package>name'`` registry entry (what ``register_keras_serializable`` adds)."""
+    # the tables as they are: a user's entry is there already, and listing every built-in name
+    # (registered_names) would import the whole library
     return {
-        name: registry.get_entry(kind, name)
-        for kind in registry.kinds()
-        for name in registry.registered_names(kind)
+        name: entry
+        for table in registry.snapshot().values()
+        for name, entry in sorted(table.items())
         if ">" in name
     }
 
