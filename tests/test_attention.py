@@ -415,3 +415,17 @@ def test_attention_gradients_with_a_dropout_mask_match_finite_differences(packed
             lambda a, b, c: F.scaled_dot_product_attention(a, b, c, adder, keep, 0.5), [q, k, v]
         )
     report.assert_ok()
+
+
+def test_self_attention_on_one_tensor_returns_its_scores():
+    # regression: one tensor as query and value took the packed path, whose q and k the
+    # returned scores were made from did not exist (UnboundLocalError)
+    x, _, _ = _data()
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    tensor = Tensor(x)
+    out, scores = layer(tensor, tensor, return_attention_scores=True)
+    np.testing.assert_allclose(
+        np.asarray(out), np.asarray(layer(x, x.copy())), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(np.asarray(scores).sum(-1), 1.0, rtol=1e-5)
+    assert np.asarray(scores).shape == (2, 2, 5, 5)

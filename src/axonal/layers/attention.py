@@ -215,16 +215,24 @@ class MultiHeadAttention(Layer):
             and self.value_dim == self.key_dim
         )
 
-    def _project_packed(self, x: Tensor) -> Tensor:
+    def _project_packed(self, x: Tensor, scale: float) -> Tensor:
         """``x`` ``(batch, L, dim)`` through the query, key and value projections at once, as
-        ``(batch, L, 3, heads, d)`` (the kernels side by side: one GEMM forward and backward)."""
+        ``(batch, L, 3, heads, d)`` (the kernels side by side: one GEMM forward and backward),
+        the queries multiplied by ``scale``.
+
+        The scale goes on the query kernel and bias (``dim * d * heads`` values) rather than on
+        the queries (``batch * L`` times more), and the attention then takes its scores as they
+        come out of the GEMM."""
         parts = [self._projections[part] for part in ("query", "key", "value")]
         dim_in, heads, size = parts[0][0].shape
         batch, length = x.shape[0], x.shape[1]
-        kernel = F.concatenate([F.reshape(k, (dim_in, heads * size)) for k, _ in parts], axis=1)
+        factor = xp.asarray(scale, dtype=parts[0][0].data.dtype)
+        kernels = [F.reshape(k, (dim_in, heads * size)) for k, _ in parts]
+        kernel = F.concatenate([F.multiply(kernels[0], factor)] + kernels[1:], axis=1)
         bias = None
         if parts[0][1] is not None:
-            bias = F.concatenate([F.reshape(b, (heads * size,)) for _, b in parts], axis=0)
+            biases = [F.reshape(b, (heads * size,)) for _, b in parts]
+            bias = F.concatenate([F.multiply(biases[0], factor)] + biases[1:], axis=0)
         flat = F.dense(F.reshape(x, (batch * length, dim_in)), kernel, bias)
         return F.reshape(flat, (batch, length, 3, heads, size))
 
@@ -269,8 +277,9 @@ class MultiHeadAttention(Layer):
             shape = (query.shape[0], self.num_heads, query.shape[1], key.shape[1])
             keep = (rng.random(shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
         scale = 1.0 / math.sqrt(self.key_dim)
-        if self._packs(query, value, key):
-            heads = F.packed_self_attention(self._project_packed(query), adder, keep, scale)
+        # the scores returned are made from separate q and k
+        if self._packs(query, value, key) and not return_attention_scores:
+            heads = F.packed_self_attention(self._project_packed(query, scale), adder, keep, 1.0)
         else:
             q = self._project("query", query)
             k = self._shared_heads(self._project("key", key))

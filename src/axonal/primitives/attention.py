@@ -111,7 +111,9 @@ class PackedSelfAttention(ScaledDotProductAttention):
 def _scores(q, k, adder, scale, out):
     """``q @ kᵀ * scale + adder`` into ``out``; the scale on ``q``, a quarter of the scores'
     size or less."""
-    xp.matmul(q * q.dtype.type(scale), xp.swapaxes(k, -1, -2), out=out)
+    if scale != 1.0:
+        q = q * q.dtype.type(scale)
+    xp.matmul(q, xp.swapaxes(k, -1, -2), out=out)
     if adder is not None:
         out += adder
     return out
@@ -164,10 +166,12 @@ def _attention_grads(g, out, q, k, v, p, weights, keep, dq, dk, dv, scale) -> No
     factor = ds.dtype.type(scale)
     if dq is not None:
         xp.matmul(ds, k, out=dq)
-        dq *= factor
+        if scale != 1.0:
+            dq *= factor
     if dk is not None:
         xp.matmul(xp.swapaxes(ds, -1, -2), q, out=dk)
-        dk *= factor
+        if scale != 1.0:
+            dk *= factor
 
 
 def _heads(packed):
