@@ -165,3 +165,9 @@ def test_run_pair_nested_runs_in_order():
     inner = lambda: parallel.run_pair(lambda: order.append("x"), lambda: order.append("y"))  # noqa: E731
     parallel.run_pair(lambda: "helper", inner)
     assert sorted(order) == ["x", "y"]
+
+
+@needs_numba
+def test_prepare_loads_the_loops():
+    assert conv_kernels.prepare("float64") is True
+    assert conv_kernels.compiled() is not None

@@ -41,6 +41,19 @@ def compiled() -> Any:
     return _compiled or None
 
 
+def prepare(dtype: Any = "float32") -> bool:
+    """Import numba and compile (or load from its cache) the loops for ``dtype`` now, rather
+    than on the first pooling op; returns whether they are available."""
+    loops = compiled()
+    if loops is None:
+        return False
+    x = numpy.zeros((1, 2, 2, 1), dtype=dtype)
+    out, arg = numpy.zeros((1, 1, 1, 1), dtype=dtype), numpy.zeros((1, 1, 1, 1), numpy.uint8)
+    loops.max_pool_2x2(x, out, arg)
+    loops.max_pool_2x2_grad(out, arg, x)
+    return True
+
+
 def usable(*arrays: Any) -> bool:
     """Whether ``arrays`` are C-contiguous float32/float64 NumPy arrays of one dtype."""
     first = arrays[0]
