@@ -31,6 +31,7 @@ def _max_pool(x, g, pads=((0, 0), (0, 0))):
 
 
 @needs_numba
+@pytest.mark.parametrize("halves", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "shape, pads",
@@ -41,7 +42,9 @@ def _max_pool(x, g, pads=((0, 0), (0, 0))):
         ((64, 24, 24, 6), ((0, 0), (0, 0))),  # LeNet's first pooling
     ],
 )
-def test_compiled_max_pool_is_bit_identical(monkeypatch, dtype, shape, pads):
+def test_compiled_max_pool_is_bit_identical(monkeypatch, dtype, shape, pads, halves):
+    # with halves, the two halves of the batch run side by side (where two CPUs are free)
+    monkeypatch.setattr(conv_primitives, "PARALLEL_MIN_POOLED", 0 if halves else 1 << 62)
     rng = np.random.default_rng(0)
     # small integers: many ties, so the first-maximum rule decides where gradients go
     x = rng.integers(-2, 3, shape).astype(dtype)

@@ -464,10 +464,17 @@ def _tap_major_products(g2, kernel2, out) -> None:
 PARALLEL_MIN_WORK = 1 << 22
 
 
-def _by_images(n: int, work: int, images) -> list:
+# Output values of a compiled pooling pass from which its halves run side by side (LeNet's
+# first pooling, 221k, gains)
+PARALLEL_MIN_POOLED = 1 << 16
+
+
+def _by_images(n: int, work: int, images, minimum: int | None = None) -> list:
     """``[images(0, n)]``, or ``[images(0, n // 2), images(n // 2, n)]`` computed in parallel
-    when the batch and the ``work`` (multiply-adds) are large enough and two CPUs are free."""
-    if n >= 2 and work >= PARALLEL_MIN_WORK and parallel.available():
+    when the batch and the ``work`` are large enough (``minimum``, by default
+    ``PARALLEL_MIN_WORK`` multiply-adds) and two CPUs are free."""
+    limit = PARALLEL_MIN_WORK if minimum is None else minimum
+    if n >= 2 and work >= limit and parallel.available():
         half = n // 2
         return list(parallel.run_pair(lambda: images(0, half), lambda: images(half, n)))
     return [images(0, n)]
@@ -1019,8 +1026,12 @@ class MaxPool2D(Function):
         compiled = conv_kernels.compiled() if two_by_two else None
         if compiled is not None and conv_kernels.usable(xpad):
             out = xp.empty((n, oh, ow, c), dtype=x.dtype)
-            self.arg = xp.empty((n, oh, ow, c), dtype=xp.uint8)
-            compiled.max_pool_2x2(xpad, out, self.arg)
+            arg = self.arg = xp.empty((n, oh, ow, c), dtype=xp.uint8)
+
+            def images(first, last):
+                compiled.max_pool_2x2(xpad[first:last], out[first:last], arg[first:last])
+
+            _by_images(n, out.size, images, PARALLEL_MIN_POOLED)
             return out
         self.arg = None
         # tap-major copy (T, N, oh, ow, C): reductions over axis 0 run slab by slab
@@ -1057,7 +1068,12 @@ class MaxPool2D(Function):
             compiled = conv_kernels.compiled()
             if compiled is not None and conv_kernels.usable(g):
                 gpad = xp.empty(self.padded_shape, dtype=g.dtype)
-                compiled.max_pool_2x2_grad(g, self.arg, gpad)
+                arg = self.arg
+
+                def images(first, last):
+                    compiled.max_pool_2x2_grad(g[first:last], arg[first:last], gpad[first:last])
+
+                _by_images(n, g.size, images, PARALLEL_MIN_POOLED)
                 return (_crop_hw(gpad, self.pads),)
             self.first = self._first_from_arg()
         if self.first is None:
