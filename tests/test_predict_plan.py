@@ -177,7 +177,9 @@ def test_assigning_a_variable_and_replacing_its_array_show_at_once():
     # a new array object (as packing the weights for training makes): the plan rebuilds
     kernel.data = np.full(kernel.shape, 0.25, dtype=np.float32)
     np.testing.assert_array_equal(model.predict(x, verbose=0), general_predict(model, x))
-    assert model._predict_plan is None or model._predict_plan.steps
+    model.predict(x, verbose=0)
+    assert model._predict_plan is not None  # built again, on the new array
+    np.testing.assert_array_equal(model.predict(x, verbose=0), general_predict(model, x))
 
 
 def test_training_shows_at_once(plan_runs):
@@ -188,6 +190,8 @@ def test_training_shows_at_once(plan_runs):
     one = x[:1]
     before = planned(model, one)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    # packing the weights for training gave them new arrays; the plan let the old ones go
+    assert model._predict_plan is None
     after = model.predict(one, verbose=0)
     assert not np.array_equal(before, after)
     np.testing.assert_array_equal(after, general_predict(model, one, verbose=0))
@@ -223,6 +227,18 @@ def test_changing_an_activation_shows_at_once():
     model.layers[-1].activation = lambda t: t * 2.0
     np.testing.assert_array_equal(model.predict(x, verbose=0), logits * 2.0)
     assert not np.array_equal(logits, probabilities)
+
+
+def test_a_layer_losing_its_bias_or_getting_new_variables_shows_at_once():
+    model = chain("relu", "softmax")
+    x = rows(2)
+    planned(model, x)
+    model.layers[1].bias = None
+    np.testing.assert_array_equal(model.predict(x, verbose=0), general_predict(model, x))
+    planned(model, x)
+    layer = model.layers[2]
+    layer.kernel = layer.add_weight("kernel_2", layer.kernel.shape, "ones")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), general_predict(model, x))
 
 
 def test_adding_and_popping_layers_shows_at_once():

@@ -192,8 +192,12 @@ class Sequential(Model):
         return x
 
     def _inference_chain(self) -> list | None:
-        # a subclass that redefines infer computes something else than its layers in a row
-        return list(self._layers) if type(self).infer is Sequential.infer else None
+        # a subclass that redefines infer (or call) computes something else than its layers
+        # in a row
+        cls = type(self)
+        if cls.infer is not Sequential.infer or cls.call is not Sequential.call:
+            return None
+        return list(self._layers)
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         rows = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -388,6 +389,8 @@ class Trainer(BatchData):
             buffers = ParameterBuffer.pack(variables)
             # weights of several dtypes take the per-variable path
             packed = self._packed = (key, buffers[0] if len(buffers) == 1 else None)
+            # the weights have new arrays: predict's plan would keep the old ones alive
+            self._forget_predict_plan()
         if self.optimizer is not None:
             self.optimizer.use_buffer(packed[1])
 
@@ -661,18 +664,13 @@ class Trainer(BatchData):
             and x.shape[1:] == plan.sample_shape
             and not callbacks
             and steps is None
-            and len(x) > 0
-            and (len(x) <= 32 if batch_size is None else _fits_batch(len(x), batch_size))
-            # a verbose resolve_verbose takes ('auto' itself only matters for a progress bar)
-            and (
-                verbose == "auto"
-                if type(verbose) is str
-                else type(verbose) in _VERBOSE_TYPES and 0 <= verbose <= 2
-            )
+            and (0 < len(x) <= 32 if batch_size is None else _fits_batch(len(x), batch_size))
+            # what resolve_verbose takes ('auto' itself only matters for a progress bar)
+            and verbose in _VERBOSE_VALUES
         ):
             # one batch of rows the model's plan takes (built by an earlier call): the general
             # path's checks that can fail here are the batch size, verbose and these values
-            if x.size > 16 or not math.isfinite(sum(x.ravel().tolist())):
+            if x.size > 16 or not isfinite(sum(x.ravel().tolist())):
                 data_utils.check_finite(x, "x")
             try:
                 out = plan.run(x)
@@ -886,13 +884,14 @@ def _with_timestep_mask(sample_weight, mask):
     return data_utils.times_sample_weight(weights, sample_weight)
 
 
-# the types of verbose that resolve_verbose takes besides 'auto' (with values 0, 1, 2)
-_VERBOSE_TYPES = (int, bool)
+# the values of verbose that resolve_verbose takes (False and True compare equal to 0 and 1)
+_VERBOSE_VALUES = (0, 1, 2, "auto")
 
 
 def _fits_batch(rows: int, batch_size) -> bool:
-    """Whether ``rows`` fit one batch of ``batch_size``, a valid one (an int, not a bool)."""
-    return type(batch_size) is int and rows <= batch_size
+    """Whether ``rows`` (at least one) fit one batch of ``batch_size``, a valid one (an int,
+    not a bool)."""
+    return type(batch_size) is int and 0 < rows <= batch_size
 
 
 @functools.cache
