@@ -2,6 +2,9 @@
 general path, bit for bit; weight and layer changes seen at once; everything it does not cover
 sent the general way; the same errors for bad input."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -260,6 +263,20 @@ def test_freezing_layers_changes_nothing():
     model.trainable = False
     model.layers[0].trainable = False
     np.testing.assert_array_equal(model.predict(x, verbose=0), before)
+
+
+def test_copies_and_pickles_predict_with_their_own_weights():
+    model = chain("relu", "softmax")
+    x = rows(2)
+    original = planned(model, x)
+    for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        np.testing.assert_array_equal(copied.predict(x, verbose=0), original)
+        copied.set_weights([w * 0.5 for w in copied.get_weights()])
+        np.testing.assert_array_equal(
+            copied.predict(x, verbose=0), general_predict(copied, x, verbose=0)
+        )
+        assert not np.array_equal(copied.predict(x, verbose=0), original)
+        np.testing.assert_array_equal(model.predict(x, verbose=0), original)
 
 
 # ------------------------------------------------------------------ what falls back

@@ -821,6 +821,14 @@ class Trainer(BatchData):
             return None
         return inference_plan.build_plan(self._inference_chain(), self.dtype, self.input_shape)
 
+    def __getstate__(self) -> dict:
+        """The attributes ``copy`` and ``pickle`` take, less predict's plan: its closures are
+        bound to this model's layers and arrays (a copy builds its own when it predicts)."""
+        state = dict(self.__dict__)
+        state["_predict_plan"] = None
+        state["_predict_plan_checked"] = False
+        return state
+
     def _forget_predict_plan(self) -> None:
         """The layers changed: build predict's plan again when next needed."""
         self._predict_plan = None
