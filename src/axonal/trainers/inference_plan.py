@@ -17,8 +17,10 @@ What keeps a plan right:
 - A plan takes only what it was built for: 2-D arrays of the model's float type with the
   model's feature count, no masks in use. The caller validates the input as the general path
   does (finite values) and sends everything else the general way.
-- Each closure makes exactly the array calls ``Dense.infer`` makes, in the same order, so the
-  outputs are bit-identical to the general path's.
+- Each closure makes the array operations ``Dense.infer`` makes, in the same order (one row's
+  ReLU compares with a row of zeros rather than the scalar 0, and its softmax calls the short
+  row function ``softmax_rows`` would: the same values), so the outputs are bit-identical to
+  the general path's.
 
 Covered layers: ``Dense`` (any bias; activations linear, relu, softmax, sigmoid, tanh,
 softplus), ``Dropout`` (the identity at inference) and ``Activation`` with one of those
