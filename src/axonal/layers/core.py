@@ -191,7 +191,7 @@ class Dense(Layer):
                     row += self.bias.data
                 else:
                     out += self.bias.data
-            return _activate_in_place(self.activation, out)
+            return activate_in_place(self.activation, out)
         if (
             not isinstance(inputs, xp.ndarray)
             or inputs.dtype != kernel.dtype
@@ -202,7 +202,7 @@ class Dense(Layer):
         bias = None if self.bias is None else self.bias.data
         # rank 3 and up: Affine flattens the leading axes; its output is ours to overwrite
         out = P.Affine().forward(inputs, kernel, bias)
-        return _activate_in_place(self.activation, out)
+        return activate_in_place(self.activation, out)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.units,)
@@ -224,7 +224,7 @@ class Dense(Layer):
 
 
 # activations that are one primitive: Dense.infer runs them on arrays directly
-def _activate_in_place(activation, out):
+def activate_in_place(activation, out):
     """``activation(out)`` for a fresh array ``out`` that may be overwritten; returns the result."""
     if activation is activations_module.relu:
         if out.size < P.RELU_BLOCK_MIN:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ from axonal.layers.base import CALLS
 from axonal.layers.masking import mask_of, masks_in_use
 from axonal.parameter_buffer import ParameterBuffer
 from axonal.tensor import Tensor, as_tensor
-from axonal.trainers import array_loop, compile_utils, step_loop
+from axonal.trainers import array_loop, compile_utils, inference_plan, step_loop
 from axonal.trainers import strategy as strategy_module
 from axonal.trainers.batch_data import BatchData, adjust_rank
 from axonal.trainers.compile_metrics import CompileMetrics, as_array, per_output
@@ -77,6 +78,10 @@ class Trainer(BatchData):
         self._compile_metrics = CompileMetrics(self)
         # a strategy from compile(distribute=...), e.g. axonal.distributed.DataParallel
         self._distribute = None
+        # predict's plan of array calls (axonal.trainers.inference_plan), built on first use;
+        # _predict_plan_checked says whether None means "none fits" or "not looked for yet"
+        self._predict_plan = None
+        self._predict_plan_checked = False
 
     def train_step(self, data) -> dict:
         """One training step on one batch; returns the logs (loss and metrics so far this epoch).
@@ -359,6 +364,7 @@ class Trainer(BatchData):
     def _structure_changed(self) -> None:
         """Layers were added or removed: check weight names and resolve 'accuracy' again."""
         self._paths_checked = False
+        self._forget_predict_plan()
         for head in self._output_heads:
             head.metrics = []
             head.weighted_metrics = []
@@ -383,6 +389,8 @@ class Trainer(BatchData):
             buffers = ParameterBuffer.pack(variables)
             # weights of several dtypes take the per-variable path
             packed = self._packed = (key, buffers[0] if len(buffers) == 1 else None)
+            # the weights have new arrays: predict's plan would keep the old ones alive
+            self._forget_predict_plan()
         if self.optimizer is not None:
             self.optimizer.use_buffer(packed[1])
 
@@ -648,6 +656,29 @@ class Trainer(BatchData):
         Example:
             >>> probabilities = model.predict(x_test)
         """
+        plan = self._predict_plan
+        if (
+            plan is not None
+            and type(x) is xp.ndarray
+            and x.dtype is plan.dtype
+            and x.shape[1:] == plan.sample_shape
+            and not callbacks
+            and steps is None
+            and (0 < len(x) <= 32 if batch_size is None else _fits_batch(len(x), batch_size))
+            # what resolve_verbose takes ('auto' itself only matters for a progress bar)
+            and verbose in _VERBOSE_VALUES
+        ):
+            # one batch of rows the model's plan takes (built by an earlier call): the general
+            # path's checks that can fail here are the batch size, verbose and these values
+            if x.size > 16 or not isfinite(sum(x.ravel().tolist())):
+                data_utils.check_finite(x, "x")
+            try:
+                out = plan.run(x)
+            except inference_plan.Stale:
+                self._forget_predict_plan()
+                out = None
+            if out is not None:
+                return out
         keep_freed_memory()
         batch_size = (
             32 if batch_size is None else data_utils.check_positive_int(batch_size, "batch_size")
@@ -664,18 +695,24 @@ class Trainer(BatchData):
             if expected is None or x.shape[1:] != tuple(expected[1:]):
                 x = adjust_rank(x, expected)
                 self._check_input_shape(x, "x")  # raises, unless an axis is left open (None)
-            with autograd.no_grad():
-                return self.infer(x)
+            return self._predict_batch([x])
         xs = self.prepare_inputs(x)
         n = len(xs[0])
         if n <= batch_size and not callbacks:
             # one batch, nobody listening: skip the callback and progress machinery
             return self._predict_batch(xs)
         steps = math.ceil(n / batch_size)
+        progbar = Progbar(steps, 1) if verbose == 1 and n > batch_size else None
+        if not callbacks and progbar is None:
+            # nobody listening, nothing to show: only the batches
+            outputs = [
+                self._predict_batch([x[part] for x in xs])
+                for part in data_utils.batch_slices(n, batch_size)
+            ]
+            return self._joined(outputs) if outputs else self._predict_batch(xs)
         cbs = CallbackList(
             callbacks or [], model=self, params={"verbose": verbose, "epochs": 1, "steps": steps}
         )
-        progbar = Progbar(steps, 1) if verbose == 1 and n > batch_size else None
         cbs.call("on_predict_begin", None)
         outputs = []
         for step, part in enumerate(data_utils.batch_slices(n, batch_size)):
@@ -687,8 +724,11 @@ class Trainer(BatchData):
         if progbar is not None:
             progbar.update(steps, finalize=True)
         cbs.call("on_predict_end", None)
-        if not outputs:
-            return self._predict_batch(xs)
+        return self._joined(outputs) if outputs else self._predict_batch(xs)
+
+    @staticmethod
+    def _joined(outputs: list):
+        """The batches' outputs as one array (a list of arrays for several outputs)."""
         if len(outputs) == 1:
             return outputs[0]
         if isinstance(outputs[0], list):
@@ -747,8 +787,57 @@ class Trainer(BatchData):
         return self._predict_batch(self.prepare_inputs(x))
 
     def _predict_batch(self, xs: list):
+        if len(xs) == 1:
+            out = self._run_predict_plan(xs[0])
+            if out is not None:
+                return out
         with autograd.no_grad():
             return self.infer(xs[0] if len(xs) == 1 else xs)
+
+    def _run_predict_plan(self, x):
+        """``infer(x)`` by the model's plan of array calls (built on first use), or None where
+        there is no plan or it does not take ``x`` (``x`` is validated)."""
+        if not self._predict_plan_checked and self.built:
+            self._predict_plan = self._make_predict_plan()
+            self._predict_plan_checked = True
+        plan = self._predict_plan
+        if (
+            plan is None
+            or type(x) is not xp.ndarray
+            or x.dtype is not plan.dtype
+            or x.shape[1:] != plan.sample_shape
+        ):
+            return None
+        try:
+            return plan.run(x)
+        except inference_plan.Stale:
+            self._forget_predict_plan()
+            return None
+
+    def _make_predict_plan(self):
+        """The plan for ``infer`` (``axonal.trainers.inference_plan``), or None where none fits."""
+        if "predict_step" in overridden_steps(type(self)):
+            # predict runs the model's own step; a plan would skip it
+            return None
+        return inference_plan.build_plan(self._inference_chain(), self.dtype, self.input_shape)
+
+    def __getstate__(self) -> dict:
+        """The attributes ``copy`` and ``pickle`` take, less predict's plan: its closures are
+        bound to this model's layers and arrays (a copy builds its own when it predicts)."""
+        state = dict(self.__dict__)
+        state["_predict_plan"] = None
+        state["_predict_plan_checked"] = False
+        return state
+
+    def _forget_predict_plan(self) -> None:
+        """The layers changed: build predict's plan again when next needed."""
+        self._predict_plan = None
+        self._predict_plan_checked = False
+
+    def _inference_chain(self) -> list | None:
+        """The layers ``infer`` applies one after another to an array (what predict's plan is
+        built from), or None where ``infer`` is not such a chain (the default)."""
+        return None
 
     @staticmethod
     def _result(logs: dict, return_dict: bool):
@@ -801,6 +890,16 @@ def _with_timestep_mask(sample_weight, mask):
     real = float(mask.sum())
     weights = mask * (mask.size / real) if real else mask
     return data_utils.times_sample_weight(weights, sample_weight)
+
+
+# the values of verbose that resolve_verbose takes (False and True compare equal to 0 and 1)
+_VERBOSE_VALUES = (0, 1, 2, "auto")
+
+
+def _fits_batch(rows: int, batch_size) -> bool:
+    """Whether ``rows`` (at least one) fit one batch of ``batch_size``, a valid one (an int,
+    not a bool)."""
+    return type(batch_size) is int and 0 < rows <= batch_size
 
 
 @functools.cache
