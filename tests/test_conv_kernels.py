@@ -174,3 +174,24 @@ def test_run_pair_nested_runs_in_order():
 def test_prepare_loads_the_loops():
     assert conv_kernels.prepare("float64") is True
     assert conv_kernels.compiled() is not None
+
+
+def test_run_pair_from_two_threads_at_once_gives_each_its_answers():
+    # regression: a second thread's call while the helper worked handed it a job it then ran
+    # as None
+    import threading
+
+    answers = {}
+
+    def caller(name):
+        answers[name] = [
+            parallel.run_pair(lambda: (name, 1), lambda: (name, 2)) for _ in range(200)
+        ]
+
+    threads = [threading.Thread(target=caller, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name in "ab":
+        assert answers[name] == [((name, 1), (name, 2))] * 200

@@ -24,9 +24,9 @@ from typing import Any
 _blas: Any = None
 _helper: _Helper | None = None
 _helper_pid = 0
-# run_pair nests (a half that itself splits) only on the caller's thread; the flag keeps a
-# nested call from waiting on the busy helper
-_busy = False
+# held while the helper works: a nested call (a half that itself splits) or one from another
+# thread meanwhile runs its two parts in turn instead of waiting for the helper
+_in_use = threading.Lock()
 
 
 def cpu_count() -> int:
@@ -46,24 +46,24 @@ def run_pair(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, 
     """``(first(), second())``, the first on the helper thread while the caller runs the second,
     with OpenBLAS at one thread until both are done. An exception from either is raised here
     (the first's when both fail), after both have finished."""
-    global _busy
     controls = _blas_controls()
-    if _busy or not controls:
+    if not controls or not _in_use.acquire(blocking=False):
         return first(), second()
     set_threads, get_threads = controls
-    threads = get_threads()
-    helper = _get_helper()
-    _busy = True
-    set_threads(1)
     try:
-        helper.submit(first)
+        threads = get_threads()
+        helper = _get_helper()
+        set_threads(1)
         try:
-            answer = second()
+            helper.submit(first)
+            try:
+                answer = second()
+            finally:
+                result, error = helper.wait()
         finally:
-            result, error = helper.wait()
+            set_threads(threads)
     finally:
-        set_threads(threads)
-        _busy = False
+        _in_use.release()
     if error is not None:
         raise error
     return result, answer

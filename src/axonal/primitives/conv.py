@@ -546,7 +546,8 @@ class Conv2D(Function):
                     self.planar,
                 )
                 rows = slice(first * per_image, last * per_image)
-                part = cols[rows].dot(matrix, out=out[rows])
+                # matmul: ndarray.dot copies a planar half (a strided transposed view) first
+                part = xp.matmul(cols[rows], matrix, out=out[rows])
                 if self.relu:
                     relu_values(part, out=part)
 
