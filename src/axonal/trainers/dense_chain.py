@@ -1,0 +1,252 @@
+"""A lean training step for a plain stack of Dense layers: fit's general step, minus its Python.
+
+On a small model, fit's general step (``Strategy.train_step``) spends most of its time on
+bookkeeping rather than arithmetic: a Tensor and a graph node per op, the layer calls, the graph
+walk, the loss's dispatch and the optimizer's checks. For the commonest Keras program, a
+``Sequential`` of ``Dense`` layers trained with a compiled sparse cross-entropy, everything that
+bookkeeping decides is known when an epoch starts. ``DenseChainStep`` runs the same primitives
+(``Affine``, ``AffineRelu``, the activations, ``SparseSoftmaxCrossEntropyMean``) forward and
+backward on arrays, in the same order and with the same saved state, writes the gradients into
+the model's packed gradient buffer as the graph walk would, and hands them to the optimizer's
+fused update: the same operations on the same values, so the same results to the bit.
+
+``plan(model, variables)`` says whether a model qualifies (anything it does not recognise takes
+the general step); the array loop asks once per epoch, after ``on_epoch_begin``.
+"""
+
+from __future__ import annotations
+
+from axonal import activations as activations_module
+from axonal import losses as losses_module
+from axonal import primitives as P
+from axonal.backend import xp
+from axonal.layers.base import CALLS
+from axonal.layers.core import Dense
+from axonal.optimizers import Optimizer
+
+# hidden activations that Dense applies as one elementwise primitive after its Affine
+_ELEMENTWISE = {
+    activations_module.tanh: P.Tanh,
+    activations_module.sigmoid: P.Sigmoid,
+}
+# the loss reductions that average over the batch (what SparseSoftmaxCrossEntropyMean does)
+_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
+
+
+class _GradientSlot:
+    """What a primitive's ``free_grad_buffer`` reads of a weight: no graph node, no gradient
+    yet, and the view of the packed gradient buffer to write the gradient into."""
+
+    __slots__ = ("_ctx", "grad", "grad_buffer")
+
+    def __init__(self, grad_buffer) -> None:
+        self._ctx = None
+        self.grad = None
+        self.grad_buffer = grad_buffer
+
+
+class DenseChainStep:
+    """``Strategy.train_step`` for a model ``plan`` accepted: forward, loss, backward, the
+    optimizer update and the running loss and metrics, on one prepared batch.
+
+    Args:
+        model: the model (a ``Sequential`` of ``Dense`` layers, compiled with sparse
+            cross-entropy), its weights packed in ``buffer``.
+        layers: the model's layers, in order.
+        variables: the trainable weights of this epoch, exactly ``buffer``'s variables.
+        buffer: the model's ``ParameterBuffer``.
+        update: the optimizer's ``packed_step(buffer)``.
+        general: the general step, for a batch this step does not take (sample weights).
+        watched: other code runs between steps (a callback's batch hooks): check before each
+            step that it has changed nothing this step relies on.
+    """
+
+    def __init__(
+        self, model, layers: list, variables: list, buffer, update, general, watched: bool
+    ) -> None:
+        self.model = model
+        self.layers = layers
+        self.variables = variables
+        self.buffer = buffer
+        self.update = update
+        self.general = general
+        self.watched = watched
+        self.optimizer = model.optimizer
+        self.activations = [layer.activation for layer in layers]
+        self.from_logits = model.output_heads[0].loss.fn_kwargs["from_logits"]
+        views = iter(buffer.gradient_views())
+        # per layer, forward: (affine, kernel, bias, activation or None); backward, last layer
+        # first: (affine, kernel gradient view, bias gradient view or None, activation or None)
+        self.forward_plan = []
+        self.backward_plan = []
+        last = len(layers) - 1
+        for position, layer in enumerate(layers):
+            kernel_slot = _GradientSlot(next(views))
+            bias_slot = None if layer.bias is None else _GradientSlot(next(views))
+            slots = [kernel_slot] if bias_slot is None else [kernel_slot, bias_slot]
+            relu = layer.activation is activations_module.relu
+            affine = P.AffineRelu() if relu else P.Affine()
+            # the batch (the first layer's input) needs no gradient; every later input does
+            affine.needs_grad = (position > 0,) + (True,) * len(slots)
+            affine.inputs = [None] + slots
+            activation = None
+            if layer.activation in _ELEMENTWISE:
+                activation = _ELEMENTWISE[layer.activation]()
+                activation.needs_grad = (True,)
+            elif position == last and not self.from_logits:
+                # softmax: the loss takes its probabilities, and its gradient goes to the logits
+                activation = P.Softmax()
+                activation.needs_grad = (True,)
+            self.forward_plan.append((affine, layer.kernel, layer.bias, activation))
+            self.backward_plan.insert(
+                0,
+                (
+                    affine,
+                    kernel_slot.grad_buffer,
+                    None if bias_slot is None else bias_slot.grad_buffer,
+                    None if position == last else activation,
+                ),
+            )
+        self.loss = P.SparseSoftmaxCrossEntropyMean()
+        self.loss.needs_grad = (True, False)
+        # the seed of the graph walk: a read-only scalar one, as ``backward()`` uses
+        self.seed = xp.ones((), dtype=layers[0].kernel.data.dtype)
+        self.seed.flags.writeable = False
+        self.grads_set = False
+
+    def __call__(self, model, xs: list, ys: list, weights: list, variables: list) -> bool:
+        """One step on the batch ``xs``, ``ys`` (``Strategy.train_step``'s signature)."""
+        x = xs[0]
+        if (
+            weights[0] is not None
+            or variables is not self.variables
+            or len(x) == 0
+            or (self.watched and not self.still_valid())
+        ):
+            return self.general(model, xs, ys, weights, variables)
+        y = ys[0]
+        # forward, as each Dense layer's call makes it
+        out = logits = x
+        for affine, kernel, bias, activation in self.forward_plan:
+            out = logits = affine.forward(out, kernel.data, None if bias is None else bias.data)
+            if activation is not None:
+                out = activation.forward(out)
+        # the compiled loss: fused cross-entropy of the logits, reusing softmax's probabilities
+        labels = y[..., 0] if y.ndim == 2 and y.shape[-1] == 1 else y
+        loss = self.loss.forward(
+            logits, labels.astype(xp.intp, copy=False), probs=None if self.from_logits else out
+        )
+        # backward: the chain of nodes from the loss, each gradient as the graph walk passes
+        # it on; the weights' gradients land in the packed gradient buffer
+        grad = self.loss.backward(self.seed)[0]
+        for affine, kernel_view, bias_view, activation in self.backward_plan:
+            if activation is not None:
+                grad = activation.backward(grad)[0]
+            grads = affine.backward(grad)
+            if grads[1] is not kernel_view:
+                kernel_view[...] = grads[1]
+            if bias_view is not None and grads[2] is not bias_view:
+                bias_view[...] = grads[2]
+            grad = grads[0]
+        if not self.grads_set:
+            # each weight's .grad is its view of the packed gradients, as after backward()
+            for variable, view in zip(variables, self.buffer.gradient_views(), strict=True):
+                variable.grad = view
+            self.grads_set = True
+        self.update()
+        model._track_arrays(loss, y, out, None)
+        return False
+
+    def still_valid(self) -> bool:
+        """Whether the model, its weights and its optimizer are still as this step was made
+        for (a callback may have changed them between steps)."""
+        model = self.model
+        if model.optimizer is not self.optimizer or not self.buffer.holds(self.variables):
+            return False
+        for layer, activation in zip(self.layers, self.activations, strict=True):
+            if layer.activation is not activation or not layer.trainable:
+                return False
+        return self.optimizer.packed_step(self.buffer) is not None
+
+
+def plan(model, variables: list, general, watched: bool = False) -> DenseChainStep | None:
+    """A ``DenseChainStep`` for ``model`` this epoch, or None where the general step must run.
+
+    It takes a model whose forward pass is a chain of plain ``Dense`` layers (relu, linear,
+    tanh or sigmoid hidden; softmax or linear out), every weight trainable, of one float dtype
+    and packed in one buffer the optimizer updates; one output, compiled with sparse
+    cross-entropy averaged over the batch (from the softmax output or from logits), loss weight
+    1; no regularizers, constraints, ``add_loss`` terms or gradient clipping.
+
+    Args:
+        model: the model ``fit`` trains.
+        variables: this epoch's trainable weights.
+        general: the step to fall back on for a batch the lean step does not take.
+        watched: whether other code (a callback's batch hooks) runs between steps.
+    """
+    layers = model._layer_chain()
+    if not layers or not variables or CALLS.losses_added or model._step_regularized:
+        return None
+    dtype = model.dtype
+    expected = []
+    for position, layer in enumerate(layers):
+        if type(layer) is not Dense or not layer.built or not layer.trainable:
+            return None
+        # the batch arrives in the model's dtype: no layer may cast it
+        if layer.input_spec is not None or layer.dtype != dtype:
+            return None
+        last = position == len(layers) - 1
+        activation = layer.activation
+        if not (
+            activation is activations_module.relu
+            or activation is activations_module.linear
+            or (activation in _ELEMENTWISE and not last)
+            or (activation is activations_module.softmax and last)
+        ):
+            return None
+        for weight in (layer.kernel, layer.bias):
+            if weight is None:
+                continue
+            if weight.data.dtype != dtype or not weight.trainable or weight.constraint is not None:
+                return None
+            expected.append(weight)
+    if len(expected) != len(variables) or any(
+        a is not b for a, b in zip(expected, variables, strict=True)
+    ):
+        return None
+    if not _takes_loss(model, layers[-1]):
+        return None
+    optimizer = model.optimizer
+    buffer = model._packed_buffer()
+    if not isinstance(optimizer, Optimizer) or buffer is None or not buffer.holds(variables):
+        return None
+    update = optimizer.packed_step(buffer)
+    if update is None:
+        return None
+    return DenseChainStep(model, layers, variables, buffer, update, general, watched)
+
+
+def _takes_loss(model, last) -> bool:
+    """Whether the model's one compiled loss is sparse cross-entropy averaged over the batch,
+    fused with the last layer's softmax (or from its logits), loss weight 1."""
+    heads = model.output_heads
+    if len(heads) != 1:
+        return False
+    head = heads[0]
+    loss = head.loss
+    if type(loss) is not losses_module.SparseCategoricalCrossentropy or head.weight != 1.0:
+        return False
+    options = loss.fn_kwargs
+    if (
+        loss.dtype is not None
+        or loss.reduction not in _MEAN_REDUCTIONS
+        or options["ignore_class"] is not None
+        or options["axis"] != -1
+    ):
+        return False
+    if options["from_logits"]:
+        return last.activation is activations_module.linear
+    return last.activation is activations_module.softmax
+
+
+__all__ = ["DenseChainStep", "plan"]
