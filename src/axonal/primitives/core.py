@@ -332,8 +332,8 @@ def softmax_rows(logits, overwrite: bool = False):
             out = xp.empty(logits.shape, dtype=logits.dtype)
         out.reshape(-1)[:] = [e / total for e in exps]
         return out
-    low, cap, high = softmax_limits(logits.dtype)
-    exps = xp.minimum(logits, cap)
+    low, _, high = softmax_limits(logits.dtype)
+    exps = xp.minimum(logits, _softmax_cap(logits.dtype))
     xp.exp(exps, out=exps)
     totals = row_sums(exps)
     if totals.size <= _FEW_ROWS:
@@ -384,6 +384,22 @@ _ZERO_BLOCK = 1 << 16
 _ZEROS: dict = {}
 
 
+_SCALAR_ZEROS: dict = {}
+
+
+def scalar_zero(dtype):
+    """A cached read-only 0-d zero of the float ``dtype``, to compare or clip small arrays with.
+
+    The same value as the Python scalar 0, but NumPy converts a Python scalar operand on every
+    call, at about twice the cost of the whole operation on an array of a few dozen values.
+    """
+    zero = _SCALAR_ZEROS.get(dtype.char)
+    if zero is None:
+        zero = _SCALAR_ZEROS[dtype.char] = xp.zeros((), dtype=dtype)
+        zero.flags.writeable = False
+    return zero
+
+
 def relu_values(a, out=None):
     """``max(a, 0)`` as an array, written into ``out`` if given (which may be ``a`` itself).
 
@@ -398,7 +414,8 @@ def relu_values(a, out=None):
         or not a.flags.c_contiguous
         or (out is not None and (not out.flags.c_contiguous or out.dtype != a.dtype))
     ):
-        return xp.maximum(a, 0) if out is None else xp.maximum(a, 0, out=out)
+        zero = scalar_zero(a.dtype) if a.dtype.kind == "f" else 0
+        return xp.maximum(a, zero) if out is None else xp.maximum(a, zero, out=out)
     zeros = _ZEROS.get(a.dtype.char)
     if zeros is None:
         zeros = _ZEROS[a.dtype.char] = xp.zeros(_ZERO_BLOCK, dtype=a.dtype)
@@ -467,6 +484,17 @@ def softmax_limits(dtype) -> tuple[float, float, float]:
 
 
 _SOFTMAX_LIMITS: dict = {}
+_SOFTMAX_CAPS: dict = {}
+
+
+def _softmax_cap(dtype):
+    """``softmax_limits``'s cap as a read-only 0-d array of ``dtype`` (the value NumPy would
+    round the Python float to; a Python scalar operand costs more than a small minimum)."""
+    cap = _SOFTMAX_CAPS.get(dtype.char)
+    if cap is None:
+        cap = _SOFTMAX_CAPS[dtype.char] = xp.array(softmax_limits(dtype)[1], dtype=dtype)
+        cap.flags.writeable = False
+    return cap
 
 
 class Softmax(Function):
@@ -600,7 +628,8 @@ class AffineRelu(Affine):
 
     def backward(self, g):
         # a multiply by the boolean mask: several times faster than where() on random masks
-        return self._gradients(g * (self.out > 0))
+        out = self.out
+        return self._gradients(g * xp.greater(out, scalar_zero(out.dtype)))
 
 
 # ---------------------------------------------------------------- reductions
