@@ -244,8 +244,10 @@ class _Meddler(callbacks.Callback):
         self.change = change
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch != 2:
-            return
+        if batch == 2:
+            self.meddle()
+
+    def meddle(self):
         model = self.model
         if self.change == "set_weights":
             model.set_weights([w * 0.5 for w in model.get_weights()])
@@ -262,6 +264,19 @@ class _Meddler(callbacks.Callback):
             model.layers[1].kernel.constraint = constraints.NonNeg()
         elif self.change == "learning_rate":
             model.optimizer.learning_rate = 0.5
+        elif self.change == "regularizer":
+            model.layers[1].kernel_regularizer = regularizers.L2(0.1)
+
+
+class _EpochMeddler(_Meddler):
+    """The same changes, between two epochs."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            self.meddle()
 
 
 @pytest.mark.parametrize(
@@ -274,6 +289,7 @@ class _Meddler(callbacks.Callback):
         "clipvalue",
         "constraint",
         "learning_rate",
+        "regularizer",
     ],
 )
 def test_a_batch_hook_that_changes_the_model_sees_the_same_training(change, monkeypatch):
@@ -284,4 +300,17 @@ def test_a_batch_hook_that_changes_the_model_sees_the_same_training(change, monk
         lean = _train(CASES["iris"], True, monkeypatch, options)
         general = _train(CASES["iris"], False, monkeypatch, options)
     assert lean[3] > 0
+    _assert_same(lean, general)
+
+
+@pytest.mark.parametrize(
+    "change", ["set_weights", "new_array", "freeze", "activation", "constraint", "regularizer"]
+)
+def test_a_change_between_epochs_is_seen_by_the_next_epochs_step(change, monkeypatch):
+    options = {"callbacks": [_EpochMeddler(change)], "epochs": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lean = _train(CASES["iris"], True, monkeypatch, options)
+        general = _train(CASES["iris"], False, monkeypatch, options)
+    assert lean[3] >= 5
     _assert_same(lean, general)

@@ -157,6 +157,32 @@ class DenseChainStep:
         model._track_arrays(loss, y, out, None)
         return False
 
+    def renew(self, model, layers: list, variables: list, buffer, update, watched: bool) -> bool:
+        """Take on the next epoch if nothing this step was made from has changed (the same
+        model, layers, weights, activations, loss and buffer); return whether it did.
+
+        Reusing the step saves building its primitives again, and their first calls."""
+        if (
+            model is not self.model
+            or buffer is not self.buffer
+            or model.optimizer is not self.optimizer
+            or len(layers) != len(self.layers)
+            or len(variables) != len(self.variables)
+            or model.output_heads[0].loss.fn_kwargs["from_logits"] != self.from_logits
+        ):
+            return False
+        for layer, mine, activation in zip(layers, self.layers, self.activations, strict=True):
+            if layer is not mine or layer.activation is not activation:
+                return False
+        for variable, mine in zip(variables, self.variables, strict=True):
+            if variable is not mine:
+                return False
+        self.variables = variables
+        self.update = update
+        self.watched = watched
+        self.grads_set = False
+        return True
+
     def still_valid(self) -> bool:
         """Whether the model, its weights and its optimizer are still as this step was made
         for (a callback may have changed them between steps)."""
@@ -169,7 +195,9 @@ class DenseChainStep:
         return self.optimizer.packed_step(self.buffer) is not None
 
 
-def plan(model, variables: list, general, watched: bool = False) -> DenseChainStep | None:
+def plan(
+    model, variables: list, general, watched: bool = False, previous=None
+) -> DenseChainStep | None:
     """A ``DenseChainStep`` for ``model`` this epoch, or None where the general step must run.
 
     It takes a model whose forward pass is a chain of plain ``Dense`` layers (relu, linear,
@@ -183,6 +211,7 @@ def plan(model, variables: list, general, watched: bool = False) -> DenseChainSt
         variables: this epoch's trainable weights.
         general: the step to fall back on for a batch the lean step does not take.
         watched: whether other code (a callback's batch hooks) runs between steps.
+        previous: the step of the previous epoch (or None), reused when it still fits.
     """
     layers = model._layer_chain()
     if not layers or not variables or CALLS.losses_added or model._step_regularized:
@@ -223,6 +252,8 @@ def plan(model, variables: list, general, watched: bool = False) -> DenseChainSt
     update = optimizer.packed_step(buffer)
     if update is None:
         return None
+    if previous is not None and previous.renew(model, layers, variables, buffer, update, watched):
+        return previous
     return DenseChainStep(model, layers, variables, buffer, update, general, watched)
 
 

@@ -100,10 +100,13 @@ class LocalStrategy(Strategy):
     """Training in this process: ``Strategy``'s defaults, and a lean step for plain stacks of
     Dense layers (``axonal.trainers.dense_chain``: the same results, less Python per step)."""
 
+    #: the lean step of the last epoch (None: the general one), reused while it fits
+    _lean = None
+
     def epoch_train_step(self, model, variables: list, watched: bool):
         """``dense_chain``'s step where the model qualifies, else ``train_step``."""
-        lean = dense_chain.plan(model, variables, self.train_step, watched)
-        return self.train_step if lean is None else lean
+        self._lean = dense_chain.plan(model, variables, self.train_step, watched, self._lean)
+        return self.train_step if self._lean is None else self._lean
 
 
 class PrivateStrategy(Strategy):
