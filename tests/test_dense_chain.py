@@ -314,3 +314,14 @@ def test_a_change_between_epochs_is_seen_by_the_next_epochs_step(change, monkeyp
         general = _train(CASES["iris"], False, monkeypatch, options)
     assert lean[3] >= 5
     _assert_same(lean, general)
+
+
+def test_a_batch_long_enough_for_split_kernel_gradients_is_the_same(monkeypatch):
+    # from 32,768 rows a 4x5 kernel gradient is a sum of products over row blocks
+    # (primitives.inner_product): the lean step takes the same sums
+    data = _data(33_000, seed=2)
+    options = {"batch_size": 33_000, "epochs": 2}
+    lean = _train(CASES["iris"], True, monkeypatch, options, data)
+    general = _train(CASES["iris"], False, monkeypatch, options, data)
+    assert lean[3] == 2
+    _assert_same(lean, general)

@@ -437,7 +437,7 @@ def column_sums(matrix, out=None):
     handful of rows up to a few hundred.
     """
     ones = _ones(matrix.shape[0], matrix.dtype, column=False)
-    return ones.dot(matrix) if out is None else xp.dot(ones, matrix, out=out)
+    return ones.dot(matrix) if out is None else ones.dot(matrix, out=out)
 
 
 # OpenBLAS multiplies small matrices (M·N·K up to about a million) without packing them. A
@@ -612,7 +612,7 @@ class Affine(Function):
             out = self.free_grad_buffer(2)
             if out is not None and out.dtype != g.dtype:
                 out = None
-            gb = column_sums(g.reshape(-1, g.shape[-1]), out=out)
+            gb = column_sums(g if g.ndim == 2 else g.reshape(-1, g.shape[-1]), out=out)
         # one gradient per input: without a bias there are only two
         return (gx, gk, gb) if self.has_bias else (gx, gk)
 
@@ -976,7 +976,8 @@ class SparseSoftmaxCrossEntropyMean(SparseSoftmaxCrossEntropy):
         return xp.add.reduce(per_row, axis=None) / self.count
 
     def backward(self, g):
-        scale = g / self.count
+        # a 0-d array, not a NumPy scalar: the two ufuncs below take it with less ado
+        scale = xp.asarray(g / self.count)
         # (p - onehot) * scale, as p * scale with scale taken off at the labels
         grad = xp.multiply(self.probs, scale)
         grad.reshape(-1)[self.positions] -= scale

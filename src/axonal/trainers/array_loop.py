@@ -59,6 +59,7 @@ def fit(
     model.history = history
     logs: dict = {}
     arrays = xs + ys + weights
+    n_xs, n_xys = len(xs), len(xs) + len(ys)
     small = sum(a.nbytes for a in xs) <= EPOCH_COPY_BYTES
     # Ctrl-C sets interrupt.requested; training stops at the next step boundary
     interrupt = strategy.interrupt_guard()
@@ -98,7 +99,8 @@ def fit(
                         # large data: gather each batch by index, never a shuffled copy
                         part = order[part]
                     batch = [None if a is None else a[part] for a in epoch_arrays]
-                    if train_step(model, *regroup(batch, len(xs), len(ys)), variables):
+                    # regroup's lists, without its call
+                    if train_step(model, batch[:n_xs], batch[n_xs:n_xys], batch[n_xys:], variables):
                         # several processes: all agreed to stop, before this step's update
                         break
                     steps_done = step + 1

@@ -4,11 +4,14 @@ On a small model, fit's general step (``Strategy.train_step``) spends most of it
 bookkeeping rather than arithmetic: a Tensor and a graph node per op, the layer calls, the graph
 walk, the loss's dispatch and the optimizer's checks. For the commonest Keras program, a
 ``Sequential`` of ``Dense`` layers trained with a compiled sparse cross-entropy, everything that
-bookkeeping decides is known when an epoch starts. ``DenseChainStep`` runs the same primitives
-(``Affine``, ``AffineRelu``, the activations, ``SparseSoftmaxCrossEntropyMean``) forward and
-backward on arrays, in the same order and with the same saved state, writes the gradients into
-the model's packed gradient buffer as the graph walk would, and hands them to the optimizer's
-fused update: the same operations on the same values, so the same results to the bit.
+bookkeeping decides is known when an epoch starts. ``DenseChainStep`` makes the same array
+operations as the primitives the general step runs (``Affine`` and ``AffineRelu`` written out
+for a 2-D batch, with their helpers ``relu_values``, ``inner_product`` and ``column_sums``;
+``Softmax``'s ``softmax_rows``; the ``Tanh`` / ``Sigmoid`` and ``SparseSoftmaxCrossEntropyMean``
+primitives themselves), in the same order, writes the weights' gradients into the model's packed
+gradient buffer as the graph walk would, and hands them to the optimizer's fused update: the
+same operations on the same values, so the same results to the bit
+(``tests/test_dense_chain.py`` trains both ways and compares).
 
 ``plan(model, variables)`` says whether a model qualifies (anything it does not recognise takes
 the general step); the array loop asks once per epoch, after ``on_epoch_begin``.
@@ -31,18 +34,6 @@ _ELEMENTWISE = {
 }
 # the loss reductions that average over the batch (what SparseSoftmaxCrossEntropyMean does)
 _MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
-
-
-class _GradientSlot:
-    """What a primitive's ``free_grad_buffer`` reads of a weight: no graph node, no gradient
-    yet, and the view of the packed gradient buffer to write the gradient into."""
-
-    __slots__ = ("_ctx", "grad", "grad_buffer")
-
-    def __init__(self, grad_buffer) -> None:
-        self._ctx = None
-        self.grad = None
-        self.grad_buffer = grad_buffer
 
 
 class DenseChainStep:
@@ -74,43 +65,28 @@ class DenseChainStep:
         self.optimizer = model.optimizer
         self.activations = [layer.activation for layer in layers]
         self.from_logits = model.output_heads[0].loss.fn_kwargs["from_logits"]
+        dtype = layers[0].kernel.data.dtype
+        # ReLU's comparisons take a 0-d zero, as AffineRelu's do
+        self.zero = P.scalar_zero(dtype)
         views = iter(buffer.gradient_views())
-        # per layer, forward: (affine, kernel, bias, activation or None); backward, last layer
-        # first: (affine, kernel gradient view, bias gradient view or None, activation or None)
-        self.forward_plan = []
-        self.backward_plan = []
-        last = len(layers) - 1
-        for position, layer in enumerate(layers):
-            kernel_slot = _GradientSlot(next(views))
-            bias_slot = None if layer.bias is None else _GradientSlot(next(views))
-            slots = [kernel_slot] if bias_slot is None else [kernel_slot, bias_slot]
+        # per layer: (kernel, bias or None, whether ReLU is fused in, the elementwise
+        # activation primitive or None, kernel gradient view, bias gradient view or None)
+        self.plan = []
+        for layer in layers:
+            kernel_view = next(views)
+            bias_view = None if layer.bias is None else next(views)
+            activation = _ELEMENTWISE.get(layer.activation)
+            if activation is not None:
+                activation = activation()
+                activation.needs_grad = (True,)
             relu = layer.activation is activations_module.relu
-            affine = P.AffineRelu() if relu else P.Affine()
-            # the batch (the first layer's input) needs no gradient; every later input does
-            affine.needs_grad = (position > 0,) + (True,) * len(slots)
-            affine.inputs = [None] + slots
-            activation = None
-            if layer.activation in _ELEMENTWISE:
-                activation = _ELEMENTWISE[layer.activation]()
-                activation.needs_grad = (True,)
-            elif position == last and not self.from_logits:
-                # softmax: the loss takes its probabilities, and its gradient goes to the logits
-                activation = P.Softmax()
-                activation.needs_grad = (True,)
-            self.forward_plan.append((affine, layer.kernel, layer.bias, activation))
-            self.backward_plan.insert(
-                0,
-                (
-                    affine,
-                    kernel_slot.grad_buffer,
-                    None if bias_slot is None else bias_slot.grad_buffer,
-                    None if position == last else activation,
-                ),
-            )
+            self.plan.append((layer.kernel, layer.bias, relu, activation, kernel_view, bias_view))
+        # softmax's probabilities are the output (the loss takes them, and the logits)
+        self.softmax = not self.from_logits
         self.loss = P.SparseSoftmaxCrossEntropyMean()
         self.loss.needs_grad = (True, False)
         # the seed of the graph walk: a read-only scalar one, as ``backward()`` uses
-        self.seed = xp.ones((), dtype=layers[0].kernel.data.dtype)
+        self.seed = xp.ones((), dtype=dtype)
         self.seed.flags.writeable = False
         self.grads_set = False
 
@@ -120,34 +96,53 @@ class DenseChainStep:
         if (
             weights[0] is not None
             or variables is not self.variables
+            or x.ndim != 2
             or len(x) == 0
             or (self.watched and not self.still_valid())
         ):
             return self.general(model, xs, ys, weights, variables)
         y = ys[0]
-        # forward, as each Dense layer's call makes it
-        out = logits = x
-        for affine, kernel, bias, activation in self.forward_plan:
-            out = logits = affine.forward(out, kernel.data, None if bias is None else bias.data)
+        zero = self.zero
+        # forward, as each Dense layer's call makes it: Affine (x·kernel + bias), with ReLU
+        # fused in (AffineRelu) or followed by its activation's primitive
+        seen = []
+        out = x
+        for kernel, bias, relu, activation, _, _ in self.plan:
+            layer_input = out
+            out = out.dot(kernel.data)
+            if bias is not None:
+                out += bias.data
+            if relu:
+                P.relu_values(out, out=out)
+            # what backward needs: the layer's input, and its output for ReLU's mask
+            seen.append((layer_input, out))
             if activation is not None:
                 out = activation.forward(out)
+        logits = out
+        if self.softmax:
+            out = P.softmax_rows(logits)
         # the compiled loss: fused cross-entropy of the logits, reusing softmax's probabilities
         labels = y[..., 0] if y.ndim == 2 and y.shape[-1] == 1 else y
         loss = self.loss.forward(
-            logits, labels.astype(xp.intp, copy=False), probs=None if self.from_logits else out
+            logits, labels.astype(xp.intp, copy=False), probs=out if self.softmax else None
         )
-        # backward: the chain of nodes from the loss, each gradient as the graph walk passes
-        # it on; the weights' gradients land in the packed gradient buffer
+        # backward, the chain of nodes from the loss as the graph walk passes each gradient
+        # on; the weights' gradients are written into their views of the packed buffer
         grad = self.loss.backward(self.seed)[0]
-        for affine, kernel_view, bias_view, activation in self.backward_plan:
+        for position in range(len(self.plan) - 1, -1, -1):
+            kernel, bias, relu, activation, kernel_view, bias_view = self.plan[position]
+            layer_input, layer_output = seen[position]
             if activation is not None:
                 grad = activation.backward(grad)[0]
-            grads = affine.backward(grad)
-            if grads[1] is not kernel_view:
-                kernel_view[...] = grads[1]
-            if bias_view is not None and grads[2] is not bias_view:
-                bias_view[...] = grads[2]
-            grad = grads[0]
+            if relu:
+                # a multiply by the boolean mask, as AffineRelu.backward
+                grad = grad * xp.greater(layer_output, zero)
+            # the first layer's input is the batch: it needs no gradient
+            below = grad.dot(kernel.data.T) if position else None
+            P.inner_product(layer_input.T, grad, out=kernel_view)
+            if bias_view is not None:
+                P.column_sums(grad, out=bias_view)
+            grad = below
         if not self.grads_set:
             # each weight's .grad is its view of the packed gradients, as after backward()
             for variable, view in zip(variables, self.buffer.gradient_views(), strict=True):
