@@ -84,6 +84,7 @@ def _train(make, lean: bool, monkeypatch, fit_options=None, data=None):
         options.update(fit_options or {})
         history = model.fit(x, y, **options)
     state = model.optimizer.get_state()
+    state["iterations"] = np.asarray(model.optimizer.iterations)
     return model.get_weights(), state, history.history, len(taken), model
 
 
@@ -215,7 +216,24 @@ def test_other_layers_a_frozen_layer_and_a_subclassed_dense_take_the_general_ste
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         return model
 
-    for make in (with_dropout, frozen, subclassed):
+    def patched():
+        model = _model()
+        layer = model.layers[0]
+        layer.call = lambda inputs, training=False: Dense.call(layer, inputs) * 0.5
+        return model
+
+    class MySequential(Sequential):
+        def call(self, inputs, training=False):
+            return super().call(inputs, training) * 2.0
+
+    def subclassed_model():
+        axonal.utils.clear_session()
+        axonal.utils.set_random_seed(1)
+        model = MySequential([axonal.Input((4,)), Dense(5, "relu"), Dense(3, "softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    for make in (with_dropout, frozen, subclassed, patched, subclassed_model):
         lean = _train(make, True, monkeypatch)
         assert lean[3] == 0
         _assert_same(lean, _train(make, False, monkeypatch))

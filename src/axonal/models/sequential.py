@@ -189,7 +189,11 @@ class Sequential(Model):
         """The layers in order: a Sequential's forward pass is exactly their calls (unless a
         subclass changes how the model is called)."""
         cls = type(self)
-        if cls.call is not Sequential.call or cls.compute_outputs is not Model.compute_outputs:
+        if (
+            cls.call is not Sequential.call
+            or cls.compute_outputs is not Model.compute_outputs
+            or cls._call_with_training is not Layer._call_with_training
+        ):
             return None
         return list(self._layers)
 
