@@ -12,6 +12,7 @@ import axonal
 from axonal import callbacks, constraints, kernels, optimizers, regularizers, schedules
 from axonal.layers import Dense, Dropout
 from axonal.models import Sequential
+from axonal.tensor import Tensor
 from axonal.trainers import dense_chain
 from axonal.trainers import strategy as strategy_module
 
@@ -282,6 +283,8 @@ class _Meddler(callbacks.Callback):
             model.layers[1].kernel.constraint = constraints.NonNeg()
         elif self.change == "learning_rate":
             model.optimizer.learning_rate = 0.5
+        elif self.change == "drop_bias":
+            model.layers[1].bias = None
         elif self.change == "regularizer":
             model.layers[1].kernel_regularizer = regularizers.L2(0.1)
 
@@ -308,6 +311,7 @@ class _EpochMeddler(_Meddler):
         "constraint",
         "learning_rate",
         "regularizer",
+        "drop_bias",
     ],
 )
 def test_a_batch_hook_that_changes_the_model_sees_the_same_training(change, monkeypatch):
@@ -343,3 +347,24 @@ def test_a_batch_long_enough_for_split_kernel_gradients_is_the_same(monkeypatch)
     general = _train(CASES["iris"], False, monkeypatch, options, data)
     assert lean[3] == 2
     _assert_same(lean, general)
+
+
+def test_add_loss_elsewhere_and_a_stale_term_leave_the_step_lean_and_alike(monkeypatch):
+    class Penalty(axonal.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(axonal.ops.sum(inputs))
+            return inputs
+
+    Penalty()(np.ones((2, 2), np.float32))  # some layer somewhere has used add_loss
+
+    def make():
+        model = _model()
+        # a term added outside any call: stale once the first step's forward pass starts
+        model.layers[0].add_loss(Tensor(np.float32(3.0)))
+        return model
+
+    lean = _train(make, True, monkeypatch)
+    general = _train(make, False, monkeypatch)
+    assert lean[3] > 0
+    _assert_same(lean, general)
+    assert lean[4].losses == [] and general[4].losses == []

@@ -23,7 +23,7 @@ from axonal import activations as activations_module
 from axonal import losses as losses_module
 from axonal import primitives as P
 from axonal.backend import xp
-from axonal.layers.base import CALLS
+from axonal.layers.base import begin_top_level_call
 from axonal.layers.core import Dense
 from axonal.optimizers import Optimizer
 
@@ -103,6 +103,9 @@ class DenseChainStep:
             return self.general(model, xs, ys, weights, variables)
         y = ys[0]
         zero = self.zero
+        # a top-level call of the model, as the general step's forward pass starts one (the
+        # model's add_loss terms from before it are stale from then on)
+        begin_top_level_call(model)
         # forward, as each Dense layer's call makes it: Affine (x·kernel + bias), with ReLU
         # fused in (AffineRelu) or followed by its activation's primitive
         seen = []
@@ -184,8 +187,13 @@ class DenseChainStep:
         model = self.model
         if model.optimizer is not self.optimizer or not self.buffer.holds(self.variables):
             return False
-        for layer, activation in zip(self.layers, self.activations, strict=True):
-            if layer.activation is not activation or not layer.trainable:
+        for layer, activation, step in zip(self.layers, self.activations, self.plan, strict=True):
+            if (
+                layer.activation is not activation
+                or not layer.trainable
+                or layer.kernel is not step[0]
+                or layer.bias is not step[1]
+            ):
                 return False
         return self.optimizer.packed_step(self.buffer) is not None
 
@@ -209,7 +217,9 @@ def plan(
         previous: the step of the previous epoch (or None), reused when it still fits.
     """
     layers = model._layer_chain()
-    if not layers or not variables or CALLS.losses_added or model._step_regularized:
+    # (add_loss terms need no check: Dense adds none, and a step's loss counts only the terms
+    # of its own call)
+    if not layers or not variables or model._step_regularized:
         return None
     dtype = model.dtype
     expected = []
