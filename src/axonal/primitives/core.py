@@ -391,7 +391,7 @@ def scalar_zero(dtype):
     """A cached read-only 0-d zero of the float ``dtype``, to compare or clip small arrays with.
 
     The same value as the Python scalar 0, but NumPy converts a Python scalar operand on every
-    call, at about twice the cost of the whole operation on an array of a few dozen values.
+    call, which doubles the cost of a comparison or a maximum on a few dozen values.
     """
     zero = _SCALAR_ZEROS.get(dtype.char)
     if zero is None:
