@@ -117,6 +117,11 @@ CASES = {
         )
     ),
     "amsgrad": lambda: _model(optimizer=lambda: optimizers.Adam(0.02, amsgrad=True)),
+    "categorical": lambda: _model(loss="categorical_crossentropy", metrics=["accuracy"]),
+    "categorical_from_logits": lambda: _model(
+        activations=("relu", "linear"),
+        loss=axonal.losses.CategoricalCrossentropy(from_logits=True),
+    ),
     "sgd_momentum": lambda: _model(optimizer=lambda: optimizers.SGD(0.1, momentum=0.9)),
     "rmsprop": lambda: _model(optimizer=lambda: optimizers.RMSprop(0.01, centered=True)),
 }
@@ -125,6 +130,8 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_lean_step_trains_bit_for_bit_like_the_general_step(case, monkeypatch):
     x, y = _data(64 if case == "float64" else 47)
+    if case.startswith("categorical"):
+        y = np.eye(3, dtype=np.float32)[y]
     data = (x.astype(np.float64), y) if case == "float64" else (x, y)
     lean = _train(CASES[case], True, monkeypatch, data=data)
     general = _train(CASES[case], False, monkeypatch, data=data)
@@ -174,7 +181,9 @@ FALLBACKS = {
     "regularizer": lambda: _model(kernel_regularizer=regularizers.L2(0.01)),
     "constraint": lambda: _model(kernel_constraint=constraints.MaxNorm(0.5)),
     "clipnorm": lambda: _model(optimizer=lambda: optimizers.Adam(1e-2, clipnorm=0.1)),
-    "categorical": lambda: _model(loss="categorical_crossentropy"),
+    "categorical_smoothing": lambda: _model(
+        loss=axonal.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    ),
     "leaky_relu": lambda: _model(activations=(axonal.activations.leaky_relu, "softmax")),
     "softmax_hidden": lambda: _model(sizes=(4, 3, 3), activations=("softmax", "softmax")),
     "sigmoid_out": lambda: _model(activations=("relu", "sigmoid")),
@@ -184,7 +193,7 @@ FALLBACKS = {
 @pytest.mark.parametrize("case", sorted(FALLBACKS))
 def test_what_the_lean_step_does_not_know_takes_the_general_step(case, monkeypatch):
     x, y = _data()
-    if case == "categorical":
+    if case.startswith("categorical"):
         y = np.eye(3, dtype=np.float32)[y]
     lean = _train(FALLBACKS[case], True, monkeypatch, data=(x, y))
     general = _train(FALLBACKS[case], False, monkeypatch, data=(x, y))

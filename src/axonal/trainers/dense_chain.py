@@ -3,15 +3,16 @@
 On a small model, fit's general step (``Strategy.train_step``) spends most of its time on
 bookkeeping rather than arithmetic: a Tensor and a graph node per op, the layer calls, the graph
 walk, the loss's dispatch and the optimizer's checks. For the commonest Keras program, a
-``Sequential`` of ``Dense`` layers trained with a compiled sparse cross-entropy, everything that
-bookkeeping decides is known when an epoch starts. ``DenseChainStep`` makes the same array
-operations as the primitives the general step runs (``Affine`` and ``AffineRelu`` written out
-for a 2-D batch, with their helpers ``relu_values``, ``inner_product`` and ``column_sums``;
-``Softmax``'s ``softmax_rows``; the ``Tanh`` / ``Sigmoid`` and ``SparseSoftmaxCrossEntropyMean``
-primitives themselves), in the same order, writes the weights' gradients into the model's packed
-gradient buffer as the graph walk would, and hands them to the optimizer's fused update: the
-same operations on the same values, so the same results to the bit
-(``tests/test_dense_chain.py`` trains both ways and compares).
+``Sequential`` of ``Dense`` layers trained with a compiled (sparse) categorical cross-entropy,
+everything that bookkeeping decides is known when an epoch starts. ``DenseChainStep`` makes the
+same array operations as the primitives the general step runs (``Affine`` and ``AffineRelu``
+written out for a 2-D batch, with their helpers ``relu_values``, ``inner_product`` and
+``column_sums``; ``Softmax``'s ``softmax_rows``; the ``Tanh``, ``Sigmoid``,
+``SparseSoftmaxCrossEntropyMean``, ``SoftmaxCrossEntropy`` and ``Mean`` primitives themselves),
+in the same order, writes the weights' gradients into the model's packed gradient buffer as the
+graph walk would, and hands them to the optimizer's fused update: the same operations on the
+same values, so the same results to the bit (``tests/test_dense_chain.py`` trains both ways and
+compares).
 
 ``plan(model, variables)`` says whether a model qualifies (anything it does not recognise takes
 the general step); the array loop asks once per epoch, after ``on_epoch_begin``.
@@ -41,8 +42,8 @@ class DenseChainStep:
     optimizer update and the running loss and metrics, on one prepared batch.
 
     Args:
-        model: the model (a ``Sequential`` of ``Dense`` layers, compiled with sparse
-            cross-entropy), its weights packed in ``buffer``.
+        model: the model (a ``Sequential`` of ``Dense`` layers, compiled with (sparse)
+            categorical cross-entropy), its weights packed in ``buffer``.
         layers: the model's layers, in order.
         variables: the trainable weights of this epoch, exactly ``buffer``'s variables.
         buffer: the model's ``ParameterBuffer``.
@@ -83,7 +84,17 @@ class DenseChainStep:
             self.plan.append((layer.kernel, layer.bias, relu, activation, kernel_view, bias_view))
         # softmax's probabilities are the output (the loss takes them, and the logits)
         self.softmax = not self.from_logits
-        self.loss = P.SparseSoftmaxCrossEntropyMean()
+        # sparse labels: the fused cross-entropy and batch mean; one-hot targets: the per-row
+        # cross-entropy, then the batch mean (Loss.__call__'s reduction)
+        self.sparse = (
+            type(model.output_heads[0].loss) is losses_module.SparseCategoricalCrossentropy
+        )
+        if self.sparse:
+            self.loss = P.SparseSoftmaxCrossEntropyMean()
+        else:
+            self.loss = P.SoftmaxCrossEntropy()
+            self.mean = P.Mean()
+            self.mean.needs_grad = (True,)
         self.loss.needs_grad = (True, False)
         # the seed of the graph walk: a read-only scalar one, as ``backward()`` uses
         self.seed = xp.ones((), dtype=dtype)
@@ -124,14 +135,20 @@ class DenseChainStep:
         logits = out
         if self.softmax:
             out = P.softmax_rows(logits)
-        # the compiled loss: fused cross-entropy of the logits, reusing softmax's probabilities
-        labels = y[..., 0] if y.ndim == 2 and y.shape[-1] == 1 else y
-        loss = self.loss.forward(
-            logits, labels.astype(xp.intp, copy=False), probs=out if self.softmax else None
-        )
-        # backward, the chain of nodes from the loss as the graph walk passes each gradient
-        # on; the weights' gradients are written into their views of the packed buffer
-        grad = self.loss.backward(self.seed)[0]
+        # the compiled loss: cross-entropy of the logits (the softmax output's, as the loss
+        # finds them), averaged over the batch; backward, the chain of nodes from the loss as
+        # the graph walk passes each gradient on
+        if self.sparse:
+            # fused with the mean, reusing softmax's probabilities
+            labels = y[..., 0] if y.ndim == 2 and y.shape[-1] == 1 else y
+            loss = self.loss.forward(
+                logits, labels.astype(xp.intp, copy=False), probs=out if self.softmax else None
+            )
+            grad = self.loss.backward(self.seed)[0]
+        else:
+            loss = self.mean.forward(self.loss.forward(logits, y, axis=-1), axis=None)
+            grad = self.loss.backward(self.mean.backward(self.seed)[0])[0]
+        # the weights' gradients are written into their views of the packed buffer
         for position in range(len(self.plan) - 1, -1, -1):
             kernel, bias, relu, activation, kernel_view, bias_view = self.plan[position]
             layer_input, layer_output = seen[position]
@@ -205,9 +222,9 @@ def plan(
 
     It takes a model whose forward pass is a chain of plain ``Dense`` layers (relu, linear,
     tanh or sigmoid hidden; softmax or linear out), every weight trainable, of one float dtype
-    and packed in one buffer the optimizer updates; one output, compiled with sparse
-    cross-entropy averaged over the batch (from the softmax output or from logits), loss weight
-    1; no regularizers, constraints, ``add_loss`` terms or gradient clipping.
+    and packed in one buffer the optimizer updates; one output, compiled with sparse or
+    categorical cross-entropy averaged over the batch (of the softmax output or of logits; no
+    label smoothing), loss weight 1; no regularizers, constraints or gradient clipping.
 
     Args:
         model: the model ``fit`` trains.
@@ -265,22 +282,26 @@ def plan(
 
 
 def _takes_loss(model, last) -> bool:
-    """Whether the model's one compiled loss is sparse cross-entropy averaged over the batch,
-    fused with the last layer's softmax (or from its logits), loss weight 1."""
+    """Whether the model's one compiled loss is sparse or categorical cross-entropy averaged
+    over the batch, of the last layer's softmax output (or of its logits), loss weight 1."""
     heads = model.output_heads
     if len(heads) != 1:
         return False
     head = heads[0]
     loss = head.loss
-    if type(loss) is not losses_module.SparseCategoricalCrossentropy or head.weight != 1.0:
+    kind = type(loss)
+    if head.weight != 1.0 or loss.dtype is not None or loss.reduction not in _MEAN_REDUCTIONS:
         return False
     options = loss.fn_kwargs
-    if (
-        loss.dtype is not None
-        or loss.reduction not in _MEAN_REDUCTIONS
-        or options["ignore_class"] is not None
-        or options["axis"] != -1
-    ):
+    if options["axis"] != -1:
+        return False
+    if kind is losses_module.SparseCategoricalCrossentropy:
+        if options["ignore_class"] is not None:
+            return False
+    elif kind is losses_module.CategoricalCrossentropy:
+        if loss.fn is not losses_module.categorical_crossentropy or options["label_smoothing"]:
+            return False
+    else:
         return False
     if options["from_logits"]:
         return last.activation is activations_module.linear
