@@ -184,6 +184,7 @@ FALLBACKS = {
     "categorical_smoothing": lambda: _model(
         loss=axonal.losses.CategoricalCrossentropy(label_smoothing=0.1)
     ),
+    "mse": lambda: _model(activations=("relu", "linear"), loss="mse"),
     "leaky_relu": lambda: _model(activations=(axonal.activations.leaky_relu, "softmax")),
     "softmax_hidden": lambda: _model(sizes=(4, 3, 3), activations=("softmax", "softmax")),
     "sigmoid_out": lambda: _model(activations=("relu", "sigmoid")),
@@ -193,7 +194,7 @@ FALLBACKS = {
 @pytest.mark.parametrize("case", sorted(FALLBACKS))
 def test_what_the_lean_step_does_not_know_takes_the_general_step(case, monkeypatch):
     x, y = _data()
-    if case.startswith("categorical"):
+    if case.startswith("categorical") or case == "mse":
         y = np.eye(3, dtype=np.float32)[y]
     lean = _train(FALLBACKS[case], True, monkeypatch, data=(x, y))
     general = _train(FALLBACKS[case], False, monkeypatch, data=(x, y))

@@ -290,6 +290,11 @@ def _takes_loss(model, last) -> bool:
     head = heads[0]
     loss = head.loss
     kind = type(loss)
+    if kind not in (
+        losses_module.SparseCategoricalCrossentropy,
+        losses_module.CategoricalCrossentropy,
+    ):
+        return False
     if head.weight != 1.0 or loss.dtype is not None or loss.reduction not in _MEAN_REDUCTIONS:
         return False
     options = loss.fn_kwargs
@@ -298,10 +303,7 @@ def _takes_loss(model, last) -> bool:
     if kind is losses_module.SparseCategoricalCrossentropy:
         if options["ignore_class"] is not None:
             return False
-    elif kind is losses_module.CategoricalCrossentropy:
-        if loss.fn is not losses_module.categorical_crossentropy or options["label_smoothing"]:
-            return False
-    else:
+    elif loss.fn is not losses_module.categorical_crossentropy or options["label_smoothing"]:
         return False
     if options["from_logits"]:
         return last.activation is activations_module.linear
