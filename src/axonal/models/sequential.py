@@ -185,6 +185,18 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
+    def _layer_chain(self) -> list | None:
+        """The layers in order: a Sequential's forward pass is exactly their calls (unless a
+        subclass changes how the model is called)."""
+        cls = type(self)
+        if (
+            cls.call is not Sequential.call
+            or cls.compute_outputs is not Model.compute_outputs
+            or cls._call_with_training is not Layer._call_with_training
+        ):
+            return None
+        return list(self._layers)
+
     def infer(self, inputs):
         x = inputs
         for layer in self._layers:

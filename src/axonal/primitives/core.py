@@ -352,8 +352,8 @@ def softmax_rows(logits, overwrite: bool = False):
         # one row of a 2-D array (predict's case) takes the list directly, without a reshape
         (out[0] if out.ndim == 2 else out.reshape(-1))[...] = probabilities
         return out
-    low, cap, high = softmax_limits(logits.dtype)
-    exps = xp.minimum(logits, cap)
+    low, _, high = softmax_limits(logits.dtype)
+    exps = xp.minimum(logits, _softmax_cap(logits.dtype))
     xp.exp(exps, out=exps)
     totals = row_sums(exps)
     if totals.size <= _FEW_ROWS:
@@ -404,6 +404,22 @@ _ZERO_BLOCK = 1 << 16
 _ZEROS: dict = {}
 
 
+_SCALAR_ZEROS: dict = {}
+
+
+def scalar_zero(dtype):
+    """A cached read-only 0-d zero of the float ``dtype``, to compare or clip small arrays with.
+
+    The same value as the Python scalar 0, but NumPy converts a Python scalar operand on every
+    call, which doubles the cost of a comparison or a maximum on a few dozen values.
+    """
+    zero = _SCALAR_ZEROS.get(dtype.char)
+    if zero is None:
+        zero = _SCALAR_ZEROS[dtype.char] = xp.zeros((), dtype=dtype)
+        zero.flags.writeable = False
+    return zero
+
+
 def relu_values(a, out=None):
     """``max(a, 0)`` as an array, written into ``out`` if given (which may be ``a`` itself).
 
@@ -418,7 +434,8 @@ def relu_values(a, out=None):
         or not a.flags.c_contiguous
         or (out is not None and (not out.flags.c_contiguous or out.dtype != a.dtype))
     ):
-        return xp.maximum(a, 0) if out is None else xp.maximum(a, 0, out=out)
+        zero = scalar_zero(a.dtype) if a.dtype.kind == "f" else 0
+        return xp.maximum(a, zero) if out is None else xp.maximum(a, zero, out=out)
     zeros = _ZEROS.get(a.dtype.char)
     if zeros is None:
         zeros = _ZEROS[a.dtype.char] = xp.zeros(_ZERO_BLOCK, dtype=a.dtype)
@@ -440,7 +457,7 @@ def column_sums(matrix, out=None):
     handful of rows up to a few hundred.
     """
     ones = _ones(matrix.shape[0], matrix.dtype, column=False)
-    return ones.dot(matrix) if out is None else xp.dot(ones, matrix, out=out)
+    return ones.dot(matrix) if out is None else ones.dot(matrix, out=out)
 
 
 # OpenBLAS multiplies small matrices (M·N·K up to about a million) without packing them. A
@@ -487,6 +504,17 @@ def softmax_limits(dtype) -> tuple[float, float, float]:
 
 
 _SOFTMAX_LIMITS: dict = {}
+_SOFTMAX_CAPS: dict = {}
+
+
+def _softmax_cap(dtype):
+    """``softmax_limits``'s cap as a read-only 0-d array of ``dtype`` (the value NumPy would
+    round the Python float to; a Python scalar operand costs more than a small minimum)."""
+    cap = _SOFTMAX_CAPS.get(dtype.char)
+    if cap is None:
+        cap = _SOFTMAX_CAPS[dtype.char] = xp.array(softmax_limits(dtype)[1], dtype=dtype)
+        cap.flags.writeable = False
+    return cap
 
 
 class Softmax(Function):
@@ -604,7 +632,7 @@ class Affine(Function):
             out = self.free_grad_buffer(2)
             if out is not None and out.dtype != g.dtype:
                 out = None
-            gb = column_sums(g.reshape(-1, g.shape[-1]), out=out)
+            gb = column_sums(g if g.ndim == 2 else g.reshape(-1, g.shape[-1]), out=out)
         # one gradient per input: without a bias there are only two
         return (gx, gk, gb) if self.has_bias else (gx, gk)
 
@@ -620,7 +648,8 @@ class AffineRelu(Affine):
 
     def backward(self, g):
         # a multiply by the boolean mask: several times faster than where() on random masks
-        return self._gradients(g * (self.out > 0))
+        out = self.out
+        return self._gradients(g * xp.greater(out, scalar_zero(out.dtype)))
 
 
 # ---------------------------------------------------------------- reductions
@@ -967,7 +996,8 @@ class SparseSoftmaxCrossEntropyMean(SparseSoftmaxCrossEntropy):
         return xp.add.reduce(per_row, axis=None) / self.count
 
     def backward(self, g):
-        scale = g / self.count
+        # a 0-d array, not a NumPy scalar: the two ufuncs below take it with less ado
+        scale = xp.asarray(g / self.count)
         # (p - onehot) * scale, as p * scale with scale taken off at the labels
         grad = xp.multiply(self.probs, scale)
         grad.reshape(-1)[self.positions] -= scale

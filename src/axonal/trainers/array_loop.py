@@ -59,16 +59,20 @@ def fit(
     model.history = history
     logs: dict = {}
     arrays = xs + ys + weights
+    n_xs, n_xys = len(xs), len(xs) + len(ys)
     small = sum(a.nbytes for a in xs) <= EPOCH_COPY_BYTES
     # Ctrl-C sets interrupt.requested; training stops at the next step boundary
     interrupt = strategy.interrupt_guard()
-    train_step = strategy.train_step
     epoch_now, steps_done = initial_epoch, 0
     with interrupt:
         try:
             cbs.call("on_train_begin", None)
             batch_begin = cbs.has("on_train_batch_begin")
             batch_end = cbs.has("on_train_batch_end")
+            # whether code that may change the model runs between steps (the progress bar
+            # only reads the logs)
+            users = CallbackList(callbacks)
+            watched = users.has("on_train_batch_begin") or users.has("on_train_batch_end")
             for epoch in range(initial_epoch, epochs):
                 if interrupt.requested:
                     break
@@ -78,6 +82,8 @@ def fit(
                 model._step_regularized = model.regularized_weights()
                 model._reset_trackers()
                 cbs.call("on_epoch_begin", epoch, None)
+                # after on_epoch_begin, which may change the model: the step for this epoch
+                train_step = strategy.epoch_train_step(model, variables, watched)
                 epoch_arrays = arrays
                 parts, order = strategy.epoch_batches(n, batch_size, shuffle)
                 if order is not None and small:
@@ -93,7 +99,8 @@ def fit(
                         # large data: gather each batch by index, never a shuffled copy
                         part = order[part]
                     batch = [None if a is None else a[part] for a in epoch_arrays]
-                    if train_step(model, *regroup(batch, len(xs), len(ys)), variables):
+                    # regroup's lists, without its call
+                    if train_step(model, batch[:n_xs], batch[n_xs:n_xys], batch[n_xys:], variables):
                         # several processes: all agreed to stop, before this step's update
                         break
                     steps_done = step + 1

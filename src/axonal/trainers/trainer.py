@@ -394,6 +394,18 @@ class Trainer(BatchData):
         if self.optimizer is not None:
             self.optimizer.use_buffer(packed[1])
 
+    def _packed_buffer(self):
+        """The ``ParameterBuffer`` holding the trainable weights (``_pack_trainable_weights``),
+        or None: not packed yet, or weights of several dtypes."""
+        packed = self.__dict__.get("_packed")
+        return None if packed is None else packed[1]
+
+    def _layer_chain(self) -> list | None:
+        """The layers whose calls, in order, are this model's whole forward pass (each on the
+        previous one's output), or None where the forward pass is more than that. ``fit``'s
+        lean step for Dense stacks (``trainers.dense_chain``) starts from it."""
+        return None
+
     @property
     def output_heads(self) -> list:
         """One ``OutputHead`` per model output once compiled: its loss, loss weight and
@@ -437,18 +449,30 @@ class Trainer(BatchData):
         if n == 0:
             # an empty batch (Poisson sampling can draw one) has no loss to average in
             return
+        if len(self._output_heads) == 1:
+            self._track_arrays(loss.data, ys[0], preds[0].data, weights[0])
+            return
         # totals added directly: Mean.update_state's checks cost more than this whole step
         tracker = self._loss_tracker
         tracker.total += float(loss.data) * n
         tracker.count += n
-        several = len(self._output_heads) > 1
         for head, value, y, pred, w in zip(
             self._output_heads, per_output, ys, preds, weights, strict=True
         ):
-            if several and value is not None:
+            if value is not None:
                 head.loss_tracker.total += float(value.data) * n
                 head.loss_tracker.count += n
             head.update_metrics(y, pred.data, w)
+
+    def _track_arrays(self, loss, y, pred, weight) -> None:
+        """``track_batch`` for a model of one output, from arrays: the batch's loss value,
+        targets, output and sample weights (or None); the batch is not empty."""
+        n = len(y)
+        # totals added directly: Mean.update_state's checks cost more than this whole step
+        tracker = self._loss_tracker
+        tracker.total += float(loss) * n
+        tracker.count += n
+        self._output_heads[0].update_metrics(y, pred, weight)
 
     def metric_totals(self) -> list[float]:
         """Every loss and metric accumulator, flat (summed over ranks in distributed fit)."""
