@@ -55,7 +55,6 @@ _SUBMODULES = (
     "models",
     "ops",
     "optimizers",
-    "parallel",
     "parameter_buffer",
     "plot",
     "preprocessing",

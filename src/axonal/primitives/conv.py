@@ -25,7 +25,7 @@ so the 2-D layouts, planar choice and scratch reuse serve all ranks.
 
 from __future__ import annotations
 
-from axonal import conv_kernels, parallel
+from axonal import conv_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import column_sums, inner_product, relu_values
@@ -282,35 +282,11 @@ def _im2col(x, kernel_hw, out_hw, strides, dilation, pads, groups, planar, ones=
         ``(cols, buffer)``: the matrices and the scratch array holding them (``_release`` it
         once ``cols`` is no longer needed).
     """
-    kh, kw = kernel_hw
-    taps = kh * kw * x.shape[3] // groups
-    cols, buffer = _im2col_buffer(x.shape[0], out_hw, taps, groups, planar, ones, x.dtype)
-    _fill_im2col(buffer, x, 0, kernel_hw, out_hw, strides, dilation, pads, groups, planar)
-    return cols, buffer
-
-
-def _im2col_buffer(n, out_hw, taps, groups, planar, ones, dtype):
-    """``(cols, buffer)`` as ``_im2col`` returns them, the window columns not yet written."""
-    rows, extra = n * out_hw[0] * out_hw[1], int(ones)
-    if planar:
-        buffer = _scratch((groups, taps + extra, rows), dtype)
-        if ones:
-            buffer[:, taps] = 1
-        return buffer.transpose(0, 2, 1), buffer
-    buffer = _scratch((groups, rows, taps + extra), dtype)
-    if ones:
-        buffer[:, :, taps] = 1
-    return buffer, buffer
-
-
-def _fill_im2col(buffer, x, first, kernel_hw, out_hw, strides, dilation, pads, groups, planar):
-    """Write the window columns of images ``x`` ``(n, H, W, C)``, which are images ``first``
-    to ``first + n`` of the batch whose ``_im2col_buffer`` this is."""
-    n, _, _, c = x.shape
+    n, h, w, c = x.shape
     kh, kw = kernel_hw
     oh, ow = out_hw
     cg = c // groups
-    taps = kh * kw * cg
+    taps, rows, extra = kh * kw * cg, n * oh * ow, int(ones)
     if planar:
         xc = _pad_planar(x, pads)
         sc, sn, sh, sw = xc.strides
@@ -328,15 +304,18 @@ def _fill_im2col(buffer, x, first, kernel_hw, out_hw, strides, dilation, pads, g
             ),
             writeable=False,
         )
-        batch = buffer.shape[2] // (oh * ow)
-        target = buffer[:, :taps].reshape(groups, kh, kw, cg, batch, oh, ow)
-        _copy_runs(target[:, :, :, :, first : first + n], win)
-        return
+        mat = _scratch((groups, taps + extra, rows), x.dtype)
+        _copy_runs(mat[:, :taps].reshape(groups, kh, kw, cg, n, oh, ow), win)
+        if ones:
+            mat[:, taps] = 1
+        return mat.transpose(0, 2, 1), mat
     win = _windows(_pad_hw(x, pads), kernel_hw, out_hw, strides, dilation)
-    batch = buffer.shape[1] // (oh * ow)
+    mat = _scratch((groups, rows, taps + extra), x.dtype)
     grouped = win.reshape(n, oh, ow, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
-    target = buffer[:, :, :taps].reshape(groups, batch, oh, ow, kh, kw, cg)
-    target[:, first : first + n] = grouped
+    mat[:, :, :taps].reshape(groups, n, oh, ow, kh, kw, cg)[...] = grouped
+    if ones:
+        mat[:, :, taps] = 1
+    return mat, mat
 
 
 def _tap_slices(kernel_hw, out_hw, strides, dilation):
@@ -458,27 +437,6 @@ def _tap_major_products(g2, kernel2, out) -> None:
 
 # ---------------------------------------------------------------- convolution
 
-# Multiply-adds of a convolution pass from which its two halves of the batch run side by side
-# (``parallel.run_pair``): below it the thread hand-off costs more than it saves (LeNet's first
-# layer, 5.7M, gains; the digits CNN's first, 1.3M, lost).
-PARALLEL_MIN_WORK = 1 << 22
-
-
-# Output values of a compiled pooling pass from which its halves run side by side (LeNet's
-# first pooling, 221k, gains)
-PARALLEL_MIN_POOLED = 1 << 16
-
-
-def _by_images(n: int, work: int, images, minimum: int | None = None) -> list:
-    """``[images(0, n)]``, or ``[images(0, n // 2), images(n // 2, n)]`` computed in parallel
-    when the batch and the ``work`` are large enough (``minimum``, by default
-    ``PARALLEL_MIN_WORK`` multiply-adds) and two CPUs are free."""
-    limit = PARALLEL_MIN_WORK if minimum is None else minimum
-    if n >= 2 and work >= limit and parallel.available():
-        half = n // 2
-        return list(parallel.run_pair(lambda: images(0, half), lambda: images(half, n)))
-    return [images(0, n)]
-
 
 class Conv2D(Function):
     """2-D cross-correlation (Keras Conv2D's maths), optionally grouped, plus an optional bias.
@@ -489,10 +447,6 @@ class Conv2D(Function):
     channels ``g*C/G …`` to output channels ``g*O/G …``; a depthwise convolution is
     ``groups = C``). Output: ``(N, out_h, out_w, O)``.
     """
-
-    # Conv2DRelu: ReLU applied to each part of the output as it is made, and its mask to the
-    # gradient
-    relu = False
 
     def forward(
         self,
@@ -521,41 +475,16 @@ class Conv2D(Function):
         taps = kh * kw * cg
         if groups == 1:
             # the bias rides in the GEMM as a row of the kernel matched by a column of ones
-            cols, self.buffer = _im2col_buffer(
-                n, (oh, ow), taps, 1, self.planar, bias is not None, x.dtype
+            cols, self.buffer = _im2col(
+                x, (kh, kw), (oh, ow), strides, dilation, pads, 1, self.planar, bias is not None
             )
             cols = cols[0]
             matrix = kernel.reshape(taps, o)
             if bias is not None:
                 matrix = xp.concatenate([matrix, bias.reshape(1, o)])
             self.cols, self.matrix = cols, matrix
-            out = xp.empty((n * oh * ow, o), dtype=x.dtype)
-            per_image = oh * ow
-
-            def images(first, last):
-                _fill_im2col(
-                    self.buffer,
-                    x[first:last],
-                    first,
-                    (kh, kw),
-                    (oh, ow),
-                    strides,
-                    dilation,
-                    pads,
-                    1,
-                    self.planar,
-                )
-                rows = slice(first * per_image, last * per_image)
-                # matmul: ndarray.dot copies a planar half (a strided transposed view) first
-                part = xp.matmul(cols[rows], matrix, out=out[rows])
-                if self.relu:
-                    relu_values(part, out=part)
-
-            _by_images(n, n * oh * ow * cols.shape[1] * o, images)
-            out = out.reshape(n, oh, ow, o)
-            if self.relu:
-                self.out = out
-            return out
+            # matmul: BLAS reads the planar (transposed) matrix as it is, ~15% sooner than dot
+            return xp.matmul(cols, matrix).reshape(n, oh, ow, o)
         og = o // groups
         cols, self.buffer = _im2col(
             x, (kh, kw), (oh, ow), strides, dilation, pads, groups, self.planar
@@ -566,9 +495,6 @@ class Conv2D(Function):
         out = xp.matmul(cols, matrix).transpose(1, 0, 2).reshape(n, oh, ow, o)
         if bias is not None:
             out += bias
-        if self.relu:
-            relu_values(out, out=out)
-            self.out = out
         return out
 
     def backward(self, g):
@@ -581,39 +507,37 @@ class Conv2D(Function):
         taps = kh * kw * cg
         gx = gk = gb = None
         if groups == 1:
-            per_image = oh * ow
-            kernel_grad = self.needs_grad[1]
-            bias_grad = self.has_bias and self.needs_grad[2]
-
-            def images(first, last):
-                gi = g[first:last]
-                if self.relu:
-                    # a multiply by the mask: where() branches per element, ~10x slower
-                    gi = gi * (self.out[first:last] > 0)
-                g2i = gi.reshape(-1, o)
-                grads = [None, None, None]
-                if kernel_grad:
-                    rows = slice(first * per_image, last * per_image)
-                    grads[0] = inner_product(self.cols[rows].T, g2i)
-                elif bias_grad:
-                    grads[1] = column_sums(g2i)
-                if self.needs_grad[0]:
-                    grads[2] = self._input_grad_images(gi, taps)
-                return grads
-
-            parts = _by_images(n, rows * self.cols.shape[1] * o, images)
-            if kernel_grad:
-                gk_full = parts[0][0] if len(parts) == 1 else parts[0][0] + parts[1][0]
+            if self.needs_grad[1]:
+                gk_full = inner_product(self.cols.T, g2)
                 gk = gk_full[:taps].reshape(kh, kw, cg, o)
                 if self.has_bias:
                     gb = gk_full[taps]
-            elif bias_grad:
-                gb = parts[0][1] if len(parts) == 1 else parts[0][1] + parts[1][1]
+            elif self.has_bias and self.needs_grad[2]:
+                gb = column_sums(g2)
             if self.needs_grad[0]:
-                gx = parts[0][2] if len(parts) == 1 else xp.concatenate([parts[0][2], parts[1][2]])
+                kernel2 = self.matrix[:taps]
+                if self.planar:
+                    buffer = _scratch((taps, rows), g.dtype)
+                    gcols = kernel2.dot(g2.T, out=buffer).reshape(kh, kw, cg, n, oh, ow)
+                    gpad = _col2im_planar(gcols, self.padded_shape, self.strides, self.dilation)
+                    _release(buffer)
+                    gx = xp.ascontiguousarray(_crop_hw(gpad, self.pads))
+                else:
+                    # tap-major columns over position-major rows (oh, ow, N)
+                    by_position = _scratch((oh, ow, n, o), g.dtype)
+                    _copy_runs(by_position, g.transpose(1, 2, 0, 3))
+                    buffer = _scratch((kh * kw, rows, cg), g.dtype)
+                    _tap_major_products(by_position.reshape(rows, o), kernel2, buffer)
+                    _release(by_position)
+                    gx = _col2im_position_major(
+                        buffer.reshape(kh, kw, oh, ow, n, cg),
+                        self.padded_shape,
+                        self.strides,
+                        self.dilation,
+                        self.pads,
+                    )
+                    _release(buffer)
         else:
-            if self.relu:
-                g2 = (g * (self.out > 0)).reshape(rows, o)
             og = o // groups
             gg = g2.reshape(rows, groups, og).transpose(1, 0, 2)
             if self.needs_grad[1]:
@@ -644,37 +568,6 @@ class Conv2D(Function):
         # the graph dropped this op (after backward, or at once under no_grad): reuse its im2col
         _release(getattr(self, "buffer", None))
 
-    def _input_grad_images(self, g, taps):
-        """The input gradient ``(n, H, W, C)`` of the images whose output gradient is ``g``
-        ``(n, oh, ow, O)`` (an ungrouped convolution)."""
-        kh, kw = self.kernel_hw
-        n, oh, ow, o = g.shape
-        rows = n * oh * ow
-        cg = self.padded_shape[3]
-        padded_shape = (n,) + self.padded_shape[1:]
-        kernel2 = self.matrix[:taps]
-        if self.planar:
-            buffer = _scratch((taps, rows), g.dtype)
-            gcols = kernel2.dot(g.reshape(rows, o).T, out=buffer).reshape(kh, kw, cg, n, oh, ow)
-            gpad = _col2im_planar(gcols, padded_shape, self.strides, self.dilation)
-            _release(buffer)
-            return xp.ascontiguousarray(_crop_hw(gpad, self.pads))
-        # tap-major columns over position-major rows (oh, ow, N)
-        by_position = _scratch((oh, ow, n, o), g.dtype)
-        _copy_runs(by_position, g.transpose(1, 2, 0, 3))
-        buffer = _scratch((kh * kw, rows, cg), g.dtype)
-        _tap_major_products(by_position.reshape(rows, o), kernel2, buffer)
-        _release(by_position)
-        gx = _col2im_position_major(
-            buffer.reshape(kh, kw, oh, ow, n, cg),
-            padded_shape,
-            self.strides,
-            self.dilation,
-            self.pads,
-        )
-        _release(buffer)
-        return gx
-
     def _input_grad(self, gcols):
         if self.planar:
             gpad = _col2im_planar(gcols, self.padded_shape, self.strides, self.dilation)
@@ -686,7 +579,15 @@ class Conv2D(Function):
 class Conv2DRelu(Conv2D):
     """relu(Conv2D): a convolution layer with ReLU as one op, one pass fewer each way."""
 
-    relu = True
+    def forward(self, x, kernel, bias=None, **attrs):
+        out = super().forward(x, kernel, bias, **attrs)
+        relu_values(out, out=out)
+        self.out = out
+        return out
+
+    def backward(self, g):
+        # a multiply by the mask: where() branches per element and is ~10x slower on a random mask
+        return super().backward(g * (self.out > 0))
 
 
 class Conv1D(Conv2D):
@@ -1027,12 +928,8 @@ class MaxPool2D(Function):
         compiled = conv_kernels.compiled() if two_by_two else None
         if compiled is not None and conv_kernels.usable(xpad):
             out = xp.empty((n, oh, ow, c), dtype=x.dtype)
-            arg = self.arg = xp.empty((n, oh, ow, c), dtype=xp.uint8)
-
-            def images(first, last):
-                compiled.max_pool_2x2(xpad[first:last], out[first:last], arg[first:last])
-
-            _by_images(n, out.size, images, PARALLEL_MIN_POOLED)
+            self.arg = xp.empty((n, oh, ow, c), dtype=xp.uint8)
+            compiled.max_pool_2x2(xpad, out, self.arg)
             return out
         self.arg = None
         # tap-major copy (T, N, oh, ow, C): reductions over axis 0 run slab by slab
@@ -1069,12 +966,7 @@ class MaxPool2D(Function):
             compiled = conv_kernels.compiled()
             if compiled is not None and conv_kernels.usable(g):
                 gpad = xp.empty(self.padded_shape, dtype=g.dtype)
-                arg = self.arg
-
-                def images(first, last):
-                    compiled.max_pool_2x2_grad(g[first:last], arg[first:last], gpad[first:last])
-
-                _by_images(n, g.size, images, PARALLEL_MIN_POOLED)
+                compiled.max_pool_2x2_grad(g, self.arg, gpad)
                 return (_crop_hw(gpad, self.pads),)
             self.first = self._first_from_arg()
         if self.first is None:
