@@ -918,6 +918,50 @@ def test_the_last_axis_normalize_equals_the_general_one(affine, dtype):
         np.testing.assert_allclose(fast, general, rtol=tol, atol=tol * 10)
 
 
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(4, 6, 16), (64, 5), (3, 4, 5, 7)])
+def test_the_channels_normalize_equals_the_general_one(affine, dtype, shape):
+    from axonal import primitives as P
+
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=shape) * 3 + 5).astype(dtype)
+    g = rng.normal(size=x.shape).astype(dtype)
+    channels = shape[-1]
+    broadcast = (1,) * (len(shape) - 1) + (channels,)  # as batch_normalization_training passes
+    gamma = rng.normal(size=broadcast).astype(dtype) if affine else None
+    beta = rng.normal(size=broadcast).astype(dtype) if affine else None
+    axes = tuple(range(len(shape) - 1))
+    results = []
+    for cls, stats in (
+        (P.Normalize, P.moments(x, axes)),
+        (P.NormalizeChannels, P.channel_moments(x)),
+    ):
+        op = cls()
+        op.needs_grad = (True, affine, affine)
+        out = op.forward(x, gamma, beta, axes=axes, epsilon=1e-3, mean=stats[0], var=stats[1])
+        grads = op.backward(g)
+        results.append([out, *stats] + [None if a is None else a for a in grads])
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for general, fast in zip(*results, strict=True):
+        if general is None:
+            assert fast is None
+            continue
+        assert fast.dtype == np.dtype(dtype) and fast.shape == general.shape
+        np.testing.assert_allclose(fast, general, rtol=tol, atol=tol * 10)
+
+
+def test_batch_normalization_training_takes_the_channels_op_only_for_the_last_axis():
+    from axonal import functional as F
+    from axonal.tensor import Tensor
+
+    x = Tensor(np.random.default_rng(5).normal(size=(6, 3, 4)).astype("float32"), True)
+    last, _, _ = F.batch_normalization_training(x, axis=-1)
+    middle, _, _ = F.batch_normalization_training(x, axis=1)
+    assert type(last._ctx).__name__ == "NormalizeChannels"
+    assert type(middle._ctx).__name__ == "Normalize"
+
+
 @pytest.mark.parametrize("repeats", ["unique", "few", "padding"])
 def test_the_embedding_gradient_scatter_equals_add_at(repeats):
     from axonal.primitives.core import scatter_add_rows

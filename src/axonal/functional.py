@@ -856,8 +856,13 @@ def batch_normalization_training(x, gamma=None, beta=None, axis: int = -1, epsil
     gamma, beta = _param_for(gamma, x.ndim, (channel,)), _param_for(beta, x.ndim, (channel,))
     if mask is not None:
         return _masked_batch_normalization(x, gamma, beta, axes, epsilon, mask)
-    mean, var = P.moments(x.data, axes)
-    out = apply(P.Normalize, x, gamma, beta, axes=axes, epsilon=float(epsilon), mean=mean, var=var)
+    if channel == x.ndim - 1:
+        mean, var = P.channel_moments(x.data)
+        op = P.NormalizeChannels
+    else:
+        mean, var = P.moments(x.data, axes)
+        op = P.Normalize
+    out = apply(op, x, gamma, beta, axes=axes, epsilon=float(epsilon), mean=mean, var=var)
     return out, mean.reshape(-1), var.reshape(-1)
 
 

@@ -35,7 +35,13 @@ _MODULES = {
         "conv_pads",
         "conv_transpose_output_length",
     ),
-    "axonal.primitives.norm": ("Normalize", "NormalizeLastAxis", "moments"),
+    "axonal.primitives.norm": (
+        "Normalize",
+        "NormalizeChannels",
+        "NormalizeLastAxis",
+        "channel_moments",
+        "moments",
+    ),
     "axonal.primitives.numpy_ops": (
         "CumSum",
         "Determinant",
