@@ -61,6 +61,7 @@ _SUBMODULES = (
     "primitives",
     "privacy",
     "random",
+    "recurrent_kernels",
     "regularizers",
     "saving",
     "schedules",

@@ -23,6 +23,7 @@ Shared conventions of the three kernels:
 
 from __future__ import annotations
 
+from axonal import recurrent_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import inner_product, relu_values
@@ -230,6 +231,7 @@ class LSTMSequence(_Sequence):
         self.cells = xp.empty((steps + 1,) + c0.shape, dtype=self.dtype)
         self.tanh_c = xp.empty((steps,) + c0.shape, dtype=self.dtype)
         self.cells[0] = c0
+        self.loops = self._compiled_loops(xproj, mask)
         h, c = h0, c0
         for s, t in enumerate(self.order):
             z = self._project(s, h)
@@ -251,11 +253,45 @@ class LSTMSequence(_Sequence):
         out[:, steps + 1] = c
         return out
 
+    def _compiled_loops(self, xproj, mask):
+        """The compiled backward steps when they apply (no mask, no recurrent dropout)."""
+        if mask is not None or self.projection.masks is not None:
+            return None
+        loops = recurrent_kernels.compiled()
+        arrays = (xproj, self.projection.kernel, self.acts, self.cells)
+        if loops is None or not all(type(a) is xp.ndarray for a in arrays):
+            return None
+        if (
+            xproj.dtype not in (xp.float32, xp.float64)
+            or self.projection.kernel.dtype != xproj.dtype
+        ):
+            return None
+        return loops
+
     def backward(self, g):
         u, steps = self.units, self.steps
         dz_steps = xp.empty_like(self.acts)
         dh = g[:, steps].copy()
         dc = g[:, steps + 1].copy()
+        loops = getattr(self, "loops", None)
+        if loops is not None and g.dtype == self.dtype:
+            dc_next = xp.empty_like(dc)
+            for s in range(steps - 1, -1, -1):
+                loops.lstm_grad_step(
+                    dh,
+                    g[:, s],
+                    dc,
+                    self.acts[s],
+                    self.tanh_c[s],
+                    self.cells[s],
+                    dz_steps[s],
+                    dc_next,
+                )
+                dc, dc_next = dc_next, dc
+                dh = self.projection.backward_h(dz_steps[s])
+            gx = self._batch_major(dz_steps) if self.needs_grad[0] else None
+            gk = self._kernel_grad(dz_steps) if self.needs_grad[1] else None
+            return gx, gk, dh, dc
         for s in range(steps - 1, -1, -1):
             m = self._step_mask(self.order[s])
             dh_new, dh_skip = self._split_grad(m, dh, g[:, s])

@@ -1,4 +1,5 @@
-"""The optional compiled convolution and pooling loops (axonal.conv_kernels) give NumPy's numbers.
+"""The optional compiled loops (axonal.conv_kernels, axonal.recurrent_kernels) give NumPy's
+numbers.
 
 Each case runs one primitive twice, with the compiled loops switched off (``enabled = False``)
 and on, and asserts bit-identical outputs and gradients: the loops promise the NumPy path's
@@ -92,3 +93,54 @@ def test_switched_off_never_loads_the_kernels(monkeypatch):
 def test_prepare_loads_the_loops():
     assert conv_kernels.prepare("float64") is True
     assert conv_kernels.compiled() is not None
+
+
+# ---------------------------------------------------------------- LSTM backward steps
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_compiled_lstm_backward_is_bit_identical(monkeypatch, dtype, reverse):
+    from axonal import recurrent_kernels
+    from axonal.primitives.recurrent import LSTMSequence
+
+    rng = np.random.default_rng(6)
+    batch, steps, units = 5, 7, 3
+    xproj = rng.standard_normal((batch, steps, 4 * units)).astype(dtype)
+    kernel = (rng.standard_normal((units, 4 * units)) * 0.5).astype(dtype)
+    h0, c0 = (rng.standard_normal((batch, units)).astype(dtype) for _ in range(2))
+    g = rng.standard_normal((batch, steps + 2, units)).astype(dtype)
+    g[0, 0, 0] = -0.0
+
+    def run():
+        op = LSTMSequence()
+        op.needs_grad = (True, True, True, True)
+        out = op.forward(xproj, kernel, h0, c0, reverse=reverse)
+        return [out, *op.backward(g)], op.loops is not None
+
+    monkeypatch.setattr(recurrent_kernels, "enabled", False)
+    expected, compiled_before = run()
+    monkeypatch.setattr(recurrent_kernels, "enabled", None)
+    got, compiled_after = run()
+    assert (compiled_before, compiled_after) == (False, True)
+    for want, have in zip(expected, got, strict=True):
+        assert have.dtype == dtype
+        np.testing.assert_array_equal(have, want)
+
+
+@needs_numba
+def test_lstm_with_a_mask_or_recurrent_dropout_keeps_the_numpy_steps():
+    from axonal.primitives.recurrent import LSTMSequence
+
+    rng = np.random.default_rng(7)
+    xproj = rng.standard_normal((2, 4, 8)).astype(np.float32)
+    kernel = rng.standard_normal((2, 8)).astype(np.float32)
+    h0 = c0 = np.zeros((2, 2), np.float32)
+    masked = LSTMSequence()
+    masked.needs_grad = (True, True, True, True)
+    masked.forward(xproj, kernel, h0, c0, mask=np.ones((2, 4), bool))
+    dropped = LSTMSequence()
+    dropped.needs_grad = (True, True, True, True)
+    dropped.forward(xproj, kernel, h0, c0, recurrent_masks=np.ones((4, 2, 2), np.float32))
+    assert masked.loops is None and dropped.loops is None
