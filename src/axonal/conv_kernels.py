@@ -26,19 +26,10 @@ from axonal import kernels
 # None: follow whether numba imports; False: always the NumPy path (tests compare the two)
 enabled: bool | None = None
 
-# None: not tried yet; False: numba is missing; else a namespace of compiled kernels
-_compiled: Any = None
-
 
 def compiled() -> Any:
-    """The compiled kernels, or None when they must not or cannot run."""
-    global _compiled
-    if enabled is False:
-        return None
-    if _compiled is None:
-        numba = kernels.numba_module()
-        _compiled = _Kernels(numba) if numba is not None else False
-    return _compiled or None
+    """The compiled loops, or None when they must not or cannot run."""
+    return _LOOPS.get(enabled)
 
 
 def prepare(dtype: Any = "float32") -> bool:
@@ -120,9 +111,7 @@ def _max_pool_2x2_grad_loop(g, arg, gx):  # pragma: no cover - runs compiled
         gx[n, 2 * oh_ :, :, :] = 0.0
 
 
-class _Kernels:
-    """The compiled loops (numba dispatchers)."""
-
-    def __init__(self, numba: Any):
-        self.max_pool_2x2 = kernels.jit(numba, _max_pool_2x2_loop)
-        self.max_pool_2x2_grad = kernels.jit(numba, _max_pool_2x2_grad_loop)
+_LOOPS = kernels.LoopSet(
+    max_pool_2x2=_max_pool_2x2_loop,
+    max_pool_2x2_grad=_max_pool_2x2_grad_loop,
+)

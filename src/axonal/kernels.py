@@ -21,6 +21,7 @@ cost would not pay back); ``True`` uses them at every size (and warns if numba i
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import numpy
@@ -194,6 +195,29 @@ def numba_module() -> Any:
         else:
             _numba = numba
     return _numba or None
+
+
+class LoopSet:
+    """Plain-Python loops compiled by numba on first use, as one namespace of dispatchers.
+
+    ``get(enabled)`` answers None when ``enabled`` is False (callers then run NumPy) or numba
+    is missing; the compiled namespace otherwise, built once.
+    """
+
+    def __init__(self, **functions: Any):
+        self._functions = functions
+        self._compiled: Any = None  # None: not tried yet; False: numba is missing
+
+    def get(self, enabled: bool | None) -> Any:
+        if enabled is False:
+            return None
+        if self._compiled is None:
+            numba = numba_module()
+            self._compiled = False
+            if numba is not None:
+                names = {name: jit(numba, loop) for name, loop in self._functions.items()}
+                self._compiled = SimpleNamespace(**names)
+        return self._compiled or None
 
 
 def _load() -> Any:

@@ -26,19 +26,10 @@ from axonal import kernels
 # None: follow whether numba imports; False: always the NumPy path (tests compare the two)
 enabled: bool | None = None
 
-# None: not tried yet; False: numba is missing; else the compiled loops
-_compiled: Any = None
-
 
 def compiled() -> Any:
     """The compiled loops, or None when they must not or cannot run."""
-    global _compiled
-    if enabled is False:
-        return None
-    if _compiled is None:
-        numba = kernels.numba_module()
-        _compiled = _Loops(numba) if numba is not None else False
-    return _compiled or None
+    return _LOOPS.get(enabled)
 
 
 def _lstm_grad_step_loop(dh, gout, dc, acts, tanh_c, c_prev, dz, dc_out):  # pragma: no cover
@@ -63,8 +54,6 @@ def _lstm_grad_step_loop(dh, gout, dc, acts, tanh_c, c_prev, dz, dc_out):  # pra
             dc_out[b, j] = dct * f
 
 
-class _Loops:
-    """The compiled loops (numba dispatchers)."""
-
-    def __init__(self, numba: Any):
-        self.lstm_grad_step = kernels.jit(numba, _lstm_grad_step_loop)
+_LOOPS = kernels.LoopSet(
+    lstm_grad_step=_lstm_grad_step_loop,
+)
