@@ -71,7 +71,7 @@ def test_auto_compiles_only_from_the_size_threshold(monkeypatch):
     spy = types.SimpleNamespace(
         adam=lambda *arrays_and_scalars: calls.append(arrays_and_scalars[0].size)
     )
-    monkeypatch.setattr(kernels, "_compiled", spy)
+    monkeypatch.setattr(kernels._LOOPS, "_compiled", spy)
     small = _Var(np.zeros(kernels.AUTO_MIN_SIZE - 1, np.float32), "small")
     large = _Var(np.zeros(kernels.AUTO_MIN_SIZE, np.float32), "large")
     optimizer = Adam()
@@ -126,7 +126,7 @@ def test_compile_checks_jit_compile():
 
 
 def test_jit_compile_true_without_numba_warns_and_trains_on_numpy(monkeypatch):
-    monkeypatch.setattr(kernels, "_compiled", False)
+    monkeypatch.setattr(kernels._LOOPS, "_compiled", False)
     set_random_seed(0)
     model = Sequential([Dense(2, input_dim=3)])
     with pytest.warns(UserWarning, match=r"pip install -e '\.\[fast\]'"):
@@ -177,5 +177,5 @@ def test_small_models_and_jit_compile_false_never_import_numba():
 
 def test_prepare_reports_availability(monkeypatch):
     assert kernels.prepare("float64") is kernels.available()
-    monkeypatch.setattr(kernels, "_compiled", False)
+    monkeypatch.setattr(kernels._LOOPS, "_compiled", False)
     assert kernels.prepare("float32") is False

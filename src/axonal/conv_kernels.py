@@ -45,20 +45,6 @@ def prepare(dtype: Any = "float32") -> bool:
     return True
 
 
-def usable(*arrays: Any) -> bool:
-    """Whether ``arrays`` are C-contiguous float32/float64 NumPy arrays of one dtype."""
-    first = arrays[0]
-    for array in arrays:
-        if (
-            type(array) is not numpy.ndarray
-            or array.dtype != first.dtype
-            or array.dtype not in kernels.FLOAT_DTYPES
-            or not array.flags.c_contiguous
-        ):
-            return False
-    return True
-
-
 # ---------------------------------------------------------------- the loops, as plain Python
 
 

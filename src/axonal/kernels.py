@@ -33,9 +33,6 @@ AUTO_MIN_SIZE = 1 << 16
 
 FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
-# None: not tried yet; False: numba is missing; else a namespace of compiled kernels
-_compiled: Any = None
-
 _MISSING = (
     "jit_compile=True: numba is not installed, so axonal's updates run as NumPy passes (same "
     "results, slower on large models); pip install -e '.[fast]' in the axonal checkout (or "
@@ -118,19 +115,25 @@ def adam(
     return True
 
 
-def _flat_views(arrays: tuple) -> tuple | None:
-    """1-D views of same-size, same-dtype, C-contiguous float NumPy arrays; else None."""
+def usable(*arrays: Any) -> bool:
+    """Whether ``arrays`` are C-contiguous float32/float64 NumPy arrays of one dtype: what the
+    compiled loops take."""
     first = arrays[0]
-    if type(first) is not numpy.ndarray or first.dtype not in FLOAT_DTYPES:
-        return None
     for array in arrays:
         if (
             type(array) is not numpy.ndarray
             or array.dtype != first.dtype
-            or array.size != first.size
+            or array.dtype not in FLOAT_DTYPES
             or not array.flags.c_contiguous
         ):
-            return None
+            return False
+    return True
+
+
+def _flat_views(arrays: tuple) -> tuple | None:
+    """1-D views of same-size, same-dtype, C-contiguous float NumPy arrays; else None."""
+    if not usable(*arrays) or any(array.size != arrays[0].size for array in arrays):
+        return None
     return tuple(array.reshape(-1) for array in arrays)
 
 
@@ -158,14 +161,6 @@ def _amsgrad_loop(w, g, m, v, v_hat, c1, c2, alpha, eps):  # pragma: no cover - 
         v[i] = vi
         v_hat[i] = vh
         w[i] -= mi / (numpy.sqrt(vh) + eps) * alpha
-
-
-class _Compiled:
-    """The compiled kernels (numba dispatchers)."""
-
-    def __init__(self, numba: Any):
-        self.adam = jit(numba, _adam_loop)
-        self.amsgrad = jit(numba, _amsgrad_loop)
 
 
 def jit(numba: Any, function: Any) -> Any:
@@ -220,9 +215,9 @@ class LoopSet:
         return self._compiled or None
 
 
+_LOOPS = LoopSet(adam=_adam_loop, amsgrad=_amsgrad_loop)
+
+
 def _load() -> Any:
-    global _compiled
-    if _compiled is None:
-        numba = numba_module()
-        _compiled = _Compiled(numba) if numba is not None else False
-    return _compiled
+    """The compiled Adam and AMSGrad updates, or None without numba."""
+    return _LOOPS.get(None)

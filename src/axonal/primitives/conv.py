@@ -25,7 +25,7 @@ so the 2-D layouts, planar choice and scratch reuse serve all ranks.
 
 from __future__ import annotations
 
-from axonal import conv_kernels
+from axonal import conv_kernels, kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import column_sums, inner_product, relu_values
@@ -926,7 +926,7 @@ class MaxPool2D(Function):
         self.padded_shape, self.pads, self.pool, self.strides = xpad.shape, pads, pool, strides
         two_by_two = tuple(pool) == (2, 2) and tuple(strides) == (2, 2)
         compiled = conv_kernels.compiled() if two_by_two else None
-        if compiled is not None and conv_kernels.usable(xpad):
+        if compiled is not None and kernels.usable(xpad):
             out = xp.empty((n, oh, ow, c), dtype=x.dtype)
             self.arg = xp.empty((n, oh, ow, c), dtype=xp.uint8)
             compiled.max_pool_2x2(xpad, out, self.arg)
@@ -964,7 +964,7 @@ class MaxPool2D(Function):
         n, oh, ow, c = g.shape
         if self.arg is not None:
             compiled = conv_kernels.compiled()
-            if compiled is not None and conv_kernels.usable(g):
+            if compiled is not None and kernels.usable(g):
                 gpad = xp.empty(self.padded_shape, dtype=g.dtype)
                 compiled.max_pool_2x2_grad(g, self.arg, gpad)
                 return (_crop_hw(gpad, self.pads),)

@@ -23,7 +23,7 @@ Shared conventions of the three kernels:
 
 from __future__ import annotations
 
-from axonal import recurrent_kernels
+from axonal import kernels, recurrent_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import inner_product, relu_values
@@ -254,26 +254,22 @@ class LSTMSequence(_Sequence):
         return out
 
     def _compiled_loops(self, xproj, mask):
-        """The compiled backward steps when they apply (no mask, no recurrent dropout)."""
-        if mask is not None or self.projection.masks is not None:
-            return None
-        loops = recurrent_kernels.compiled()
-        arrays = (xproj, self.projection.kernel, self.acts, self.cells)
-        if loops is None or not all(type(a) is xp.ndarray for a in arrays):
-            return None
+        """The compiled backward steps when they apply (no mask, no recurrent dropout, one
+        float dtype), else None."""
         if (
-            xproj.dtype not in (xp.float32, xp.float64)
-            or self.projection.kernel.dtype != xproj.dtype
+            mask is not None
+            or self.projection.masks is not None
+            or not kernels.usable(self.acts, self.projection.kernel)
         ):
             return None
-        return loops
+        return recurrent_kernels.compiled()
 
     def backward(self, g):
         u, steps = self.units, self.steps
         dz_steps = xp.empty_like(self.acts)
         dh = g[:, steps].copy()
         dc = g[:, steps + 1].copy()
-        loops = getattr(self, "loops", None)
+        loops = self.loops
         if loops is not None and g.dtype == self.dtype:
             dc_next = xp.empty_like(dc)
             for s in range(steps - 1, -1, -1):
