@@ -41,6 +41,7 @@ from axonal.layers import (
     ZeroPadding2D,
 )
 from axonal.primitives import conv as conv_primitives
+from axonal.primitives import scratch
 from axonal.registry import deserialize, serialize
 from axonal.tensor import Tensor
 from axonal.utils import clear_session
@@ -472,8 +473,8 @@ def test_both_layouts_of_the_transposed_convolution(monkeypatch, planar):
 @pytest.fixture
 def scratch_for_all_sizes(monkeypatch):
     """Let even these small test arrays go through the scratch-buffer reuse."""
-    monkeypatch.setattr(conv_primitives, "_SCRATCH_MIN_BYTES", 0)
-    monkeypatch.setattr(conv_primitives, "_SCRATCH", {})
+    monkeypatch.setattr(scratch, "MIN_BYTES", 0)
+    monkeypatch.setattr(scratch, "_POOL", {})
 
 
 def test_a_layer_used_twice_keeps_both_calls_apart(scratch_for_all_sizes):

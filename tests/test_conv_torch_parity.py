@@ -353,6 +353,18 @@ def _conv_rows() -> list:
                 (2, 11, 3),
             )
         )
+    # 32 input channels: stride-1 convolutions run as per-tap GEMMs (conv_taps) in both dtypes
+    for padding, dilation, bias in [("same", 1, True), ("causal", 2, True), ("valid", 1, False)]:
+        rows.append(
+            Row(
+                f"Conv1D-taps-{padding}-d{dilation}-bias{bias}",
+                lambda p=padding, d=dilation, b=bias: Conv1D(
+                    5, 3, padding=p, dilation_rate=d, use_bias=b
+                ),
+                _conv1d_torch(1, padding, dilation),
+                (2, 9, 32),
+            )
+        )
     for strides, padding, dilation, output_padding in [
         ((1, 1), "valid", (1, 1), None),
         ((1, 1), "same", (1, 1), None),

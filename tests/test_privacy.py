@@ -103,6 +103,12 @@ CASES = [
     ),
     ("conv2d_groups", lambda: [L.Conv2D(6, 3, groups=2)], (8, 8, 4), None),
     ("conv1d", lambda: [L.Conv1D(4, 3, padding="causal")], (9, 3), None),
+    (
+        "conv1d_taps",  # 16 float64 channels: per-tap GEMMs, im2col built only for these rules
+        lambda: [L.Conv1D(16, 3, padding="same"), L.Conv1D(4, 2, dilation_rate=2)],
+        (9, 16),
+        None,
+    ),
     ("depthwise", lambda: [L.DepthwiseConv2D(3, depth_multiplier=2)], IMG, None),
     ("separable", lambda: [L.SeparableConv2D(4, 3)], IMG, None),
     ("conv2d_transpose", lambda: [L.Conv2DTranspose(3, 3, strides=2)], (5, 5, 2), None),

@@ -1,7 +1,8 @@
 """The primitive operations: one small Function class each, forward and backward side by side.
 
 ``core`` holds elementwise maths, activations, linear algebra, reductions, shape ops and the
-fused losses; ``conv`` holds convolution and pooling; ``norm`` and ``recurrent`` the
+fused losses; ``conv`` holds convolution and pooling (``conv_taps`` its stride-1 1-D GEMMs,
+``scratch`` the work arrays reused across steps); ``norm`` and ``recurrent`` the
 normalization and sequence kernels, ``attention`` the fused attention, ``numpy_ops`` the ops
 only ``axonal.ops`` uses. Everything is re-exported here, so callers write
 ``primitives.Affine``: ``core``'s names now, the others with their module on first use (a model
@@ -63,7 +64,7 @@ _LAZY = {
     **{name: module for module, names in _MODULES.items() for name in names},
     **{
         name: f"axonal.primitives.{name}"
-        for name in ("attention", "conv", "norm", "numpy_ops", "recurrent")
+        for name in ("attention", "conv", "conv_taps", "norm", "numpy_ops", "recurrent", "scratch")
     },
 }
 

@@ -17,7 +17,8 @@ contiguous for col2im. Pooling copies its windows tap-major and reduces over the
 Padding is explicit here (``pads = ((top, bottom), (left, right))``); ``conv_pads`` turns
 Keras's ``'valid'``, ``'same'`` and ``'causal'`` into those numbers the way TensorFlow does
 (the odd extra row or column of ``'same'`` goes at the end). 1-D variants run the 2-D kernels on
-a unit height. 3-D variants run them too, with the depth axis unfolded: a 3-D convolution is a
+a unit height, except stride-1 convolutions of many channels, which need no im2col at all
+(``conv_taps``). 3-D variants run them too, with the depth axis unfolded: a 3-D convolution is a
 2-D one over ``(batch * out_depth)`` images whose channels are ``kd`` depth slices side by side
 (one strided copy per depth tap), and a transposed one folds the 2-D result back along depth,
 so the 2-D layouts, planar choice and scratch reuse serve all ranks.
@@ -28,7 +29,10 @@ from __future__ import annotations
 from axonal import conv_kernels, kernels
 from axonal.autograd import Function
 from axonal.backend import xp
+from axonal.primitives import conv_taps
 from axonal.primitives.core import column_sums, inner_product, relu_values
+from axonal.primitives.scratch import release as _release
+from axonal.primitives.scratch import take as _scratch
 
 __all__ = [
     "AvgPool1D",
@@ -136,45 +140,6 @@ def conv_transpose_output_length(
 
 
 # ---------------------------------------------------------------- scratch memory
-
-# Large temporaries (im2col matrices, column gradients, pooling windows) are made and dropped
-# once per layer per step. Fresh memory from the OS costs a page fault per page on first touch,
-# which made these copies several times slower than the copy itself (a LeNet step went from 20
-# to 11 ms once they were reused); so a released buffer waits here for the next array of its
-# shape and dtype. Only arrays no one else can see are released: an op's own temporaries, and
-# its saved im2col matrix once the graph has dropped the op.
-_SCRATCH: dict[tuple, list] = {}
-_SCRATCH_PER_KEY = 4
-_SCRATCH_MIN_BYTES = 1 << 18
-_SCRATCH_MAX_BYTES = 1 << 28
-_scratch_bytes = 0
-
-
-def _scratch(shape: tuple, dtype):
-    """An uninitialised array of ``shape``: a released one when available, else a new one."""
-    global _scratch_bytes
-    free = _SCRATCH.get((tuple(shape), xp.dtype(dtype).str))
-    if free:
-        array = free.pop()
-        _scratch_bytes -= array.nbytes
-        return array
-    return xp.empty(shape, dtype=dtype)
-
-
-def _release(array) -> None:
-    """Offer ``array`` (from ``_scratch``, no longer read by anyone) for reuse."""
-    global _scratch_bytes
-    if array is None or array.nbytes < _SCRATCH_MIN_BYTES or not array.flags.c_contiguous:
-        return
-    if _scratch_bytes + array.nbytes > _SCRATCH_MAX_BYTES:
-        # too much parked (many shapes: varying batch sizes): start over rather than hoard
-        _SCRATCH.clear()
-        _scratch_bytes = 0
-    free = _SCRATCH.setdefault((array.shape, array.dtype.str), [])
-    if len(free) < _SCRATCH_PER_KEY:
-        free.append(array)
-        _scratch_bytes += array.nbytes
-
 
 # ---------------------------------------------------------------- helpers on arrays
 
@@ -568,6 +533,10 @@ class Conv2D(Function):
         # the graph dropped this op (after backward, or at once under no_grad): reuse its im2col
         _release(getattr(self, "buffer", None))
 
+    def columns(self):
+        """The im2col matrix the forward multiplied (with the ones column when biased)."""
+        return self.cols
+
     def _input_grad(self, gcols):
         if self.planar:
             gpad = _col2im_planar(gcols, self.padded_shape, self.strides, self.dilation)
@@ -591,13 +560,24 @@ class Conv2DRelu(Conv2D):
 
 
 class Conv1D(Conv2D):
-    """1-D cross-correlation: ``Conv2D`` on a unit height.
+    """1-D cross-correlation: ``Conv2D`` on a unit height, or per-tap GEMMs (``conv_taps``) when
+    the stride is 1, there is one group and the channels are many.
 
     x: ``(N, L, C)``; kernel: ``(k, C // groups, O)``; ``strides``, ``dilation`` and the
     ``pads`` entry are 1-tuples (``pads = ((before, after),)``). Output: ``(N, out_l, O)``.
     """
 
     def forward(self, x, kernel, bias=None, strides=(1,), pads=((0, 0),), dilation=(1,), groups=1):
+        n, length, channels = x.shape
+        geometry = conv_taps.Geometry(
+            n, length, channels, kernel.shape[0], dilation[0], pads[0][0], pads[0][1]
+        )
+        self.taps = None
+        if geometry.out_length >= 1 and conv_taps.suits(x, kernel, strides, groups):
+            self.taps, self.has_bias, self.groups = geometry, bias is not None, 1
+            out, self.buffer = conv_taps.forward(x, kernel, bias, geometry)
+            self.padded_input, self.kernel = self.buffer, kernel
+            return out
         out = super().forward(
             x[:, None],
             kernel[None],
@@ -610,10 +590,21 @@ class Conv1D(Conv2D):
         return out[:, 0]
 
     def backward(self, g):
+        if self.taps is not None:
+            gx, gk, gb = conv_taps.backward(
+                g, self.padded_input, self.kernel, self.taps, tuple(self.needs_grad) + (False,)
+            )
+            return (gx, gk, gb) if self.has_bias else (gx, gk)
         grads = super().backward(g[:, None])
         gx = None if grads[0] is None else grads[0][:, 0]
         gk = None if grads[1] is None else grads[1][0]
         return (gx, gk) + tuple(grads[2:])
+
+    def columns(self):
+        """The im2col matrix ``(N·out_l, k·C [+ 1 for the bias])`` of the input."""
+        if self.taps is not None:
+            return conv_taps.columns(self.padded_input, self.taps, self.has_bias)
+        return super().columns()
 
 
 class Conv2DTranspose(Function):

@@ -281,7 +281,7 @@ class _ConvRule(Rule):
     def _full(self, ctx, g, batch):
         """Per-example ``(batch, taps [+ 1 bias row], out)`` for an ungrouped convolution."""
         g4 = self._output_grad(ctx, g)
-        cols = _example_columns(ctx.cols, batch, 1)[0]
+        cols = _example_columns(ctx.columns(), batch, 1)[0]
         g3 = g4.reshape(batch, -1, g4.shape[-1])
         return cols, g3
 
