@@ -19,6 +19,7 @@ FORBIDDEN = {
     # beside kernels (its numba loader), below everything that runs a convolution
     "conv_kernels": {"autograd", "primitives", "tensor", "functional", "layers", "models"},
     "recurrent_kernels": {"autograd", "primitives", "tensor", "functional", "layers", "models"},
+    "pointwise_kernels": {"autograd", "primitives", "tensor", "functional", "layers", "models"},
     "weight_budget": {"*"},
     "load_checks": {"models", "saving", "cli"},
     "autograd": {"primitives", "tensor", "functional", "ops", "layers", "models", "losses"},

@@ -1,5 +1,5 @@
-"""The optional compiled loops (axonal.conv_kernels, axonal.recurrent_kernels) give NumPy's
-numbers.
+"""The optional compiled loops (axonal.conv_kernels, axonal.recurrent_kernels,
+axonal.pointwise_kernels) give NumPy's numbers.
 
 Each case runs one primitive twice, with the compiled loops switched off (``enabled = False``)
 and on, and asserts bit-identical outputs and gradients: the loops promise the NumPy path's
@@ -9,8 +9,11 @@ float operations in its order.
 import numpy as np
 import pytest
 
-from axonal import conv_kernels, kernels
+from axonal import conv_kernels, kernels, pointwise_kernels
+from axonal.primitives import core
 from axonal.primitives.conv import MaxPool2D
+from axonal.primitives.core import Relu
+from axonal.primitives.norm import NormalizeChannels
 
 needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not installed")
 
@@ -144,3 +147,103 @@ def test_lstm_with_a_mask_or_recurrent_dropout_keeps_the_numpy_steps():
     dropped.needs_grad = (True, True, True, True)
     dropped.forward(xproj, kernel, h0, c0, recurrent_masks=np.ones((4, 2, 2), np.float32))
     assert masked.loops is None and dropped.loops is None
+
+
+# ---------------------------------------------------------------- normalization and ReLU passes
+
+
+def _both_pointwise(monkeypatch, run, loops: int):
+    """``run()`` on the NumPy path and on the compiled one, which must hand out ``loops``
+    compiled passes (so the comparison cannot pass by running NumPy twice)."""
+    monkeypatch.setattr(pointwise_kernels, "enabled", False)
+    expected = run()
+    monkeypatch.setattr(pointwise_kernels, "enabled", None)
+    handed_out = []
+    real = pointwise_kernels.compiled
+
+    def counting(*arrays):
+        found = real(*arrays)
+        handed_out.append(found is not None)
+        return found
+
+    monkeypatch.setattr(pointwise_kernels, "compiled", counting)
+    got = run()
+    assert sum(handed_out) == loops
+    return expected, got
+
+
+def _special(array):
+    """``array`` with signed zeros, infinities and a NaN among its first values."""
+    array.reshape(-1)[:5] = [-0.0, 0.0, np.inf, -np.inf, np.nan]
+    return array
+
+
+def _assert_identical(have, want, dtype):
+    assert have.dtype == dtype
+    np.testing.assert_array_equal(have, want)
+    np.testing.assert_array_equal(np.signbit(have), np.signbit(want))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 3), (32, 50, 64), (2, 5, 6, 7)])
+def test_compiled_batch_normalization_is_bit_identical(monkeypatch, dtype, shape):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    gamma = rng.standard_normal(shape[-1]).astype(dtype)
+    beta = rng.standard_normal(shape[-1]).astype(dtype)
+    g = _special(rng.standard_normal(shape).astype(dtype))
+
+    def run():
+        op = NormalizeChannels()
+        op.needs_grad = (True, True, True)
+        out = op.forward(x, gamma, beta, epsilon=1e-3)
+        with np.errstate(invalid="ignore"):
+            return (out, op.xhat.copy()) + tuple(op.backward(g))
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=2)
+    for want, have in zip(expected, got, strict=True):
+        _assert_identical(have, want, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_gradient_is_bit_identical(monkeypatch, dtype):
+    rng = np.random.default_rng(2)
+    a = _special(rng.standard_normal((64, 300)).astype(dtype))
+    g = _special(rng.standard_normal((64, 300)).astype(dtype))[::-1].copy()
+
+    def run():
+        op = Relu()
+        out = op.forward(a)
+        with np.errstate(invalid="ignore"):
+            return out, op.backward(g)[0]
+
+    assert a.size >= core._COMPILED_RELU_GRAD_MIN  # large enough for the compiled pass
+    expected, got = _both_pointwise(monkeypatch, run, loops=1)
+    for want, have in zip(expected, got, strict=True):
+        _assert_identical(have, want, dtype)
+
+
+@needs_numba
+def test_pointwise_loops_skip_arrays_they_cannot_take(monkeypatch):
+    rows = np.ones((4, 3), np.float32)
+    assert pointwise_kernels.compiled(rows, np.ones(3, np.float32)) is not None
+    assert pointwise_kernels.compiled(rows, np.ones(3, np.float64)) is None  # mixed dtypes
+    assert pointwise_kernels.compiled(rows[:, ::2]) is None  # strided
+    assert pointwise_kernels.compiled(rows.astype(np.float16)) is None
+    # a strided gradient still gets NumPy's numbers
+    op = Relu()
+    out = op.forward(np.linspace(-1, 1, 40000, dtype=np.float32).reshape(200, 200))
+    g = np.arange(80000, dtype=np.float32).reshape(200, 400)[:, ::2]
+    np.testing.assert_array_equal(op.backward(g)[0], g * (out > 0))
+
+
+def test_pointwise_switched_off_never_loads_the_kernels(monkeypatch):
+    monkeypatch.setattr(pointwise_kernels, "enabled", False)
+    assert pointwise_kernels.compiled(np.ones(3)) is None
+
+
+@needs_numba
+def test_pointwise_prepare_loads_the_loops():
+    assert pointwise_kernels.prepare("float64") is True

@@ -29,12 +29,13 @@ def native(array: numpy.ndarray) -> numpy.ndarray:
 
 
 def load_runtime() -> None:
-    """Load what axonal otherwise loads on its first large update or pooling op: numba and its
-    kernels."""
-    from axonal import conv_kernels, kernels
+    """Load what axonal otherwise loads on its first large update, pooling, normalization or
+    ReLU op: numba and its kernels."""
+    from axonal import conv_kernels, kernels, pointwise_kernels
 
     kernels.prepare("float32")
     conv_kernels.prepare("float32")
+    pointwise_kernels.prepare("float32")
 
 
 def build(sizes: Sequence[int], seed: int, jit_compile: bool | str = "auto") -> Any:

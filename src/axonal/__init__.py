@@ -56,6 +56,7 @@ _SUBMODULES = (
     "ops",
     "optimizers",
     "parameter_buffer",
+    "pointwise_kernels",
     "plot",
     "preprocessing",
     "primitives",

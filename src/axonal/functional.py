@@ -857,12 +857,23 @@ def batch_normalization_training(x, gamma=None, beta=None, axis: int = -1, epsil
     if mask is not None:
         return _masked_batch_normalization(x, gamma, beta, axes, epsilon, mask)
     if channel == x.ndim - 1:
-        mean, var = P.channel_moments(x.data)
-        op = P.NormalizeChannels
+        # the op scales the centred rows in place: x is centred once
+        mean, var, centered = P.centered_moments(x.data)
+        out = apply(
+            P.NormalizeChannels,
+            x,
+            gamma,
+            beta,
+            epsilon=float(epsilon),
+            mean=mean,
+            var=var,
+            centered=centered,
+        )
     else:
         mean, var = P.moments(x.data, axes)
-        op = P.Normalize
-    out = apply(op, x, gamma, beta, axes=axes, epsilon=float(epsilon), mean=mean, var=var)
+        out = apply(
+            P.Normalize, x, gamma, beta, axes=axes, epsilon=float(epsilon), mean=mean, var=var
+        )
     return out, mean.reshape(-1), var.reshape(-1)
 
 

@@ -40,6 +40,7 @@ _MODULES = {
         "Normalize",
         "NormalizeChannels",
         "NormalizeLastAxis",
+        "centered_moments",
         "channel_moments",
         "moments",
     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from axonal import pointwise_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 
@@ -261,7 +262,7 @@ class Relu(Function):
         return self.out
 
     def backward(self, g):
-        return (g * (self.out > 0),)
+        return (relu_grad(g, self.out),)
 
 
 class Sigmoid(Function):
@@ -418,6 +419,22 @@ def scalar_zero(dtype):
         zero = _SCALAR_ZEROS[dtype.char] = xp.zeros((), dtype=dtype)
         zero.flags.writeable = False
     return zero
+
+
+# from this size up ReLU's gradient is one compiled pass where pointwise_kernels runs; below
+# it the call's dispatch costs more than the second pass it saves
+_COMPILED_RELU_GRAD_MIN = 1 << 14
+
+
+def relu_grad(g, out):
+    """``g * (out > 0)``: the gradient of ReLU (or a ReLU-fused op) whose output was ``out``."""
+    if g.size >= _COMPILED_RELU_GRAD_MIN:
+        loops = pointwise_kernels.compiled(g, out)
+        if loops is not None:
+            gx = xp.empty_like(g)
+            loops.relu_grad(g, out, gx)
+            return gx
+    return g * (out > 0)
 
 
 def relu_values(a, out=None):

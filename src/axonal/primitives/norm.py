@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from axonal import pointwise_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import column_sums, row_sums
@@ -136,6 +137,19 @@ class NormalizeLastAxis(Normalize):
         return gx, ggamma, gbeta
 
 
+def centered_moments(x):
+    """``channel_moments`` as flat ``(C,)`` arrays, plus the centred rows ``x - mean``
+    ``(N, C)`` they were computed from (a new array, which ``NormalizeChannels`` scales in
+    place instead of centring ``x`` a second time)."""
+    channels = x.shape[-1]
+    rows = x.reshape(-1, channels)
+    count = rows.shape[0]
+    mean = column_sums(rows) / count
+    centered = rows - mean
+    var = xp.einsum("ij,ij->j", centered, centered) / count
+    return mean, var, centered
+
+
 def channel_moments(x):
     """``moments(x, axes)`` over every axis but the last (keepdims): BatchNormalization's
     training statistics, channels last, in the same two passes without reducing across the
@@ -146,31 +160,56 @@ def channel_moments(x):
     one ``einsum`` pass with no squared temporary (a Conv1D model's 16,000 × 64 maps: 747 ->
     467 µs). Both accumulate in the array's dtype, as the reduction they replace does.
     """
-    channels = x.shape[-1]
-    rows = x.reshape(-1, channels)
-    count = rows.shape[0]
-    mean = column_sums(rows) / count
-    centered = rows - mean
-    var = xp.einsum("ij,ij->j", centered, centered) / count
-    shape = (1,) * (x.ndim - 1) + (channels,)
+    mean, var, _ = centered_moments(x)
+    shape = (1,) * (x.ndim - 1) + (x.shape[-1],)
     return mean.reshape(shape), var.reshape(shape)
 
 
 class NormalizeChannels(Normalize):
     """``Normalize`` over every axis but the last (BatchNormalization in training, channels
-    last). Same maths and saved state as the parent; the backward's four sums over the leading
-    axes are two (``sum g`` is beta's gradient and ``sum g * xhat`` gamma's, and the input
-    gradient is ``gamma * inv_std * (g - sum g / n - xhat * sum g * xhat / n)``), each a
-    matrix-vector product or one ``einsum`` pass over rows ``(N, C)`` (the Conv1D model's
-    normalizations: 2.3 -> 0.9 ms backward). ``gamma`` and ``beta`` are ``(C,)``-sized or None.
+    last). Same maths and saved state as the parent, in fewer passes over the activations:
+    forward centres ``x`` once (``centered_moments``, or the caller's ``centered``) and scales
+    those rows in place into ``xhat``; the backward's four sums over the leading axes are two
+    (``sum g`` is beta's gradient and ``sum g * xhat`` gamma's, and the input gradient is
+    ``gamma * inv_std * (g - sum g / n - xhat * sum g * xhat / n)``), each a matrix-vector
+    product or one ``einsum`` pass over rows ``(N, C)`` (the Conv1D model's normalizations:
+    2.3 -> 0.9 ms backward). The elementwise passes are one compiled loop each where
+    ``pointwise_kernels`` runs. ``gamma`` and ``beta`` are ``(C,)``-sized or None.
     """
 
-    def forward(self, x, gamma=None, beta=None, axes=(), epsilon=1e-3, mean=None, var=None):
+    def forward(
+        self, x, gamma=None, beta=None, axes=(), epsilon=1e-3, mean=None, var=None, centered=None
+    ):
+        channels = x.shape[-1]
         if mean is None or var is None:
-            mean, var = channel_moments(x)
-        return super().forward(
-            x, gamma, beta, tuple(range(x.ndim - 1)), epsilon, mean=mean, var=var
+            mean, var, centered = centered_moments(x)
+        elif centered is None:
+            centered = x.reshape(-1, channels) - mean.reshape(channels)
+        self.axes = tuple(range(x.ndim - 1))
+        inv_std = 1.0 / xp.sqrt(var.reshape(channels) + epsilon)
+        self.inv_std = inv_std.reshape((1,) * (x.ndim - 1) + (channels,))
+        self.gamma = gamma
+        self.param_shapes = (
+            None if gamma is None else gamma.shape,
+            None if beta is None else beta.shape,
         )
+        out = None
+        if gamma is not None and beta is not None:
+            scale, shift = gamma.reshape(channels), beta.reshape(channels)
+            out = xp.empty_like(centered)
+            loops = pointwise_kernels.compiled(centered, inv_std, scale, shift, out)
+            if loops is not None:
+                loops.normalize_rows(centered, inv_std, scale, shift, out)
+            else:
+                out = None
+        if out is None:
+            centered *= inv_std
+            # xhat is saved for backward: the output is always a new array
+            out = centered * gamma.reshape(channels) if gamma is not None else centered.copy()
+            if beta is not None:
+                out += beta.reshape(channels)
+        self.xhat = centered.reshape(x.shape)
+        return out.reshape(x.shape)
 
     def backward(self, g):
         channels = g.shape[-1]
@@ -184,10 +223,16 @@ class NormalizeChannels(Normalize):
             scale = self.inv_std.reshape(channels)
             if self.gamma is not None:
                 scale = scale * self.gamma.reshape(channels)
-            gx = xhat * (sum_gx / -count)
-            gx += rows
-            gx -= sum_g / count
-            gx *= scale
+            slope, shift = sum_gx / -count, sum_g / count
+            gx = xp.empty_like(rows)
+            loops = pointwise_kernels.compiled(rows, xhat, slope, shift, scale, gx)
+            if loops is not None:
+                loops.normalize_rows_grad(rows, xhat, slope, shift, scale, gx)
+            else:
+                xp.multiply(xhat, slope, out=gx)
+                gx += rows
+                gx -= shift
+                gx *= scale
             gx = gx.reshape(g.shape)
         if self.needs_grad[1]:
             ggamma = sum_gx.reshape(self.param_shapes[0])
@@ -202,4 +247,11 @@ def _param_axes(ndim: int, shape: tuple) -> tuple:
     return tuple(i for i, n in enumerate(aligned) if n == 1)
 
 
-__all__ = ["Normalize", "NormalizeChannels", "NormalizeLastAxis", "channel_moments", "moments"]
+__all__ = [
+    "Normalize",
+    "NormalizeChannels",
+    "NormalizeLastAxis",
+    "centered_moments",
+    "channel_moments",
+    "moments",
+]
