@@ -55,6 +55,7 @@ _MODULES = {
     "axonal.primitives.recurrent": (
         "GRUSequence",
         "LSTMSequence",
+        "PairedLSTMSequence",
         "ReverseSteps",
         "SimpleRNNSequence",
         "SliceSteps",
