@@ -12,8 +12,8 @@ import pytest
 from axonal import conv_kernels, kernels, pointwise_kernels
 from axonal.primitives import core
 from axonal.primitives.conv import MaxPool2D
-from axonal.primitives.core import Relu
-from axonal.primitives.norm import NormalizeChannels
+from axonal.primitives.core import AffineRelu, Relu
+from axonal.primitives.norm import NormalizeChannels, NormalizeLastAxis
 
 needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not installed")
 
@@ -204,6 +204,49 @@ def test_compiled_batch_normalization_is_bit_identical(monkeypatch, dtype, shape
     expected, got = _both_pointwise(monkeypatch, run, loops=2)
     for want, have in zip(expected, got, strict=True):
         _assert_identical(have, want, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(5, 3), (4, 128, 128), (2, 3, 4, 6)])
+def test_compiled_layer_normalization_is_bit_identical(monkeypatch, dtype, shape):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 2 - 1).astype(dtype)
+    gamma = rng.standard_normal(shape[-1]).astype(dtype)
+    beta = rng.standard_normal(shape[-1]).astype(dtype)
+    g = _special(rng.standard_normal(shape).astype(dtype))
+
+    def run():
+        op = NormalizeLastAxis()
+        op.needs_grad = (True, True, True)
+        out = op.forward(x, gamma, beta, epsilon=1e-5)
+        with np.errstate(invalid="ignore"):
+            return (out, op.xhat.copy()) + tuple(op.backward(g))
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=2)
+    for want, have in zip(expected, got, strict=True):
+        _assert_identical(have, want, dtype)
+
+
+@needs_numba
+def test_compiled_dense_relu_gradient_is_bit_identical(monkeypatch):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((256, 96)).astype(np.float32)
+    kernel = rng.standard_normal((96, 80)).astype(np.float32)
+    bias = rng.standard_normal(80).astype(np.float32)
+    g = _special(rng.standard_normal((256, 80)).astype(np.float32))
+
+    def run():
+        op = AffineRelu()
+        op.needs_grad = (True, True, True)
+        op.inputs = (None, None, None)  # no gradient buffers to write into
+        out = op.forward(x, kernel, bias)
+        with np.errstate(invalid="ignore"):
+            return (out,) + tuple(op.backward(g))
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=1)
+    for want, have in zip(expected, got, strict=True):
+        _assert_identical(have, want, np.float32)
 
 
 @needs_numba

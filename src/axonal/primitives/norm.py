@@ -108,10 +108,17 @@ class NormalizeLastAxis(Normalize):
         var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
         var /= features
         inv_std = 1.0 / xp.sqrt(var + epsilon)
-        xhat *= inv_std
-        out = xhat * gamma if gamma is not None else xhat.copy()
-        if beta is not None:
-            out += beta
+        out = None
+        if gamma is not None and beta is not None:
+            loops = pointwise_kernels.compiled(xhat, inv_std, gamma, beta)
+            if loops is not None:
+                out = xp.empty_like(xhat)
+                loops.normalize_features(xhat, inv_std.reshape(-1), gamma, beta, out)
+        if out is None:
+            xhat *= inv_std
+            out = xhat * gamma if gamma is not None else xhat.copy()
+            if beta is not None:
+                out += beta
         self.inv_std = inv_std.reshape(x.shape[:-1] + (1,))
         self.xhat = xhat.reshape(x.shape)
         return out.reshape(x.shape)
@@ -125,10 +132,18 @@ class NormalizeLastAxis(Normalize):
         if self.needs_grad[0]:
             mean_g = row_sums(ghat) / features
             mean_gx = xp.einsum("ij,ij->i", ghat, xhat)[:, None] / features
-            gx = ghat
-            gx -= mean_g
-            gx -= xhat * mean_gx
-            gx *= self.inv_std.reshape(-1, 1)
+            inv_std = self.inv_std.reshape(-1, 1)
+            loops = pointwise_kernels.compiled(ghat, xhat, mean_g, mean_gx, inv_std)
+            if loops is not None:
+                gx = xp.empty_like(ghat)
+                loops.normalize_features_grad(
+                    ghat, xhat, mean_g.reshape(-1), mean_gx.reshape(-1), inv_std.reshape(-1), gx
+                )
+            else:
+                gx = ghat
+                gx -= mean_g
+                gx -= xhat * mean_gx
+                gx *= inv_std
             gx = gx.reshape(g.shape)
         if self.needs_grad[1]:
             ggamma = xp.einsum("ij,ij->j", g_rows, xhat)
