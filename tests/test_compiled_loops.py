@@ -11,6 +11,7 @@ import pytest
 
 from axonal import conv_kernels, kernels, pointwise_kernels
 from axonal.primitives import core
+from axonal.primitives.attention import PackedSelfAttention
 from axonal.primitives.conv import MaxPool2D
 from axonal.primitives.core import AffineRelu, Relu
 from axonal.primitives.norm import NormalizeChannels, NormalizeLastAxis
@@ -226,6 +227,26 @@ def test_compiled_layer_normalization_is_bit_identical(monkeypatch, dtype, shape
     expected, got = _both_pointwise(monkeypatch, run, loops=2)
     for want, have in zip(expected, got, strict=True):
         _assert_identical(have, want, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dropout", [False, True])
+def test_compiled_attention_softmax_gradient_is_bit_identical(monkeypatch, dropout):
+    rng = np.random.default_rng(5)
+    qkv = rng.standard_normal((2, 9, 3, 2, 4)).astype(np.float32)
+    keep = (rng.random((2, 2, 9, 9)) > 0.3).astype(np.float32) / 0.7 if dropout else None
+    g = _special(rng.standard_normal((2, 9, 2, 4)).astype(np.float32))
+
+    def run():
+        op = PackedSelfAttention()
+        op.needs_grad = (True, False, False)
+        out = op.forward(qkv, None, keep, scale=0.5)
+        with np.errstate(invalid="ignore"):
+            return out, op.backward(g)[0]
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=1)
+    for want, have in zip(expected, got, strict=True):
+        _assert_identical(have, want, np.float32)
 
 
 @needs_numba

@@ -7,6 +7,7 @@ is four batched GEMMs and one softmax Jacobian product, with nothing else alloca
 
 from __future__ import annotations
 
+from axonal import pointwise_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
 from axonal.primitives.core import row_sums, softmax_limits, softmax_rows
@@ -160,8 +161,15 @@ def _attention_grads(g, out, q, k, v, p, weights, keep, dq, dk, dv, scale) -> No
     # the softmax Jacobian p * (dp - sum_j dp_j p_j). That row sum is g · out (the rows of out
     # are sum_j p_j keep_j v_j): a product over V features per row rather than over the S keys
     # of two (..., T, S) arrays
-    ds -= xp.einsum("...ij,...ij->...i", g, out)[..., None]
-    ds *= p
+    # (einsum lays its result out like the strided heads: a small copy makes it row-major)
+    sums = xp.ascontiguousarray(xp.einsum("...ij,...ij->...i", g, out))
+    loops = pointwise_kernels.compiled(ds, sums, p)
+    if loops is not None:
+        width = p.shape[-1]
+        loops.softmax_grad(ds.reshape(-1, width), sums.reshape(-1), p.reshape(-1, width))
+    else:
+        ds -= sums[..., None]
+        ds *= p
     # the scale on the small products, not on the (..., T, S) array
     factor = ds.dtype.type(scale)
     if dq is not None:
