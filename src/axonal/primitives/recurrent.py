@@ -48,18 +48,45 @@ def _gate_views(acts, units: int) -> tuple:
     return tuple(acts[:, k * units : (k + 1) * units] for k in range(4))
 
 
+# per gate block of z: the sigmoid gates (i, f, o) take tanh(z / 2), the candidate tanh(z)
+_GATE_SCALES: dict = {}
+
+
+def _gate_scales(units: int, dtype):
+    """``(4 * units,)``: 0.5 for the sigmoid gates' columns, 1 for the candidate's."""
+    key = (units, xp.dtype(dtype).str)
+    scales = _GATE_SCALES.get(key)
+    if scales is None:
+        scales = xp.full(4 * units, 0.5, dtype=dtype)
+        scales[2 * units : 3 * units] = 1
+        _GATE_SCALES[key] = scales
+    return scales
+
+
 def _lstm_cell(z, c, acts, tanh_c, units: int):
     """One LSTM step from its pre-activations ``z`` ``(rows, 4u)`` and cell ``c``: writes the
-    gate activations into ``acts`` and ``tanh(c')`` into ``tanh_c``; returns ``(h', c')``."""
+    gate activations into ``acts`` and ``tanh(c')`` into ``tanh_c``; returns ``(h', c')``.
+
+    Every gate's ``tanh`` is one call over the whole contiguous block (the sigmoid is
+    ``(1 + tanh(z / 2)) / 2``); the rest is one compiled pass where ``recurrent_kernels`` runs,
+    NumPy's five calls otherwise, with the same float operations.
+    """
     u = units
-    _sigmoid(z[:, : 2 * u], out=acts[:, : 2 * u])
-    xp.tanh(z[:, 2 * u : 3 * u], out=acts[:, 2 * u : 3 * u])
-    _sigmoid(z[:, 3 * u :], out=acts[:, 3 * u :])
-    i, f, cand, o = _gate_views(acts, u)
-    c_new = f * c
-    c_new += i * cand
+    xp.multiply(z, _gate_scales(u, z.dtype), out=acts)
+    xp.tanh(acts, out=acts)
+    c_new = xp.empty_like(tanh_c)
+    loops = recurrent_kernels.compiled() if kernels.usable(acts, c, c_new) else None
+    if loops is not None:
+        loops.lstm_gates(acts, c, c_new)
+    else:
+        for gate in (acts[:, : 2 * u], acts[:, 3 * u :]):
+            gate *= 0.5
+            gate += 0.5
+        i, f, cand, _ = _gate_views(acts, u)
+        xp.multiply(f, c, out=c_new)
+        c_new += i * cand
     tc = xp.tanh(c_new, out=tanh_c)
-    return o * tc, c_new
+    return acts[:, 3 * u :] * tc, c_new
 
 
 def _lstm_cell_grad(dh_new, dc, acts, tanh_c, c_prev, dz, units: int):
