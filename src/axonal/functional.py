@@ -1000,23 +1000,6 @@ def lstm_sequence(
     )
 
 
-def paired_lstm_sequence(xproj_forward, xproj_backward, kernel_forward, kernel_backward) -> Tensor:
-    """Both directions of a Bidirectional LSTM (no mask, zero initial states) as one op.
-
-    Args:
-        xproj_forward, xproj_backward: ``(batch, time, 4 * units)``, each direction's
-            inputs @ kernel + bias, in time order.
-        kernel_forward, kernel_backward: the recurrent kernels ``(units, 4 * units)``.
-
-    Returns:
-        ``(batch, time + 2, 2 * units)``: the outputs in time order, forward then backward
-        direction side by side, then the final h and the final c of both.
-    """
-    return apply(
-        P.PairedLSTMSequence, xproj_forward, xproj_backward, kernel_forward, kernel_backward
-    )
-
-
 def gru_sequence(
     xproj,
     recurrent_kernel,

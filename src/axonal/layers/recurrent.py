@@ -759,8 +759,6 @@ class Bidirectional(_Wrapper):
         _check_sequence_shape(self, inputs.shape)
         if mask is None:
             mask = mask_of(inputs)
-        if self._pairable(inputs, training, mask, initial_state):
-            return self._call_paired(inputs)
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
@@ -791,43 +789,6 @@ class Bidirectional(_Wrapper):
         if self.return_state:
             return (output if isinstance(output, list) else [output]) + states
         return output
-
-    def _pairable(self, inputs, training: bool, mask, initial_state) -> bool:
-        """Whether both directions can run as one ``PairedLSTMSequence``: two fused LSTMs with
-        no mask, state, initial state or dropout, concatenated."""
-        forward, backward = self.forward_layer, self.backward_layer
-        return (
-            type(forward) is LSTM
-            and type(backward) is LSTM
-            and mask is None
-            and initial_state is None
-            and self.merge_mode == "concat"
-            and not (self.stateful or self.return_state)
-            and not backward.stateful
-            and not forward.go_backwards
-            and forward.units == backward.units
-            and forward.dtype == backward.dtype
-            and forward.use_bias == backward.use_bias
-            and all(layer._fused and layer._fusable() for layer in (forward, backward))
-            and not (
-                training
-                and any(layer.dropout or layer.recurrent_dropout for layer in (forward, backward))
-            )
-        )
-
-    def _call_paired(self, inputs: Tensor) -> Tensor:
-        forward, backward = self.forward_layer, self.backward_layer
-        inputs = forward._check_inputs(inputs)
-        steps = inputs.shape[1]
-        packed = F.paired_lstm_sequence(
-            F.dense(inputs, forward.kernel, forward._input_bias()),
-            F.dense(inputs, backward.kernel, backward._input_bias()),
-            forward.recurrent_kernel,
-            backward.recurrent_kernel,
-        )
-        if self.return_sequences:
-            return F.slice_steps(packed, 0, steps)
-        return F.slice_steps(packed, steps)
 
     def reset_states(self) -> None:
         """Zero both directions' carried states (stateful layers)."""

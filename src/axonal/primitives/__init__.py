@@ -55,7 +55,6 @@ _MODULES = {
     "axonal.primitives.recurrent": (
         "GRUSequence",
         "LSTMSequence",
-        "PairedLSTMSequence",
         "ReverseSteps",
         "SimpleRNNSequence",
         "SliceSteps",

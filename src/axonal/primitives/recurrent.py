@@ -435,99 +435,6 @@ class GRUSequence(_Sequence):
         return gx, gk, gb, dh
 
 
-class PairedLSTMSequence(Function):
-    """Both directions of a Bidirectional LSTM in one loop: step ``s`` runs the forward LSTM at
-    time ``s`` and the backward one at time ``T - 1 - s`` as one ``(2·batch)``-row step.
-
-    Each direction's maths is ``LSTMSequence``'s (no mask, no recurrent dropout, zero initial
-    states), but every array call covers both, so the ~15 calls a step cost half as much per
-    direction (the BiLSTM text model's recurrences: forward 17.3 -> 11.9 ms a layer).
-
-    forward(xproj_forward, xproj_backward, kernel_forward, kernel_backward) ->
-    ``(batch, time + 2, 2 * units)``: the outputs in time order with the two directions side by
-    side (Bidirectional's ``concat``), then the final h and the final c of both.
-    """
-
-    def forward(self, xproj_f, xproj_b, kernel_f, kernel_b):
-        batch, steps, width = xproj_f.shape
-        u = width // 4
-        rows = 2 * batch
-        dtype = xproj_f.dtype
-        self.steps, self.units, self.batch, self.dtype = steps, u, batch, dtype
-        self.kernels = xp.stack([kernel_f, kernel_b])  # (2, u, 4u)
-        # per step, both directions' rows side by side; the states direction-major, so each
-        # direction's kernel gradient is one GEMM over contiguous rows
-        self.acts = xp.empty((steps, rows, 4 * u), dtype=dtype)
-        self.tanh_c = xp.empty((steps, rows, u), dtype=dtype)
-        self.cells = xp.zeros((steps + 1, rows, u), dtype=dtype)
-        self.hidden = xp.zeros((2, steps + 1, batch, u), dtype=dtype)
-        out = xp.empty((batch, steps + 2, 2 * u), dtype=dtype)
-        z = xp.empty((2, batch, 4 * u), dtype=dtype)
-        for s in range(steps):
-            xp.matmul(self.hidden[:, s], self.kernels, out=z)
-            z[0] += xproj_f[:, s]
-            z[1] += xproj_b[:, steps - 1 - s]
-            h, c = _lstm_cell(
-                z.reshape(rows, 4 * u), self.cells[s], self.acts[s], self.tanh_c[s], u
-            )
-            self.hidden[:, s + 1] = h.reshape(2, batch, u)
-            self.cells[s + 1] = c
-            out[:, s, :u] = h[:batch]
-            out[:, steps - 1 - s, u:] = h[batch:]
-        out[:, steps, :u], out[:, steps, u:] = self.hidden[:, steps]
-        out[:, steps + 1, :u] = self.cells[steps, :batch]
-        out[:, steps + 1, u:] = self.cells[steps, batch:]
-        self.loops = None
-        if kernels.usable(self.acts, self.kernels):
-            self.loops = recurrent_kernels.compiled()
-        return out
-
-    def _step_grads(self, g):
-        """Every step's pre-activation gradients, direction-major ``(2, time, batch, 4u)``."""
-        steps, u, batch = self.steps, self.units, self.batch
-        rows = 2 * batch
-        dz_steps = xp.empty((2, steps, batch, 4 * u), dtype=self.dtype)
-        dz = xp.empty((rows, 4 * u), dtype=self.dtype)
-        dh = xp.concatenate([g[:, steps, :u], g[:, steps, u:]])
-        dc = xp.concatenate([g[:, steps + 1, :u], g[:, steps + 1, u:]])
-        gout = xp.empty_like(dh)  # the outputs' gradients at the step, both directions
-        dc_next = xp.empty_like(dc)
-        back = self.kernels.transpose(0, 2, 1)
-        loops = self.loops if g.dtype == self.dtype else None
-        for s in range(steps - 1, -1, -1):
-            gout[:batch] = g[:, s, :u]
-            gout[batch:] = g[:, steps - 1 - s, u:]
-            if loops is not None:
-                loops.lstm_grad_step(
-                    dh, gout, dc, self.acts[s], self.tanh_c[s], self.cells[s], dz, dc_next
-                )
-                dc, dc_next = dc_next, dc
-            else:
-                dc = _lstm_cell_grad(
-                    dh + gout, dc, self.acts[s], self.tanh_c[s], self.cells[s], dz, u
-                )
-            pair = dz.reshape(2, batch, 4 * u)
-            dz_steps[:, s] = pair
-            dh = xp.matmul(pair, back).reshape(rows, u)
-        return dz_steps
-
-    def backward(self, g):
-        steps, u = self.steps, self.units
-        dz_steps = self._step_grads(g)
-        self.dz_steps = dz_steps  # per-example gradients (privacy) read them after backward
-        gx_f = gx_b = None
-        if self.needs_grad[0]:
-            gx_f = xp.ascontiguousarray(dz_steps[0].transpose(1, 0, 2))
-        if self.needs_grad[1]:
-            gx_b = xp.ascontiguousarray(dz_steps[1, ::-1].transpose(1, 0, 2))
-        gk = [None, None]
-        for d in range(2):
-            if self.needs_grad[2 + d]:
-                h_prev = self.hidden[d, :steps].reshape(-1, u)
-                gk[d] = inner_product(h_prev.T, dz_steps[d].reshape(-1, 4 * u))
-        return gx_f, gx_b, gk[0], gk[1]
-
-
 class SliceSteps(Function):
     """``a[:, index]`` or ``a[:, start:stop]`` along axis 1 (time), with a cheap backward.
 
@@ -559,7 +466,6 @@ class ReverseSteps(Function):
 __all__ = [
     "GRUSequence",
     "LSTMSequence",
-    "PairedLSTMSequence",
     "ReverseSteps",
     "SimpleRNNSequence",
     "SliceSteps",

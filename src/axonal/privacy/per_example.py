@@ -476,21 +476,6 @@ class _SequenceRule(Rule):
         return _sum_groups(per, batch)
 
 
-class _PairedSequenceRule(Rule):
-    """Bidirectional LSTM's paired kernel: each direction's ``dR_i = sum_t h_{t-1,i}^T dz_{t,i}``
-    from the states and step gradients the op keeps (direction-major)."""
-
-    def prepare(self, ctx, weights):
-        return True  # backward stores the step gradients
-
-    def materialize(self, ctx, g, index, batch):
-        direction = index - 2
-        saved = ctx.hidden[direction, : ctx.steps]  # (time, rows, units)
-        dz = ctx.dz_steps[direction]  # (time, rows, 4 * units)
-        per = xp.matmul(saved.transpose(1, 2, 0), dz.transpose(1, 0, 2))
-        return _sum_groups(per, batch)
-
-
 _ELEMENTWISE_OPS = (
     P.Add,
     P.Sub,
@@ -519,7 +504,6 @@ RULES: dict[type, Rule] = {
     P.Take: _TakeRule(),
     P.SimpleRNNSequence: _SequenceRule(),
     P.LSTMSequence: _SequenceRule(),
-    P.PairedLSTMSequence: _PairedSequenceRule(),
     P.GRUSequence: _SequenceRule(),
 }
 for _op in _ELEMENTWISE_OPS:
