@@ -85,6 +85,28 @@ class Normalize(Function):
         return gx, ggamma, gbeta
 
 
+def _scale_and_shift(centered, inv_std, gamma, beta, compiled_pass: str):
+    """``centered *= inv_std`` (it becomes xhat, in place) and a new ``xhat * gamma + beta``.
+
+    ``inv_std`` broadcasts against the rows ``centered`` ``(N, C)``: ``(N, 1)`` per row or
+    ``(C,)`` per column; ``gamma``/``beta`` are ``(C,)`` or None. With both given and
+    ``pointwise_kernels`` running, one compiled pass (``compiled_pass``) does it all.
+    """
+    if gamma is not None and beta is not None:
+        loops = pointwise_kernels.compiled(centered, inv_std, gamma, beta)
+        if loops is not None:
+            out = xp.empty_like(centered)
+            flat = (inv_std.reshape(-1), gamma.reshape(-1), beta.reshape(-1))
+            getattr(loops, compiled_pass)(centered, *flat, out)
+            return out
+    centered *= inv_std
+    # xhat is saved for backward: the output is always a new array
+    out = centered * gamma if gamma is not None else centered.copy()
+    if beta is not None:
+        out += beta
+    return out
+
+
 class NormalizeLastAxis(Normalize):
     """``Normalize`` over the last axis only (LayerNormalization's default), on 2-D rows.
 
@@ -108,17 +130,7 @@ class NormalizeLastAxis(Normalize):
         var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
         var /= features
         inv_std = 1.0 / xp.sqrt(var + epsilon)
-        out = None
-        if gamma is not None and beta is not None:
-            loops = pointwise_kernels.compiled(xhat, inv_std, gamma, beta)
-            if loops is not None:
-                out = xp.empty_like(xhat)
-                loops.normalize_features(xhat, inv_std.reshape(-1), gamma, beta, out)
-        if out is None:
-            xhat *= inv_std
-            out = xhat * gamma if gamma is not None else xhat.copy()
-            if beta is not None:
-                out += beta
+        out = _scale_and_shift(xhat, inv_std, gamma, beta, "normalize_features")
         self.inv_std = inv_std.reshape(x.shape[:-1] + (1,))
         self.xhat = xhat.reshape(x.shape)
         return out.reshape(x.shape)
@@ -208,21 +220,8 @@ class NormalizeChannels(Normalize):
             None if gamma is None else gamma.shape,
             None if beta is None else beta.shape,
         )
-        out = None
-        if gamma is not None and beta is not None:
-            scale, shift = gamma.reshape(channels), beta.reshape(channels)
-            out = xp.empty_like(centered)
-            loops = pointwise_kernels.compiled(centered, inv_std, scale, shift, out)
-            if loops is not None:
-                loops.normalize_rows(centered, inv_std, scale, shift, out)
-            else:
-                out = None
-        if out is None:
-            centered *= inv_std
-            # xhat is saved for backward: the output is always a new array
-            out = centered * gamma.reshape(channels) if gamma is not None else centered.copy()
-            if beta is not None:
-                out += beta.reshape(channels)
+        flat = [None if p is None else p.reshape(channels) for p in (gamma, beta)]
+        out = _scale_and_shift(centered, inv_std, *flat, "normalize_rows")
         self.xhat = centered.reshape(x.shape)
         return out.reshape(x.shape)
 
