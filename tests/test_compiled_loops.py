@@ -13,7 +13,7 @@ from axonal import conv_kernels, kernels, pointwise_kernels
 from axonal.primitives import core
 from axonal.primitives.attention import PackedSelfAttention
 from axonal.primitives.conv import MaxPool2D
-from axonal.primitives.core import AffineRelu, Relu
+from axonal.primitives.core import AffineRelu, Relu, Take
 from axonal.primitives.norm import NormalizeChannels, NormalizeLastAxis
 
 needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not installed")
@@ -291,3 +291,25 @@ def test_pointwise_switched_off_never_loads_the_kernels(monkeypatch):
 @needs_numba
 def test_pointwise_prepare_loads_the_loops():
     assert pointwise_kernels.prepare("float64") is True
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("vocabulary", [5, 50, 20_000])
+def test_compiled_embedding_scatter_is_bit_identical(monkeypatch, dtype, vocabulary):
+    # few distinct ids: many indices occur more than the eight one-by-one rounds (a padding
+    # token), so the bulk-summed tail's order is checked too
+    rng = np.random.default_rng(7)
+    table = rng.standard_normal((vocabulary, 6)).astype(dtype)
+    ids = rng.integers(0, vocabulary, (40, 30))
+    ids[:, :10] = 0  # a padding token, 400 times
+    g = _special(rng.standard_normal((40, 30, 6)).astype(dtype))
+
+    def run():
+        op = Take()
+        op.forward(table, ids)
+        with np.errstate(invalid="ignore"):
+            return (op.backward(g)[0],)
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=1)
+    _assert_identical(got[0], expected[0], dtype)

@@ -1,10 +1,13 @@
 """Compiled elementwise passes for Batch- and LayerNormalization, ReLU and the softmax of
-attention (optional, numba).
+attention, and the embedding gradient's scatter (optional, numba).
 
 NumPy runs ``xhat = centered * inv_std; out = xhat * gamma + beta`` as three passes over the
 activations, each reading and writing the whole array, and a normalization's input gradient
 as four; ReLU's gradient ``g * (y > 0)`` makes a mask first, and the softmax Jacobian's
-``(ds - sum) * p`` is two passes over the attention scores. Compiled, each is one pass (on the
+``(ds - sum) * p`` is two passes over the attention scores. An embedding's gradient adds
+each batch row into the table in rounds of fancy-indexed copies; compiled, one loop adds the
+rows in place in the same order (an IMDB batch of 6,400 tokens into 20,000 rows: see
+``primitives.core.scatter_add_rows``). Compiled, each is one pass (on the
 Conv1D classifier's 16,000 × 64 maps: normalize 0.75 -> 0.17 ms, its gradient 0.87 -> 0.19 ms,
 ReLU's gradient 0.34 -> 0.15 ms).
 
@@ -49,6 +52,7 @@ def prepare(dtype: Any = "float32") -> bool:
     loops.normalize_features_grad(rows, rows, channel, channel, channel, rows.copy())
     loops.relu_grad(rows, rows, rows.copy())
     loops.softmax_grad(rows.copy(), channel, rows)
+    loops.scatter_add_rows(rows.copy(), numpy.zeros(1, numpy.intp), rows, 8)
     return True
 
 
@@ -113,11 +117,31 @@ def _relu_grad_loop(g, y, gx):  # pragma: no cover - runs compiled
         gx1[i] = g1[i] * (y1[i] > 0)
 
 
+def _scatter_add_rows_loop(out, indices, rows, rounds):  # pragma: no cover - compiled
+    # out[indices[i]] += rows[i] for each index's first ``rounds`` rows, one by one in their
+    # order, as primitives.core.scatter_add_rows's rounds add them; returns how many rows lie
+    # beyond (that function sums those the NumPy way)
+    size, width = indices.shape[0], rows.shape[1]
+    seen = numpy.zeros(out.shape[0], numpy.int64)
+    deeper = 0
+    for i in range(size):
+        t = indices[i]
+        k = seen[t]
+        seen[t] = k + 1
+        if k < rounds:
+            for c in range(width):
+                out[t, c] = out[t, c] + rows[i, c]
+        else:
+            deeper += 1
+    return deeper
+
+
 _LOOPS = kernels.LoopSet(
     normalize_rows=_normalize_rows_loop,
     normalize_rows_grad=_normalize_rows_grad_loop,
     normalize_features=_normalize_features_loop,
     normalize_features_grad=_normalize_features_grad_loop,
     softmax_grad=_softmax_grad_loop,
+    scatter_add_rows=_scatter_add_rows_loop,
     relu_grad=_relu_grad_loop,
 )

@@ -888,6 +888,8 @@ class Take(Function):
 
 # occurrences of an index added by one vectorised scatter each; later ones are summed in bulk
 _SCATTER_ROUNDS = 8
+# from this many rows the compiled loop adds them (pointwise_kernels), in the same order
+_COMPILED_SCATTER_MIN = 256
 
 
 def scatter_add_rows(out, indices, rows) -> None:
@@ -902,14 +904,25 @@ def scatter_add_rows(out, indices, rows) -> None:
     depth each index receives its rows in their original order, as ``add.at`` adds them.
     """
     size = indices.size
+    loops = None
+    if size >= _COMPILED_SCATTER_MIN and out.flags.c_contiguous:
+        # (a contiguous out reshapes to a view: the loop writes into out itself)
+        table, flat_rows = out.reshape(out.shape[0], -1), rows.reshape(size, -1)
+        loops = pointwise_kernels.compiled(table, flat_rows)
+    if loops is not None:
+        # the rounds in one compiled pass, in the same order; any deeper rows as below
+        positions = xp.ascontiguousarray(indices, dtype=xp.intp)
+        if loops.scatter_add_rows(table, positions, flat_rows, _SCATTER_ROUNDS) == 0:
+            return
     order = xp.argsort(indices, kind="stable")
     ordered = indices[order]
     starts = xp.flatnonzero(xp.concatenate(([True], ordered[1:] != ordered[:-1])))
     counts = xp.diff(xp.append(starts, size))
     rank = xp.arange(size) - xp.repeat(starts, counts)
-    for occurrence in range(min(int(counts.max(initial=0)), _SCATTER_ROUNDS)):
-        chosen = rank == occurrence
-        out[ordered[chosen]] += rows[order[chosen]]
+    if loops is None:
+        for occurrence in range(min(int(counts.max(initial=0)), _SCATTER_ROUNDS)):
+            chosen = rank == occurrence
+            out[ordered[chosen]] += rows[order[chosen]]
     deep = rank >= _SCATTER_ROUNDS
     if deep.any():
         positions, targets = order[deep], ordered[deep]
