@@ -313,3 +313,13 @@ def test_compiled_embedding_scatter_is_bit_identical(monkeypatch, dtype, vocabul
 
     expected, got = _both_pointwise(monkeypatch, run, loops=1)
     _assert_identical(got[0], expected[0], dtype)
+
+
+def test_embedding_scatter_rejects_an_index_outside_the_table():
+    # the compiled loop does not check bounds: such an index must never reach it
+    out = np.zeros((10, 4), np.float32)
+    rows = np.ones((300, 4), np.float32)
+    indices = np.zeros(300, np.intp)
+    indices[-1] = 10
+    with pytest.raises(IndexError):
+        core.scatter_add_rows(out, indices, rows)

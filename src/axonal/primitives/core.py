@@ -665,7 +665,6 @@ class AffineRelu(Affine):
         return out
 
     def backward(self, g):
-        # a multiply by the boolean mask: several times faster than where() on random masks
         return self._gradients(relu_grad(g, self.out))
 
 
@@ -902,16 +901,19 @@ def scatter_add_rows(out, indices, rows) -> None:
     round), then the second ones, and so on. Indices occurring more than ``_SCATTER_ROUNDS``
     times (a padding token) have the rest of their rows summed per index at the end. Up to that
     depth each index receives its rows in their original order, as ``add.at`` adds them.
+    Where ``pointwise_kernels`` runs, one compiled pass adds the rounds' rows in that order.
     """
     size = indices.size
     loops = None
     if size >= _COMPILED_SCATTER_MIN and out.flags.c_contiguous:
         # (a contiguous out reshapes to a view: the loop writes into out itself)
         table, flat_rows = out.reshape(out.shape[0], -1), rows.reshape(size, -1)
-        loops = pointwise_kernels.compiled(table, flat_rows)
+        positions = xp.ascontiguousarray(indices, dtype=xp.intp)
+        # the loop does not check bounds: an index outside out takes NumPy's path (and error)
+        if xp.minimum.reduce(positions) >= 0 and xp.maximum.reduce(positions) < len(out):
+            loops = pointwise_kernels.compiled(table, flat_rows)
     if loops is not None:
         # the rounds in one compiled pass, in the same order; any deeper rows as below
-        positions = xp.ascontiguousarray(indices, dtype=xp.intp)
         if loops.scatter_add_rows(table, positions, flat_rows, _SCATTER_ROUNDS) == 0:
             return
     order = xp.argsort(indices, kind="stable")
