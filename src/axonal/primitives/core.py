@@ -428,7 +428,7 @@ _COMPILED_RELU_GRAD_MIN = 1 << 14
 
 def relu_grad(g, out):
     """``g * (out > 0)``: the gradient of ReLU (or a ReLU-fused op) whose output was ``out``."""
-    if g.size >= _COMPILED_RELU_GRAD_MIN:
+    if g.size >= _COMPILED_RELU_GRAD_MIN and g.shape == out.shape:
         loops = pointwise_kernels.compiled(g, out)
         if loops is not None:
             gx = xp.empty_like(g)

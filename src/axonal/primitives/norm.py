@@ -85,19 +85,27 @@ class Normalize(Function):
         return gx, ggamma, gbeta
 
 
-def _scale_and_shift(centered, inv_std, gamma, beta, compiled_pass: str):
+def _scale_and_shift(centered, inv_std, gamma, beta, per_row: bool):
     """``centered *= inv_std`` (it becomes xhat, in place) and a new ``xhat * gamma + beta``.
 
-    ``inv_std`` broadcasts against the rows ``centered`` ``(N, C)``: ``(N, 1)`` per row or
-    ``(C,)`` per column; ``gamma``/``beta`` are ``(C,)`` or None. With both given and
-    ``pointwise_kernels`` running, one compiled pass (``compiled_pass``) does it all.
+    ``inv_std`` holds one value per row of ``centered`` ``(N, C)`` (``per_row``, shaped
+    ``(N, 1)``) or per column (``(C,)``); ``gamma``/``beta`` are ``(C,)`` or None. With both
+    given and ``pointwise_kernels`` running, one compiled pass does it all.
     """
-    if gamma is not None and beta is not None:
+    rows, columns = centered.shape
+    # the compiled pass reads gamma, beta and inv_std without bounds checks: sizes first
+    if (
+        gamma is not None
+        and beta is not None
+        and gamma.size == beta.size == columns
+        and inv_std.size == (rows if per_row else columns)
+    ):
         loops = pointwise_kernels.compiled(centered, inv_std, gamma, beta)
         if loops is not None:
             out = xp.empty_like(centered)
             flat = (inv_std.reshape(-1), gamma.reshape(-1), beta.reshape(-1))
-            getattr(loops, compiled_pass)(centered, *flat, out)
+            normalize = loops.normalize_features if per_row else loops.normalize_rows
+            normalize(centered, *flat, out)
             return out
     centered *= inv_std
     # xhat is saved for backward: the output is always a new array
@@ -130,7 +138,7 @@ class NormalizeLastAxis(Normalize):
         var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
         var /= features
         inv_std = 1.0 / xp.sqrt(var + epsilon)
-        out = _scale_and_shift(xhat, inv_std, gamma, beta, "normalize_features")
+        out = _scale_and_shift(xhat, inv_std, gamma, beta, per_row=True)
         self.inv_std = inv_std.reshape(x.shape[:-1] + (1,))
         self.xhat = xhat.reshape(x.shape)
         return out.reshape(x.shape)
@@ -221,7 +229,7 @@ class NormalizeChannels(Normalize):
             None if beta is None else beta.shape,
         )
         flat = [None if p is None else p.reshape(channels) for p in (gamma, beta)]
-        out = _scale_and_shift(centered, inv_std, *flat, "normalize_rows")
+        out = _scale_and_shift(centered, inv_std, *flat, per_row=False)
         self.xhat = centered.reshape(x.shape)
         return out.reshape(x.shape)
 
