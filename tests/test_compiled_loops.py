@@ -43,6 +43,9 @@ def _max_pool(x, g, pads=((0, 0), (0, 0))):
         ((2, 7, 9, 3), ((0, 0), (0, 0))),  # odd sizes: a row and a column outside every window
         ((2, 7, 9, 6), ((0, 1), (1, 0))),  # 'same' pooling pads with -inf
         ((64, 24, 24, 6), ((0, 0), (0, 0))),  # LeNet's first pooling
+        # from MANY_CHANNELS channels the gradient is written by the row-wise loop
+        ((4, 8, 8, 32), ((0, 0), (0, 0))),  # the digits CNN's pooling
+        ((2, 7, 9, 20), ((0, 1), (1, 0))),
     ],
 )
 def test_compiled_max_pool_is_bit_identical(monkeypatch, dtype, shape, pads):
@@ -323,3 +326,8 @@ def test_embedding_scatter_rejects_an_index_outside_the_table():
     indices[-1] = 10
     with pytest.raises(IndexError):
         core.scatter_add_rows(out, indices, rows)
+
+
+def test_the_pooling_cases_cover_both_gradient_loops():
+    # the bit-identity cases above have 3-6 channels and 20-32: one loop each side of the switch
+    assert 6 < conv_kernels.MANY_CHANNELS <= 20

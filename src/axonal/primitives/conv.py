@@ -957,7 +957,10 @@ class MaxPool2D(Function):
             compiled = conv_kernels.compiled()
             if compiled is not None and kernels.usable(g):
                 gpad = xp.empty(self.padded_shape, dtype=g.dtype)
-                compiled.max_pool_2x2_grad(g, self.arg, gpad)
+                if c >= conv_kernels.MANY_CHANNELS:
+                    compiled.max_pool_2x2_grad_rows(g, self.arg, gpad)
+                else:
+                    compiled.max_pool_2x2_grad(g, self.arg, gpad)
                 return (_crop_hw(gpad, self.pads),)
             self.first = self._first_from_arg()
         if self.first is None:
