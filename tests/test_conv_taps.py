@@ -146,3 +146,22 @@ def test_inference_under_no_grad_equals_training_forward():
         first = layer(Tensor(x)).numpy().copy()
     second = layer(Tensor(x, requires_grad=True)).numpy()
     np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 2_000])
+def test_series_blocks_give_the_same_convolution(monkeypatch, block_bytes):
+    # blocks of one series (1 byte) or a few: every GEMM row range and the last block's shorter
+    # range must still add up to the im2col convolution
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 11, 32))
+    kernel = rng.standard_normal((3, 32, 4))
+    bias = rng.standard_normal(4)
+    g = rng.standard_normal((5, 11, 4))
+    monkeypatch.setattr(conv_taps, "_BLOCK_BYTES", block_bytes)
+    out, grads, tapped = _run(x, kernel, bias, (2, 0), 1, g)
+    assert tapped
+    monkeypatch.setattr(conv_taps, "suits", lambda *args: False)
+    ref_out, ref_grads, _ = _run(x, kernel, bias, (2, 0), 1, g)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-12)
+    for got, want in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -87,20 +87,32 @@ def _pad(x, geometry: Geometry):
     return padded.reshape(n * geometry.padded, geometry.channels)
 
 
+# The shifted GEMMs run over blocks of whole series whose product is about this size: the
+# product and the rows it is added from stay in cache between the GEMM and the add (the Conv1D
+# classifier's step 27.6 -> 26.0 ms best, 31.6 -> 29.3 ms median, alternating A/B; 256 KB to
+# 2 MB all did about as well).
+_BLOCK_BYTES = 1 << 20
+
+
 def _shifted_sum(source, matrices, geometry: Geometry, keep: slice, out):
     """``out[n, t] = Σ_j (source[j·d : j·d + N·P] · matrices[j])`` at step ``keep`` of each
-    series: the ``k`` shifted GEMMs, each added into ``out`` ``(N, kept steps, width)``."""
+    series: the ``k`` shifted GEMMs, each added into ``out`` ``(N, kept steps, width)``, a
+    block of series at a time."""
     n, p, d = geometry.series, geometry.padded, geometry.dilation
-    rows = min(n * p, source.shape[0] - geometry.span)
     width = matrices.shape[2]
-    product = take((n * p, width), out.dtype)
-    for j in range(matrices.shape[0]):
-        xp.matmul(source[j * d : j * d + rows], matrices[j], out=product[:rows])
-        kept = product.reshape(n, p, width)[:, keep]
-        if j == 0:
-            out[...] = kept
-        else:
-            out += kept
+    per = max(1, _BLOCK_BYTES // (p * width * out.dtype.itemsize))
+    product = take((min(per, n) * p, width), out.dtype)
+    for first in range(0, n, per):
+        last = min(n, first + per)
+        rows = min((last - first) * p, source.shape[0] - geometry.span - first * p)
+        for j in range(matrices.shape[0]):
+            start = first * p + j * d
+            xp.matmul(source[start : start + rows], matrices[j], out=product[:rows])
+            kept = product[: (last - first) * p].reshape(last - first, p, width)[:, keep]
+            if j == 0:
+                out[first:last] = kept
+            else:
+                out[first:last] += kept
     release(product)
     return out
 
