@@ -575,8 +575,10 @@ class Conv1D(Conv2D):
         self.taps = None
         if geometry.out_length >= 1 and conv_taps.suits(x, kernel, strides, groups):
             self.taps, self.has_bias, self.groups = geometry, bias is not None, 1
+            # the scratch buffer is the padded input itself, read by backward and released
+            # when the op is dropped
             out, self.buffer = conv_taps.forward(x, kernel, bias, geometry)
-            self.padded_input, self.kernel = self.buffer, kernel
+            self.kernel = kernel
             return out
         out = super().forward(
             x[:, None],
@@ -592,7 +594,7 @@ class Conv1D(Conv2D):
     def backward(self, g):
         if self.taps is not None:
             gx, gk, gb = conv_taps.backward(
-                g, self.padded_input, self.kernel, self.taps, tuple(self.needs_grad) + (False,)
+                g, self.buffer, self.kernel, self.taps, tuple(self.needs_grad) + (False,)
             )
             return (gx, gk, gb) if self.has_bias else (gx, gk)
         grads = super().backward(g[:, None])
@@ -603,7 +605,7 @@ class Conv1D(Conv2D):
     def columns(self):
         """The im2col matrix ``(N·out_l, k·C [+ 1 for the bias])`` of the input."""
         if self.taps is not None:
-            return conv_taps.columns(self.padded_input, self.taps, self.has_bias)
+            return conv_taps.columns(self.buffer, self.taps, self.has_bias)
         return super().columns()
 
 

@@ -54,16 +54,20 @@ class Normalize(Function):
         xhat = x - mean
         xhat *= self.inv_std
         self.xhat = xhat
-        self.gamma = gamma
-        self.param_shapes = (
-            None if gamma is None else gamma.shape,
-            None if beta is None else beta.shape,
-        )
+        self._keep_params(gamma, beta)
         # xhat is saved for backward: the output is always a new array
         out = xhat * gamma if gamma is not None else xhat.copy()
         if beta is not None:
             out += beta
         return out
+
+    def _keep_params(self, gamma, beta) -> None:
+        """Save gamma (backward scales by it) and both parameters' shapes (their gradients')."""
+        self.gamma = gamma
+        self.param_shapes = (
+            None if gamma is None else gamma.shape,
+            None if beta is None else beta.shape,
+        )
 
     def backward(self, g):
         xhat = self.xhat
@@ -128,11 +132,7 @@ class NormalizeLastAxis(Normalize):
         features = x.shape[-1]
         rows = x.reshape(-1, features)
         self.axes = (x.ndim - 1,)
-        self.gamma = gamma
-        self.param_shapes = (
-            None if gamma is None else gamma.shape,
-            None if beta is None else beta.shape,
-        )
+        self._keep_params(gamma, beta)
         # two passes, as moments(): the variance from the centred rows, never E[x²] - E[x]²
         xhat = rows - row_sums(rows) / features
         var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
@@ -223,11 +223,7 @@ class NormalizeChannels(Normalize):
         self.axes = tuple(range(x.ndim - 1))
         inv_std = 1.0 / xp.sqrt(var.reshape(channels) + epsilon)
         self.inv_std = inv_std.reshape((1,) * (x.ndim - 1) + (channels,))
-        self.gamma = gamma
-        self.param_shapes = (
-            None if gamma is None else gamma.shape,
-            None if beta is None else beta.shape,
-        )
+        self._keep_params(gamma, beta)
         flat = [None if p is None else p.reshape(channels) for p in (gamma, beta)]
         out = _scale_and_shift(centered, inv_std, *flat, per_row=False)
         self.xhat = centered.reshape(x.shape)
