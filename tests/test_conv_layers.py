@@ -1002,3 +1002,29 @@ def test_primitive_shape_helpers_follow_keras():
     assert P.conv_pads(5, 3, 1, 2, "causal") == (4, 0)
     assert P.conv_transpose_output_length(4, 3, 2, 1, "valid") == 9
     assert P.conv_transpose_output_length(4, 3, 2, 1, "same", 1) == 8
+
+
+def test_a_convolution_alive_at_exit_releases_nothing_and_prints_nothing():
+    # regression: with numba loaded, the interpreter could clear conv.py's names before an op
+    # kept by a global was dropped, and its __del__ printed "TypeError: 'NoneType' object is
+    # not callable" on the way out
+    import subprocess
+    import sys
+
+    pytest.importorskip("numba")
+    program = (
+        "import numpy as np, numba\n"
+        "import axonal.primitives.conv as C\n"
+        "@numba.njit\n"
+        "def touch(a):\n"
+        "    return a\n"
+        "op = C.Conv2D()\n"
+        "op.needs_grad = [True, False, False]\n"
+        "op.forward(np.ones((64, 12, 12, 6), np.float32), np.ones((5, 5, 6, 16), np.float32))\n"
+        "touch(1)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Exception ignored" not in done.stderr, done.stderr

@@ -26,6 +26,8 @@ so the 2-D layouts, planar choice and scratch reuse serve all ranks.
 
 from __future__ import annotations
 
+import sys
+
 from axonal import conv_kernels, kernels
 from axonal.autograd import Function
 from axonal.backend import xp
@@ -529,9 +531,11 @@ class Conv2D(Function):
             return gx, gk, gb
         return gx, gk
 
-    def __del__(self):
-        # the graph dropped this op (after backward, or at once under no_grad): reuse its im2col
-        _release(getattr(self, "buffer", None))
+    def __del__(self, _finalizing=sys.is_finalizing):
+        # the graph dropped this op (after backward, or at once under no_grad): reuse its im2col;
+        # not while the interpreter exits, when this module's names may already be None
+        if not _finalizing():
+            _release(getattr(self, "buffer", None))
 
     def columns(self):
         """The im2col matrix the forward multiplied (with the ones column when biased)."""
