@@ -12,7 +12,7 @@ import pytest
 from axonal import conv_kernels, kernels, pointwise_kernels
 from axonal.primitives import core
 from axonal.primitives.attention import PackedSelfAttention
-from axonal.primitives.conv import MaxPool2D
+from axonal.primitives.conv import Conv2D, MaxPool2D
 from axonal.primitives.core import AffineRelu, Relu, Take
 from axonal.primitives.norm import NormalizeChannels, NormalizeLastAxis
 
@@ -89,6 +89,58 @@ def test_other_pool_shapes_and_strided_gradients_take_the_numpy_path(monkeypatch
     (strided,) = op.backward(g[..., ::2])
     (contiguous,) = op.backward(np.ascontiguousarray(g[..., ::2]))
     np.testing.assert_array_equal(strided, contiguous)
+
+
+def _conv_input_grad(x, kernel, g, **attrs):
+    op = Conv2D()
+    op.needs_grad = (True, False)
+    op.forward(x, kernel, **attrs)
+    return op.backward(g)[0]
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    "dtype, x_shape, kernel_shape, attrs",
+    [
+        # the few-channel, pixel-first layouts whose input gradient is scattered compiled
+        (np.float32, (64, 12, 12, 6), (5, 5, 6, 16), {}),  # LeNet's second convolution
+        (np.float64, (64, 12, 12, 3), (5, 5, 3, 16), {}),
+        (np.float32, (3, 9, 5, 3), (3, 3, 3, 4), {"strides": (2, 1), "pads": ((1, 2), (0, 1))}),
+        (
+            np.float64,
+            (2, 9, 10, 2),
+            (2, 3, 2, 5),
+            {"strides": (1, 2), "dilation": (2, 2), "pads": ((1, 0), (2, 1))},
+        ),
+        (np.float32, (2, 11, 9, 3), (3, 3, 3, 4), {"strides": (2, 3), "dilation": (1, 2)}),
+    ],
+)
+def test_compiled_conv_input_gradient_is_bit_identical(
+    monkeypatch, dtype, x_shape, kernel_shape, attrs
+):
+    from axonal.primitives import conv
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    kernel = rng.standard_normal(kernel_shape).astype(dtype)
+    out_shape = Conv2D().forward(x, kernel, **attrs).shape
+    g = rng.standard_normal(out_shape).astype(dtype)
+    g.reshape(-1)[:4] = [-0.0, np.inf, -np.inf, np.nan]
+    scattered = []
+    scatter = conv._scatter_wide_products
+
+    def counting(*args):
+        result = scatter(*args)
+        scattered.append(result is not None)
+        return result
+
+    monkeypatch.setattr(conv, "_scatter_wide_products", counting)
+    with np.errstate(invalid="ignore"):
+        expected, got = _both(monkeypatch, lambda: _conv_input_grad(x, kernel, g, **attrs))
+    assert scattered == [False, True]  # the NumPy path, then the compiled scatter
+    assert got.shape == x.shape and got.flags.c_contiguous and got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
 
 
 def test_switched_off_never_loads_the_kernels(monkeypatch):

@@ -378,21 +378,27 @@ def _crop_hw(x, pads):
 _WIDE_PRODUCT_MAX_BYTES = 3 << 20
 
 
+def _narrow_taps(rows: int, taps: int, channels: int, itemsize: int) -> bool:
+    """Whether the input gradient's per-tap products are computed as one wide product.
+
+    Narrow per-tap products (fewer channels than one 32-byte SIMD register holds) run far below
+    the GEMM rate; while small, their one wide product stays in cache for the regrouping.
+    """
+    return channels * itemsize < 32 and rows * taps * channels * itemsize <= _WIDE_PRODUCT_MAX_BYTES
+
+
 def _tap_major_products(g2, kernel2, out) -> None:
     """``out[t] = g2 · kernel2[t]ᵀ`` for every tap ``t``: ``g2`` ``(rows, O)``, ``kernel2``
     ``(taps·C, O)``, ``out`` ``(taps, rows, C)``.
 
-    One GEMM per tap, unless the taps are narrow (C·itemsize under 32 bytes) and the products
-    small: then one GEMM for all taps side by side and a copy that regroups them by tap. On a
-    grid of shapes (4,096–16,384 rows, 3×3 and 5×5 kernels, 2–12 channels) that was 0.25–0.85×
-    the time where both conditions held (LeNet's second convolution: 662 -> 434 µs) and up to 3×
-    slower for wider channels or bigger products.
+    One GEMM per tap, unless ``_narrow_taps``: then one GEMM for all taps side by side and a
+    copy that regroups them by tap. On a grid of shapes (4,096–16,384 rows, 3×3 and 5×5
+    kernels, 2–12 channels) that was 0.25–0.85× the time where both conditions held (LeNet's
+    second convolution: 662 -> 434 µs) and up to 3× slower for wider channels or bigger
+    products.
     """
     taps, rows, channels = out.shape
-    if (
-        channels * out.dtype.itemsize < 32
-        and rows * taps * channels * out.dtype.itemsize <= _WIDE_PRODUCT_MAX_BYTES
-    ):
+    if _narrow_taps(rows, taps, channels, out.dtype.itemsize):
         wide = _scratch((rows, taps * channels), out.dtype)
         g2.dot(kernel2.T, out=wide)
         _copy_runs(out, wide.reshape(rows, taps, channels).transpose(1, 0, 2))
@@ -400,6 +406,31 @@ def _tap_major_products(g2, kernel2, out) -> None:
         return
     per_tap = kernel2.reshape(taps, channels, -1).transpose(0, 2, 1)
     xp.matmul(g2, per_tap, out=out)
+
+
+def _scatter_wide_products(g2, kernel2, padded_shape, kernel_hw, out_hw, strides, dilation, pads):
+    """The input gradient ``(N, H, W, C)`` from position-major ``g2`` ``(oh·ow·N, O)`` by one
+    wide product and the compiled scatter (``conv_kernels``), or None without numba.
+
+    The same product and the same sums in the same order as ``_tap_major_products`` followed by
+    ``_col2im_position_major``, without the copy that regroups the product by tap (LeNet's
+    second convolution: 458 -> 291 µs for the input gradient).
+    """
+    loops = conv_kernels.compiled()
+    if loops is None:
+        return None
+    n, hp, wp, c = padded_shape
+    (kh, kw), (oh, ow) = kernel_hw, out_hw
+    wide = _scratch((g2.shape[0], kh * kw * c), g2.dtype)
+    g2.dot(kernel2.T, out=wide)
+    image = xp.zeros((hp, n, wp * c), dtype=g2.dtype)
+    loops.col2im_position_major(wide, image, oh, ow, kh, kw, *strides, *dilation)
+    _release(wide)
+    (top, bottom), (left, right) = pads
+    out = xp.empty((n, hp - top - bottom, wp - left - right, c), dtype=g2.dtype)
+    cropped = image[top : hp - bottom, :, left * c : (wp - right) * c]
+    _copy_runs(out.reshape(n, out.shape[1], -1), cropped.transpose(1, 0, 2))
+    return out
 
 
 # ---------------------------------------------------------------- convolution
@@ -493,17 +524,30 @@ class Conv2D(Function):
                     # tap-major columns over position-major rows (oh, ow, N)
                     by_position = _scratch((oh, ow, n, o), g.dtype)
                     _copy_runs(by_position, g.transpose(1, 2, 0, 3))
-                    buffer = _scratch((kh * kw, rows, cg), g.dtype)
-                    _tap_major_products(by_position.reshape(rows, o), kernel2, buffer)
+                    g_rows = by_position.reshape(rows, o)
+                    if _narrow_taps(rows, kh * kw, cg, g.dtype.itemsize):
+                        gx = _scatter_wide_products(
+                            g_rows,
+                            kernel2,
+                            self.padded_shape,
+                            (kh, kw),
+                            (oh, ow),
+                            self.strides,
+                            self.dilation,
+                            self.pads,
+                        )
+                    if gx is None:
+                        buffer = _scratch((kh * kw, rows, cg), g.dtype)
+                        _tap_major_products(g_rows, kernel2, buffer)
+                        gx = _col2im_position_major(
+                            buffer.reshape(kh, kw, oh, ow, n, cg),
+                            self.padded_shape,
+                            self.strides,
+                            self.dilation,
+                            self.pads,
+                        )
+                        _release(buffer)
                     _release(by_position)
-                    gx = _col2im_position_major(
-                        buffer.reshape(kh, kw, oh, ow, n, cg),
-                        self.padded_shape,
-                        self.strides,
-                        self.dilation,
-                        self.pads,
-                    )
-                    _release(buffer)
         else:
             og = o // groups
             gg = g2.reshape(rows, groups, og).transpose(1, 0, 2)
