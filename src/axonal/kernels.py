@@ -163,11 +163,25 @@ def _amsgrad_loop(w, g, m, v, v_hat, c1, c2, alpha, eps):  # pragma: no cover - 
         w[i] -= mi / (numpy.sqrt(vh) + eps) * alpha
 
 
+def reassociating(function: Any) -> Any:
+    """Mark a loop whose sums the compiler may reorder and fuse into multiply-adds.
+
+    Only for loops whose results are promised within rounding of the NumPy path, not equal to
+    it: reordering is what lets LLVM vectorise a reduction (several partial sums). Infinities
+    and NaN keep their IEEE meaning.
+    """
+    function.fastmath = frozenset({"reassoc", "contract"})
+    return function
+
+
 def jit(numba: Any, function: Any) -> Any:
     """``function`` compiled by ``numba`` in nopython mode, cached on disk where possible."""
     # error_model="numpy": no Python-style ZeroDivisionError check, which would keep LLVM from
     # vectorising the loop (and the NumPy path divides by zero the IEEE way too)
     options = {"nogil": True, "error_model": "numpy"}
+    fastmath = getattr(function, "fastmath", None)
+    if fastmath:
+        options["fastmath"] = set(fastmath)
     try:
         return numba.njit(cache=True, **options)(function)
     except Exception:
