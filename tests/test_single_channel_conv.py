@@ -37,8 +37,8 @@ def _magnitude(x, g, kernel_shape, attrs):
 CASES = [
     # x shape, kernel shape, attrs, dtype
     ((64, 28, 28, 1), (5, 5, 1, 6), {}, np.float32),  # LeNet's first convolution
-    ((3, 9, 7, 1), (3, 3, 1, 4), {"pads": ((1, 1), (1, 1))}, np.float32),  # 9 taps, 4 channels
-    ((2, 10, 9, 1), (2, 3, 1, 7), {"dilation": (2, 1), "pads": ((1, 0), (0, 2))}, np.float64),
+    ((3, 20, 18, 1), (3, 3, 1, 4), {"pads": ((1, 1), (1, 1))}, np.float32),  # 9 taps, 4 channels
+    ((2, 24, 21, 1), (2, 3, 1, 3), {"dilation": (2, 1), "pads": ((1, 0), (0, 2))}, np.float64),
     ((5, 6, 6, 1), (1, 1, 1, 1), {}, np.float32),
 ]
 
@@ -86,14 +86,19 @@ def test_one_dimensional_single_channel_convolutions_take_it_too(monkeypatch):
     assert_sums_close(gk, ref_gk, fan_in=200, magnitude=magnitude[0])
 
 
-def test_strided_or_many_channel_convolutions_keep_the_im2col_matrix():
+@pytest.mark.parametrize(
+    "x_shape, kernel_shape, attrs",
+    [
+        ((2, 20, 20, 1), (3, 3, 1, 2), {"strides": (2, 2)}),
+        ((2, 20, 20, 2), (3, 3, 2, 2), {}),  # two input channels
+        ((2, 20, 20, 1), (3, 3, 1, 8), {}),  # as many output channels as a register holds
+        ((2, 8, 8, 1), (3, 3, 1, 2), {"pads": ((1, 1), (1, 1))}),  # the gutters: 1.56x
+    ],
+)
+def test_other_convolutions_keep_the_im2col_matrix(x_shape, kernel_shape, attrs):
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((2, 9, 9, 1)).astype(np.float32)
     op = Conv2D()
     op.needs_grad = (False, True)
-    op.forward(x, rng.standard_normal((3, 3, 1, 2)).astype(np.float32), strides=(2, 2))
-    assert op.image is None and op.cols is not None
-    op = Conv2D()
-    op.needs_grad = (False, True)
-    op.forward(np.repeat(x, 2, axis=3), rng.standard_normal((3, 3, 2, 2)).astype(np.float32))
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    op.forward(x, rng.standard_normal(kernel_shape).astype(np.float32), **attrs)
     assert op.image is None and op.cols is not None

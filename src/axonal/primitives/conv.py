@@ -433,13 +433,20 @@ def _scatter_wide_products(g2, kernel2, padded_shape, kernel_hw, out_hw, strides
     return out
 
 
-def _single_channel_direct(kernel, strides) -> bool:
+def _single_channel_direct(kernel, strides, padded_hw, out_hw) -> bool:
     """Whether a convolution's kernel gradient comes from ``_single_channel_kernel_grad``.
 
-    A single input channel (an image's first layer), stride 1, float32 or float64, numba.
+    A single input channel (an image's first layer), stride 1, float32 or float64, numba; and
+    where it pays, measured against the GEMM on 28×28, 8×8 and 64×64 images: fewer output
+    channels than one 32-byte SIMD register holds (the GEMM's rate falls there: 0.6–0.9× its
+    time at 4–8 float32 channels, 1.1–2.4× from 12 on), and a padded grid at most half again
+    the outputs' size (the loop also sums over the gutters: 8×8 'same' images, 1.56×, ran
+    1.0–1.2× the GEMM's time).
     """
     return (
         kernel.shape[2] == 1
+        and kernel.shape[3] * kernel.dtype.itemsize < 32
+        and 2 * padded_hw[0] * padded_hw[1] <= 3 * out_hw[0] * out_hw[1]
         and tuple(strides) == (1, 1)
         and kernel.dtype in (xp.float32, xp.float64)
         and conv_kernels.compiled() is not None
@@ -526,7 +533,7 @@ class Conv2D(Function):
             self.cols, self.matrix = cols, matrix
             # matmul: BLAS reads the planar (transposed) matrix as it is, ~15% sooner than dot
             out = xp.matmul(cols, matrix).reshape(n, oh, ow, o)
-            if _single_channel_direct(kernel, strides):
+            if _single_channel_direct(kernel, strides, padded_shape[1:3], (oh, ow)):
                 # backward reads the input, not the im2col matrix: hand that back at once
                 self.image, self.cols = x, None
                 _release(self.buffer)
