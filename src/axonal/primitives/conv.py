@@ -436,7 +436,8 @@ def _scatter_wide_products(g2, kernel2, padded_shape, kernel_hw, out_hw, strides
 def _single_channel_direct(kernel, strides, padded_hw, out_hw) -> bool:
     """Whether a convolution's kernel gradient comes from ``_single_channel_kernel_grad``.
 
-    A single input channel (an image's first layer), stride 1, float32 or float64, numba; and
+    The same condition puts its forward through ``_single_channel_conv``. A single input
+    channel (an image's first layer), stride 1, float32 or float64, numba; and
     where it pays, measured against the GEMM on 28×28, 8×8 and 64×64 images: fewer output
     channels than one 32-byte SIMD register holds (the GEMM's rate falls there: 0.6–0.9× its
     time at 4–8 float32 channels, 1.1–2.4× from 12 on), and a padded grid at most half again
@@ -463,23 +464,57 @@ def _single_channel_kernel_grad(image, g, kernel_hw, dilation):
     from that GEMM's, so the two agree within float32 rounding (``test_conv_layers``).
     """
     loops = conv_kernels.compiled()
-    (kh, kw), (dh, dw) = kernel_hw, dilation
+    kh, kw = kernel_hw
     n, hp, wp = image.shape
     _, oh, ow, o = g.shape
-    offsets = [a * dh * wp + b * dw for a in range(kh) for b in range(kw)]
-    # the loop takes taps in pairs and channels in threes: an idle tap, zero channels
-    offsets += [0] * (len(offsets) % 2)
-    rows = -(-o // 3) * 3
+    offsets, rows = _tap_offsets(kernel_hw, dilation, wp), _channel_rows(o)
     planar = _scratch((rows, n * hp * wp), g.dtype)
     loops.planar_positions(g, planar, hp, wp)
     length = ((n - 1) * hp + oh - 1) * wp + ow
     out = xp.empty((len(offsets), rows), dtype=g.dtype)
     image = xp.ascontiguousarray(image).reshape(-1)
-    loops.single_channel_kernel_grad(
-        image, planar, xp.asarray(offsets, dtype=xp.int64), length, out, 2048
-    )
+    loops.single_channel_kernel_grad(image, planar, offsets, length, out, 2048)
     _release(planar)
     return xp.ascontiguousarray(out[: kh * kw, :o]).reshape(kh, kw, 1, o)
+
+
+def _single_channel_conv(image, kernel, bias, out_hw, dilation, relu):
+    """``Conv2D``'s output ``(N, oh, ow, O)`` for a stride-1 convolution of the zero-padded
+    single-channel ``image`` ``(N, Hp, Wp)``, through ``max(·, 0)`` when ``relu``.
+
+    The compiled loop sums shifted runs of each flattened image channel-first and writes them
+    out pixel by pixel (``conv_kernels``): no im2col matrix, and 0.6× the time of building one
+    and multiplying on LeNet's first convolution. Within float32 rounding of that GEMM.
+    """
+    loops = conv_kernels.compiled()
+    kh, kw, _, o = kernel.shape
+    n, hp, wp = image.shape
+    oh, ow = out_hw
+    offsets, rows = _tap_offsets((kh, kw), dilation, wp), _channel_rows(o)
+    weights = xp.zeros((len(offsets), rows), dtype=kernel.dtype)
+    weights[: kh * kw, :o] = kernel.reshape(kh * kw, o)
+    shift = xp.zeros(rows, dtype=kernel.dtype)
+    if bias is not None:
+        shift[:o] = bias
+    out = xp.empty((n, oh, ow, o), dtype=kernel.dtype)
+    sums = xp.empty((rows, (oh - 1) * wp + ow), dtype=kernel.dtype)
+    image = xp.ascontiguousarray(image).reshape(-1)
+    loops.single_channel_conv(image, weights, shift, offsets, out, hp, wp, sums, relu)
+    return out
+
+
+def _tap_offsets(kernel_hw, dilation, wp):
+    """Each tap's offset in a flattened padded image of width ``wp`` from its window's first
+    pixel, plus an idle tap (offset 0) to an even count: the loops take taps in pairs."""
+    (kh, kw), (dh, dw) = kernel_hw, dilation
+    offsets = [a * dh * wp + b * dw for a in range(kh) for b in range(kw)]
+    offsets += [0] * (len(offsets) % 2)
+    return xp.asarray(offsets, dtype=xp.int64)
+
+
+def _channel_rows(channels: int) -> int:
+    """``channels`` rounded up to a multiple of 3: the loops take channels in threes."""
+    return -(-channels // 3) * 3
 
 
 # ---------------------------------------------------------------- convolution
@@ -494,6 +529,9 @@ class Conv2D(Function):
     channels ``g*C/G …`` to output channels ``g*O/G …``; a depthwise convolution is
     ``groups = C``). Output: ``(N, out_h, out_w, O)``.
     """
+
+    # max(·, 0) of the output (Conv2DRelu), fused into the single-channel loop's writing
+    relu = False
 
     def forward(
         self,
@@ -522,33 +560,35 @@ class Conv2D(Function):
         self.image = None
         taps = kh * kw * cg
         if groups == 1:
-            # the bias rides in the GEMM as a row of the kernel matched by a column of ones
+            matrix = kernel.reshape(taps, o)
+            if bias is not None:
+                # the bias rides in the GEMM as a row of the kernel matched by a column of ones
+                matrix = xp.concatenate([matrix, bias.reshape(1, o)])
+            self.matrix = matrix
+            if _single_channel_direct(kernel, strides, padded_shape[1:3], (oh, ow)):
+                # no im2col matrix: the compiled loop reads the padded image, and so does backward
+                self.image, self.cols, self.buffer = x, None, None
+                image = _pad_hw(x, pads)[..., 0]
+                return _single_channel_conv(image, kernel, bias, (oh, ow), dilation, self.relu)
             cols, self.buffer = _im2col(
                 x, (kh, kw), (oh, ow), strides, dilation, pads, 1, self.planar, bias is not None
             )
-            cols = cols[0]
-            matrix = kernel.reshape(taps, o)
-            if bias is not None:
-                matrix = xp.concatenate([matrix, bias.reshape(1, o)])
-            self.cols, self.matrix = cols, matrix
+            self.cols = cols[0]
             # matmul: BLAS reads the planar (transposed) matrix as it is, ~15% sooner than dot
-            out = xp.matmul(cols, matrix).reshape(n, oh, ow, o)
-            if _single_channel_direct(kernel, strides, padded_shape[1:3], (oh, ow)):
-                # backward reads the input, not the im2col matrix: hand that back at once
-                self.image, self.cols = x, None
-                _release(self.buffer)
-                self.buffer = None
-            return out
-        og = o // groups
-        cols, self.buffer = _im2col(
-            x, (kh, kw), (oh, ow), strides, dilation, pads, groups, self.planar
-        )
-        matrix = kernel.reshape(kh, kw, cg, groups, og).transpose(3, 0, 1, 2, 4)
-        matrix = matrix.reshape(groups, taps, og)
-        self.cols, self.matrix = cols, matrix
-        out = xp.matmul(cols, matrix).transpose(1, 0, 2).reshape(n, oh, ow, o)
-        if bias is not None:
-            out += bias
+            out = xp.matmul(self.cols, matrix).reshape(n, oh, ow, o)
+        else:
+            og = o // groups
+            cols, self.buffer = _im2col(
+                x, (kh, kw), (oh, ow), strides, dilation, pads, groups, self.planar
+            )
+            matrix = kernel.reshape(kh, kw, cg, groups, og).transpose(3, 0, 1, 2, 4)
+            matrix = matrix.reshape(groups, taps, og)
+            self.cols, self.matrix = cols, matrix
+            out = xp.matmul(cols, matrix).transpose(1, 0, 2).reshape(n, oh, ow, o)
+            if bias is not None:
+                out += bias
+        if self.relu:
+            relu_values(out, out=out)
         return out
 
     def backward(self, g):
@@ -674,11 +714,11 @@ class Conv2D(Function):
 class Conv2DRelu(Conv2D):
     """relu(Conv2D): a convolution layer with ReLU as one op, one pass fewer each way."""
 
+    relu = True
+
     def forward(self, x, kernel, bias=None, **attrs):
-        out = super().forward(x, kernel, bias, **attrs)
-        relu_values(out, out=out)
-        self.out = out
-        return out
+        self.out = super().forward(x, kernel, bias, **attrs)
+        return self.out
 
     def backward(self, g):
         # a multiply by the mask: where() branches per element and is ~10x slower on a random mask
