@@ -1028,3 +1028,38 @@ def test_a_convolution_alive_at_exit_releases_nothing_and_prints_nothing():
     )
     assert done.returncode == 0, done.stderr
     assert "Exception ignored" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_a_convolution_without_kernel_gradient_keeps_no_im2col_matrix(planar):
+    # input gradients only (integrated gradients) or no graph: the matrix is made and multiplied
+    # a block of images at a time and dropped, and DP's columns() builds it again on request
+    from axonal.primitives import conv
+    from tolerance import assert_sums_close
+
+    rng = np.random.default_rng(5)
+    # planar: a 5-wide kernel on one channel (8 outputs: not the single-channel loop);
+    # pixel-first: many channels
+    x_shape, kernel_shape = (
+        ((300, 20, 20, 1), (5, 5, 1, 8)) if planar else ((300, 6, 6, 16), (3, 3, 16, 8))
+    )
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    kernel = rng.standard_normal(kernel_shape).astype(np.float32)
+    bias = rng.standard_normal(8).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    kept = P.Conv2D()
+    kept.needs_grad = (True, True, True)
+    want = kept.forward(x, kernel, bias, pads=pads)
+    blocked = P.Conv2D()
+    blocked.needs_grad = (True, False, False)
+    got = blocked.forward(x, kernel, bias, pads=pads)
+    assert blocked.cols is None and blocked.buffer is None and blocked.planar is planar
+    per_image = want.shape[1] * want.shape[2] * (kernel[..., 0].size + 1) * 4
+    assert per_image * x.shape[0] > 2 * conv._BLOCK_BYTES  # it really ran in blocks
+    window_sums = P.Conv2D().forward(
+        np.abs(x).astype(np.float64), np.abs(kernel).astype(np.float64), np.abs(bias), pads=pads
+    )
+    assert_sums_close(got, want, fan_in=kernel[..., 0].size + 1, magnitude=window_sums)
+    g = rng.standard_normal(want.shape).astype(np.float32)
+    np.testing.assert_array_equal(blocked.backward(g)[0], kept.backward(g)[0])
+    np.testing.assert_array_equal(blocked.columns(), kept.columns())
