@@ -129,15 +129,17 @@ def test_compiled_conv_input_gradient_is_bit_identical(
     scattered = []
     scatter = conv._scatter_wide_products
 
-    def counting(*args):
-        result = scatter(*args)
+    def counting(*args, **kwargs):
+        result = scatter(*args, **kwargs)
         scattered.append(result is not None)
         return result
 
     monkeypatch.setattr(conv, "_scatter_wide_products", counting)
     with np.errstate(invalid="ignore"):
         expected, got = _both(monkeypatch, lambda: _conv_input_grad(x, kernel, g, **attrs))
-    assert scattered == [False, True]  # the NumPy path, then the compiled scatter
+    # the NumPy path, then the compiled scatter, once per block of images each
+    blocks = len(scattered) // 2
+    assert blocks >= 1 and scattered == [False] * blocks + [True] * blocks
     assert got.shape == x.shape and got.flags.c_contiguous and got.dtype == dtype
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))

@@ -1063,3 +1063,34 @@ def test_a_convolution_without_kernel_gradient_keeps_no_im2col_matrix(planar):
     g = rng.standard_normal(want.shape).astype(np.float32)
     np.testing.assert_array_equal(blocked.backward(g)[0], kept.backward(g)[0])
     np.testing.assert_array_equal(blocked.columns(), kept.columns())
+
+
+@pytest.mark.parametrize("channels", [6, 32])  # products side by side (narrow), or per tap
+def test_the_input_gradient_is_the_same_in_blocks_of_images(monkeypatch, channels):
+    from axonal.primitives import conv
+    from tolerance import assert_sums_close
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((37, 7, 6, channels)).astype(np.float32)  # 7x5 outputs
+    kernel = rng.standard_normal((3, 3, channels, 16)).astype(np.float32)
+    attrs = {"pads": ((1, 1), (1, 0)), "strides": (1, 1)}
+
+    def input_grad():
+        op = P.Conv2D()
+        op.needs_grad = (True, False)
+        out = op.forward(x, kernel, **attrs)
+        assert not op.planar
+        return op.backward(np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape))[0]
+
+    whole = input_grad()
+    per_image = 7 * 5 * 9 * channels * 4
+    monkeypatch.setattr(conv, "_BLOCK_BYTES", 5 * per_image)  # blocks of 5 images, then 2
+    assert 37 * per_image > 4 * conv._BLOCK_BYTES
+    # BLAS may round a product of fewer rows differently (its small-matrix kernels): the same
+    # terms, so within float32 rounding of their sums (16 products per tap, 9 taps)
+    g = np.abs(np.linspace(-1, 1, 37 * 7 * 5 * 16)).reshape(37, 7, 5, 16)
+    op = P.Conv2D()
+    op.needs_grad = (True, False)
+    op.forward(np.zeros(x.shape), np.abs(kernel).astype(np.float64), **attrs)
+    magnitude = op.backward(g)[0]
+    assert_sums_close(input_grad(), whole, fan_in=9 * 16, magnitude=magnitude)
