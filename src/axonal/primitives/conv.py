@@ -520,7 +520,8 @@ def _single_channel_kernel_grad(image, g, kernel_hw, dilation):
     Sums products of shifted runs of the flattened image with the output gradient laid out
     channel-first on the padded grid (``conv_kernels``), without an im2col matrix: 0.25× the
     time of the GEMM over one on LeNet's first convolution. The sums are grouped differently
-    from that GEMM's, so the two agree within float32 rounding (``test_conv_layers``).
+    from that GEMM's, so the two agree within float32 rounding
+    (``tests/test_single_channel_conv.py``).
     """
     loops = conv_kernels.compiled()
     kh, kw = kernel_hw
@@ -572,9 +573,9 @@ def _blocked_product(x, matrix, geometry, planar, ones):
     images at a time, each block in cache for its GEMM rather than the whole matrix in memory
     (integrated gradients' 1,000-image passes: 18.5 MB for the digits CNN's second layer)."""
     n = x.shape[0]
-    (kh, kw), (oh, ow) = geometry[:2]
+    oh, ow = geometry[1]
     positions = oh * ow
-    per_image = positions * (matrix.shape[0]) * x.dtype.itemsize
+    per_image = positions * matrix.shape[0] * x.dtype.itemsize
     block = max(1, _BLOCK_BYTES // per_image)
     if block >= n:
         cols, buffer = _im2col(x, *geometry, 1, planar, ones)
