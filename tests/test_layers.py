@@ -259,6 +259,14 @@ def test_flatten_keeps_batch_and_row_major_order():
     assert layer.get_weights() == []
 
 
+def test_flatten_of_an_empty_batch_keeps_the_feature_count():
+    # regression: reshape (0, -1) is ambiguous to NumPy, so an empty batch raised ValueError
+    out = _out(Flatten(), np.zeros((0, 3, 4), "float32"))
+    assert out.shape == (0, 12)
+    model = Sequential([Input((3, 4)), Flatten(), Dense(2)])
+    assert model.predict(np.zeros((0, 3, 4), "float32"), verbose=0).shape == (0, 2)
+
+
 def test_reshape_with_and_without_minus_one():
     x = _x(5, 12)
     np.testing.assert_array_equal(_out(Reshape((3, 4)), x), x.reshape(5, 3, 4))
