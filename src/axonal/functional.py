@@ -232,7 +232,9 @@ def broadcast_to(x, shape) -> Tensor:
 def flatten(x) -> Tensor:
     """Flatten all axes but the first (the batch)."""
     x = as_tensor(x)
-    return reshape(x, (x.shape[0], -1))
+    batch = x.shape[0]
+    # an empty batch leaves -1 ambiguous to NumPy: name the feature count
+    return reshape(x, (batch, math.prod(x.shape[1:]) if batch == 0 else -1))
 
 
 def concatenate(xs, axis: int = 0) -> Tensor:

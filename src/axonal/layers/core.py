@@ -344,10 +344,7 @@ class Flatten(Layer):
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
         if self.data_format == "channels_first" and inputs.ndim > 2:
             inputs = to_channels_last(inputs)
-        batch = inputs.shape[0]
-        # an empty batch leaves -1 ambiguous to NumPy: name the feature count
-        features = math.prod(inputs.shape[1:]) if batch == 0 else -1
-        return F.reshape(inputs, (batch, features))
+        return F.flatten(inputs)
 
     def get_config(self) -> dict:
         config = super().get_config()
