@@ -5,15 +5,17 @@ contiguous run at a time (a pixel's 6 channels), reducing it, and finding each w
 maximum in three more passes; the gradient takes a masked product and a scatter into a zeroed
 image. Compiled, 2x2 max pooling (stride 2, the common case) is one pass each way. A
 convolution's input gradient over few channels is scattered from its window values in one pass,
-without NumPy's regrouping copy of those values by kernel tap.
+without NumPy's regrouping copy of those values by kernel tap. A single-channel convolution (an
+image's first layer) runs forward and computes its kernel gradient from the padded image itself,
+with no im2col matrix.
 
 Every loop performs the NumPy path's float operations on the same values (pooling routes each
 gradient to the window's first maximum in row-major order, and writes gradient times mask as
 NumPy does; the convolution scatter adds each pixel's window values in NumPy's tap order), so
 the results are bit-identical, signed zeros, infinities and NaN gradients included. (A NaN input
 makes both paths' maximum NaN; they route its gradient differently.) The one exception is the
-kernel gradient of a single-channel convolution (a first layer): its sums are grouped
-differently from the GEMM NumPy runs, so it agrees within float32 rounding, not bit for bit
+single-channel convolution, forward and kernel gradient: its sums are grouped differently from
+the GEMMs NumPy runs, so it agrees within float32 rounding, not bit for bit
 (``tests/test_single_channel_conv.py``).
 
 The loops run when numba imports (``pip install -e '.[fast]'``) and ``enabled`` is not False;
