@@ -141,8 +141,6 @@ def conv_transpose_output_length(
     return (size - 1) * stride + extent - 2 * pad + output_padding
 
 
-# ---------------------------------------------------------------- scratch memory
-
 # ---------------------------------------------------------------- helpers on arrays
 
 
@@ -410,10 +408,11 @@ def _tap_major_products(g2, kernel2, out) -> None:
 
 
 def _scatter_wide_products(
-    g2, kernel2, padded_shape, kernel_hw, out_hw, strides, dilation, pads, out=None
+    g2, kernel2, padded_shape, kernel_hw, out_hw, strides, dilation, pads, out
 ):
-    """The input gradient ``(N, H, W, C)`` from position-major ``g2`` ``(oh·ow·N, O)`` by one
-    wide product and the compiled scatter (``conv_kernels``), or None without numba.
+    """The input gradient from position-major ``g2`` ``(oh·ow·N, O)``, written into ``out``
+    ``(N, H, W, C)`` by one wide product and the compiled scatter (``conv_kernels``); None
+    without numba.
 
     The same product and the same sums in the same order as ``_tap_major_products`` followed by
     ``_col2im_position_major``, without the copy that regroups the product by tap (LeNet's
@@ -430,8 +429,6 @@ def _scatter_wide_products(
     loops.col2im_position_major(wide, image, oh, ow, kh, kw, *strides, *dilation)
     _release(wide)
     (top, bottom), (left, right) = pads
-    if out is None:
-        out = xp.empty((n, hp - top - bottom, wp - left - right, c), dtype=g2.dtype)
     cropped = image[top : hp - bottom, :, left * c : (wp - right) * c]
     _copy_runs(out.reshape(n, out.shape[1], -1), cropped.transpose(1, 0, 2))
     return out
