@@ -245,9 +245,8 @@ def _assert_identical(have, want, dtype):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(4, 3), (32, 50, 64), (4, 128, 128), (2, 5, 6, 7)])
-@pytest.mark.parametrize("op_class", [NormalizeChannels, NormalizeLastAxis])
-def test_compiled_normalization_is_bit_identical(monkeypatch, op_class, dtype, shape):
-    # BatchNormalization (statistics per channel) and LayerNormalization (per row)
+def test_compiled_batch_normalization_is_bit_identical(monkeypatch, dtype, shape):
+    # statistics per channel stay in NumPy; the compiled passes are elementwise
     rng = np.random.default_rng(1)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     gamma = rng.standard_normal(shape[-1]).astype(dtype)
@@ -255,7 +254,7 @@ def test_compiled_normalization_is_bit_identical(monkeypatch, op_class, dtype, s
     g = _special(rng.standard_normal(shape).astype(dtype))
 
     def run():
-        op = op_class()
+        op = NormalizeChannels()
         op.needs_grad = (True, True, True)
         out = op.forward(x, gamma, beta, epsilon=1e-3)
         with np.errstate(invalid="ignore"):
@@ -264,6 +263,106 @@ def test_compiled_normalization_is_bit_identical(monkeypatch, op_class, dtype, s
     expected, got = _both_pointwise(monkeypatch, run, loops=2)
     for want, have in zip(expected, got, strict=True):
         _assert_identical(have, want, dtype)
+
+
+def _layer_norm(x, g, gamma, beta, needs=(True, True, True)):
+    """LayerNormalization's output, xhat and gradients (x, gamma, beta) from one op."""
+    op = NormalizeLastAxis()
+    op.needs_grad = needs
+    out = op.forward(x, gamma, beta, epsilon=1e-3)
+    with np.errstate(invalid="ignore"):
+        return (out, op.xhat.copy()) + tuple(op.backward(g))
+
+
+def _layer_norm_bounds(x, g, gamma, beta):
+    """(fan-in, magnitude) per result of ``_layer_norm`` for ``assert_sums_close``: each value
+    comes from row sums of ``F`` terms, and xhat's own rounding (about ``sqrt(F) * u`` times
+    ``mean|x| / std + |xhat|``, from the mean and the variance) carries into the rest."""
+    x, g = x.astype(np.float64), g.astype(np.float64)
+    features = x.shape[-1]
+    gamma = np.ones(features) if gamma is None else gamma.astype(np.float64)
+    beta = np.zeros(features) if beta is None else beta.astype(np.float64)
+    mean = x.mean(axis=-1, keepdims=True)
+    inv_std = 1 / np.sqrt(((x - mean) ** 2).mean(axis=-1, keepdims=True) + 1e-3)
+    xhat = (x - mean) * inv_std
+    spread = np.abs(x).mean(axis=-1, keepdims=True) * inv_std + np.abs(xhat)
+    ghat = np.abs(g * gamma)
+    mean_gx = (ghat * np.abs(xhat)).mean(axis=-1, keepdims=True)
+    grad = inv_std * (ghat + ghat.mean(axis=-1, keepdims=True) + spread * mean_gx)
+    grad += inv_std * np.abs(xhat) * (ghat * spread).mean(axis=-1, keepdims=True)
+    rows = np.prod(x.shape[:-1])
+    along = tuple(range(x.ndim - 1))
+    return (
+        (features, np.abs(gamma) * spread + np.abs(beta)),
+        (features, spread),
+        (features, grad),
+        (rows * features, (np.abs(g) * spread).sum(axis=along)),
+        (rows, np.abs(g).sum(axis=along)),
+    )
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 3), (32, 50, 64), (4, 128, 128), (2, 5, 6, 7), (3, 2048)])
+@pytest.mark.parametrize("params", ["both", "no gamma", "no beta"])
+def test_compiled_layer_normalization_is_within_rounding(monkeypatch, dtype, shape, params):
+    # one loop per row takes the statistics too: sums in its own order, so equal within the
+    # rounding of sums over a row, checked against float64 (and the NumPy path against it too)
+    from tolerance import assert_sums_close
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    gamma = None if params == "no gamma" else rng.standard_normal(shape[-1]).astype(dtype)
+    beta = None if params == "no beta" else rng.standard_normal(shape[-1]).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    # forward compiled only with both parameters; backward always
+    expected, got = _both_pointwise(
+        monkeypatch, lambda: _layer_norm(x, g, gamma, beta), loops=1 + (params == "both")
+    )
+
+    def wide(a):
+        return None if a is None else a.astype(np.float64)
+
+    exact = _layer_norm(x.astype(np.float64), g.astype(np.float64), wide(gamma), wide(beta))
+    bounds = _layer_norm_bounds(x, g, gamma, beta)
+    names = ("output", "xhat", "x gradient", "gamma gradient", "beta gradient")
+    for name, want, numpy_path, compiled, (fan_in, magnitude) in zip(
+        names, exact, expected, got, bounds, strict=True
+    ):
+        if want is None:  # no gamma: no gamma gradient on either path
+            assert numpy_path is None and compiled is None
+            continue
+        assert compiled.dtype == dtype and compiled.shape == want.shape
+        for have in (numpy_path, compiled):
+            assert_sums_close(have, want, fan_in=fan_in, magnitude=magnitude, err_msg=name)
+
+
+@needs_numba
+def test_compiled_layer_normalization_keeps_nan_and_infinity_where_numpy_does(monkeypatch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 40)).astype(np.float32)
+    x[1, 3], x[2, 5] = np.nan, np.inf
+    gamma, beta = np.ones(40, np.float32), np.zeros(40, np.float32)
+    g = _special(rng.standard_normal((6, 40)).astype(np.float32))
+    with np.errstate(invalid="ignore", over="ignore"):
+        expected, got = _both_pointwise(monkeypatch, lambda: _layer_norm(x, g, gamma, beta), 2)
+    for want, have in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(np.isnan(have), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(have), np.isinf(want))
+        finite = np.isfinite(want)
+        np.testing.assert_allclose(have[finite], want[finite], rtol=1e-4, atol=1e-4)
+
+
+@needs_numba
+@pytest.mark.parametrize("needs", [(True, False, False), (True, True, False), (False, True, True)])
+def test_compiled_layer_normalization_returns_only_the_gradients_asked_for(monkeypatch, needs):
+    rng = np.random.default_rng(5)
+    x, g = rng.standard_normal((2, 8, 16)).astype(np.float32), np.ones((2, 8, 16), np.float32)
+    gamma, beta = np.ones(16, np.float32), np.zeros(16, np.float32)
+    _, got = _both_pointwise(
+        monkeypatch, lambda: _layer_norm(x, g, gamma, beta, needs), loops=1 + needs[0]
+    )
+    assert [grad is not None for grad in got[2:]] == list(needs)
 
 
 @needs_numba

@@ -89,27 +89,23 @@ class Normalize(Function):
         return gx, ggamma, gbeta
 
 
-def _scale_and_shift(centered, inv_std, gamma, beta, per_row: bool):
+def _scale_and_shift(centered, inv_std, gamma, beta):
     """``centered *= inv_std`` (it becomes xhat, in place) and a new ``xhat * gamma + beta``.
 
-    ``inv_std`` holds one value per row of ``centered`` ``(N, C)`` (``per_row``, shaped
-    ``(N, 1)``) or per column (``(C,)``); ``gamma``/``beta`` are ``(C,)`` or None. With both
-    given and ``pointwise_kernels`` running, one compiled pass does it all.
+    ``centered`` is rows ``(N, C)``, ``inv_std`` ``(C,)``; ``gamma``/``beta`` are ``(C,)`` or
+    None. With both given and ``pointwise_kernels`` running, one compiled pass does it all.
     """
-    rows, columns = centered.shape
+    columns = centered.shape[1]
     # the compiled pass reads gamma, beta and inv_std without bounds checks: sizes first
     if (
         gamma is not None
         and beta is not None
-        and gamma.size == beta.size == columns
-        and inv_std.size == (rows if per_row else columns)
+        and gamma.size == beta.size == inv_std.size == columns
     ):
         loops = pointwise_kernels.compiled(centered, inv_std, gamma, beta)
         if loops is not None:
             out = xp.empty_like(centered)
-            flat = (inv_std.reshape(-1), gamma.reshape(-1), beta.reshape(-1))
-            normalize = loops.normalize_features if per_row else loops.normalize_rows
-            normalize(centered, *flat, out)
+            loops.normalize_rows(centered, inv_std, gamma, beta, out)
             return out
     centered *= inv_std
     # xhat is saved for backward: the output is always a new array
@@ -122,10 +118,13 @@ def _scale_and_shift(centered, inv_std, gamma, beta, per_row: bool):
 class NormalizeLastAxis(Normalize):
     """``Normalize`` over the last axis only (LayerNormalization's default), on 2-D rows.
 
-    Same maths and saved state as the parent; the row sums are matrix-vector products and the
-    row and column dot products single ``einsum`` passes, so neither pass makes the temporary
-    products and short-row reductions of the general version (LayerNormalization in a
-    transformer step: about half the time). ``gamma`` and ``beta`` are ``(features,)`` or None.
+    Same maths and saved state as the parent. With ``pointwise_kernels`` running, each pass is
+    one compiled loop per row (``layer_norm``, ``layer_norm_grad``: the row's statistics, its
+    outputs and its share of gamma's and beta's gradients on one visit, within float32 rounding
+    of this NumPy path). Without, the row sums are matrix-vector products and the row and
+    column dot products single ``einsum`` passes, so neither pass makes the temporary products
+    and short-row reductions of the general version (LayerNormalization in a transformer step:
+    about half the time). ``gamma`` and ``beta`` are ``(features,)`` or None.
     """
 
     def forward(self, x, gamma=None, beta=None, axes=(), epsilon=1e-3, mean=None, var=None):
@@ -133,12 +132,36 @@ class NormalizeLastAxis(Normalize):
         rows = x.reshape(-1, features)
         self.axes = (x.ndim - 1,)
         self._keep_params(gamma, beta)
-        # two passes, as moments(): the variance from the centred rows, never E[x²] - E[x]²
-        xhat = rows - row_sums(rows) / features
-        var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
-        var /= features
-        inv_std = 1.0 / xp.sqrt(var + epsilon)
-        out = _scale_and_shift(xhat, inv_std, gamma, beta, per_row=True)
+        loops = None
+        if gamma is not None and beta is not None and gamma.size == beta.size == features:
+            rows = xp.ascontiguousarray(rows)
+            loops = pointwise_kernels.compiled(rows, gamma, beta)
+        if loops is not None:
+            xhat, out = xp.empty_like(rows), xp.empty_like(rows)
+            inv_std = xp.empty((rows.shape[0], 1), dtype=rows.dtype)
+            scalar = rows.dtype.type
+            loops.layer_norm(
+                rows,
+                gamma.reshape(-1),
+                beta.reshape(-1),
+                scalar(features),
+                scalar(epsilon),
+                scalar(1),
+                xhat,
+                out,
+                inv_std.reshape(-1),
+            )
+        else:
+            # two passes, as moments(): the variance from the centred rows, never E[x²] - E[x]²
+            xhat = rows - row_sums(rows) / features
+            var = xp.einsum("ij,ij->i", xhat, xhat)[:, None]
+            var /= features
+            inv_std = 1.0 / xp.sqrt(var + epsilon)
+            xhat *= inv_std
+            # xhat is saved for backward: the output is always a new array
+            out = xhat * gamma if gamma is not None else xhat.copy()
+            if beta is not None:
+                out += beta
         self.inv_std = inv_std.reshape(x.shape[:-1] + (1,))
         self.xhat = xhat.reshape(x.shape)
         return out.reshape(x.shape)
@@ -147,23 +170,34 @@ class NormalizeLastAxis(Normalize):
         features = g.shape[-1]
         xhat = self.xhat.reshape(-1, features)
         g_rows = g.reshape(-1, features)
-        ghat = g_rows * self.gamma if self.gamma is not None else g_rows.copy()
+        gamma = self.gamma
+        fits = gamma is None or gamma.size == features
+        loops = None
+        if fits and self.needs_grad[0]:
+            g_rows = xp.ascontiguousarray(g_rows)
+            scale = xp.ones(features, g.dtype) if gamma is None else gamma.reshape(-1)
+            loops = pointwise_kernels.compiled(g_rows, xhat, scale)
+        if loops is not None:
+            gx = xp.empty_like(g_rows)
+            ggamma, gbeta = xp.zeros(features, g.dtype), xp.zeros(features, g.dtype)
+            inv_std = self.inv_std.reshape(-1)
+            loops.layer_norm_grad(
+                g_rows, xhat, scale, inv_std, g.dtype.type(features), gx, ggamma, gbeta
+            )
+            return (
+                gx.reshape(g.shape),
+                ggamma if self.needs_grad[1] else None,
+                gbeta if self.needs_grad[2] else None,
+            )
+        ghat = g_rows * gamma if gamma is not None else g_rows.copy()
         gx = ggamma = gbeta = None
         if self.needs_grad[0]:
             mean_g = row_sums(ghat) / features
             mean_gx = xp.einsum("ij,ij->i", ghat, xhat)[:, None] / features
-            inv_std = self.inv_std.reshape(-1, 1)
-            loops = pointwise_kernels.compiled(ghat, xhat, mean_g, mean_gx, inv_std)
-            if loops is not None:
-                gx = xp.empty_like(ghat)
-                loops.normalize_features_grad(
-                    ghat, xhat, mean_g.reshape(-1), mean_gx.reshape(-1), inv_std.reshape(-1), gx
-                )
-            else:
-                gx = ghat
-                gx -= mean_g
-                gx -= xhat * mean_gx
-                gx *= inv_std
+            gx = ghat
+            gx -= mean_g
+            gx -= xhat * mean_gx
+            gx *= self.inv_std.reshape(-1, 1)
             gx = gx.reshape(g.shape)
         if self.needs_grad[1]:
             ggamma = xp.einsum("ij,ij->j", g_rows, xhat)
@@ -225,7 +259,7 @@ class NormalizeChannels(Normalize):
         self.inv_std = inv_std.reshape((1,) * (x.ndim - 1) + (channels,))
         self._keep_params(gamma, beta)
         flat = [None if p is None else p.reshape(channels) for p in (gamma, beta)]
-        out = _scale_and_shift(centered, inv_std, *flat, per_row=False)
+        out = _scale_and_shift(centered, inv_std, *flat)
         self.xhat = centered.reshape(x.shape)
         return out.reshape(x.shape)
 
