@@ -11,6 +11,7 @@ import pytest
 
 from axonal import conv_kernels, kernels, pointwise_kernels
 from axonal.primitives import core
+from axonal.primitives import norm as core_norm
 from axonal.primitives.attention import PackedSelfAttention
 from axonal.primitives.conv import Conv2D, MaxPool2D
 from axonal.primitives.core import AffineRelu, Relu, Take
@@ -246,23 +247,77 @@ def _assert_identical(have, want, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(4, 3), (32, 50, 64), (4, 128, 128), (2, 5, 6, 7)])
 def test_compiled_batch_normalization_is_bit_identical(monkeypatch, dtype, shape):
-    # statistics per channel stay in NumPy; the compiled passes are elementwise
+    # given the same statistics, the compiled passes are elementwise: NumPy's numbers
     rng = np.random.default_rng(1)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     gamma = rng.standard_normal(shape[-1]).astype(dtype)
     beta = rng.standard_normal(shape[-1]).astype(dtype)
     g = _special(rng.standard_normal(shape).astype(dtype))
+    mean, var = x.reshape(-1, shape[-1]).mean(axis=0), x.reshape(-1, shape[-1]).var(axis=0)
 
     def run():
         op = NormalizeChannels()
         op.needs_grad = (True, True, True)
-        out = op.forward(x, gamma, beta, epsilon=1e-3)
+        out = op.forward(x, gamma, beta, epsilon=1e-3, mean=mean, var=var)
         with np.errstate(invalid="ignore"):
             return (out, op.xhat.copy()) + tuple(op.backward(g))
 
     expected, got = _both_pointwise(monkeypatch, run, loops=2)
     for want, have in zip(expected, got, strict=True):
         _assert_identical(have, want, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 3), (32, 500, 64), (2, 5, 6, 7), (1000, 2)])
+@pytest.mark.parametrize("offset", [1.0, 1000.0])
+def test_compiled_channel_moments_are_within_rounding(monkeypatch, dtype, shape, offset):
+    # BatchNormalization's statistics: summed in blocks of rows, so equal to float64's within
+    # the rounding of those sums, however far the mean sits from zero (offset)
+    from tolerance import assert_sums_close
+
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal(shape) * 3 + offset).astype(dtype)
+    rows = x.reshape(-1, shape[-1]).astype(np.float64)
+    count = rows.shape[0]
+
+    def run():
+        mean, var, centered = core_norm.centered_moments(x)
+        return mean, var, centered is None
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=1)
+    assert expected[2] is False and got[2] is True  # only the compiled loop skips the copy
+    mean, var = rows.mean(axis=0), rows.var(axis=0)
+    for have in (expected, got):
+        assert have[0].dtype == dtype and have[1].dtype == dtype
+        assert_sums_close(
+            have[0], mean, fan_in=count, magnitude=np.abs(rows).mean(axis=0), err_msg="mean"
+        )
+        # the mean's own rounding changes the variance only to second order (the deviations
+        # from the exact mean sum to zero), which holds while the mean's error stays well
+        # below the spread: offsets up to some thousands of standard deviations in float32
+        assert_sums_close(
+            have[1], var, fan_in=count, magnitude=((rows - mean) ** 2).mean(axis=0), err_msg="var"
+        )
+
+
+@needs_numba
+def test_compiled_batch_normalization_trains_like_the_numpy_path(monkeypatch):
+    # the whole training op, statistics included: within rounding of the NumPy path
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((16, 30, 8)) * 2 + 5).astype(np.float32)
+    gamma, beta = rng.standard_normal(8).astype(np.float32), np.ones(8, np.float32)
+    g = rng.standard_normal((16, 30, 8)).astype(np.float32)
+
+    def run():
+        op = NormalizeChannels()
+        op.needs_grad = (True, True, True)
+        out = op.forward(x, gamma, beta, epsilon=1e-3)
+        return (out,) + tuple(op.backward(g))
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=3)
+    for want, have in zip(expected, got, strict=True):
+        np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-4)
 
 
 def _layer_norm(x, g, gamma, beta, needs=(True, True, True)):

@@ -1,7 +1,7 @@
 """Compiled elementwise passes for BatchNormalization, ReLU and the softmax of attention, the
 embedding gradient's scatter, and LayerNormalization as one loop per row (optional, numba).
 
-NumPy runs ``xhat = centered * inv_std; out = xhat * gamma + beta`` as three passes over the
+NumPy runs ``xhat = (x - mean) * inv_std; out = xhat * gamma + beta`` as four passes over the
 activations, each reading and writing the whole array, and a normalization's input gradient
 as four; ReLU's gradient ``g * (y > 0)`` makes a mask first, and the softmax Jacobian's
 ``(ds - sum) * p`` is two passes over the attention scores. An embedding's gradient adds
@@ -11,17 +11,19 @@ rows in place in the same order (an IMDB batch of 6,400 tokens into 20,000 rows:
 Conv1D classifier's 16,000 × 64 maps: normalize 0.75 -> 0.17 ms, its gradient 0.87 -> 0.19 ms,
 ReLU's gradient 0.34 -> 0.15 ms).
 
-Every loop but LayerNormalization's performs the NumPy path's float operations, in its order,
-on the same values, so results are bit-identical (signed zeros, infinities and NaN included):
-numba changes the speed, never the numbers. The reductions (BatchNormalization's statistics and
-sums) stay in NumPy, where a compiled loop would sum in another order.
+Every elementwise loop performs the NumPy path's float operations, in its order, on the same
+values, so results are bit-identical (signed zeros, infinities and NaN included): numba changes
+the speed, never those numbers. The sums in BatchNormalization's backward stay in NumPy.
 
-LayerNormalization's two loops (``layer_norm``, ``layer_norm_grad``) are the exception: a row of
-features fits in cache, so each loop takes the row's statistics and writes its results in one
-visit per row, where NumPy's path reads the activations five or six times (a transformer
-block's 4,096 × 128 rows: forward 1.0 -> 0.3 ms, backward 0.9 -> 0.2 ms). Their sums run in
-the loop's order (``kernels.reassociating``: vectorised partial sums, multiply-adds), so they
-agree with the NumPy path within float32 rounding, not bit for bit.
+The loops that also take statistics are within float32 rounding of the NumPy path instead, not
+bit for bit: their sums run in the loop's order (``kernels.reassociating``: vectorised partial
+sums, multiply-adds).
+- ``layer_norm`` and ``layer_norm_grad``: a row of features fits in cache, so each loop takes
+  the row's statistics and writes its results in one visit per row, where NumPy's path reads
+  the activations five or six times (a transformer block's 4,096 × 128 rows: forward 1.0 ->
+  0.3 ms, backward 0.9 -> 0.2 ms).
+- ``channel_moments``: BatchNormalization's mean and variance per channel in two reading passes,
+  summed a block of rows at a time, without NumPy's centred copy of the activations.
 
 The loops run when numba imports (``pip install -e '.[fast]'``) and ``enabled`` is not False;
 numba is imported on the first op that can use them, never by ``import axonal``.
@@ -53,9 +55,10 @@ def prepare(dtype: Any = "float32") -> bool:
     loops = compiled(rows, channel)
     if loops is None:
         return False
-    loops.normalize_rows(rows.copy(), channel, channel, channel, rows.copy())
-    loops.normalize_rows_grad(rows, rows, channel, channel, channel, rows.copy())
     one = rows.dtype.type(1)
+    loops.normalize_channels(rows, channel, channel, channel, channel, rows.copy(), rows.copy())
+    loops.channel_moments(rows, one, channel.copy(), channel.copy())
+    loops.normalize_rows_grad(rows, rows, channel, channel, channel, rows.copy())
     loops.layer_norm(
         rows, channel, channel, one, one, one, rows.copy(), rows.copy(), channel.copy()
     )
@@ -71,14 +74,55 @@ def prepare(dtype: Any = "float32") -> bool:
 # ---------------------------------------------------------------- the loops, as plain Python
 
 
-def _normalize_rows_loop(centered, inv_std, gamma, beta, out):  # pragma: no cover - compiled
-    # centered (R, C) becomes xhat in place; out = xhat * gamma + beta (NumPy: *=, *, +=)
-    rows, channels = centered.shape
-    for i in range(rows):
+def _normalize_channels_loop(rows, mean, inv_std, gamma, beta, xhat, out):  # pragma: no cover
+    # BatchNormalization, rows (R, C): xhat = (rows - mean) * inv_std and out = xhat * gamma +
+    # beta (NumPy: -, *=, *, +=), the centred rows never made
+    count, channels = rows.shape
+    for i in range(count):
         for j in range(channels):
-            v = centered[i, j] * inv_std[j]
-            centered[i, j] = v
+            v = (rows[i, j] - mean[j]) * inv_std[j]
+            xhat[i, j] = v
             out[i, j] = v * gamma[j] + beta[j]
+
+
+# rows per partial sum of _channel_moments_loop: a column's rounding grows with this plus the
+# number of blocks, not with the number of rows
+_MOMENT_BLOCK = 256
+
+
+@kernels.reassociating
+def _channel_moments_loop(rows, count, mean, var):  # pragma: no cover - runs compiled
+    # column means of rows (R, C), then the mean squared deviation from them (two passes, never
+    # E[x²] - E[x]²); each a block of rows summed into a partial row, added into the total
+    total, channels = rows.shape
+    zero = count - count
+    partial = numpy.empty(channels, rows.dtype)
+    for j in range(channels):
+        mean[j] = zero
+        var[j] = zero
+    for start in range(0, total, _MOMENT_BLOCK):
+        stop = min(total, start + _MOMENT_BLOCK)
+        for j in range(channels):
+            partial[j] = zero
+        for i in range(start, stop):
+            for j in range(channels):
+                partial[j] += rows[i, j]
+        for j in range(channels):
+            mean[j] += partial[j]
+    for j in range(channels):
+        mean[j] = mean[j] / count
+    for start in range(0, total, _MOMENT_BLOCK):
+        stop = min(total, start + _MOMENT_BLOCK)
+        for j in range(channels):
+            partial[j] = zero
+        for i in range(start, stop):
+            for j in range(channels):
+                centred = rows[i, j] - mean[j]
+                partial[j] += centred * centred
+        for j in range(channels):
+            var[j] += partial[j]
+    for j in range(channels):
+        var[j] = var[j] / count
 
 
 def _normalize_rows_grad_loop(g, xhat, slope, shift, scale, gx):  # pragma: no cover - compiled
@@ -175,7 +219,8 @@ def _scatter_add_rows_loop(out, indices, rows, rounds):  # pragma: no cover - co
 
 
 _LOOPS = kernels.LoopSet(
-    normalize_rows=_normalize_rows_loop,
+    normalize_channels=_normalize_channels_loop,
+    channel_moments=_channel_moments_loop,
     normalize_rows_grad=_normalize_rows_grad_loop,
     layer_norm=_layer_norm_loop,
     layer_norm_grad=_layer_norm_grad_loop,

@@ -89,30 +89,28 @@ class Normalize(Function):
         return gx, ggamma, gbeta
 
 
-def _scale_and_shift(centered, inv_std, gamma, beta):
-    """``centered *= inv_std`` (it becomes xhat, in place) and a new ``xhat * gamma + beta``.
+def _normalized(rows, mean, centered, inv_std, gamma, beta):
+    """``(xhat, out)``: ``xhat = (rows - mean) * inv_std`` and ``out = xhat * gamma + beta``.
 
-    ``centered`` is rows ``(N, C)``, ``inv_std`` ``(C,)``; ``gamma``/``beta`` are ``(C,)`` or
-    None. With both given and ``pointwise_kernels`` running, one compiled pass does it all.
+    ``rows`` is ``(N, C)``; ``mean`` and ``inv_std`` ``(C,)``; ``centered`` is ``rows - mean``
+    when the caller has it (scaled in place into xhat) or None; ``gamma``/``beta`` are ``(C,)``
+    or None. With both given and ``pointwise_kernels`` running, one compiled pass does it all.
     """
-    columns = centered.shape[1]
-    # the compiled pass reads gamma, beta and inv_std without bounds checks: sizes first
-    if (
-        gamma is not None
-        and beta is not None
-        and gamma.size == beta.size == inv_std.size == columns
-    ):
-        loops = pointwise_kernels.compiled(centered, inv_std, gamma, beta)
+    columns = rows.shape[1]
+    # the compiled pass reads its vectors without bounds checks: sizes first
+    if gamma is not None and beta is not None and gamma.size == beta.size == columns:
+        loops = pointwise_kernels.compiled(rows, mean, inv_std, gamma, beta)
         if loops is not None:
-            out = xp.empty_like(centered)
-            loops.normalize_rows(centered, inv_std, gamma, beta, out)
-            return out
-    centered *= inv_std
+            xhat, out = xp.empty_like(rows), xp.empty_like(rows)
+            loops.normalize_channels(rows, mean, inv_std, gamma, beta, xhat, out)
+            return xhat, out
+    xhat = rows - mean if centered is None else centered
+    xhat *= inv_std
     # xhat is saved for backward: the output is always a new array
-    out = centered * gamma if gamma is not None else centered.copy()
+    out = xhat * gamma if gamma is not None else xhat.copy()
     if beta is not None:
         out += beta
-    return out
+    return xhat, out
 
 
 class NormalizeLastAxis(Normalize):
@@ -209,10 +207,16 @@ class NormalizeLastAxis(Normalize):
 def centered_moments(x):
     """``channel_moments`` as flat ``(C,)`` arrays, plus the centred rows ``x - mean``
     ``(N, C)`` they were computed from (a new array, which ``NormalizeChannels`` scales in
-    place instead of centring ``x`` a second time)."""
+    place instead of centring ``x`` a second time), or None where ``pointwise_kernels``'
+    ``channel_moments`` loop took the statistics without them."""
     channels = x.shape[-1]
     rows = x.reshape(-1, channels)
     count = rows.shape[0]
+    loops = pointwise_kernels.compiled(rows) if count else None
+    if loops is not None:
+        mean, var = xp.empty(channels, rows.dtype), xp.empty(channels, rows.dtype)
+        loops.channel_moments(rows, rows.dtype.type(count), mean, var)
+        return mean, var, None
     mean = column_sums(rows) / count
     centered = rows - mean
     var = xp.einsum("ij,ij->j", centered, centered) / count
@@ -238,7 +242,8 @@ class NormalizeChannels(Normalize):
     """``Normalize`` over every axis but the last (BatchNormalization in training, channels
     last). Same maths and saved state as the parent, in fewer passes over the activations:
     forward centres ``x`` once (``centered_moments``, or the caller's ``centered``) and scales
-    those rows in place into ``xhat``; the backward's four sums over the leading axes are two
+    those rows in place into ``xhat`` (compiled: the statistics in two reading passes and
+    ``xhat`` and the output in a third, no centred copy); the backward's four sums over the leading axes are two
     (``sum g`` is beta's gradient and ``sum g * xhat`` gamma's, and the input gradient is
     ``gamma * inv_std * (g - sum g / n - xhat * sum g * xhat / n)``), each a matrix-vector
     product or one ``einsum`` pass over rows ``(N, C)`` (the Conv1D model's normalizations:
@@ -252,15 +257,14 @@ class NormalizeChannels(Normalize):
         channels = x.shape[-1]
         if mean is None or var is None:
             mean, var, centered = centered_moments(x)
-        elif centered is None:
-            centered = x.reshape(-1, channels) - mean.reshape(channels)
         self.axes = tuple(range(x.ndim - 1))
         inv_std = 1.0 / xp.sqrt(var.reshape(channels) + epsilon)
         self.inv_std = inv_std.reshape((1,) * (x.ndim - 1) + (channels,))
         self._keep_params(gamma, beta)
         flat = [None if p is None else p.reshape(channels) for p in (gamma, beta)]
-        out = _scale_and_shift(centered, inv_std, *flat)
-        self.xhat = centered.reshape(x.shape)
+        rows = x.reshape(-1, channels)
+        xhat, out = _normalized(rows, mean.reshape(channels), centered, inv_std, *flat)
+        self.xhat = xhat.reshape(x.shape)
         return out.reshape(x.shape)
 
     def backward(self, g):
