@@ -240,15 +240,16 @@ def channel_moments(x):
 
 class NormalizeChannels(Normalize):
     """``Normalize`` over every axis but the last (BatchNormalization in training, channels
-    last). Same maths and saved state as the parent, in fewer passes over the activations:
-    forward centres ``x`` once (``centered_moments``, or the caller's ``centered``) and scales
-    those rows in place into ``xhat`` (compiled: the statistics in two reading passes and
-    ``xhat`` and the output in a third, no centred copy); the backward's four sums over the leading axes are two
-    (``sum g`` is beta's gradient and ``sum g * xhat`` gamma's, and the input gradient is
-    ``gamma * inv_std * (g - sum g / n - xhat * sum g * xhat / n)``), each a matrix-vector
-    product or one ``einsum`` pass over rows ``(N, C)`` (the Conv1D model's normalizations:
-    2.3 -> 0.9 ms backward). The elementwise passes are one compiled loop each where
-    ``pointwise_kernels`` runs. ``gamma`` and ``beta`` are ``(C,)``-sized or None.
+    last). Same maths and saved state as the parent, in fewer passes over the activations.
+
+    Forward centres ``x`` once (``centered_moments``, or the caller's ``centered``) and scales
+    those rows in place into ``xhat``; compiled, the statistics take two reading passes and
+    ``xhat`` and the output a third, with no centred copy. The backward's four sums over the
+    leading axes are two (``sum g`` is beta's gradient and ``sum g * xhat`` gamma's, and the
+    input gradient is ``gamma * inv_std * (g - sum g / n - xhat * sum g * xhat / n)``), each a
+    matrix-vector product or one ``einsum`` pass over rows ``(N, C)`` (the Conv1D model's
+    normalizations: 2.3 -> 0.9 ms backward). The elementwise passes are one compiled loop each
+    where ``pointwise_kernels`` runs. ``gamma`` and ``beta`` are ``(C,)``-sized or None.
     """
 
     def forward(
