@@ -246,25 +246,92 @@ def _assert_identical(have, want, dtype):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(4, 3), (32, 50, 64), (4, 128, 128), (2, 5, 6, 7)])
-def test_compiled_batch_normalization_is_bit_identical(monkeypatch, dtype, shape):
-    # given the same statistics, the compiled passes are elementwise: NumPy's numbers
+@pytest.mark.parametrize("relu", [False, True])
+def test_compiled_batch_normalization_forward_is_bit_identical(monkeypatch, dtype, shape, relu):
+    # given the same statistics, the forward passes are elementwise: NumPy's numbers, ReLU's
+    # too when fused (signed zeros, NaN)
     rng = np.random.default_rng(1)
-    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    x = _special((rng.standard_normal(shape) * 3 + 1).astype(dtype))
     gamma = rng.standard_normal(shape[-1]).astype(dtype)
     beta = rng.standard_normal(shape[-1]).astype(dtype)
-    g = _special(rng.standard_normal(shape).astype(dtype))
-    mean, var = x.reshape(-1, shape[-1]).mean(axis=0), x.reshape(-1, shape[-1]).var(axis=0)
+    rows = np.where(np.isfinite(x), x, 0).reshape(-1, shape[-1])
+    mean, var = rows.mean(axis=0), rows.var(axis=0)
 
     def run():
         op = NormalizeChannels()
-        op.needs_grad = (True, True, True)
-        out = op.forward(x, gamma, beta, epsilon=1e-3, mean=mean, var=var)
         with np.errstate(invalid="ignore"):
-            return (out, op.xhat.copy()) + tuple(op.backward(g))
+            out = op.forward(x, gamma, beta, epsilon=1e-3, mean=mean, var=var, relu=relu)
+        return out, op.xhat
 
-    expected, got = _both_pointwise(monkeypatch, run, loops=2)
+    expected, got = _both_pointwise(monkeypatch, run, loops=1)
     for want, have in zip(expected, got, strict=True):
         _assert_identical(have, want, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("relu", [False, True])
+def test_compiled_batch_normalization_gradient_pass_is_bit_identical(dtype, relu):
+    # given the same sums, the input gradient's pass is NumPy's (with ReLU's mask formed as
+    # relu_grad forms it, when fused)
+    rng = np.random.default_rng(8)
+    g = _special(rng.standard_normal((300, 7)).astype(dtype))
+    xhat, out = rng.standard_normal((2, 300, 7)).astype(dtype)
+    out.reshape(-1)[:4] = [-0.0, 0.0, np.nan, -np.inf]
+    slope, shift, scale = rng.standard_normal((3, 7)).astype(dtype)
+    with np.errstate(invalid="ignore"):
+        masked = core.relu_grad(g, out) if relu else g
+        want = (xhat * slope + masked - shift) * scale
+    loops = pointwise_kernels.compiled(g)
+    have = np.empty_like(g)
+    if relu:
+        zero, one = dtype(0), dtype(1)
+        loops.normalize_rows_relu_grad(g, out, xhat, slope, shift, scale, zero, one, have)
+    else:
+        loops.normalize_rows_grad(g, xhat, slope, shift, scale, have)
+    _assert_identical(have, want, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 3), (32, 500, 64), (2, 5, 6, 7)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_compiled_batch_normalization_backward_is_within_rounding(monkeypatch, dtype, shape, relu):
+    # the sums down the rows (beta's and gamma's gradients, and the input gradient's terms)
+    # are compiled in blocks of rows: within their rounding of float64's, as NumPy's path is
+    from tolerance import assert_sums_close
+
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    gamma = rng.standard_normal(shape[-1]).astype(dtype)
+    beta = rng.standard_normal(shape[-1]).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    rows = x.reshape(-1, shape[-1])
+    mean, var = rows.mean(axis=0), rows.var(axis=0)
+
+    def run(x=x, g=g, gamma=gamma, beta=beta, mean=mean, var=var):
+        op = NormalizeChannels()
+        op.needs_grad = (True, True, True)
+        out = op.forward(x, gamma, beta, epsilon=1e-3, mean=mean, var=var, relu=relu)
+        return op.backward(g), op.xhat, op.inv_std, out
+
+    expected, got = _both_pointwise(monkeypatch, run, loops=2)
+    wide = [a.astype(np.float64) for a in (x, g, gamma, beta, mean, var)]
+    exact, xhat, inv_std, out = run(*wide)
+    count = rows.shape[0]
+    along = tuple(range(len(shape) - 1))
+    active = np.abs(wide[1]) * (out > 0 if relu else 1)
+    sum_gx = (active * np.abs(xhat)).sum(axis=along)
+    # each input gradient: two sums over the rows (divided by the count) and its own terms
+    per_row = np.abs(xhat) * sum_gx / count + active.sum(axis=along) / count + active
+    gradient = per_row * np.abs(inv_std * wide[2])
+    bounds = ((count, gradient), (count, sum_gx), (count, active.sum(axis=along)))
+    for name, want, (fan_in, magnitude), numpy_path, compiled in zip(
+        ("x", "gamma", "beta"), exact, bounds, expected[0], got[0], strict=True
+    ):
+        for have in (numpy_path, compiled):
+            assert have.dtype == dtype
+            assert_sums_close(have, want, fan_in=fan_in, magnitude=magnitude, err_msg=name)
 
 
 @needs_numba

@@ -836,7 +836,9 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-3
     return apply(P.Normalize, x, gamma, beta, axes=axes, epsilon=float(epsilon))
 
 
-def batch_normalization_training(x, gamma=None, beta=None, axis: int = -1, epsilon=1e-3, mask=None):
+def batch_normalization_training(
+    x, gamma=None, beta=None, axis: int = -1, epsilon=1e-3, mask=None, then_relu: bool = False
+):
     """Normalize with the batch's statistics over every axis but ``axis`` (the channels).
 
     Args:
@@ -844,6 +846,8 @@ def batch_normalization_training(x, gamma=None, beta=None, axis: int = -1, epsil
         gamma, beta: ``(channels,)`` or None.
         mask: optional boolean array of x's shape without the last axis (a ``(batch, time)``
             timestep mask): the statistics then count only the unmasked positions (Keras).
+        then_relu: the output goes through ReLU too (one op with channels last, as a model
+            runs BatchNormalization followed by ReLU while training).
 
     Returns:
         ``(output, mean, variance)``: the normalized Tensor and the batch mean and biased
@@ -857,7 +861,8 @@ def batch_normalization_training(x, gamma=None, beta=None, axis: int = -1, epsil
     axes = tuple(a for a in range(x.ndim) if a != channel)
     gamma, beta = _param_for(gamma, x.ndim, (channel,)), _param_for(beta, x.ndim, (channel,))
     if mask is not None:
-        return _masked_batch_normalization(x, gamma, beta, axes, epsilon, mask)
+        out, mean, var = _masked_batch_normalization(x, gamma, beta, axes, epsilon, mask)
+        return (relu(out) if then_relu else out), mean, var
     if channel == x.ndim - 1:
         # the op scales the centred rows in place: x is centred once
         mean, var, centered = P.centered_moments(x.data)
@@ -870,12 +875,15 @@ def batch_normalization_training(x, gamma=None, beta=None, axis: int = -1, epsil
             mean=mean,
             var=var,
             centered=centered,
+            relu=then_relu,
         )
     else:
         mean, var = P.moments(x.data, axes)
         out = apply(
             P.Normalize, x, gamma, beta, axes=axes, epsilon=float(epsilon), mean=mean, var=var
         )
+        if then_relu:
+            out = relu(out)
     return out, mean.reshape(-1), var.reshape(-1)
 
 

@@ -13,7 +13,9 @@ ReLU's gradient 0.34 -> 0.15 ms).
 
 Every elementwise loop performs the NumPy path's float operations, in its order, on the same
 values, so results are bit-identical (signed zeros, infinities and NaN included): numba changes
-the speed, never those numbers. The sums in BatchNormalization's backward stay in NumPy.
+the speed, never those numbers. That includes BatchNormalization fused with the ReLU after it
+(``normalize_channels_relu``, ``normalize_rows_relu_grad``: ``models.fusion``), which forms
+ReLU's output and gradient mask as ``primitives.core`` does.
 
 The loops that also take statistics are within float32 rounding of the NumPy path instead, not
 bit for bit: their sums run in the loop's order (``kernels.reassociating``: vectorised partial
@@ -24,6 +26,8 @@ sums, multiply-adds).
   0.3 ms, backward 0.9 -> 0.2 ms).
 - ``channel_moments``: BatchNormalization's mean and variance per channel in two reading passes,
   summed a block of rows at a time, without NumPy's centred copy of the activations.
+- ``channel_grad_sums``: its backward's two sums down the rows (of ``g`` and ``g * xhat``) in
+  one pass, in the same blocks, masking ``g`` by ReLU's output on the way when fused.
 
 The loops run when numba imports (``pip install -e '.[fast]'``) and ``enabled`` is not False;
 numba is imported on the first op that can use them, never by ``import axonal``.
@@ -57,8 +61,17 @@ def prepare(dtype: Any = "float32") -> bool:
         return False
     one = rows.dtype.type(1)
     loops.normalize_channels(rows, channel, channel, channel, channel, rows.copy(), rows.copy())
+    loops.normalize_channels_relu(
+        rows, channel, channel, channel, channel, rows.copy(), rows.copy()
+    )
     loops.channel_moments(rows, one, channel.copy(), channel.copy())
     loops.normalize_rows_grad(rows, rows, channel, channel, channel, rows.copy())
+    zero = rows.dtype.type(0)
+    loops.normalize_rows_relu_grad(
+        rows, rows, rows, channel, channel, channel, zero, one, rows.copy()
+    )
+    for masked in (False, True):
+        loops.channel_grad_sums(rows, rows, rows, masked, zero, one, channel.copy(), channel.copy())
     loops.layer_norm(
         rows, channel, channel, one, one, one, rows.copy(), rows.copy(), channel.copy()
     )
@@ -83,6 +96,21 @@ def _normalize_channels_loop(rows, mean, inv_std, gamma, beta, xhat, out):  # pr
             v = (rows[i, j] - mean[j]) * inv_std[j]
             xhat[i, j] = v
             out[i, j] = v * gamma[j] + beta[j]
+
+
+def _normalize_channels_relu_loop(rows, mean, inv_std, gamma, beta, xhat, out):  # pragma: no cover
+    # _normalize_channels_loop, then ReLU as primitives.core.relu_values computes it (NumPy's
+    # maximum against zeros): positive values and NaN kept, everything else +0.0
+    count, channels = rows.shape
+    for i in range(count):
+        for j in range(channels):
+            v = (rows[i, j] - mean[j]) * inv_std[j]
+            xhat[i, j] = v
+            o = v * gamma[j] + beta[j]
+            if o > 0 or o != o:
+                out[i, j] = o
+            else:
+                out[i, j] = 0
 
 
 # rows per partial sum of _channel_moments_loop: a column's rounding grows with this plus the
@@ -134,6 +162,48 @@ def _normalize_rows_grad_loop(g, xhat, slope, shift, scale, gx):  # pragma: no c
             v = v + g[i, j]
             v = v - shift[j]
             gx[i, j] = v * scale[j]
+
+
+def _normalize_rows_relu_grad_loop(
+    g, out, xhat, slope, shift, scale, zero, one, gx
+):  # pragma: no cover - runs compiled
+    # _normalize_rows_grad_loop on ReLU's gradient g * (out > 0), formed as relu_grad does
+    # (times 1 or 0 in g's dtype: NaN and signed zeros as NumPy's), never stored
+    rows, channels = g.shape
+    for i in range(rows):
+        for j in range(channels):
+            masked = g[i, j] * one if out[i, j] > zero else g[i, j] * zero
+            v = xhat[i, j] * slope[j]
+            v = v + masked
+            v = v - shift[j]
+            gx[i, j] = v * scale[j]
+
+
+@kernels.reassociating
+def _channel_grad_sums_loop(g, xhat, out, masked, zero, one, sum_g, sum_gx):  # pragma: no cover
+    # BatchNormalization's backward sums down the rows: of g and of g * xhat, g first masked by
+    # ReLU's output (g * (out > 0)) when ``masked``; summed a block of rows at a time
+    total, channels = g.shape
+    partial_g = numpy.empty(channels, g.dtype)
+    partial_gx = numpy.empty(channels, g.dtype)
+    for j in range(channels):
+        sum_g[j] = zero
+        sum_gx[j] = zero
+    for start in range(0, total, _MOMENT_BLOCK):
+        stop = min(total, start + _MOMENT_BLOCK)
+        for j in range(channels):
+            partial_g[j] = zero
+            partial_gx[j] = zero
+        for i in range(start, stop):
+            for j in range(channels):
+                v = g[i, j]
+                if masked:
+                    v = v * one if out[i, j] > zero else v * zero
+                partial_g[j] += v
+                partial_gx[j] += v * xhat[i, j]
+        for j in range(channels):
+            sum_g[j] += partial_g[j]
+            sum_gx[j] += partial_gx[j]
 
 
 @kernels.reassociating
@@ -220,6 +290,9 @@ def _scatter_add_rows_loop(out, indices, rows, rounds):  # pragma: no cover - co
 
 _LOOPS = kernels.LoopSet(
     normalize_channels=_normalize_channels_loop,
+    normalize_channels_relu=_normalize_channels_relu_loop,
+    normalize_rows_relu_grad=_normalize_rows_relu_grad_loop,
+    channel_grad_sums=_channel_grad_sums_loop,
     channel_moments=_channel_moments_loop,
     normalize_rows_grad=_normalize_rows_grad_loop,
     layer_norm=_layer_norm_loop,

@@ -168,10 +168,7 @@ class BatchNormalization(Layer):
             out, mean, var = F.batch_normalization_training(
                 inputs, self.gamma, self.beta, axis=axis, epsilon=self.epsilon, mask=mask
             )
-            # in place: the variables keep their arrays (models and optimizers hold them)
-            for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
-                moving.data *= self.momentum
-                moving.data += batch * (1.0 - self.momentum)
+            self._update_moving(mean, var)
         else:
             out = F.batch_normalization(
                 inputs,
@@ -183,6 +180,35 @@ class BatchNormalization(Layer):
                 epsilon=self.epsilon,
             )
         return _pass_mask(original, out, mask)
+
+    def _update_moving(self, mean, var) -> None:
+        """Move the moving statistics towards a training batch's ``mean`` and ``var``."""
+        # in place: the variables keep their arrays (models and optimizers hold them)
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+            moving.data *= self.momentum
+            moving.data += batch * (1.0 - self.momentum)
+
+    def call_then_relu(self, inputs) -> Tensor | None:
+        """``relu(self(inputs, training=True))`` as one op, or None (nothing done) where this
+        training call is not what the fused op covers: an unbuilt or frozen layer, an input of
+        another dtype or with a mask, channels not last. Models call it for a
+        BatchNormalization whose only consumer is a plain ReLU (``models.fusion``)."""
+        if (
+            not self.built
+            or not self.trainable
+            or not isinstance(inputs, Tensor)
+            or inputs.ndim < 2
+            or self.axis % inputs.ndim != inputs.ndim - 1
+            or inputs.shape[-1] != self.moving_mean.data.shape[0]
+            or inputs.dtype != xp.dtype(self.dtype)
+            or mask_of(inputs) is not None
+        ):
+            return None
+        out, mean, var = F.batch_normalization_training(
+            inputs, self.gamma, self.beta, axis=-1, epsilon=self.epsilon, then_relu=True
+        )
+        self._update_moving(mean, var)
+        return out
 
     def compute_mask(self, inputs, mask=None):
         """Masks pass through unchanged."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from axonal.layers.base import Layer
 from axonal.layers.core import InputLayer
 from axonal.layers.symbolic import Node, SymbolicTensor, join_tensor_kwargs
+from axonal.models import fusion
 from axonal.registry import deserialize, serialize
 
 
@@ -44,6 +45,9 @@ class Graph:
         self.outputs = outputs
         self.nodes = self._ordered_nodes()
         self.layers = _unique_layers(node.layer for node in self.nodes)
+        # BatchNormalization nodes whose output only a plain ReLU node reads: run as one op
+        # while training (models.fusion)
+        self.relu_after = fusion.fused_nodes(self.nodes, self.outputs)
 
     def _ordered_nodes(self) -> list[Node]:
         input_ids = {id(t) for t in self.inputs}
@@ -75,8 +79,19 @@ class Graph:
     def run(self, values: list, training: bool) -> list:
         """Replay the graph on concrete ``values`` (one per input); returns the outputs."""
         env = {id(t): v for t, v in zip(self.inputs, values, strict=True)}
+        done: set[int] = set()
         for node in self.nodes:
+            if id(node) in done:
+                continue
             values = [env[id(t)] for t in node.inputs]
+            relu = self.relu_after.get(id(node)) if training else None
+            if relu is not None:
+                out = node.layer.call_then_relu(values[0])
+                if out is not None:
+                    # the normalization's own output is never made: only this ReLU read it
+                    env[id(relu.outputs[0])] = out
+                    done.add(id(relu))
+                    continue
             out = node.layer(*node.call_args(values), training=training, **node.call_kwargs(values))
             outs = out if isinstance(out, (list, tuple)) else [out]
             for symbol, value in zip(node.outputs, outs, strict=True):

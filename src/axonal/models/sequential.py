@@ -5,6 +5,7 @@ from __future__ import annotations
 from axonal.layers.base import Layer, checked_shape
 from axonal.layers.core import Input, InputLayer
 from axonal.layers.symbolic import SymbolicTensor, shape_str
+from axonal.models import fusion
 from axonal.models.model import Model
 from axonal.registry import register
 from axonal.tensor import Tensor
@@ -181,8 +182,19 @@ class Sequential(Model):
         if not self._layers:
             raise ValueError(f"Model '{self.name}' has no layers: add some before using it.")
         x = inputs
-        for layer in self._layers:
+        layers = self._layers
+        index = 0
+        while index < len(layers):
+            layer = layers[index]
+            # BatchNormalization then a plain ReLU: one op while training (models.fusion)
+            if training and index + 1 < len(layers) and fusion.fusable(layer, layers[index + 1]):
+                out = layer.call_then_relu(x)
+                if out is not None:
+                    x = out
+                    index += 2
+                    continue
             x = layer(x, training=training)
+            index += 1
         return x
 
     def _layer_chain(self) -> list | None:

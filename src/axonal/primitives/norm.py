@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-from axonal import pointwise_kernels
+from axonal import kernels, pointwise_kernels
 from axonal.autograd import Function
 from axonal.backend import xp
-from axonal.primitives.core import column_sums, row_sums
+from axonal.primitives.core import column_sums, relu_grad, relu_values, row_sums
 
 
 def moments(x, axes: tuple):
@@ -89,8 +89,9 @@ class Normalize(Function):
         return gx, ggamma, gbeta
 
 
-def _normalized(rows, mean, centered, inv_std, gamma, beta):
-    """``(xhat, out)``: ``xhat = (rows - mean) * inv_std`` and ``out = xhat * gamma + beta``.
+def _normalized(rows, mean, centered, inv_std, gamma, beta, relu: bool):
+    """``(xhat, out)``: ``xhat = (rows - mean) * inv_std`` and ``out = xhat * gamma + beta``,
+    through ``relu_values`` when ``relu``.
 
     ``rows`` is ``(N, C)``; ``mean`` and ``inv_std`` ``(C,)``; ``centered`` is ``rows - mean``
     when the caller has it (scaled in place into xhat) or None; ``gamma``/``beta`` are ``(C,)``
@@ -102,7 +103,8 @@ def _normalized(rows, mean, centered, inv_std, gamma, beta):
         loops = pointwise_kernels.compiled(rows, mean, inv_std, gamma, beta)
         if loops is not None:
             xhat, out = xp.empty_like(rows), xp.empty_like(rows)
-            loops.normalize_channels(rows, mean, inv_std, gamma, beta, xhat, out)
+            normalize = loops.normalize_channels_relu if relu else loops.normalize_channels
+            normalize(rows, mean, inv_std, gamma, beta, xhat, out)
             return xhat, out
     xhat = rows - mean if centered is None else centered
     xhat *= inv_std
@@ -110,6 +112,8 @@ def _normalized(rows, mean, centered, inv_std, gamma, beta):
     out = xhat * gamma if gamma is not None else xhat.copy()
     if beta is not None:
         out += beta
+    if relu:
+        relu_values(out, out=out)
     return xhat, out
 
 
@@ -250,10 +254,23 @@ class NormalizeChannels(Normalize):
     matrix-vector product or one ``einsum`` pass over rows ``(N, C)`` (the Conv1D model's
     normalizations: 2.3 -> 0.9 ms backward). The elementwise passes are one compiled loop each
     where ``pointwise_kernels`` runs. ``gamma`` and ``beta`` are ``(C,)``-sized or None.
+
+    ``relu=True`` applies ReLU to the output in the same pass and masks the gradient by it
+    first: BatchNormalization followed by ReLU, which models run as this one op while training
+    (``models.fusion``), with the numbers of the two ops.
     """
 
     def forward(
-        self, x, gamma=None, beta=None, axes=(), epsilon=1e-3, mean=None, var=None, centered=None
+        self,
+        x,
+        gamma=None,
+        beta=None,
+        axes=(),
+        epsilon=1e-3,
+        mean=None,
+        var=None,
+        centered=None,
+        relu=False,
     ):
         channels = x.shape[-1]
         if mean is None or var is None:
@@ -264,17 +281,41 @@ class NormalizeChannels(Normalize):
         self._keep_params(gamma, beta)
         flat = [None if p is None else p.reshape(channels) for p in (gamma, beta)]
         rows = x.reshape(-1, channels)
-        xhat, out = _normalized(rows, mean.reshape(channels), centered, inv_std, *flat)
+        xhat, out = _normalized(rows, mean.reshape(channels), centered, inv_std, *flat, relu)
         self.xhat = xhat.reshape(x.shape)
-        return out.reshape(x.shape)
+        out = out.reshape(x.shape)
+        # ReLU's backward reads its output: the gradient is masked by it first
+        self.relu_out = out if relu else None
+        return out
 
     def backward(self, g):
         channels = g.shape[-1]
         xhat = self.xhat.reshape(-1, channels)
         rows = g.reshape(-1, channels)
         count = rows.shape[0]
-        sum_g = column_sums(rows)
-        sum_gx = xp.einsum("ij,ij->j", rows, xhat)
+        relu_out = None if self.relu_out is None else self.relu_out.reshape(-1, channels)
+        loops = pointwise_kernels.compiled(rows, xhat) if count else None
+        if relu_out is not None and (loops is None or not kernels.usable(rows, relu_out)):
+            # ReLU's gradient first, as its own op would give it (then the sums below)
+            rows, relu_out = relu_grad(rows, relu_out), None
+            loops = pointwise_kernels.compiled(rows, xhat) if count else None
+        if loops is not None:
+            # one pass for both sums, masking by ReLU's output on the way when fused
+            sum_g, sum_gx = xp.empty(channels, rows.dtype), xp.empty(channels, rows.dtype)
+            scalar = rows.dtype.type
+            loops.channel_grad_sums(
+                rows,
+                xhat,
+                rows if relu_out is None else relu_out,
+                relu_out is not None,
+                scalar(0),
+                scalar(1),
+                sum_g,
+                sum_gx,
+            )
+        else:
+            sum_g = column_sums(rows)
+            sum_gx = xp.einsum("ij,ij->j", rows, xhat)
         gx = ggamma = gbeta = None
         if self.needs_grad[0]:
             scale = self.inv_std.reshape(channels)
@@ -282,9 +323,14 @@ class NormalizeChannels(Normalize):
                 scale = scale * self.gamma.reshape(channels)
             slope, shift = sum_gx / -count, sum_g / count
             gx = xp.empty_like(rows)
-            loops = pointwise_kernels.compiled(rows, xhat, slope, shift, scale, gx)
-            if loops is not None:
-                loops.normalize_rows_grad(rows, xhat, slope, shift, scale, gx)
+            if loops is not None and kernels.usable(rows, slope, shift, scale):
+                if relu_out is None:
+                    loops.normalize_rows_grad(rows, xhat, slope, shift, scale, gx)
+                else:
+                    scalar = rows.dtype.type
+                    loops.normalize_rows_relu_grad(
+                        rows, relu_out, xhat, slope, shift, scale, scalar(0), scalar(1), gx
+                    )
             else:
                 xp.multiply(xhat, slope, out=gx)
                 gx += rows
