@@ -429,3 +429,36 @@ def test_self_attention_on_one_tensor_returns_its_scores():
     )
     np.testing.assert_allclose(np.asarray(scores).sum(-1), 1.0, rtol=1e-5)
     assert np.asarray(scores).shape == (2, 2, 5, 5)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("masks", ["none", "per example", "shared", "dropout", "both"])
+def test_attention_in_blocks_of_the_batch_equals_one_block(monkeypatch, packed, masks):
+    # the primitive works through the batch a cache-sized block at a time: the same numbers
+    # whatever the block, masks and dropout cut with it or broadcast to every block
+    from axonal.primitives import attention
+
+    rng = np.random.default_rng(12)
+    per_example = np.where(rng.random((6, 1, 16, 16)) < 0.2, -1e9, 0).astype(np.float32)
+    adder = {"per example": per_example, "shared": per_example[0, 0], "both": per_example}
+    keep = (rng.random((6, 2, 16, 16)) < 0.8).astype(np.float32) / np.float32(0.8)
+    keep = keep if masks in ("dropout", "both") else None
+    qkv = rng.standard_normal((6, 16, 3, 2, 8)).astype(np.float32)
+    g = rng.standard_normal((6, 16, 2, 8)).astype(np.float32)
+
+    def run(block_bytes):
+        monkeypatch.setattr(attention, "_BLOCK_BYTES", block_bytes)
+        if packed:
+            op = attention.PackedSelfAttention()
+            inputs, grad = (qkv,), g
+        else:
+            op = attention.ScaledDotProductAttention()
+            inputs = tuple(np.ascontiguousarray(h) for h in attention._heads(qkv))
+            grad = np.ascontiguousarray(g.transpose(0, 2, 1, 3))
+        op.needs_grad = (True,) * len(inputs)
+        out = op.forward(*inputs, adder.get(masks), keep, 0.3)
+        return (out, op.probabilities) + tuple(op.backward(grad)[: len(inputs)])
+
+    whole, blocks = run(1 << 30), run(1)  # one block; one example per block
+    for want, have in zip(whole, blocks, strict=True):
+        np.testing.assert_array_equal(have, want)
