@@ -5,7 +5,7 @@ from __future__ import annotations
 from axonal.layers.base import Layer
 from axonal.layers.core import InputLayer
 from axonal.layers.symbolic import Node, SymbolicTensor, join_tensor_kwargs
-from axonal.models import fusion
+from axonal.models.fusion import fused_nodes
 from axonal.registry import deserialize, serialize
 
 
@@ -47,7 +47,7 @@ class Graph:
         self.layers = _unique_layers(node.layer for node in self.nodes)
         # BatchNormalization nodes whose output only a plain ReLU node reads: run as one op
         # while training (models.fusion)
-        self.relu_after = fusion.fused_nodes(self.nodes, self.outputs)
+        self.relu_after = fused_nodes(self.nodes, self.outputs)
 
     def _ordered_nodes(self) -> list[Node]:
         input_ids = {id(t) for t in self.inputs}

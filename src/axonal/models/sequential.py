@@ -5,7 +5,7 @@ from __future__ import annotations
 from axonal.layers.base import Layer, checked_shape
 from axonal.layers.core import Input, InputLayer
 from axonal.layers.symbolic import SymbolicTensor, shape_str
-from axonal.models import fusion
+from axonal.models.fusion import fusable
 from axonal.models.model import Model
 from axonal.registry import register
 from axonal.tensor import Tensor
@@ -187,7 +187,7 @@ class Sequential(Model):
         while index < len(layers):
             layer = layers[index]
             # BatchNormalization then a plain ReLU: one op while training (models.fusion)
-            if training and index + 1 < len(layers) and fusion.fusable(layer, layers[index + 1]):
+            if training and index + 1 < len(layers) and fusable(layer, layers[index + 1]):
                 out = layer.call_then_relu(x)
                 if out is not None:
                     x = out
