@@ -28,6 +28,9 @@ sums, multiply-adds).
   summed a block of rows at a time, without NumPy's centred copy of the activations.
 - ``channel_grad_sums``: its backward's two sums down the rows (of ``g`` and ``g * xhat``) in
   one pass, in the same blocks, masking ``g`` by ReLU's output on the way when fused.
+- ``scatter_add_rows`` beyond its first rounds: an index's ninth and later rows (a padding
+  token's) are summed in order where NumPy's path sums them pairwise. Up to eight occurrences
+  per index, it is bit-identical.
 
 The loops run when numba imports (``pip install -e '.[fast]'``) and ``enabled`` is not False;
 numba is imported on the first op that can use them, never by ``import axonal``.
@@ -270,9 +273,10 @@ def _relu_grad_loop(g, y, gx):  # pragma: no cover - runs compiled
 
 
 def _scatter_add_rows_loop(out, indices, rows, rounds):  # pragma: no cover - compiled
-    # out[indices[i]] += rows[i] for each index's first ``rounds`` rows, one by one in their
-    # order, as primitives.core.scatter_add_rows's rounds add them; returns how many rows lie
-    # beyond (that function sums those the NumPy way)
+    # out[indices[i]] += rows[i]: each index's first ``rounds`` rows one by one in their order,
+    # as primitives.core.scatter_add_rows's rounds add them; the rows beyond (a padding token's)
+    # summed per index in their order, that sum added last: where NumPy's path sums those
+    # pairwise (add.reduceat), so this part is within rounding of it, not bit for bit
     size, width = indices.shape[0], rows.shape[1]
     seen = numpy.zeros(out.shape[0], numpy.int64)
     deeper = 0
@@ -285,7 +289,32 @@ def _scatter_add_rows_loop(out, indices, rows, rounds):  # pragma: no cover - co
                 out[t, c] = out[t, c] + rows[i, c]
         else:
             deeper += 1
-    return deeper
+    if deeper == 0:
+        return
+    slot = numpy.full(out.shape[0], -1, numpy.int64)
+    owner = numpy.empty(deeper, numpy.int64)
+    sums = numpy.empty((deeper, width), rows.dtype)
+    used = 0
+    seen[:] = 0
+    for i in range(size):
+        t = indices[i]
+        k = seen[t]
+        seen[t] = k + 1
+        if k >= rounds:
+            s = slot[t]
+            if s < 0:
+                slot[t] = used
+                owner[used] = t
+                for c in range(width):
+                    sums[used, c] = rows[i, c]
+                used += 1
+            else:
+                for c in range(width):
+                    sums[s, c] = sums[s, c] + rows[i, c]
+    for s in range(used):
+        t = owner[s]
+        for c in range(width):
+            out[t, c] = out[t, c] + sums[s, c]
 
 
 _LOOPS = kernels.LoopSet(
