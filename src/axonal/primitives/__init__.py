@@ -2,7 +2,8 @@
 
 ``core`` holds elementwise maths, activations, linear algebra, reductions, shape ops and the
 fused losses; ``conv`` holds convolution and pooling (``conv_taps`` its stride-1 1-D GEMMs,
-``scratch`` the work arrays reused across steps); ``norm`` and ``recurrent`` the
+``conv_regions`` its padded small maps by border region, ``scratch`` the work arrays reused
+across steps); ``norm`` and ``recurrent`` the
 normalization and sequence kernels, ``attention`` the fused attention, ``numpy_ops`` the ops
 only ``axonal.ops`` uses. Everything is re-exported here, so callers write
 ``primitives.Affine``: ``core``'s names now, the others with their module on first use (a model
@@ -65,7 +66,16 @@ _LAZY = {
     **{name: module for module, names in _MODULES.items() for name in names},
     **{
         name: f"axonal.primitives.{name}"
-        for name in ("attention", "conv", "conv_taps", "norm", "numpy_ops", "recurrent", "scratch")
+        for name in (
+            "attention",
+            "conv",
+            "conv_regions",
+            "conv_taps",
+            "norm",
+            "numpy_ops",
+            "recurrent",
+            "scratch",
+        )
     },
 }
 

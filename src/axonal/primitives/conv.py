@@ -31,7 +31,7 @@ import sys
 from axonal import conv_kernels, kernels
 from axonal.autograd import Function
 from axonal.backend import xp
-from axonal.primitives import conv_taps
+from axonal.primitives import conv_regions, conv_taps
 from axonal.primitives.core import column_sums, inner_product, relu_grad, relu_values
 from axonal.primitives.scratch import release as _release
 from axonal.primitives.scratch import take as _scratch
@@ -661,7 +661,13 @@ class Conv2D(Function):
                 # nothing reads the im2col matrix after the product (inference, input
                 # gradients only): made and multiplied a block of images at a time
                 self.image, self.cols, self.buffer = x, None, None
-                out = _blocked_product(x, matrix, geometry, self.planar, bias is not None)
+                if conv_regions.suits(x, (kh, kw), (oh, ow), strides, dilation, pads, self.planar):
+                    # a small padded map: no products of the padding (conv_regions)
+                    out = conv_regions.product(
+                        x, matrix, (kh, kw), (oh, ow), pads, bias is not None
+                    )
+                else:
+                    out = _blocked_product(x, matrix, geometry, self.planar, bias is not None)
             else:
                 cols, self.buffer = _im2col(x, *geometry, 1, self.planar, bias is not None)
                 self.cols = cols[0]
