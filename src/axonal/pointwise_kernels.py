@@ -14,7 +14,7 @@ ReLU's gradient 0.34 -> 0.15 ms).
 Every elementwise loop performs the NumPy path's float operations, in its order, on the same
 values, so results are bit-identical (signed zeros, infinities and NaN included): numba changes
 the speed, never those numbers. That includes BatchNormalization fused with the ReLU after it
-(``normalize_channels_relu``, ``normalize_rows_relu_grad``: ``models.fusion``), which forms
+(``normalize_channels`` with ``relu``, ``normalize_rows_relu_grad``: ``models.fusion``), which forms
 ReLU's output and gradient mask as ``primitives.core`` does.
 
 The loops that also take statistics are within float32 rounding of the NumPy path instead, not
@@ -63,10 +63,10 @@ def prepare(dtype: Any = "float32") -> bool:
     if loops is None:
         return False
     one = rows.dtype.type(1)
-    loops.normalize_channels(rows, channel, channel, channel, channel, rows.copy(), rows.copy())
-    loops.normalize_channels_relu(
-        rows, channel, channel, channel, channel, rows.copy(), rows.copy()
-    )
+    for relu in (False, True):
+        loops.normalize_channels(
+            rows, channel, channel, channel, channel, relu, rows.copy(), rows.copy()
+        )
     loops.channel_moments(rows, one, channel.copy(), channel.copy())
     loops.normalize_rows_grad(rows, rows, channel, channel, channel, rows.copy())
     zero = rows.dtype.type(0)
@@ -90,30 +90,21 @@ def prepare(dtype: Any = "float32") -> bool:
 # ---------------------------------------------------------------- the loops, as plain Python
 
 
-def _normalize_channels_loop(rows, mean, inv_std, gamma, beta, xhat, out):  # pragma: no cover
+def _normalize_channels_loop(rows, mean, inv_std, gamma, beta, relu, xhat, out):  # pragma: no cover
     # BatchNormalization, rows (R, C): xhat = (rows - mean) * inv_std and out = xhat * gamma +
-    # beta (NumPy: -, *=, *, +=), the centred rows never made
-    count, channels = rows.shape
-    for i in range(count):
-        for j in range(channels):
-            v = (rows[i, j] - mean[j]) * inv_std[j]
-            xhat[i, j] = v
-            out[i, j] = v * gamma[j] + beta[j]
-
-
-def _normalize_channels_relu_loop(rows, mean, inv_std, gamma, beta, xhat, out):  # pragma: no cover
-    # _normalize_channels_loop, then ReLU as primitives.core.relu_values computes it (NumPy's
-    # maximum against zeros): positive values and NaN kept, everything else +0.0
+    # beta (NumPy: -, *=, *, +=), the centred rows never made; then, when ``relu``, ReLU as
+    # primitives.core.relu_values computes it (NumPy's maximum against zeros): positive values
+    # and NaN kept, everything else +0.0
     count, channels = rows.shape
     for i in range(count):
         for j in range(channels):
             v = (rows[i, j] - mean[j]) * inv_std[j]
             xhat[i, j] = v
             o = v * gamma[j] + beta[j]
-            if o > 0 or o != o:
-                out[i, j] = o
-            else:
+            if relu and not (o > 0 or o != o):
                 out[i, j] = 0
+            else:
+                out[i, j] = o
 
 
 # rows per partial sum of _channel_moments_loop: a column's rounding grows with this plus the
@@ -319,7 +310,6 @@ def _scatter_add_rows_loop(out, indices, rows, rounds):  # pragma: no cover - co
 
 _LOOPS = kernels.LoopSet(
     normalize_channels=_normalize_channels_loop,
-    normalize_channels_relu=_normalize_channels_relu_loop,
     normalize_rows_relu_grad=_normalize_rows_relu_grad_loop,
     channel_grad_sums=_channel_grad_sums_loop,
     channel_moments=_channel_moments_loop,

@@ -103,8 +103,7 @@ def _normalized(rows, mean, centered, inv_std, gamma, beta, relu: bool):
         loops = pointwise_kernels.compiled(rows, mean, inv_std, gamma, beta)
         if loops is not None:
             xhat, out = xp.empty_like(rows), xp.empty_like(rows)
-            normalize = loops.normalize_channels_relu if relu else loops.normalize_channels
-            normalize(rows, mean, inv_std, gamma, beta, xhat, out)
+            loops.normalize_channels(rows, mean, inv_std, gamma, beta, relu, xhat, out)
             return xhat, out
     xhat = rows - mean if centered is None else centered
     xhat *= inv_std
