@@ -38,6 +38,7 @@ from axonal import primitives as P
 from axonal.autograd import Function, no_grad, unbroadcast
 from axonal.backend import xp
 from axonal.primitives.conv import kernel_from_2d
+from axonal.primitives.core import relu_grad
 from axonal.tensor import Tensor
 
 # ---------------------------------------------------------------- small array helpers
@@ -173,7 +174,7 @@ class _AffineRule(Rule):
     @staticmethod
     def _parts(ctx, g, batch: int):
         if isinstance(ctx, P.AffineRelu):
-            g = g * (ctx.out > 0)
+            g = relu_grad(g, ctx.out)
         x = ctx.x
         x3 = x.reshape(batch, -1, x.shape[-1])
         g3 = g.reshape(batch, -1, g.shape[-1])
@@ -275,7 +276,7 @@ class _ConvRule(Rule):
         if isinstance(ctx, P.Conv1D):
             g = g[:, None]
         elif isinstance(ctx, P.Conv2DRelu):
-            g = g * (ctx.out > 0)
+            g = relu_grad(g, ctx.out)
         return g
 
     def _full(self, ctx, g, batch):
