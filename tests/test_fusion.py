@@ -183,3 +183,14 @@ def test_plain_relu_names_the_layers_it_takes():
             return super().call(inputs) * 0.5
 
     assert not fusion.plain_relu(Capped())  # a subclass may compute something else
+
+
+def test_a_relu_changed_after_the_model_was_built_is_not_fused(fused_calls):
+    # the pairs are found when the graph is built; each training call checks them again
+    model = _conv_block_model("functional")
+    capped = next(layer for layer in model.layers if isinstance(layer, layers.ReLU))
+    capped.max_value = 0.5
+    x = np.random.default_rng(3).standard_normal((16, 20, 2)).astype(np.float32)
+    model.fit(x, np.zeros(16, int), batch_size=16, epochs=1, verbose=0)
+    assert fused_calls.count == 1  # the second block's Activation("relu") only
+    assert axonal.Model(model.inputs, capped.output).predict(x, verbose=0).max() <= 0.5

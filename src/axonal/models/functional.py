@@ -5,7 +5,7 @@ from __future__ import annotations
 from axonal.layers.base import Layer
 from axonal.layers.core import InputLayer
 from axonal.layers.symbolic import Node, SymbolicTensor, join_tensor_kwargs
-from axonal.models.fusion import fused_nodes
+from axonal.models.fusion import fusable, fused_nodes
 from axonal.registry import deserialize, serialize
 
 
@@ -85,7 +85,8 @@ class Graph:
                 continue
             values = [env[id(t)] for t in node.inputs]
             relu = self.relu_after.get(id(node)) if training else None
-            if relu is not None:
+            # checked again: a layer's attributes may have changed since the graph was built
+            if relu is not None and fusable(node.layer, relu.layer):
                 out = node.layer.call_then_relu(values[0])
                 if out is not None:
                     # the normalization's own output is never made: only this ReLU read it
