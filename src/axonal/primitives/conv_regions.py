@@ -46,20 +46,19 @@ def _classes(out_length: int, size: int, before: int, taps: int) -> list:
 
 def padding_share(in_hw, kernel_hw, out_hw, pads) -> float:
     """The share of window taps that read padding (stride and dilation 1)."""
-    inside = 0
-    for rows, cols in [
-        (r, c)
-        for r in _classes(out_hw[0], in_hw[0], pads[0][0], kernel_hw[0])
-        for c in _classes(out_hw[1], in_hw[1], pads[1][0], kernel_hw[1])
-    ]:
-        inside += (
-            (rows[1] - rows[0])
-            * (cols[1] - cols[0])
-            * max(0, rows[3] - rows[2])
-            * max(0, cols[3] - cols[2])
-        )
     total = out_hw[0] * out_hw[1] * kernel_hw[0] * kernel_hw[1]
-    return 1 - inside / total if total else 0.0
+    if not total:
+        return 0.0
+    inside = 0
+    for first_row, stop_row, tap_row, stop_tap_row in _classes(
+        out_hw[0], in_hw[0], pads[0][0], kernel_hw[0]
+    ):
+        for first_col, stop_col, tap_col, stop_tap_col in _classes(
+            out_hw[1], in_hw[1], pads[1][0], kernel_hw[1]
+        ):
+            positions = (stop_row - first_row) * (stop_col - first_col)
+            inside += positions * max(0, stop_tap_row - tap_row) * max(0, stop_tap_col - tap_col)
+    return 1 - inside / total
 
 
 def suits(x, kernel_hw, out_hw, strides, dilation, pads, planar: bool) -> bool:
