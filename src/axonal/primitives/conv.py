@@ -651,9 +651,10 @@ class Conv2D(Function):
                 matrix = xp.concatenate([matrix, bias.reshape(1, o)])
             self.matrix = matrix
             if _single_channel_direct(kernel, strides, padded_shape[1:3], (oh, ow)):
-                # no im2col matrix: the compiled loop reads the padded image, and so does backward
-                self.image, self.cols, self.buffer = x, None, None
+                # no im2col matrix: the compiled loop reads the padded image, and so does
+                # backward (kept, not padded again)
                 image = _pad_hw(x, pads)[..., 0]
+                self.image, self.padded_image, self.cols, self.buffer = x, image, None, None
                 return _single_channel_conv(image, kernel, bias, (oh, ow), dilation, self.relu)
             geometry = ((kh, kw), (oh, ow), strides, dilation, pads)
             needs = getattr(self, "needs_grad", (True, True, True))
@@ -702,7 +703,7 @@ class Conv2D(Function):
             if self.needs_grad[1] and self.cols is None:
                 # the single-channel path: the kernel gradient from the input itself
                 gk = _single_channel_kernel_grad(
-                    _pad_hw(self.image, self.pads)[..., 0], g, self.kernel_hw, self.dilation
+                    self.padded_image, g, self.kernel_hw, self.dilation
                 )
                 if self.has_bias:
                     gb = column_sums(g2)
