@@ -194,3 +194,27 @@ def test_a_relu_changed_after_the_model_was_built_is_not_fused(fused_calls):
     model.fit(x, np.zeros(16, int), batch_size=16, epochs=1, verbose=0)
     assert fused_calls.count == 1  # the second block's Activation("relu") only
     assert axonal.Model(model.inputs, capped.output).predict(x, verbose=0).max() <= 0.5
+
+
+@pytest.mark.skipif(not axonal.kernels.available(), reason="numba is not installed")
+def test_the_fused_gradient_masks_g_when_its_last_pass_falls_back_to_numpy(monkeypatch):
+    # the sums mask g by ReLU's output inside the compiled pass; should the input gradient's
+    # own pass then take the NumPy path, it must mask g too (regression: it read g unmasked)
+    from axonal import kernels
+
+    real = kernels.usable
+    # the one four-array check: the gradient pass's (g, slope, shift, scale)
+    monkeypatch.setattr(kernels, "usable", lambda *a: len(a) != 4 and real(*a))
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 10, 8)).astype(np.float32)
+    gamma, beta = rng.standard_normal(8).astype(np.float32), np.zeros(8, np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    mean, var = x.mean(axis=(0, 1)), x.var(axis=(0, 1))
+    fused = NormalizeChannels()
+    fused.needs_grad = (True, True, True)
+    fused.forward(x, gamma, beta, mean=mean, var=var, relu=True)
+    norm, relu = NormalizeChannels(), Relu()
+    norm.needs_grad = (True, True, True)
+    relu.forward(norm.forward(x, gamma, beta, mean=mean, var=var))
+    for have, want in zip(fused.backward(g), norm.backward(relu.backward(g)[0]), strict=True):
+        np.testing.assert_array_equal(have, want)

@@ -298,17 +298,17 @@ class NormalizeChannels(Normalize):
             # ReLU's gradient first, as its own op would give it (then the sums below)
             rows, relu_out = relu_grad(rows, relu_out), None
             loops = pointwise_kernels.compiled(rows, xhat) if count else None
+        zero, one = rows.dtype.type(0), rows.dtype.type(1)
         if loops is not None:
             # one pass for both sums, masking by ReLU's output on the way when fused
             sum_g, sum_gx = xp.empty(channels, rows.dtype), xp.empty(channels, rows.dtype)
-            scalar = rows.dtype.type
             loops.channel_grad_sums(
                 rows,
                 xhat,
                 rows if relu_out is None else relu_out,
                 relu_out is not None,
-                scalar(0),
-                scalar(1),
+                zero,
+                one,
                 sum_g,
                 sum_gx,
             )
@@ -326,11 +326,13 @@ class NormalizeChannels(Normalize):
                 if relu_out is None:
                     loops.normalize_rows_grad(rows, xhat, slope, shift, scale, gx)
                 else:
-                    scalar = rows.dtype.type
                     loops.normalize_rows_relu_grad(
-                        rows, relu_out, xhat, slope, shift, scale, scalar(0), scalar(1), gx
+                        rows, relu_out, xhat, slope, shift, scale, zero, one, gx
                     )
             else:
+                if relu_out is not None:
+                    # the sums above masked g on the way: so must this pass
+                    rows = relu_grad(rows, relu_out)
                 xp.multiply(xhat, slope, out=gx)
                 gx += rows
                 gx -= shift
